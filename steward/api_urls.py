@@ -1,0 +1,40 @@
+"""/api/v1/: one router for every app's viewsets, plus the token endpoint."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from incidents import api as incidents_api
+from notifications import api as notifications_api
+from registry import oncall_api
+from registry.api import views as registry_api
+
+router = DefaultRouter()
+
+# registry
+router.register("people", registry_api.PersonViewSet, basename="person")
+router.register(
+    r"people/(?P<person_pk>[0-9]+)/contact-methods",
+    registry_api.ContactMethodViewSet,
+    basename="contact-method",
+)
+router.register("teams", registry_api.TeamViewSet, basename="team")
+router.register("projects", registry_api.ProjectViewSet, basename="project")
+router.register("systems", registry_api.SystemViewSet, basename="system")
+router.register("dependencies", registry_api.DependencyViewSet, basename="dependency")
+router.register("audit", registry_api.AuditEntryViewSet, basename="audit-entry")
+router.register("rotations", oncall_api.RotationViewSet, basename="rotation")
+router.register(
+    "escalation-policies", oncall_api.EscalationPolicyViewSet, basename="escalation-policy"
+)
+
+# incidents
+router.register("changes", incidents_api.ChangeViewSet, basename="change")
+router.register("outages", incidents_api.OutageViewSet, basename="outage")
+
+# notifications
+router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
+
+urlpatterns = [
+    path("auth/token/", registry_api.TokenView.as_view(), name="api-token"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,230 @@
+"""Settings shared by every environment, read from the environment with working defaults.
+
+The defaults run the one-command demo: SQLite and kombu's filesystem broker under ``var/``.
+Set ``DATABASE_URL`` and ``REDIS_URL`` for PostgreSQL and Redis.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(os.environ.get("STEWARD_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "steward-dev-only-insecure-key-change-me")
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_htmx",
+    "registry",
+    "incidents",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "steward.urls"
+WSGI_APPLICATION = "steward.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "registry.context_processors.roles",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'steward.sqlite3'}"),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "registry:directory"
+LOGOUT_REDIRECT_URL = "registry:directory"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Email: SMTP by default (aiosmtpd in tests, a relay in production).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Steward <steward@localhost>")
+
+# Celery: Redis when REDIS_URL is set, else kombu's filesystem transport (no server needed).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+else:
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Well under the Redis visibility timeout, so a task is never redelivered while it still runs.
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 90
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+# Pages and everything else travel on separate queues, so a flood of notices never delays a page.
+CELERY_TASK_ROUTES = {
+    "notifications.send_page": {"queue": "pages"},
+    "notifications.fan_out_pages": {"queue": "pages"},
+    "notifications.send": {"queue": "default"},
+    "notifications.fan_out": {"queue": "default"},
+}
+# All periodic work, in one place. Each task is safe to run twice and claims its rows itself.
+CELERY_BEAT_SCHEDULE = {
+    "notifications-sweep": {"task": "notifications.sweep", "schedule": 15.0},
+    "incidents-due-reminders": {"task": "incidents.due_reminders", "schedule": 60.0},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "steward.pagination.BoundedLimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "registry.api_errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Steward API",
+    "DESCRIPTION": "Who supports which app, what depends on what, and what IT is changing.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Tags and operation ids from the resource (`projects_list`), not from the version prefix.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Choice sets that share a field name need a name each, or the schema warns.
+    "ENUM_NAME_OVERRIDES": {
+        "ContactMethodKindEnum": "registry.models.ContactMethod.Kind",
+        "SystemKindEnum": "registry.models.ITSystem.Kind",
+    },
+}
+
+# The Django group whose members are IT staff.
+STEWARD_IT_GROUP = os.environ.get("STEWARD_IT_GROUP", "it")
+
+# Notifications: escalation, retries, leases, signed acknowledge links, channels.
+STEWARD_ESCALATION_DELAY_SECONDS = int(os.environ.get("STEWARD_ESCALATION_DELAY_SECONDS", "600"))
+# Passes through the escalation levels after the first one.
+STEWARD_ESCALATION_REPEATS = int(os.environ.get("STEWARD_ESCALATION_REPEATS", "2"))
+# A function (project, event) -> list of lists of people: the pluggable escalation policy.
+STEWARD_ESCALATION_LEVELS = os.environ.get(
+    "STEWARD_ESCALATION_LEVELS", "notifications.services.default_escalation_levels"
+)
+STEWARD_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("STEWARD_DELIVERY_MAX_ATTEMPTS", "5"))
+STEWARD_RETRY_BASE_SECONDS = float(os.environ.get("STEWARD_RETRY_BASE_SECONDS", "5"))
+STEWARD_RETRY_MAX_SECONDS = float(os.environ.get("STEWARD_RETRY_MAX_SECONDS", "600"))
+# A claimed row whose worker died is sent again after this; longer than any one send can take.
+STEWARD_LEASE_SECONDS = int(os.environ.get("STEWARD_LEASE_SECONDS", "60"))
+# The sweeper re-enqueues a due pending row only if no message went out for it this long.
+STEWARD_REENQUEUE_AFTER_SECONDS = int(os.environ.get("STEWARD_REENQUEUE_AFTER_SECONDS", "30"))
+STEWARD_SWEEP_BATCH = int(os.environ.get("STEWARD_SWEEP_BATCH", "2000"))
+STEWARD_ACK_LINK_MAX_AGE_SECONDS = int(
+    os.environ.get("STEWARD_ACK_LINK_MAX_AGE_SECONDS", str(7 * 24 * 3600))
+)
+STEWARD_WEBHOOK_SECRET = os.environ.get("STEWARD_WEBHOOK_SECRET", "steward-dev-webhook-secret")
+STEWARD_WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_CONNECT_TIMEOUT", "3"))
+STEWARD_WEBHOOK_READ_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_READ_TIMEOUT", "10"))
+# Empty: the EMAIL_BACKEND above. Set to send notifications over SMTP while Django's own mail
+# goes elsewhere (the end-to-end tests point it at a local aiosmtpd).
+STEWARD_EMAIL_BACKEND = os.environ.get("STEWARD_EMAIL_BACKEND", "")
+# SMS cannot be sent from here: a provider interface with a recording stand-in.
+STEWARD_SMS_PROVIDER = os.environ.get(
+    "STEWARD_SMS_PROVIDER", "notifications.channels.RecordingSmsProvider"
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,11 @@
+"""The one-command demo: DEBUG on; mail goes to files under var/mail unless EMAIL_HOST is set."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, env_bool
+
+DEBUG = env_bool("DEBUG", True)
+if "EMAIL_HOST" not in os.environ:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")

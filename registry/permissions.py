@@ -1,0 +1,67 @@
+"""Who may write what. One place, used by the forms, the API and the admin alike."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from .models import ITSystem, Person, Project, ProjectRole
+
+User = AbstractBaseUser | AnonymousUser
+
+# Roles on a project that may edit it; backups are reachable but do not edit.
+EDITING_ROLES = (ProjectRole.Role.OWNER, ProjectRole.Role.MAINTAINER)
+
+
+def is_admin(user: User) -> bool:
+    return bool(user.is_authenticated and user.is_superuser)
+
+
+def is_it_staff(user: User) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_steward_is_it", None)
+    if cached is None:
+        cached = user.groups.filter(name=settings.STEWARD_IT_GROUP).exists()
+        user._steward_is_it = cached
+    return cached
+
+
+def can_create_project(user: User) -> bool:
+    """Any signed-in person may register the app they built; they become its owner."""
+    return bool(user.is_authenticated and hasattr(user, "person"))
+
+
+def can_edit_project(user: User, project: Project) -> bool:
+    if is_admin(user):
+        return True
+    if not user.is_authenticated:
+        return False
+    return ProjectRole.objects.filter(
+        project=project, person__user=user, role__in=EDITING_ROLES
+    ).exists()
+
+
+def can_manage_systems(user: User) -> bool:
+    return is_it_staff(user)
+
+
+def can_edit_system(user: User, system: ITSystem) -> bool:
+    return is_it_staff(user)
+
+
+def can_edit_dependency(
+    user: User, *, source_project: Project | None = None, source_system: ITSystem | None = None
+) -> bool:
+    """IT staff manage every edge; a project's editors manage the edges that start at it."""
+    if is_it_staff(user):
+        return True
+    return source_project is not None and can_edit_project(user, source_project)
+
+
+def can_edit_person(user: User, person: Person) -> bool:
+    return is_admin(user) or (user.is_authenticated and person.user_id == user.pk)
+
+
+def can_manage_teams(user: User) -> bool:
+    return is_it_staff(user)

@@ -1,0 +1,486 @@
+"""Reads of the registry: search, who supports a project now, impact over the dependency graph."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from .models import (
+    AuditEntry,
+    ContactMethod,
+    Dependency,
+    ITSystem,
+    Person,
+    Project,
+    ProjectRole,
+    url_host,
+)
+from .validators import WEEKDAYS
+
+# --- people and working hours -------------------------------------------------------------
+
+
+def person_local_time(person: Person, at: datetime) -> datetime:
+    return at.astimezone(zoneinfo.ZoneInfo(person.time_zone))
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def is_within_working_hours(person: Person, at: datetime) -> bool:
+    local = person_local_time(person, at)
+    minute_of_day = local.hour * 60 + local.minute
+    for start, end in person.working_hours.get(WEEKDAYS[local.weekday()], []):
+        if _minutes(start) <= minute_of_day < _minutes(end):
+            return True
+    return False
+
+
+def next_working_start(person: Person, after: datetime) -> datetime | None:
+    """The first moment at or after `after` that is inside the person's working hours.
+
+    ``None`` when the person has no working hours at all. Computed in local wall time, so a
+    daylight-saving change between now and then is respected.
+    """
+    if is_within_working_hours(person, after):
+        return after
+    tz = zoneinfo.ZoneInfo(person.time_zone)
+    local = after.astimezone(tz)
+    for day_offset in range(8):
+        day = (local + timedelta(days=day_offset)).date()
+        for start, _end in sorted(person.working_hours.get(WEEKDAYS[day.weekday()], [])):
+            minutes = _minutes(start)
+            candidate = datetime(
+                day.year, day.month, day.day, minutes // 60, minutes % 60, tzinfo=tz
+            )
+            if candidate > after:
+                return candidate.astimezone(zoneinfo.ZoneInfo("UTC"))
+    return None
+
+
+# --- directory -------------------------------------------------------------------------------
+
+
+def _looks_like_url(query: str) -> bool:
+    return " " not in query and ("://" in query or ("." in query and "/" in query))
+
+
+def projects_matching(query: str) -> QuerySet[Project]:
+    """Projects whose name, slug, alias or URL match; a pasted URL of the app finds it by host."""
+    query = query.strip()[:500]
+    projects = Project.objects.all()
+    if not query:
+        return projects
+    condition = (
+        Q(name__icontains=query)
+        | Q(slug__icontains=query)
+        | Q(aliases__alias__icontains=query)
+        | Q(urls__url__icontains=query)
+    )
+    host = url_host(query) if _looks_like_url(query) or "." in query else ""
+    if host:
+        condition |= Q(urls__host=host)
+    return projects.filter(pk__in=Project.objects.filter(condition).values("pk"))
+
+
+def directory_projects(query: str = "") -> QuerySet[Project]:
+    """The directory list: a fixed number of queries whatever the number of projects and people."""
+    from .oncall import project_rotation_prefetches
+
+    return projects_matching(query).prefetch_related(
+        *project_rotation_prefetches(overrides_after=timezone.now()),
+        "aliases",
+        Prefetch(
+            "roles", queryset=ProjectRole.objects.select_related("person").order_by("order", "id")
+        ),
+    )
+
+
+def project_for_page(slug: str) -> Project:
+    """One project with everything its page shows, in a fixed number of queries."""
+    from .oncall import project_rotation_prefetches
+
+    return (
+        Project.objects.select_related("team")
+        .prefetch_related(
+            *project_rotation_prefetches(overrides_after=timezone.now()),
+            "aliases",
+            "urls",
+            Prefetch(
+                "roles",
+                queryset=ProjectRole.objects.select_related("person")
+                .prefetch_related(
+                    Prefetch(
+                        "person__contact_methods",
+                        queryset=ContactMethod.objects.order_by("order", "id"),
+                    )
+                )
+                .order_by("order", "id"),
+            ),
+            Prefetch(
+                "dependencies",
+                queryset=Dependency.objects.select_related("target_system").order_by(
+                    "target_system__name"
+                ),
+            ),
+        )
+        .get(slug=slug)
+    )
+
+
+# --- who supports it now ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Supporter:
+    person: Person
+    role: str
+    order: int
+    local_time: datetime
+    in_working_hours: bool
+
+
+@dataclass
+class Support:
+    project: Project
+    at: datetime
+    supporters: list[Supporter]
+    # Filled by the on-call rotations: who is on call now and who is next.
+    on_call_now: list[Supporter] = field(default_factory=list)
+    on_call_next: list[Supporter] = field(default_factory=list)
+
+    def with_role(self, role: str) -> list[Supporter]:
+        return [s for s in self.supporters if s.role == role]
+
+    @property
+    def owners(self) -> list[Supporter]:
+        return self.with_role(ProjectRole.Role.OWNER)
+
+    @property
+    def maintainers(self) -> list[Supporter]:
+        return self.with_role(ProjectRole.Role.MAINTAINER)
+
+    @property
+    def backups(self) -> list[Supporter]:
+        return self.with_role(ProjectRole.Role.BACKUP)
+
+    @property
+    def anyone_awake(self) -> bool:
+        return any(s.in_working_hours for s in self.supporters)
+
+
+_ROLE_RANK = {ProjectRole.Role.OWNER: 0, ProjectRole.Role.MAINTAINER: 1, ProjectRole.Role.BACKUP: 2}
+
+
+def supporter_for(person: Person, *, role: str, order: int, at: datetime) -> Supporter:
+    return Supporter(
+        person=person,
+        role=role,
+        order=order,
+        local_time=person_local_time(person, at),
+        in_working_hours=is_within_working_hours(person, at),
+    )
+
+
+def support_for(project: Project, *, at: datetime | None = None) -> Support:
+    """Owners, then maintainers, then backups, each with their local time and working state.
+
+    Uses the project's prefetched roles when there are some (see `project_for_page`).
+    """
+    at = at or timezone.now()
+    roles = sorted(project.roles.all(), key=lambda r: (_ROLE_RANK[r.role], r.order, r.pk))
+    support = Support(
+        project=project,
+        at=at,
+        supporters=[supporter_for(r.person, role=r.role, order=r.order, at=at) for r in roles],
+    )
+    from .oncall import fill_on_call  # the on-call computation imports this module
+
+    fill_on_call(support)
+    return support
+
+
+# --- impact over the dependency graph ---------------------------------------------------------
+
+
+class ImpactedProject(NamedTuple):
+    """A project touched by an IT event. A tuple, because a root system yields ten thousand."""
+
+    project_id: int
+    project_name: str
+    project_slug: str
+    # System names from the one the project depends on directly to the affected system.
+    path: tuple[str, ...]
+    system_ids: tuple[int, ...]
+    all_hard: bool
+
+    @property
+    def depth(self) -> int:
+        return len(self.path)
+
+    @property
+    def path_display(self) -> str:
+        return " → ".join((self.project_name, *self.path))
+
+
+# One statement. A breadth-first search whose every iteration is one row holding the whole
+# frontier and the visited set, so each system is reached once, by a shortest path; ties go to
+# the path that is hard all the way. Each project then takes its best way in with one hash
+# aggregate over a packed integer rank (depth, then hard before soft, then the lowest system id),
+# which avoids sorting tens of thousands of edges when a root system touches everything.
+# The result is two kinds of narrow rows: the BFS tree (kind 0) and each project's entry system
+# (kind 1); paths are assembled from the tree in Python, once per system.
+_IMPACT_SQL = """
+WITH RECURSIVE bfs(depth, nodes, parents, hards, visited) AS (
+    SELECT 0, seeds.ids, array_fill(NULL::bigint, ARRAY[cardinality(seeds.ids)]),
+           array_fill(TRUE, ARRAY[cardinality(seeds.ids)]), seeds.ids
+    FROM (SELECT ARRAY(SELECT id FROM registry_itsystem WHERE id = ANY(%(seeds)s) ORDER BY id)
+          AS ids) seeds
+    WHERE cardinality(seeds.ids) > 0
+  UNION ALL
+    SELECT b.depth + 1, step.nodes, step.parents, step.hards, b.visited || step.nodes
+    FROM bfs b
+    CROSS JOIN LATERAL (
+        SELECT array_agg(pick.src ORDER BY pick.src) AS nodes,
+               array_agg(pick.parent ORDER BY pick.src) AS parents,
+               array_agg(pick.hard ORDER BY pick.src) AS hards
+        FROM (
+            SELECT DISTINCT ON (d.source_system_id)
+                   d.source_system_id AS src,
+                   d.target_system_id AS parent,
+                   (prev.hard AND d.criticality = 'hard') AS hard
+            FROM unnest(b.nodes, b.hards) AS prev(node, hard)
+            JOIN registry_dependency d ON d.target_system_id = prev.node
+            WHERE d.source_system_id IS NOT NULL
+              AND NOT (d.source_system_id = ANY(b.visited))
+            ORDER BY d.source_system_id, (prev.hard AND d.criticality = 'hard') DESC,
+                     d.target_system_id
+        ) pick
+    ) step
+    WHERE step.nodes IS NOT NULL
+),
+tree AS (
+    SELECT t.node, t.parent, t.hard, b.depth
+    FROM bfs b
+    CROSS JOIN LATERAL unnest(b.nodes, b.parents, b.hards) AS t(node, parent, hard)
+),
+best AS (
+    SELECT d.source_project_id AS project_id,
+           min((t.depth::bigint << 33)
+               | ((NOT (t.hard AND d.criticality = 'hard'))::int::bigint << 32)
+               | t.node) AS rank
+    FROM registry_dependency d
+    JOIN tree t ON t.node = d.target_system_id
+    WHERE d.source_project_id IS NOT NULL
+    GROUP BY d.source_project_id
+)
+SELECT 0, t.node, t.parent, t.hard, s.name, NULL
+FROM tree t JOIN registry_itsystem s ON s.id = t.node
+UNION ALL
+SELECT 1, b.project_id, b.rank & 4294967295, (b.rank >> 32) & 1 = 0, p.name, p.slug
+FROM best b JOIN registry_project p ON p.id = b.project_id
+"""
+
+
+def _impacted_projects_sql(system_ids: list[int]) -> list[ImpactedProject]:
+    with connection.cursor() as cursor:
+        cursor.execute(_IMPACT_SQL, {"seeds": system_ids})
+        rows = cursor.fetchall()
+    parents: dict[int, int | None] = {}
+    names: dict[int, str] = {}
+    entries = []
+    for kind, key, ref, hard, name, slug in rows:
+        if kind == 0:
+            parents[key], names[key] = ref, name
+        else:
+            entries.append((key, ref, hard, name, slug))
+    paths: dict[int, tuple[tuple[int, ...], tuple[str, ...]]] = {}
+
+    def path_of(node: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        if node not in paths:
+            parent = parents[node]
+            ids, labels = path_of(parent) if parent is not None else ((), ())
+            paths[node] = ((node, *ids), (names[node], *labels))
+        return paths[node]
+
+    result = []
+    for project_id, node, hard, name, slug in sorted(entries):
+        ids, labels = path_of(node)
+        result.append(
+            ImpactedProject(
+                project_id=project_id,
+                project_name=name,
+                project_slug=slug,
+                system_ids=ids,
+                path=labels,
+                all_hard=hard,
+            )
+        )
+    return result
+
+
+def _impacted_projects_python(system_ids: list[int]) -> list[ImpactedProject]:
+    """The same breadth-first search in memory: two queries, for databases without the CTE."""
+    dependents: dict[int, list[tuple[int, bool]]] = {}
+    for source, target, criticality in Dependency.objects.filter(
+        source_system__isnull=False
+    ).values_list("source_system_id", "target_system_id", "criticality"):
+        dependents.setdefault(target, []).append(
+            (source, criticality == Dependency.Criticality.HARD)
+        )
+    seeds = sorted(set(ITSystem.objects.filter(pk__in=system_ids).values_list("pk", flat=True)))
+    # node -> (depth, hard, parent)
+    reached: dict[int, tuple[int, bool, int | None]] = {seed: (0, True, None) for seed in seeds}
+    frontier = seeds
+    depth = 0
+    while frontier:
+        depth += 1
+        best: dict[int, tuple[bool, int]] = {}
+        for parent in frontier:
+            parent_hard = reached[parent][1]
+            for source, edge_hard in dependents.get(parent, ()):
+                if source in reached:
+                    continue
+                candidate = (parent_hard and edge_hard, parent)
+                current = best.get(source)
+                # Prefer hard, then the lowest parent id: the same tie-break as the SQL.
+                if current is None or (candidate[0], -candidate[1]) > (current[0], -current[1]):
+                    best[source] = candidate
+        for source, (hard, parent) in best.items():
+            reached[source] = (depth, hard, parent)
+        frontier = sorted(best)
+    names = dict(ITSystem.objects.filter(pk__in=reached).values_list("pk", "name"))
+
+    def path_from(node: int) -> tuple[int, ...]:
+        ids = []
+        current: int | None = node
+        while current is not None:
+            ids.append(current)
+            current = reached[current][2]
+        return tuple(ids)
+
+    chosen: dict[int, tuple[tuple[int, bool, int], str, str, int]] = {}
+    for project_id, name, slug, target, criticality in Dependency.objects.filter(
+        source_project__isnull=False, target_system_id__in=list(reached)
+    ).values_list(
+        "source_project_id",
+        "source_project__name",
+        "source_project__slug",
+        "target_system_id",
+        "criticality",
+    ):
+        depth_of, hard_of, _parent = reached[target]
+        hard = hard_of and criticality == Dependency.Criticality.HARD
+        rank = (depth_of, not hard, target)
+        if project_id not in chosen or rank < chosen[project_id][0]:
+            chosen[project_id] = (rank, name, slug, target)
+    result = []
+    for project_id in sorted(chosen):
+        (_depth, not_hard, target), name, slug, _ = chosen[project_id]
+        ids = path_from(target)
+        result.append(
+            ImpactedProject(
+                project_id=project_id,
+                project_name=name,
+                project_slug=slug,
+                system_ids=ids,
+                path=tuple(names[i] for i in ids),
+                all_hard=not not_hard,
+            )
+        )
+    return result
+
+
+def impacted_projects_for(systems: Iterable[ITSystem | int]) -> list[ImpactedProject]:
+    """Every project touched by these IT systems, directly or through other systems.
+
+    Each project comes once, with the shortest path that touches it (ties: the all-hard one) and
+    whether that path is hard all the way. Ordered by project id. One recursive query on
+    PostgreSQL; an equivalent in-memory search elsewhere.
+    """
+    system_ids = sorted({s if isinstance(s, int) else s.pk for s in systems})
+    if not system_ids:
+        return []
+    if connection.vendor == "postgresql":
+        return _impacted_projects_sql(system_ids)
+    return _impacted_projects_python(system_ids)
+
+
+def blast_radius(system: ITSystem) -> dict[tuple[str, ...], list[ImpactedProject]]:
+    """The projects a system holds up, grouped by the path through which they depend on it."""
+    groups: dict[tuple[str, ...], list[ImpactedProject]] = {}
+    for impacted in sorted(
+        impacted_projects_for([system]), key=lambda i: (i.depth, i.path, i.project_name)
+    ):
+        groups.setdefault(impacted.path, []).append(impacted)
+    return groups
+
+
+def dependency_cycle(*, source_system_id: int, target_system_id: int) -> list[int] | None:
+    """The cycle that an edge source → target would close, as system ids, or None.
+
+    The edge closes a cycle when source is reachable from target along existing edges; the
+    result then reads source → target → … → source.
+    """
+    if source_system_id == target_system_id:
+        return [source_system_id, source_system_id]
+    depends_on: dict[int, list[int]] = {}
+    for source, target in Dependency.objects.filter(source_system__isnull=False).values_list(
+        "source_system_id", "target_system_id"
+    ):
+        depends_on.setdefault(source, []).append(target)
+    parent: dict[int, int | None] = {target_system_id: None}
+    queue = deque([target_system_id])
+    while queue:
+        node = queue.popleft()
+        if node == source_system_id:
+            chain = []
+            current: int | None = node
+            while current is not None:
+                chain.append(current)
+                current = parent[current]
+            return [source_system_id, *reversed(chain)]
+        for nxt in sorted(depends_on.get(node, ())):
+            if nxt not in parent:
+                parent[nxt] = node
+                queue.append(nxt)
+    return None
+
+
+def system_for_page(slug: str) -> ITSystem:
+    return (
+        ITSystem.objects.select_related("team")
+        .prefetch_related(
+            "contacts",
+            Prefetch(
+                "dependencies",
+                queryset=Dependency.objects.select_related("target_system").order_by(
+                    "target_system__name"
+                ),
+            ),
+            Prefetch(
+                "dependents",
+                queryset=Dependency.objects.select_related("source_project", "source_system"),
+            ),
+        )
+        .get(slug=slug)
+    )
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+def history_for(instance: object, *, limit: int = 50) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(
+        object_type=instance._meta.label_lower, object_id=str(instance.pk)
+    ).select_related("actor")[:limit]

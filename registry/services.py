@@ -1,0 +1,561 @@
+"""Writes to the registry. Each service checks the actor's right to the object, validates,
+writes in one transaction and records an audit entry with the values before and after.
+
+``actor=None`` means Steward itself (demo data, imports): no permission check, audited as such.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
+
+from . import permissions
+from .models import (
+    AuditEntry,
+    ContactMethod,
+    Dependency,
+    ITSystem,
+    Person,
+    Project,
+    ProjectAlias,
+    ProjectRole,
+    ProjectURL,
+    Team,
+)
+from .selectors import dependency_cycle
+from .validators import validate_contact_address
+
+Actor = AbstractBaseUser | None
+
+_NOT_AUDITED = {"created_at", "updated_at", "integration_key"}
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def audit_snapshot(instance: Model) -> dict[str, Any]:
+    """The audited state of an object: its own fields, plus what is listed on it for projects."""
+    snapshot = {
+        f.name: _json_value(getattr(instance, f.attname))
+        for f in instance._meta.concrete_fields
+        if f.name not in _NOT_AUDITED and not f.primary_key
+    }
+    if isinstance(instance, Project) and instance.pk:
+        snapshot["aliases"] = sorted(instance.aliases.values_list("alias", flat=True))
+        snapshot["urls"] = sorted(instance.urls.values_list("url", flat=True))
+        snapshot["roles"] = [
+            f"{role}: {name}"
+            for role, name in instance.roles.order_by("order", "id").values_list(
+                "role", "person__display_name"
+            )
+        ]
+    if isinstance(instance, ITSystem) and instance.pk:
+        snapshot["contacts"] = sorted(instance.contacts.values_list("display_name", flat=True))
+    if isinstance(instance, Person) and instance.pk:
+        snapshot["contact_methods"] = [
+            f"{kind}: {address}"
+            + (f" ({label})" if label else "")
+            + f" [{'pages' if pages else 'no pages'}, {'notices' if notices else 'no notices'}]"
+            for kind, address, label, pages, notices in instance.contact_methods.order_by(
+                "order", "id"
+            ).values_list("kind", "address", "label", "for_pages", "for_notices")
+        ]
+    return snapshot
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    instance: Model,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditEntry | None:
+    before, after = before or {}, after or {}
+    changes = {
+        key: [before.get(key), after.get(key)]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+    if action == AuditEntry.Action.UPDATE and not changes:
+        return None
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        object_type=instance._meta.label_lower,
+        object_id=str(instance.pk),
+        object_repr=str(instance)[:300],
+        changes=changes,
+    )
+
+
+def _require(allowed: bool, message: str = "You may not change this.") -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def _set_fields(instance: Model, fields: dict[str, Any], allowed: Iterable[str]) -> None:
+    allowed = set(allowed)
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise ValidationError({name: "This field cannot be set here." for name in unknown})
+    for name, value in fields.items():
+        setattr(instance, name, value)
+
+
+def _save(instance: Model) -> None:
+    """Validate every field and constraint, then save; a lost race on a unique value is a 400."""
+    instance.full_clean()
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:
+        raise ValidationError(
+            f"This conflicts with an existing record ({exc.__cause__ or exc})."
+        ) from exc
+
+
+def _audited(actor: Actor, instance: Model, change: Callable[[], None]) -> Model:
+    with transaction.atomic():
+        is_new = instance.pk is None
+        before = None if is_new else audit_snapshot(type(instance).objects.get(pk=instance.pk))
+        change()
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.CREATE if is_new else AuditEntry.Action.UPDATE,
+            instance=instance,
+            before=before,
+            after=audit_snapshot(instance),
+        )
+    return instance
+
+
+def _audited_delete(actor: Actor, instance: Model) -> None:
+    with transaction.atomic():
+        before = audit_snapshot(instance)
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.DELETE,
+            instance=instance,
+            before=before,
+            after=None,
+        )
+        instance.delete()
+
+
+# --- people -------------------------------------------------------------------------------------
+
+PERSON_FIELDS = ("display_name", "email", "time_zone", "working_hours")
+
+
+def person_create(*, actor: Actor, user: AbstractBaseUser, **fields: Any) -> Person:
+    _require(actor is None or permissions.is_admin(actor))
+    person = Person(user=user)
+    fields.setdefault("display_name", user.get_full_name() or user.get_username())
+    fields.setdefault("email", getattr(user, "email", ""))
+    _set_fields(person, fields, PERSON_FIELDS)
+    return _audited(actor, person, lambda: _save(person))
+
+
+def person_update(*, actor: Actor, person: Person, **fields: Any) -> Person:
+    _require(actor is None or permissions.can_edit_person(actor, person))
+    _set_fields(person, fields, PERSON_FIELDS)
+    return _audited(actor, person, lambda: _save(person))
+
+
+def contact_method_add(
+    *,
+    actor: Actor,
+    person: Person,
+    kind: str,
+    address: str,
+    label: str = "",
+    for_pages: bool = True,
+    for_notices: bool = True,
+    order: int | None = None,
+) -> ContactMethod:
+    _require(actor is None or permissions.can_edit_person(actor, person))
+    if order is None:
+        order = person.contact_methods.count()
+    method = ContactMethod(
+        person=person,
+        kind=kind,
+        address=address.strip(),
+        label=label,
+        for_pages=for_pages,
+        for_notices=for_notices,
+        order=order,
+    )
+
+    def change() -> None:
+        _validate_contact(method)
+        _save(method)
+
+    _audited(actor, person, change)
+    return method
+
+
+def contact_method_update(*, actor: Actor, method: ContactMethod, **fields: Any) -> ContactMethod:
+    _require(actor is None or permissions.can_edit_person(actor, method.person))
+    _set_fields(method, fields, ("kind", "address", "label", "for_pages", "for_notices", "order"))
+
+    def change() -> None:
+        _validate_contact(method)
+        _save(method)
+
+    _audited(actor, method.person, change)
+    return method
+
+
+def contact_method_remove(*, actor: Actor, method: ContactMethod) -> None:
+    _require(actor is None or permissions.can_edit_person(actor, method.person))
+    _audited(actor, method.person, method.delete)
+
+
+def _validate_contact(method: ContactMethod) -> None:
+    if method.kind in ContactMethod.Kind.values:
+        try:
+            validate_contact_address(method.kind, method.address)
+        except ValidationError as exc:
+            raise ValidationError({"address": exc.messages}) from exc
+
+
+# --- teams --------------------------------------------------------------------------------------
+
+TEAM_FIELDS = ("name", "slug", "description", "is_it")
+
+
+def team_create(*, actor: Actor, members: Iterable[Person] = (), **fields: Any) -> Team:
+    _require(actor is None or permissions.can_manage_teams(actor))
+    team = Team()
+    _set_fields(team, fields, TEAM_FIELDS)
+
+    def change() -> None:
+        _save(team)
+        team.members.set(list(members))
+
+    return _audited(actor, team, change)
+
+
+def team_update(
+    *, actor: Actor, team: Team, members: Iterable[Person] | None = None, **fields: Any
+) -> Team:
+    _require(actor is None or permissions.can_manage_teams(actor))
+    _set_fields(team, fields, TEAM_FIELDS)
+
+    def change() -> None:
+        _save(team)
+        if members is not None:
+            team.members.set(list(members))
+
+    return _audited(actor, team, change)
+
+
+def team_delete(*, actor: Actor, team: Team) -> None:
+    _require(actor is None or permissions.can_manage_teams(actor))
+    _audited_delete(actor, team)
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+PROJECT_FIELDS = (
+    "name",
+    "slug",
+    "description",
+    "support_tier",
+    "help_channel",
+    "runbook_url",
+    "last_reviewed_on",
+    "team",
+)
+
+_url_validator = URLValidator(
+    schemes=["http", "https"], message="Enter an http:// or https:// URL."
+)
+
+
+def _clean_aliases(aliases: Iterable[str]) -> list[str]:
+    cleaned: list[str] = []
+    for alias in aliases:
+        alias = alias.strip()
+        if not alias:
+            continue
+        if len(alias) > 200:
+            raise ValidationError({"aliases": f"“{alias[:40]}…” is longer than 200 characters."})
+        if alias.lower() not in {a.lower() for a in cleaned}:
+            cleaned.append(alias)
+    return cleaned
+
+
+def _clean_urls(urls: Iterable[str]) -> list[str]:
+    cleaned: list[str] = []
+    for url in urls:
+        url = url.strip()
+        if not url:
+            continue
+        if len(url) > 500:
+            raise ValidationError({"urls": f"“{url[:40]}…” is longer than 500 characters."})
+        try:
+            _url_validator(url)
+        except ValidationError:
+            raise ValidationError({"urls": f"“{url}” is not an http:// or https:// URL."}) from None
+        if url not in cleaned:
+            cleaned.append(url)
+    return cleaned
+
+
+def _replace_aliases_and_urls(
+    project: Project, aliases: list[str] | None, urls: list[str] | None
+) -> None:
+    if aliases is not None:
+        project.aliases.all().delete()
+        ProjectAlias.objects.bulk_create(ProjectAlias(project=project, alias=a) for a in aliases)
+    if urls is not None:
+        project.urls.all().delete()
+        for url in urls:
+            ProjectURL(project=project, url=url).save()
+
+
+def project_create(
+    *,
+    actor: Actor,
+    aliases: Iterable[str] = (),
+    urls: Iterable[str] = (),
+    **fields: Any,
+) -> Project:
+    """Register a project. A person who registers it becomes its first owner."""
+    _require(actor is None or permissions.can_create_project(actor))
+    project = Project()
+    _set_fields(project, fields, PROJECT_FIELDS)
+    clean_aliases, clean_urls = _clean_aliases(aliases), _clean_urls(urls)
+
+    def change() -> None:
+        _save(project)
+        _replace_aliases_and_urls(project, clean_aliases, clean_urls)
+        creator = getattr(actor, "person", None) if actor is not None else None
+        if creator is not None:
+            ProjectRole.objects.create(project=project, person=creator, role=ProjectRole.Role.OWNER)
+
+    return _audited(actor, project, change)
+
+
+def project_update(
+    *,
+    actor: Actor,
+    project: Project,
+    aliases: Iterable[str] | None = None,
+    urls: Iterable[str] | None = None,
+    **fields: Any,
+) -> Project:
+    _require(actor is None or permissions.can_edit_project(actor, project))
+    _set_fields(project, fields, PROJECT_FIELDS)
+    clean_aliases = None if aliases is None else _clean_aliases(aliases)
+    clean_urls = None if urls is None else _clean_urls(urls)
+
+    def change() -> None:
+        _save(project)
+        _replace_aliases_and_urls(project, clean_aliases, clean_urls)
+
+    return _audited(actor, project, change)
+
+
+def project_delete(*, actor: Actor, project: Project) -> None:
+    _require(actor is None or permissions.can_edit_project(actor, project))
+    _audited_delete(actor, project)
+
+
+def project_role_set(
+    *, actor: Actor, project: Project, person: Person, role: str, order: int | None = None
+) -> ProjectRole:
+    """Give a person a role on a project (or change it). The last owner cannot be demoted."""
+    _require(actor is None or permissions.can_edit_project(actor, project))
+    if role not in ProjectRole.Role.values:
+        raise ValidationError(
+            {"role": f"“{role}” is not one of {', '.join(ProjectRole.Role.values)}."}
+        )
+    result: dict[str, ProjectRole] = {}
+
+    def change() -> None:
+        existing = (
+            ProjectRole.objects.select_for_update().filter(project=project, person=person).first()
+        )
+        if existing and existing.role == ProjectRole.Role.OWNER and role != ProjectRole.Role.OWNER:
+            _ensure_another_owner(project, person)
+        item = existing or ProjectRole(project=project, person=person)
+        item.role = role
+        item.order = (
+            order if order is not None else (item.order if existing else project.roles.count())
+        )
+        _save(item)
+        result["role"] = item
+
+    _audited(actor, project, change)
+    return result["role"]
+
+
+def project_role_remove(*, actor: Actor, project: Project, person: Person) -> None:
+    _require(actor is None or permissions.can_edit_project(actor, project))
+
+    def change() -> None:
+        existing = (
+            ProjectRole.objects.select_for_update().filter(project=project, person=person).first()
+        )
+        if existing is None:
+            raise ValidationError({"person": f"{person} has no role on {project}."})
+        if existing.role == ProjectRole.Role.OWNER:
+            _ensure_another_owner(project, person)
+        existing.delete()
+
+    _audited(actor, project, change)
+
+
+def _ensure_another_owner(project: Project, person: Person) -> None:
+    others = project.roles.filter(role=ProjectRole.Role.OWNER).exclude(person=person)
+    if not others.exists():
+        raise ValidationError({"role": f"{project} must keep at least one owner."})
+
+
+# --- IT systems ---------------------------------------------------------------------------------
+
+SYSTEM_FIELDS = ("name", "slug", "kind", "description", "team")
+
+
+def system_create(*, actor: Actor, contacts: Iterable[Person] = (), **fields: Any) -> ITSystem:
+    _require(actor is None or permissions.can_manage_systems(actor))
+    system = ITSystem()
+    _set_fields(system, fields, SYSTEM_FIELDS)
+
+    def change() -> None:
+        _save(system)
+        system.contacts.set(list(contacts))
+
+    return _audited(actor, system, change)
+
+
+def system_update(
+    *, actor: Actor, system: ITSystem, contacts: Iterable[Person] | None = None, **fields: Any
+) -> ITSystem:
+    _require(actor is None or permissions.can_edit_system(actor, system))
+    _set_fields(system, fields, SYSTEM_FIELDS)
+
+    def change() -> None:
+        _save(system)
+        if contacts is not None:
+            system.contacts.set(list(contacts))
+
+    return _audited(actor, system, change)
+
+
+def system_delete(*, actor: Actor, system: ITSystem) -> None:
+    _require(actor is None or permissions.can_edit_system(actor, system))
+    _audited_delete(actor, system)
+
+
+# --- dependencies -------------------------------------------------------------------------------
+
+
+def _lock_graph() -> None:
+    """Serialise edge writes between systems, so two concurrent edges cannot close a cycle."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('steward.dependency_graph'))")
+
+
+def cycle_message(cycle: list[int]) -> str:
+    names = dict(ITSystem.objects.filter(pk__in=cycle).values_list("pk", "name"))
+    return "This dependency would close a cycle: " + " → ".join(names[i] for i in cycle) + "."
+
+
+def dependency_add(
+    *,
+    actor: Actor,
+    target_system: ITSystem,
+    source_project: Project | None = None,
+    source_system: ITSystem | None = None,
+    criticality: str = Dependency.Criticality.HARD,
+    note: str = "",
+) -> Dependency:
+    if (source_project is None) == (source_system is None):
+        raise ValidationError(
+            {"source_project": "Name exactly one source: a project or an IT system."}
+        )
+    _require(
+        actor is None
+        or permissions.can_edit_dependency(
+            actor, source_project=source_project, source_system=source_system
+        )
+    )
+    edge = Dependency(
+        source_project=source_project,
+        source_system=source_system,
+        target_system=target_system,
+        criticality=criticality,
+        note=note,
+    )
+    with transaction.atomic():
+        if source_system is not None:
+            _lock_graph()
+            cycle = dependency_cycle(
+                source_system_id=source_system.pk, target_system_id=target_system.pk
+            )
+            if cycle:
+                raise ValidationError({"target_system": cycle_message(cycle)})
+        _ensure_new_edge(edge)
+        _save(edge)
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.CREATE,
+            instance=edge,
+            before=None,
+            after=audit_snapshot(edge),
+        )
+    return edge
+
+
+def _ensure_new_edge(edge: Dependency) -> None:
+    duplicate = Dependency.objects.filter(
+        source_project=edge.source_project,
+        source_system=edge.source_system,
+        target_system=edge.target_system,
+    )
+    if duplicate.exists():
+        raise ValidationError(
+            {"target_system": f"{edge.source} already depends on {edge.target_system}."}
+        )
+
+
+def dependency_update(
+    *, actor: Actor, dependency: Dependency, criticality: str | None = None, note: str | None = None
+) -> Dependency:
+    _require(
+        actor is None
+        or permissions.can_edit_dependency(
+            actor, source_project=dependency.source_project, source_system=dependency.source_system
+        )
+    )
+    fields = {k: v for k, v in {"criticality": criticality, "note": note}.items() if v is not None}
+    _set_fields(dependency, fields, ("criticality", "note"))
+    return _audited(actor, dependency, lambda: _save(dependency))
+
+
+def dependency_remove(*, actor: Actor, dependency: Dependency) -> None:
+    _require(
+        actor is None
+        or permissions.can_edit_dependency(
+            actor, source_project=dependency.source_project, source_system=dependency.source_system
+        )
+    )
+    _audited_delete(actor, dependency)

@@ -1,0 +1,97 @@
+"""Validators for the registry's structured fields: time zones, working hours, contact addresses."""
+
+import re
+import zoneinfo
+from datetime import time
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+def validate_time_zone(value: str) -> None:
+    if not isinstance(value, str) or not value or value != value.strip():
+        raise ValidationError("“%(value)s” is not an IANA time zone.", params={"value": value})
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
+        raise ValidationError(
+            "“%(value)s” is not an IANA time zone (for example Europe/Paris).",
+            params={"value": value},
+        ) from None
+
+
+def parse_hhmm(value: str) -> time | None:
+    """`HH:MM` → time; ``24:00`` → None, meaning end of day."""
+    if value == "24:00":
+        return None
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _minutes(value: str) -> int:
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def validate_working_hours(value: object) -> None:
+    """Working hours: ``{"mon": [["09:00", "17:00"]], ...}``, local time, intervals in order.
+
+    A missing weekday means not working that day. Intervals may not overlap; ``24:00`` ends a day.
+    """
+    if not isinstance(value, dict):
+        raise ValidationError(
+            'Working hours must be an object such as {"mon": [["09:00", "17:00"]]}.'
+        )
+    for day, intervals in value.items():
+        if day not in WEEKDAYS:
+            raise ValidationError(
+                "“%(day)s” is not a weekday; use one of %(days)s.",
+                params={"day": day, "days": ", ".join(WEEKDAYS)},
+            )
+        if not isinstance(intervals, list):
+            raise ValidationError(
+                "%(day)s: expected a list of [start, end] pairs.", params={"day": day}
+            )
+        previous_end = -1
+        for interval in intervals:
+            if (
+                not isinstance(interval, (list, tuple))
+                or len(interval) != 2
+                or not all(isinstance(part, str) and _HHMM.match(part) for part in interval)
+            ):
+                raise ValidationError(
+                    "%(day)s: %(interval)s is not a [“HH:MM”, “HH:MM”] pair.",
+                    params={"day": day, "interval": interval},
+                )
+            start, end = (_minutes(part) for part in interval)
+            if start == 24 * 60 or end <= start:
+                raise ValidationError(
+                    "%(day)s: %(start)s–%(end)s ends before it starts.",
+                    params={"day": day, "start": interval[0], "end": interval[1]},
+                )
+            if start < previous_end:
+                raise ValidationError(
+                    "%(day)s: intervals overlap or are out of order.", params={"day": day}
+                )
+            previous_end = end
+
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def validate_contact_address(kind: str, address: str) -> None:
+    """The address must fit its kind: an email, an E.164 phone number, or an http(s) URL."""
+    if kind == "email":
+        EmailValidator(message="Enter a valid email address.")(address)
+    elif kind in {"sms", "phone"}:
+        if not _E164.match(address or ""):
+            raise ValidationError(
+                "Enter a phone number in international form, such as +14155550100."
+            )
+    else:
+        URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")(
+            address
+        )

@@ -1,0 +1,15 @@
+import pytest
+import redis
+from django.conf import settings
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The suite is about PostgreSQL and Redis; refuse to run quietly on anything else."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit(
+            "The test suite needs PostgreSQL: set DATABASE_URL (make test does).", returncode=1
+        )
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"The test suite needs Redis at {settings.REDIS_URL}: {exc}", returncode=1)

@@ -1,0 +1,94 @@
+import factory
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from registry.models import (
+    ContactMethod,
+    Dependency,
+    ITSystem,
+    Person,
+    Project,
+    ProjectRole,
+    Team,
+)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("pw")
+
+
+class PersonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Person
+
+    user = factory.SubFactory(UserFactory)
+    display_name = factory.LazyAttribute(lambda p: p.user.username.title())
+    email = factory.LazyAttribute(lambda p: p.user.email)
+    time_zone = "UTC"
+
+
+def it_staff_user(**kwargs):
+    user = PersonFactory(**kwargs).user
+    group, _ = Group.objects.get_or_create(name=settings.STEWARD_IT_GROUP)
+    user.groups.add(group)
+    return user
+
+
+class ContactMethodFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContactMethod
+
+    person = factory.SubFactory(PersonFactory)
+    kind = ContactMethod.Kind.EMAIL
+    address = factory.LazyAttribute(lambda c: c.person.email)
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+    slug = factory.Sequence(lambda n: f"team-{n}")
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    slug = factory.Sequence(lambda n: f"project-{n}")
+
+
+class ProjectRoleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProjectRole
+
+    project = factory.SubFactory(ProjectFactory)
+    person = factory.SubFactory(PersonFactory)
+    role = ProjectRole.Role.OWNER
+
+
+class SystemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ITSystem
+
+    name = factory.Sequence(lambda n: f"System {n}")
+    slug = factory.Sequence(lambda n: f"system-{n}")
+
+
+class DependencyFactory(factory.django.DjangoModelFactory):
+    """A raw edge, bypassing the cycle check: use `dependency_add` when that matters."""
+
+    class Meta:
+        model = Dependency
+
+    target_system = factory.SubFactory(SystemFactory)
+    criticality = Dependency.Criticality.HARD

@@ -1,0 +1,464 @@
+"""Server-rendered pages of the registry, with htmx fragments on the same URLs.
+
+Each view parses, calls one selector or service, renders. Services check permissions and raise
+``PermissionDenied`` (Django answers 403) or ``ValidationError`` (shown inline on the form).
+A successful POST redirects (or, from htmx, returns the refreshed fragment with an empty form).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+
+from . import permissions, services
+from .forms import (
+    ContactMethodForm,
+    ProfileForm,
+    ProjectDependencyForm,
+    ProjectForm,
+    RoleForm,
+    SystemDependencyForm,
+    SystemForm,
+    add_service_error,
+    time_zone_names,
+)
+from .models import ContactMethod, Dependency, ITSystem, Person, Project
+from .selectors import (
+    blast_radius,
+    directory_projects,
+    history_for,
+    project_for_page,
+    support_for,
+    supporter_for,
+    system_for_page,
+)
+
+PAGE_SIZE = 50
+
+# Contact methods a signed-in reader may see on a project page. Webhook URLs are credentials:
+# only their owner sees them, on their own profile.
+VISIBLE_CONTACT_KINDS = (ContactMethod.Kind.EMAIL, ContactMethod.Kind.SMS, ContactMethod.Kind.PHONE)
+
+
+def _wants_fragment(request: HttpRequest) -> bool:
+    """An htmx swap wants the fragment; htmx restoring history after a cache miss wants a page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _render_page_or_fragment(
+    request: HttpRequest, page: str, fragment: str, context: dict[str, Any]
+) -> HttpResponse:
+    response = render(request, fragment if _wants_fragment(request) else page, context)
+    # The same URL answers with two bodies: caches must key on the header that picks one.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def _history_value(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _history_rows(instance: object) -> list[dict[str, Any]]:
+    return [
+        {
+            "entry": entry,
+            "changes": [
+                (field, _history_value(before), _history_value(after))
+                for field, (before, after) in entry.changes.items()
+            ],
+        }
+        for entry in history_for(instance)
+    ]
+
+
+# --- directory ----------------------------------------------------------------------------------
+
+
+@login_required
+def directory(request: HttpRequest) -> HttpResponse:
+    # PostgreSQL refuses NUL in a string literal; nobody means one in a search.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:500]
+    page = Paginator(directory_projects(query), PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    results = [(project, support_for(project, at=now)) for project in page.object_list]
+    context = {"q": query, "page": page, "results": results, "now": now}
+    return _render_page_or_fragment(
+        request, "registry/directory.html", "registry/_project_list.html", context
+    )
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+
+def _project(slug: str) -> Project:
+    try:
+        return project_for_page(slug)
+    except Project.DoesNotExist:
+        raise Http404("No such project.") from None
+
+
+def _project_context(
+    request: HttpRequest,
+    project: Project,
+    *,
+    role_form: RoleForm | None = None,
+    role_errors: list[str] | None = None,
+    dependency_form: ProjectDependencyForm | None = None,
+    dependency_errors: list[str] | None = None,
+) -> dict[str, Any]:
+    can_edit = permissions.can_edit_project(request.user, project)
+    can_edit_dependencies = can_edit or permissions.is_it_staff(request.user)
+    return {
+        "project": project,
+        "support": support_for(project),
+        "history": _history_rows(project),
+        "can_edit": can_edit,
+        "can_edit_dependencies": can_edit_dependencies,
+        "visible_contact_kinds": VISIBLE_CONTACT_KINDS if request.user.is_authenticated else (),
+        "role_form": role_form or (RoleForm() if can_edit else None),
+        "role_errors": role_errors or [],
+        "dependency_form": dependency_form
+        or (ProjectDependencyForm() if can_edit_dependencies else None),
+        "dependency_errors": dependency_errors or [],
+    }
+
+
+@login_required
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _project(slug)
+    return render(request, "registry/project.html", _project_context(request, project))
+
+
+@login_required
+def project_create(request: HttpRequest) -> HttpResponse:
+    if not permissions.can_create_project(request.user):
+        raise PermissionDenied("Only people registered in Steward can register a project.")
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        aliases, urls = fields.pop("aliases"), fields.pop("urls")
+        try:
+            project = services.project_create(
+                actor=request.user, aliases=aliases, urls=urls, **fields
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, f"{project.name} is registered; you are its owner.")
+            return redirect("registry:project_detail", slug=project.slug)
+    return render(request, "registry/project_form.html", {"form": form, "editing": None})
+
+
+@login_required
+def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _project(slug)
+    if not permissions.can_edit_project(request.user, project):
+        raise PermissionDenied("Only the project's owners and maintainers can edit it.")
+    form = ProjectForm(request.POST or None, initial=ProjectForm.initial_for(project))
+    if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        aliases, urls = fields.pop("aliases"), fields.pop("urls")
+        try:
+            services.project_update(
+                actor=request.user, project=project, aliases=aliases, urls=urls, **fields
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("registry:project_detail", slug=project.slug)
+    return render(request, "registry/project_form.html", {"form": form, "editing": slug})
+
+
+def _project_section(
+    request: HttpRequest, slug: str, fragment: str, anchor: str, **forms: Any
+) -> HttpResponse:
+    """After a change to a section of the project page: the fresh fragment, or PRG."""
+    project = _project(slug)
+    failed = any(forms.values())
+    if _wants_fragment(request):
+        context = _project_context(request, project, **forms)
+        return render(request, fragment, {**context, "fragment": True})
+    if failed:
+        return render(request, "registry/project.html", _project_context(request, project, **forms))
+    return redirect(reverse("registry:project_detail", kwargs={"slug": slug}) + anchor)
+
+
+@login_required
+@require_POST
+def project_role_add(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _project(slug)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.project_role_set(
+                actor=request.user,
+                project=project,
+                person=form.cleaned_data["person"],
+                role=form.cleaned_data["role"],
+                order=form.cleaned_data["order"],
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+    failed = form if form.errors else None
+    return _project_section(
+        request, slug, "registry/_project_support.html", "#support", role_form=failed
+    )
+
+
+@login_required
+@require_POST
+def project_role_remove(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    project = _project(slug)
+    person = get_object_or_404(Person, pk=person_id)
+    errors = None
+    try:
+        services.project_role_remove(actor=request.user, project=project, person=person)
+    except ValidationError as exc:
+        errors = exc.messages
+    return _project_section(
+        request, slug, "registry/_project_support.html", "#support", role_errors=errors
+    )
+
+
+@login_required
+@require_POST
+def project_dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _project(slug)
+    form = ProjectDependencyForm(request.POST)
+    if form.is_valid():
+        try:
+            services.dependency_add(actor=request.user, source_project=project, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_error(form, exc)
+    failed = form if form.errors else None
+    return _project_section(
+        request,
+        slug,
+        "registry/_project_dependencies.html",
+        "#dependencies",
+        dependency_form=failed,
+    )
+
+
+@login_required
+@require_POST
+def project_dependency_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project = _project(slug)
+    edge = get_object_or_404(Dependency, pk=pk, source_project=project)
+    services.dependency_remove(actor=request.user, dependency=edge)
+    return _project_section(request, slug, "registry/_project_dependencies.html", "#dependencies")
+
+
+# --- IT systems ---------------------------------------------------------------------------------
+
+
+@login_required
+def system_list(request: HttpRequest) -> HttpResponse:
+    systems = (
+        ITSystem.objects.select_related("team")
+        .annotate(dependent_count=Count("dependents"))
+        .order_by("name")
+    )
+    page = Paginator(systems, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "registry/system_list.html", {"page": page})
+
+
+def _system(slug: str) -> ITSystem:
+    try:
+        return system_for_page(slug)
+    except ITSystem.DoesNotExist:
+        raise Http404("No such IT system.") from None
+
+
+def _system_context(
+    request: HttpRequest,
+    system: ITSystem,
+    *,
+    dependency_form: SystemDependencyForm | None = None,
+    dependency_errors: list[str] | None = None,
+) -> dict[str, Any]:
+    now = timezone.now()
+    groups = blast_radius(system)
+    can_edit = permissions.can_edit_system(request.user, system)
+    return {
+        "system": system,
+        "contacts": [
+            supporter_for(person, role="contact", order=0, at=now)
+            for person in system.contacts.all()
+        ],
+        "blast_groups": [{"path": path, "projects": projects} for path, projects in groups.items()],
+        "blast_count": sum(len(projects) for projects in groups.values()),
+        "history": _history_rows(system),
+        "can_edit": can_edit,
+        "dependency_form": dependency_form
+        or (SystemDependencyForm(source=system) if can_edit else None),
+        "dependency_errors": dependency_errors or [],
+    }
+
+
+@login_required
+def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    system = _system(slug)
+    return render(request, "registry/system.html", _system_context(request, system))
+
+
+@login_required
+def system_create(request: HttpRequest) -> HttpResponse:
+    if not permissions.can_manage_systems(request.user):
+        raise PermissionDenied("Only IT staff manage IT systems.")
+    form = SystemForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            system = services.system_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, f"{system.name} is registered.")
+            return redirect("registry:system_detail", slug=system.slug)
+    return render(request, "registry/system_form.html", {"form": form, "editing": None})
+
+
+@login_required
+def system_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    system = _system(slug)
+    if not permissions.can_edit_system(request.user, system):
+        raise PermissionDenied("Only IT staff manage IT systems.")
+    form = SystemForm(request.POST or None, initial=SystemForm.initial_for(system))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.system_update(actor=request.user, system=system, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("registry:system_detail", slug=system.slug)
+    return render(request, "registry/system_form.html", {"form": form, "editing": slug})
+
+
+def _system_section(request: HttpRequest, slug: str, **forms: Any) -> HttpResponse:
+    system = _system(slug)
+    if _wants_fragment(request):
+        return render(
+            request, "registry/_system_dependencies.html", _system_context(request, system, **forms)
+        )
+    if any(forms.values()):
+        return render(request, "registry/system.html", _system_context(request, system, **forms))
+    return redirect(reverse("registry:system_detail", kwargs={"slug": slug}) + "#dependencies")
+
+
+@login_required
+@require_POST
+def system_dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
+    system = _system(slug)
+    form = SystemDependencyForm(request.POST, source=system)
+    if form.is_valid():
+        try:
+            services.dependency_add(actor=request.user, source_system=system, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_error(form, exc)
+    return _system_section(request, slug, dependency_form=form if form.errors else None)
+
+
+@login_required
+@require_POST
+def system_dependency_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    system = _system(slug)
+    edge = get_object_or_404(Dependency, pk=pk, source_system=system)
+    services.dependency_remove(actor=request.user, dependency=edge)
+    return _system_section(request, slug)
+
+
+# --- the signed-in person -----------------------------------------------------------------------
+
+
+def _own_person(request: HttpRequest) -> Person:
+    # A fresh instance: a failed update must not leak unsaved values into the page header.
+    person = Person.objects.prefetch_related("contact_methods").filter(user=request.user).first()
+    if person is None:
+        raise Http404("Your account has no person record; ask an administrator to add one.")
+    return person
+
+
+def _profile_context(
+    person: Person,
+    *,
+    form: ProfileForm | None = None,
+    contact_form: ContactMethodForm | None = None,
+    contact_errors: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "person": person,
+        "form": form or ProfileForm(initial=ProfileForm.initial_for(person)),
+        "contact_form": contact_form or ContactMethodForm(),
+        "contact_errors": contact_errors or [],
+        "time_zones": time_zone_names(),
+    }
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    person = _own_person(request)
+    if request.method != "POST":
+        return render(request, "registry/profile.html", _profile_context(person))
+    form = ProfileForm(request.POST)
+    if form.is_valid():
+        try:
+            services.person_update(actor=request.user, person=person, **form.service_fields())
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Your profile is saved.")
+            return redirect("registry:profile")
+    return render(
+        request, "registry/profile.html", _profile_context(_own_person(request), form=form)
+    )
+
+
+def _contacts_section(request: HttpRequest, **forms: Any) -> HttpResponse:
+    person = _own_person(request)
+    if _wants_fragment(request):
+        return render(request, "registry/_contact_methods.html", _profile_context(person, **forms))
+    if any(forms.values()):
+        return render(request, "registry/profile.html", _profile_context(person, **forms))
+    return redirect(reverse("registry:profile") + "#contacts")
+
+
+@login_required
+@require_POST
+def contact_add(request: HttpRequest) -> HttpResponse:
+    person = _own_person(request)
+    form = ContactMethodForm(request.POST)
+    if form.is_valid():
+        try:
+            services.contact_method_add(actor=request.user, person=person, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_error(form, exc)
+    return _contacts_section(request, contact_form=form if form.errors else None)
+
+
+@login_required
+@require_POST
+def contact_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _own_person(request)
+    method = get_object_or_404(ContactMethod, pk=pk, person=person)
+    services.contact_method_remove(actor=request.user, method=method)
+    return _contacts_section(request)

@@ -1,0 +1,217 @@
+"""The delivery pipeline's rows. PostgreSQL owns delivery: a notification is a row written in the
+transaction of the event that causes it, and every state change is a conditional UPDATE on it.
+Celery only carries ids; losing a Celery message never loses a notification (the sweeper
+re-enqueues), and two workers never send one row (the claim is one conditional UPDATE).
+"""
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+
+from registry.models import ContactMethod, Person, Project
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook (JSON)"
+    SLACK = "slack", "Slack"
+    TEAMS = "teams", "Microsoft Teams"
+    SMS = "sms", "SMS"
+
+
+class Page(models.Model):
+    """An urgent alert for one project about one event, and its escalation timer.
+
+    `levels` is a snapshot (a list of lists of person ids) taken when the page opens, so editing
+    the project's people or rules does not change a page under way. `next_escalation_at` is the
+    timer: the sweeper moves an open page to its next level when it is due (never a Celery ETA).
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        STOPPED = "stopped", "Stopped"
+
+    event_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    event_id = models.PositiveBigIntegerField()
+    event = GenericForeignKey("event_type", "event_id")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pages")
+    subject = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    levels = models.JSONField(default=list, help_text="Person ids per escalation level.")
+    delays = models.JSONField(
+        default=list, help_text="Seconds to wait after paging each level before the next."
+    )
+    repeats = models.PositiveSmallIntegerField(
+        default=0, help_text="Passes through the levels after the first."
+    )
+    level = models.PositiveSmallIntegerField(default=0, help_text="Current level, from 0.")
+    round = models.PositiveSmallIntegerField(default=0, help_text="Passes through the levels.")
+    step = models.PositiveIntegerField(default=0, help_text="Levels paged so far, minus one.")
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, blank=True, related_name="acknowledged_pages"
+    )
+    acknowledged_via = models.CharField(max_length=16, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_type", "event_id", "project"], name="page_one_per_event_project"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="acknowledged") | Q(acknowledged_at__isnull=False),
+                name="page_acknowledged_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(state="open") | Q(next_escalation_at__isnull=True),
+                name="page_timer_only_while_open",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_escalation_at"],
+                condition=Q(state="open", next_escalation_at__isnull=False),
+                name="page_due_timer_idx",
+            ),
+            models.Index(fields=["event_type", "event_id"], name="page_event_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Page {self.pk}: {self.subject}"
+
+
+class Notification(models.Model):
+    """One message to one recipient over one contact channel."""
+
+    class Kind(models.TextChoices):
+        PAGE = "page", "Page"
+        NOTICE = "notice", "Notice"
+        DIGEST = "digest", "Digest"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        HELD = "held", "Held for working hours"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    Channel = Channel
+
+    # A digest bundles notices of many events, so it has none of its own.
+    event_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    event_id = models.PositiveBigIntegerField(null=True, blank=True)
+    event = GenericForeignKey("event_type", "event_id")
+    topic = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    recipient = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="notifications")
+    project = models.ForeignKey(
+        Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    contact_method = models.ForeignKey(
+        ContactMethod, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    address = models.CharField(max_length=500)
+    subject = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=500, blank=True)
+    round = models.PositiveIntegerField(default=0)
+    # (event, topic, recipient, contact channel, round); also the webhook Idempotency-Key and the
+    # seed of the email Message-ID, so receivers can drop what they have already seen.
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    deliver_after = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Last time a Celery message was published for this row; the sweeper re-enqueues a pending
+    # row only when that is old, so the fast path and the safety net do not double the work.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    page = models.ForeignKey(
+        Page, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    digest = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="bundled"
+    )
+    fallback_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="fallbacks"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="digest") | Q(event_type__isnull=False, event_id__isnull=False),
+                name="notification_event_unless_digest",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="page") | Q(page__isnull=False),
+                name="notification_page_has_page",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="sent") | Q(sent_at__isnull=False),
+                name="notification_sent_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="sending") | Q(lease_expires_at__isnull=False),
+                name="notification_sending_has_lease",
+            ),
+        ]
+        indexes = [
+            # What the sweeper scans: small, because sent rows leave it.
+            models.Index(
+                fields=["state", "deliver_after"],
+                condition=Q(state__in=["pending", "held", "sending"]),
+                name="notification_active_idx",
+            ),
+            models.Index(fields=["event_type", "event_id"], name="notification_event_idx"),
+            models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_kind_display()} to {self.recipient_id} via {self.channel}: {self.subject}"
+        )
+
+    @property
+    def is_urgent(self) -> bool:
+        return self.kind == self.Kind.PAGE
+
+
+class DeliveryAttempt(models.Model):
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        RETRY = "retry", "Failed, will retry"
+        FAILED = "failed", "Failed"
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    latency_ms = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["notification", "started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of {self.notification_id}: {self.outcome}"

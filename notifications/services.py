@@ -1,0 +1,1005 @@
+"""Writes of the delivery pipeline.
+
+The contract for other apps (see /work/notes/pipeline-contract.md): `notices_send`, `pages_open`,
+`pages_stop`, `page_ack`. Each is called INSIDE the transaction that writes the event: it writes
+notification rows, and Celery messages go out only after that transaction commits. The sweeper
+(`sweep`) is the safety net that re-enqueues anything a lost message or a dead worker left behind,
+advances escalation timers and releases held notices as digests.
+
+Every service takes `now=` so that tests drive time; the tasks pass `timezone.now()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from registry.errors import Conflict
+from registry.models import ContactMethod, Person, Project, ProjectRole
+from registry.permissions import is_it_staff
+from registry.selectors import is_within_working_hours, next_working_start
+
+from .models import Channel, DeliveryAttempt, Notification, Page
+
+log = logging.getLogger(__name__)
+
+ACK_SALT = "steward.notifications.page-ack"
+CHANNEL_OF_KIND = {
+    ContactMethod.Kind.EMAIL: Channel.EMAIL,
+    ContactMethod.Kind.WEBHOOK: Channel.WEBHOOK,
+    ContactMethod.Kind.SLACK: Channel.SLACK,
+    ContactMethod.Kind.TEAMS: Channel.TEAMS,
+    ContactMethod.Kind.SMS: Channel.SMS,
+    # A phone call is not a channel Steward can place; a text to the same number is the closest.
+    ContactMethod.Kind.PHONE: Channel.SMS,
+}
+
+
+# --- where a message goes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One contact channel of a person: a contact method, or their account email."""
+
+    channel: str
+    address: str
+    method_id: int | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.channel}-{self.method_id}" if self.method_id else f"{self.channel}-account"
+
+
+def _methods(person: Person) -> list[ContactMethod]:
+    cache = getattr(person, "_prefetched_objects_cache", {})
+    if "contact_methods" in cache:
+        methods = list(person.contact_methods.all())
+    else:
+        methods = list(ContactMethod.objects.filter(person=person))
+    return sorted(methods, key=lambda m: (m.order, m.pk))
+
+
+def _target(method: ContactMethod) -> Target:
+    return Target(CHANNEL_OF_KIND[method.kind], method.address, method.pk)
+
+
+def targets_for(person: Person, *, urgent: bool) -> list[Target]:
+    """The person's contact methods that take pages (or notices), in their order; their account
+    email when they have none."""
+    flag = "for_pages" if urgent else "for_notices"
+    targets = [_target(m) for m in _methods(person) if getattr(m, flag)]
+    if not targets and person.email:
+        targets = [Target(Channel.EMAIL, person.email, None)]
+    return targets
+
+
+def _fallback_target(person: Person, used_refs: set[str]) -> Target | None:
+    """The person's next contact method not yet tried for this message, then their account email."""
+    for method in _methods(person):
+        target = _target(method)
+        if target.ref not in used_refs:
+            return target
+    account = Target(Channel.EMAIL, person.email, None) if person.email else None
+    if (
+        account
+        and account.ref not in used_refs
+        and not any(
+            t.channel == Channel.EMAIL and t.address.lower() == person.email.lower()
+            for t in map(_target, _methods(person))
+        )
+    ):
+        return account
+    return None
+
+
+def idempotency_key(
+    *,
+    event_type_id: int | None,
+    event_id: int | None,
+    topic: str,
+    person_id: int,
+    target: Target,
+    round: int,
+) -> str:
+    key = f"n:{event_type_id}:{event_id}:{topic}:p{person_id}:{target.ref}:r{round}"
+    if len(key) > 255:  # a very long topic: keep the key unique and within the column
+        key = "n:h:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+# --- enqueueing after commit ------------------------------------------------------------------
+
+
+def _publish(ids: Sequence[int], *, urgent: bool, countdown: float | None = None) -> None:
+    """Publish one Celery message per id. A broker that is down must not fail the caller: the rows
+    are committed and the sweeper will find them."""
+    from . import tasks
+
+    task = tasks.send_page if urgent else tasks.send
+    for notification_id in ids:
+        try:
+            task.apply_async(
+                args=[notification_id],
+                countdown=countdown,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+            )
+        except Exception:  # noqa: BLE001 — any broker error; the sweeper is the safety net
+            log.warning("Could not enqueue notification %s; the sweeper will.", notification_id)
+            return
+
+
+# Above this many rows, the request publishes a few fan-out messages (chunks of ids) and a worker
+# publishes the sends, so opening an outage on 5,000 projects does not publish 10,000 messages
+# while the user waits.
+FAN_OUT_ABOVE = 50
+FAN_OUT_CHUNK = 500
+
+
+def _publish_fan_out(ids: Sequence[int], *, urgent: bool) -> None:
+    from . import tasks
+
+    for start in range(0, len(ids), FAN_OUT_CHUNK):
+        chunk = list(ids[start : start + FAN_OUT_CHUNK])
+        try:
+            (tasks.fan_out_pages if urgent else tasks.fan_out).apply_async(
+                args=[chunk],
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+            )
+        except Exception:  # noqa: BLE001 — any broker error; the sweeper is the safety net
+            log.warning("Could not enqueue %s notifications; the sweeper will.", len(ids))
+            return
+
+
+class _CommitBatch:
+    """The ids to publish when the current transaction commits: one on_commit callback per
+    transaction however many services add to it (incidents pages 5,000 projects one call at a
+    time). A batch whose callback Django dropped (the savepoint that registered it rolled back)
+    is not reused, so ids of rolled-back rows are never published."""
+
+    def __init__(self) -> None:
+        self.ids: dict[bool, list[int]] = {True: [], False: []}
+
+    def flush(self) -> None:
+        # Rows written in a savepoint that rolled back were added too: publish only what exists.
+        committed = set(
+            Notification.objects.filter(pk__in=self.ids[True] + self.ids[False]).values_list(
+                "pk", flat=True
+            )
+        )
+        for urgent, ids in self.ids.items():
+            ids = [i for i in ids if i in committed]
+            if len(ids) > FAN_OUT_ABOVE:
+                _publish_fan_out(ids, urgent=urgent)
+            elif ids:
+                _publish(ids, urgent=urgent)
+
+
+_batches = threading.local()
+
+
+def _current_batch() -> _CommitBatch | None:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return None
+    batch = getattr(_batches, "batch", None)
+    if batch is None or not any(entry[1] == batch.flush for entry in connection.run_on_commit):
+        batch = _CommitBatch()
+        _batches.batch = batch
+        transaction.on_commit(batch.flush)
+    return batch
+
+
+def _enqueue_on_commit(notifications: Iterable[Notification], countdown: float | None = None):
+    notifications = list(notifications)
+    if not notifications:
+        return
+    batch = _current_batch() if countdown is None else None
+    for urgent in (True, False):
+        ids = [n.pk for n in notifications if (n.kind == Notification.Kind.PAGE) == urgent]
+        if not ids:
+            continue
+        if batch is not None:
+            batch.ids[urgent].extend(ids)
+        else:
+            transaction.on_commit(
+                lambda ids=ids, u=urgent: _publish(ids, urgent=u, countdown=countdown)
+            )
+
+
+# --- writing notifications --------------------------------------------------------------------
+
+
+def _insert(rows: list[Notification]) -> list[Notification]:
+    """Insert the rows whose key is new; returns those. Safe against a concurrent writer of the
+    same keys (ON CONFLICT DO NOTHING), and then only the rows this call wrote are returned."""
+    if not rows:
+        return []
+    keys = [r.idempotency_key for r in rows]
+    existing = set(
+        Notification.objects.filter(idempotency_key__in=keys).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    fresh = [r for r in rows if r.idempotency_key not in existing]
+    if not fresh:
+        return []
+    Notification.objects.bulk_create(fresh, ignore_conflicts=True)
+    # ignore_conflicts leaves pks unset: read back what we wrote.
+    return list(Notification.objects.filter(idempotency_key__in=[r.idempotency_key for r in fresh]))
+
+
+def _new_notification(
+    *,
+    event_type_id,
+    event_id,
+    topic,
+    kind,
+    person,
+    target,
+    subject,
+    body,
+    link,
+    round,
+    now,
+    project=None,
+    page=None,
+    state=Notification.State.PENDING,
+    deliver_after=None,
+    fallback_of=None,
+) -> Notification:
+    return Notification(
+        event_type_id=event_type_id,
+        event_id=event_id,
+        topic=topic,
+        kind=kind,
+        recipient=person,
+        project=project,
+        contact_method_id=target.method_id,
+        channel=target.channel,
+        address=target.address,
+        subject=subject[:300],
+        body=body,
+        link=link[:500],
+        round=round,
+        idempotency_key=idempotency_key(
+            event_type_id=event_type_id,
+            event_id=event_id,
+            topic=topic,
+            person_id=person.pk,
+            target=target,
+            round=round,
+        ),
+        state=state,
+        deliver_after=deliver_after or now,
+        enqueued_at=now if state == Notification.State.PENDING else None,
+        page=page,
+        fallback_of=fallback_of,
+        created_at=now,
+    )
+
+
+def notices_send(
+    *,
+    event: models.Model,
+    topic: str,
+    recipients: Iterable[Person],
+    subject: str,
+    body: str,
+    link: str = "",
+    project: Project | None = None,
+    now: datetime | None = None,
+) -> list[Notification]:
+    """A notice to each recipient over each contact method that takes notices. Idempotent on
+    (event, topic, recipient, channel, round 0): a second call writes nothing and returns [].
+    A notice outside the recipient's working hours is held until their next working start and
+    then bundled with their other held notices into one digest (see `digests_release`)."""
+    now = now or timezone.now()
+    event_type_id = ContentType.objects.get_for_model(event).pk
+    rows = []
+    for person in _unique_people(recipients):
+        if is_within_working_hours(person, now):
+            state, deliver_after = Notification.State.PENDING, now
+        else:
+            start = next_working_start(person, now)
+            # No working hours at all: nothing to wait for.
+            state = Notification.State.HELD if start else Notification.State.PENDING
+            deliver_after = start or now
+        for target in targets_for(person, urgent=False):
+            rows.append(
+                _new_notification(
+                    event_type_id=event_type_id,
+                    event_id=event.pk,
+                    topic=topic,
+                    kind=Notification.Kind.NOTICE,
+                    person=person,
+                    target=target,
+                    subject=subject,
+                    body=body,
+                    link=link,
+                    round=0,
+                    now=now,
+                    project=project,
+                    state=state,
+                    deliver_after=deliver_after,
+                )
+            )
+    written = _insert(rows)
+    _enqueue_on_commit([n for n in written if n.state == Notification.State.PENDING])
+    return written
+
+
+def _unique_people(people: Iterable[Person]) -> list[Person]:
+    seen: dict[int, Person] = {}
+    for person in people:
+        seen.setdefault(person.pk, person)
+    return list(seen.values())
+
+
+# --- pages and escalation ---------------------------------------------------------------------
+
+
+def _event_systems(event: models.Model | None) -> list:
+    """The event's IT systems, read once per event object (an outage pages thousands of projects
+    in one loop with the same instance)."""
+    if event is None or not hasattr(event, "systems"):
+        return []
+    cached = getattr(event, "_steward_systems", None)
+    if cached is None:
+        cached = list(event.systems.all())
+        event._steward_systems = cached
+    return cached
+
+
+def default_escalation_levels(
+    project: Project, event: models.Model | None, at: datetime | None = None
+) -> list[tuple[list[Person], timedelta]]:
+    """The registry's escalation rules: the project's policy when it has one, else on-call →
+    owners and maintainers → backups → the IT contacts of the event's systems."""
+    from registry import oncall
+
+    systems = _event_systems(event)
+    return oncall.escalation_levels(project, systems, at, it_contacts=_it_contacts(event, systems))
+
+
+def _it_contacts(event: models.Model | None, systems: list) -> list[Person]:
+    """The contacts of the event's IT systems: the same for every project of one event."""
+    cached = getattr(event, "_steward_it_contacts", None)
+    if cached is None:
+        cached = (
+            list(Person.objects.filter(it_systems__in=systems).distinct().order_by("id"))
+            if systems
+            else []
+        )
+        if event is not None:
+            event._steward_it_contacts = cached
+    return cached
+
+
+def escalation_levels_for(
+    project: Project, event: models.Model | None, at: datetime | None = None
+) -> list[tuple[list[Person], timedelta]]:
+    """The pluggable escalation policy (settings.STEWARD_ESCALATION_LEVELS): (people, delay
+    before the next level) per level, without empty levels and with each person once per level.
+    A policy may also return bare lists of people; they get the default delay."""
+    result = []
+    for level in import_string(settings.STEWARD_ESCALATION_LEVELS)(project, event, at):
+        people, delay = level if isinstance(level, tuple) else (level, _escalation_delay())
+        people = _unique_people(people)
+        if people:
+            result.append((people, delay))
+    return result
+
+
+def escalation_repeats_for(project: Project) -> int:
+    from registry import oncall
+
+    return oncall.escalation_repeats(project)
+
+
+def _escalation_delay() -> timedelta:
+    return timedelta(seconds=settings.STEWARD_ESCALATION_DELAY_SECONDS)
+
+
+def _page_topic(page: Page) -> str:
+    return f"page.{page.project_id}"
+
+
+def _level_rows(page: Page, people: dict[int, Person], *, now: datetime) -> list[Notification]:
+    rows = []
+    for person_id in page.levels[page.level] if page.levels else []:
+        person = people.get(person_id)
+        if person is None:  # deleted since the page opened
+            continue
+        for target in targets_for(person, urgent=True):
+            rows.append(
+                _new_notification(
+                    event_type_id=page.event_type_id,
+                    event_id=page.event_id,
+                    topic=_page_topic(page),
+                    kind=Notification.Kind.PAGE,
+                    person=person,
+                    target=target,
+                    subject=page.subject,
+                    body=page.body,
+                    link=page.link,
+                    round=page.step,
+                    now=now,
+                    project=page.project,
+                    page=page,
+                )
+            )
+    return rows
+
+
+def _people(ids: Iterable[int]) -> dict[int, Person]:
+    return Person.objects.prefetch_related("contact_methods").in_bulk(list(set(ids)))
+
+
+def _page_level(page: Page, *, now: datetime) -> list[Notification]:
+    """Write the notifications of the page's current level (idempotent on its step)."""
+    ids = page.levels[page.level] if page.levels else []
+    written = _insert(_level_rows(page, _people(ids), now=now))
+    _enqueue_on_commit(written)
+    return written
+
+
+def _has_next(page: Page) -> bool:
+    last = page.repeats == page.round and page.level == len(page.levels) - 1
+    return bool(page.levels) and not last
+
+
+def _delay_after(page: Page) -> timedelta:
+    if page.delays and page.level < len(page.delays):
+        return timedelta(seconds=page.delays[page.level])
+    return _escalation_delay()
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    project: Project
+    subject: str
+    body: str
+
+
+def pages_open(
+    *,
+    event: models.Model,
+    project: Project,
+    subject: str,
+    body: str,
+    link: str = "",
+    now: datetime | None = None,
+) -> Page:
+    """Page the project's first escalation level now, day or night, and start the timer.
+    Idempotent per (event, project): a second call returns the existing page and writes nothing."""
+    [page] = pages_open_many(
+        event=event, requests=[PageRequest(project, subject, body)], link=link, now=now
+    )
+    return page
+
+
+def pages_open_many(
+    *,
+    event: models.Model,
+    requests: Iterable[PageRequest],
+    link: str = "",
+    now: datetime | None = None,
+) -> list[Page]:
+    """`pages_open` for many projects of one event at once: the pages, their first level's people
+    and notifications are written in a few statements whatever the number of projects (the
+    escalation policy is still asked once per project). Returns the pages in request order."""
+    now = now or timezone.now()
+    event_type = ContentType.objects.get_for_model(event)
+    requests = list({r.project.pk: r for r in requests}.values())
+    existing = {
+        p.project_id: p
+        for p in Page.objects.filter(
+            event_type=event_type,
+            event_id=event.pk,
+            project_id__in=[r.project.pk for r in requests],
+        )
+    }
+    fresh = []
+    for request in requests:
+        if request.project.pk in existing:
+            continue
+        levels = escalation_levels_for(request.project, event, now)
+        page = Page(
+            event_type=event_type,
+            event_id=event.pk,
+            project=request.project,
+            subject=request.subject[:300],
+            body=request.body,
+            link=link[:500],
+            levels=[[p.pk for p in people] for people, _delay in levels],
+            delays=[int(delay.total_seconds()) for _people, delay in levels],
+            repeats=escalation_repeats_for(request.project),
+            opened_at=now,
+        )
+        page.next_escalation_at = now + _delay_after(page) if _has_next(page) else None
+        fresh.append(page)
+    if fresh:
+        try:
+            with transaction.atomic():
+                Page.objects.bulk_create(fresh, batch_size=1000)
+        except IntegrityError:
+            # Someone opened one of these pages meanwhile: one at a time, keeping theirs.
+            return [
+                pages_open_many(event=event, requests=[r], link=link, now=now)[0] for r in requests
+            ]
+        people = _people(pid for page in fresh for pid in (page.levels[0] if page.levels else []))
+        rows = [row for page in fresh for row in _level_rows(page, people, now=now)]
+        Notification.objects.bulk_create(rows, batch_size=2000)
+        _enqueue_on_commit(rows)
+    by_project = existing | {page.project_id: page for page in fresh}
+    return [by_project[r.project.pk] for r in requests]
+
+
+def page_escalate(*, page: Page, now: datetime) -> bool:
+    """Move a due open page to its next level and page it. The caller holds the row lock.
+    Returns False when the page has run out of levels and repeats (it stays open, unacked)."""
+    if not _has_next(page):
+        page.next_escalation_at = None
+        page.save(update_fields=["next_escalation_at"])
+        return False
+    page.level += 1
+    if page.level >= len(page.levels):
+        page.level, page.round = 0, page.round + 1
+    page.step += 1
+    page.next_escalation_at = now + _delay_after(page) if _has_next(page) else None
+    page.save(update_fields=["level", "round", "step", "next_escalation_at"])
+    _page_level(page, now=now)
+    return True
+
+
+def _cancel_unsent(pages: Iterable[int]) -> int:
+    return Notification.objects.filter(
+        page_id__in=list(pages), state__in=[Notification.State.PENDING, Notification.State.HELD]
+    ).update(state=Notification.State.CANCELLED, lease_token="")  # nosec B106: a lease id, not a password
+
+
+@transaction.atomic
+def page_ack(*, page: Page, person: Person | None, via: str, now: datetime | None = None) -> Page:
+    """Acknowledge: stop the page's escalation and cancel what it has not sent yet. Harmless on a
+    page already acknowledged or stopped (returns it unchanged)."""
+    now = now or timezone.now()
+    locked = Page.objects.select_for_update().get(pk=page.pk)
+    if locked.state != Page.State.OPEN:
+        return locked
+    locked.state = Page.State.ACKNOWLEDGED
+    locked.acknowledged_at = now
+    locked.acknowledged_by = person
+    locked.acknowledged_via = via[:16]
+    locked.next_escalation_at = None
+    locked.save(
+        update_fields=[
+            "state",
+            "acknowledged_at",
+            "acknowledged_by",
+            "acknowledged_via",
+            "next_escalation_at",
+        ]
+    )
+    _cancel_unsent([locked.pk])
+    return locked
+
+
+@transaction.atomic
+def pages_stop(
+    *, event: models.Model, reason: str = "resolved", now: datetime | None = None
+) -> int:
+    """Stop every open page of the event (resolution, cancellation) and cancel what they have not
+    sent yet; returns how many pages stopped."""
+    now = now or timezone.now()
+    event_type = ContentType.objects.get_for_model(event)
+    ids = list(
+        Page.objects.select_for_update()
+        .filter(event_type=event_type, event_id=event.pk, state=Page.State.OPEN)
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    Page.objects.filter(pk__in=ids).update(
+        state=Page.State.STOPPED, stopped_at=now, stop_reason=reason[:100], next_escalation_at=None
+    )
+    _cancel_unsent(ids)
+    return len(ids)
+
+
+def may_ack(user, page: Page) -> bool:
+    """Who may acknowledge on the web or the API: anyone paged for it, the project's people,
+    IT staff."""
+    if not user.is_authenticated:
+        return False
+    if is_it_staff(user):
+        return True
+    person = getattr(user, "person", None)
+    if person is None:
+        return False
+    return (
+        any(person.pk in level for level in page.levels)
+        or ProjectRole.objects.filter(project_id=page.project_id, person=person).exists()
+    )
+
+
+def page_ack_by_user(*, actor, page: Page, via: str, now: datetime | None = None) -> Page:
+    if not may_ack(actor, page):
+        raise PermissionDenied("Only the people paged, the project's people or IT staff ack.")
+    return page_ack(page=page, person=getattr(actor, "person", None), via=via, now=now)
+
+
+def notification_ack(*, actor, notification: Notification, now: datetime | None = None) -> Page:
+    """The API's `notifications/{id}/ack/`: acknowledge the page this notification belongs to."""
+    if notification.page_id is None:
+        raise Conflict("Only a page can be acknowledged; this is a notice.", code="not_a_page")
+    return page_ack_by_user(actor=actor, page=notification.page, via="api", now=now)
+
+
+# --- signed acknowledge links -----------------------------------------------------------------
+
+
+class AckLinkError(Exception):
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def ack_token(*, page: Page | int, person: Person | int) -> str:
+    """A signed token that acknowledges one page as one person, and nothing else."""
+    page_id = page if isinstance(page, int) else page.pk
+    person_id = person if isinstance(person, int) else person.pk
+    return signing.dumps({"page": page_id, "person": person_id}, salt=ACK_SALT, compress=False)
+
+
+def ack_url(*, page: Page | int, person: Person | int) -> str:
+    return f"{settings.SITE_URL}/notifications/ack/{ack_token(page=page, person=person)}/"
+
+
+def ack_link_resolve(token: str) -> tuple[Page, Person | None]:
+    """The page and person a token names; AckLinkError (400 forged, 410 expired/gone) otherwise."""
+    try:
+        data = signing.loads(
+            token, salt=ACK_SALT, max_age=settings.STEWARD_ACK_LINK_MAX_AGE_SECONDS
+        )
+    except signing.SignatureExpired as exc:
+        raise AckLinkError(
+            "This acknowledge link has expired. Sign in to acknowledge the page.", status=410
+        ) from exc
+    except signing.BadSignature as exc:
+        raise AckLinkError(
+            "This acknowledge link is not valid: it was altered or is not an acknowledge link.",
+            status=400,
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("page"), int):
+        raise AckLinkError("This acknowledge link is not valid.", status=400)
+    page = Page.objects.select_related("project").filter(pk=data["page"]).first()
+    if page is None:
+        raise AckLinkError("The page this link acknowledges no longer exists.", status=410)
+    person = Person.objects.filter(pk=data.get("person")).first()
+    return page, person
+
+
+def ack_link_use(*, token: str, now: datetime | None = None) -> Page:
+    page, person = ack_link_resolve(token)
+    return page_ack(page=page, person=person, via="link", now=now)
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+def notification_claim(*, notification_id: int, now: datetime) -> Notification | None:
+    """Take the row for sending with ONE conditional UPDATE: only a due pending row, or a sending
+    row whose lease expired (its worker died), moves to `sending` with a fresh lease. Two workers
+    racing for a row: exactly one gets it; the other gets None."""
+    token = uuid.uuid4().hex
+    claimed = (
+        Notification.objects.filter(pk=notification_id)
+        .filter(
+            Q(
+                state=Notification.State.PENDING,
+                deliver_after__lte=now,
+            )
+            & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            | Q(state=Notification.State.SENDING, lease_expires_at__lt=now)
+        )
+        .update(
+            state=Notification.State.SENDING,
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=settings.STEWARD_LEASE_SECONDS),
+            attempts=models.F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return None
+    return (
+        Notification.objects.select_related("recipient", "page", "project", "event_type")
+        .filter(pk=notification_id, lease_token=token)
+        .order_by()  # no sort for a primary-key lookup
+        .first()
+    )
+
+
+def retry_delay(*, attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
+    base = settings.STEWARD_RETRY_BASE_SECONDS
+    cap = settings.STEWARD_RETRY_MAX_SECONDS
+    backoff = min(cap, base * (2 ** max(0, attempt - 1)))
+    delay = backoff / 2 + random.uniform(0, backoff / 2)  # nosec B311: retry jitter, not a secret
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return delay
+
+
+def _finish(notification: Notification, **fields) -> bool:
+    """Write the outcome only if we still hold the lease (a slow worker whose lease expired and
+    whose row another worker re-took must not overwrite it)."""
+    return bool(
+        Notification.objects.filter(
+            pk=notification.pk,
+            state=Notification.State.SENDING,
+            lease_token=notification.lease_token,
+        ).update(lease_expires_at=None, lease_token="", **fields)  # nosec B106: a lease id
+    )
+
+
+def notification_send(
+    *,
+    notification_id: int,
+    now: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> str:
+    """Claim, deliver over the channel, record the attempt, then: sent; or pending again after a
+    backoff (transient error, attempts left); or failed and handed to the person's next contact
+    method (permanent error, or no attempts left). Safe to run twice: the second run finds the
+    row claimed or sent and does nothing. Returns what happened."""
+    from . import channels
+
+    now = now or timezone.now()
+    notification = notification_claim(notification_id=notification_id, now=now)
+    if notification is None:
+        return "skipped"
+    # Pages acknowledged or stopped since the row was written are not sent.
+    if notification.page_id and notification.page.state != Page.State.OPEN:
+        _finish(notification, state=Notification.State.CANCELLED)
+        return "cancelled"
+    started = timezone.now()
+    try:
+        status_code = channels.deliver(notification)
+    except channels.DeliveryError as exc:
+        latency = _ms_since(started)
+        return _failed(notification, exc, started=started, latency=latency, now=now)
+    latency = _ms_since(started)
+    with transaction.atomic():
+        if not _finish(notification, state=Notification.State.SENT, sent_at=timezone.now()):
+            return "lost-lease"
+        DeliveryAttempt.objects.create(
+            notification=notification,
+            number=notification.attempts,
+            started_at=started,
+            latency_ms=latency,
+            outcome=DeliveryAttempt.Outcome.SENT,
+            status_code=status_code,
+        )
+        if notification.kind == Notification.Kind.DIGEST:
+            notification.bundled.update(state=Notification.State.SENT, sent_at=timezone.now())
+    return "sent"
+
+
+def _ms_since(started: datetime) -> int:
+    return max(0, int((timezone.now() - started).total_seconds() * 1000))
+
+
+def _failed(notification: Notification, exc, *, started, latency: int, now: datetime) -> str:
+    from . import channels
+
+    attempts_left = notification.attempts < settings.STEWARD_DELIVERY_MAX_ATTEMPTS
+    retry = isinstance(exc, channels.TransientError) and attempts_left
+    error = str(exc)[:2000]
+    with transaction.atomic():
+        if retry:
+            delay = retry_delay(attempt=notification.attempts, retry_after=exc.retry_after)
+            fields = {
+                "state": Notification.State.PENDING,
+                "next_attempt_at": now + timedelta(seconds=delay),
+                "enqueued_at": now + timedelta(seconds=delay),
+                "last_error": error,
+            }
+        else:
+            fields = {"state": Notification.State.FAILED, "last_error": error}
+        if not _finish(notification, **fields):
+            return "lost-lease"
+        DeliveryAttempt.objects.create(
+            notification=notification,
+            number=notification.attempts,
+            started_at=started,
+            latency_ms=latency,
+            outcome=DeliveryAttempt.Outcome.RETRY if retry else DeliveryAttempt.Outcome.FAILED,
+            status_code=exc.status_code,
+            error=error,
+        )
+        if retry:
+            _enqueue_on_commit([notification], countdown=delay)
+            return "retry"
+        notification_fall_back(notification=notification, now=now)
+    return "failed"
+
+
+def notification_fall_back(*, notification: Notification, now: datetime) -> Notification | None:
+    """After a notification failed for good, the same message to the person's next contact method
+    (one not yet used for this message). Idempotent: the key names the new channel."""
+    siblings = Notification.objects.filter(
+        event_type_id=notification.event_type_id,
+        event_id=notification.event_id,
+        topic=notification.topic,
+        recipient_id=notification.recipient_id,
+        round=notification.round,
+        kind=notification.kind,
+    )
+    if notification.kind == Notification.Kind.DIGEST:
+        siblings = siblings.filter(deliver_after=notification.deliver_after)
+    used = {
+        Target(c, a, m).ref
+        for c, a, m in siblings.values_list("channel", "address", "contact_method_id")
+    }
+    target = _fallback_target(notification.recipient, used)
+    if target is None:
+        return None
+    fallback = _new_notification(
+        event_type_id=notification.event_type_id,
+        event_id=notification.event_id,
+        topic=notification.topic,
+        kind=notification.kind,
+        person=notification.recipient,
+        target=target,
+        subject=notification.subject,
+        body=notification.body,
+        link=notification.link,
+        round=notification.round,
+        now=now,
+        project=notification.project,
+        page=notification.page,
+        fallback_of=notification,
+    )
+    if notification.kind == Notification.Kind.DIGEST:
+        fallback.idempotency_key = _digest_key(
+            notification.recipient_id, target, notification.deliver_after
+        )
+    written = _insert([fallback])
+    if written and notification.kind == Notification.Kind.DIGEST:
+        notification.bundled.update(digest=written[0])
+    _enqueue_on_commit(written)
+    return written[0] if written else None
+
+
+# --- the sweeper ------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    enqueued: int = 0
+    escalated: int = 0
+    digests: int = 0
+
+
+def _digest_key(person_id: int, target: Target, at: datetime) -> str:
+    return f"digest:p{person_id}:{target.ref}:{at.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def digests_release(*, now: datetime) -> list[Notification]:
+    """Held notices whose time has come: one digest per person and contact channel, holding all
+    of that person's held notices (whatever their events). Rows are locked with SKIP LOCKED, so
+    two sweepers bundle each notice once."""
+    with transaction.atomic():
+        held = list(
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state=Notification.State.HELD, digest__isnull=True, deliver_after__lte=now)
+            .select_related("recipient")
+            .order_by("recipient_id", "created_at", "id")[: settings.STEWARD_SWEEP_BATCH]
+        )
+        groups: dict[tuple[int, Target], list[Notification]] = defaultdict(list)
+        for n in held:
+            groups[(n.recipient_id, Target(n.channel, n.address, n.contact_method_id))].append(n)
+        digests = []
+        for (person_id, target), notices in groups.items():
+            person = notices[0].recipient
+            at = max(n.deliver_after for n in notices)
+            lines = [f"{len(notices)} notices while you were away:", ""]
+            for n in notices:
+                lines += [f"• {n.subject}", *(f"  {line}" for line in n.body.splitlines()[:6])]
+                if n.link:
+                    lines.append(f"  {n.link}")
+                lines.append("")
+            digest = Notification(
+                topic="digest",
+                kind=Notification.Kind.DIGEST,
+                recipient=person,
+                contact_method_id=target.method_id,
+                channel=target.channel,
+                address=target.address,
+                subject=f"Steward digest: {len(notices)} notices"
+                if len(notices) > 1
+                else notices[0].subject,
+                body="\n".join(lines).strip(),
+                link=notices[0].link if len(notices) == 1 else "",
+                idempotency_key=_digest_key(person_id, target, at),
+                deliver_after=at,
+                enqueued_at=now,
+                created_at=now,
+            )
+            written = _insert([digest])
+            if not written:  # a digest for that person and moment exists: join it
+                written = [Notification.objects.get(idempotency_key=digest.idempotency_key)]
+            Notification.objects.filter(pk__in=[n.pk for n in notices]).update(digest=written[0])
+            digests.extend(written)
+        _enqueue_on_commit(digests)
+    return digests
+
+
+def escalations_advance(*, now: datetime) -> int:
+    """Open pages whose timer is due go to their next level. SKIP LOCKED: a page being
+    acknowledged right now is left alone, and two sweepers never escalate one page twice."""
+    escalated = 0
+    with transaction.atomic():
+        due = list(
+            Page.objects.select_for_update(skip_locked=True)
+            .filter(state=Page.State.OPEN, next_escalation_at__lte=now)
+            .order_by("next_escalation_at")[: settings.STEWARD_SWEEP_BATCH]
+        )
+        for page in due:
+            escalated += page_escalate(page=page, now=now)
+    return escalated
+
+
+def stale_enqueue(*, now: datetime) -> int:
+    """Re-publish rows a lost message or a dead worker left: due pending rows with no message for
+    a while, and sending rows whose lease expired."""
+    stale = now - timedelta(seconds=settings.STEWARD_REENQUEUE_AFTER_SECONDS)
+    with transaction.atomic():
+        rows = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(
+                    state=Notification.State.PENDING,
+                    deliver_after__lte=now,
+                    enqueued_at__lte=stale,
+                )
+                & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                | Q(state=Notification.State.SENDING, lease_expires_at__lt=now)
+            )
+            .only("id", "kind")
+            .order_by("deliver_after", "id")[: settings.STEWARD_SWEEP_BATCH]
+        )
+        if rows:
+            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(enqueued_at=now)
+            _enqueue_on_commit(rows)
+    return len(rows)
+
+
+def sweep(*, now: datetime | None = None) -> SweepResult:
+    """The periodic safety net (beat, every 15 s)."""
+    now = now or timezone.now()
+    result = SweepResult()
+    result.digests = len(digests_release(now=now))
+    result.escalated = escalations_advance(now=now)
+    result.enqueued = stale_enqueue(now=now)
+    return result

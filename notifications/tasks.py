@@ -1,0 +1,46 @@
+"""Thin Celery tasks: take ids, call one service, safe to run twice (the service claims the row
+with a conditional UPDATE). Queued only after commit, by the services.
+
+Pages and everything else have tasks of their own names so that settings.CELERY_TASK_ROUTES
+sends pages to the "pages" queue and the rest to "default" (a flood of notices never delays a page).
+"""
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import services
+
+
+@shared_task(name="notifications.send", ignore_result=True)
+def send(notification_id: int) -> str:
+    return services.notification_send(notification_id=notification_id)
+
+
+@shared_task(name="notifications.send_page", ignore_result=True)
+def send_page(notification_id: int) -> str:
+    return services.notification_send(notification_id=notification_id)
+
+
+@shared_task(name="notifications.fan_out", ignore_result=True)
+def fan_out(notification_ids: list[int]) -> int:
+    """Publish one send per id (a big fan-out leaves the request as a few of these instead of
+    thousands of messages). Running it twice publishes twice: harmless, the claim decides."""
+    services._publish(notification_ids, urgent=False)
+    return len(notification_ids)
+
+
+@shared_task(name="notifications.fan_out_pages", ignore_result=True)
+def fan_out_pages(notification_ids: list[int]) -> int:
+    services._publish(notification_ids, urgent=True)
+    return len(notification_ids)
+
+
+@shared_task(name="notifications.sweep", ignore_result=True)
+def sweep() -> dict:
+    result = services.sweep(now=timezone.now())
+    return {"enqueued": result.enqueued, "escalated": result.escalated, "digests": result.digests}
+
+
+@shared_task(name="notifications.noop", ignore_result=True)
+def noop() -> None:
+    """Does nothing: the baseline of bench/bench_fanout.py (what bare Celery reaches here)."""

@@ -1,0 +1,67 @@
+import datetime as dt
+
+import pytest
+
+from registry.models import ContactMethod, ProjectRole
+from tests.e2e_support import celery_worker, http_sink, smtp_sink  # noqa: F401
+from tests.factories import (
+    ContactMethodFactory,
+    PersonFactory,
+    ProjectFactory,
+    ProjectRoleFactory,
+    SystemFactory,
+)
+
+# A Monday, 10:00 UTC: inside default working hours in UTC.
+MONDAY_10 = dt.datetime(2025, 3, 3, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def system(db):
+    return SystemFactory(name="Core database")
+
+
+@pytest.fixture
+def event(system):
+    """An outage on one IT system (read through contenttypes; notifications never imports it)."""
+    from incidents.models import Outage
+
+    outage = Outage.objects.create(title="Core database down")
+    outage.systems.set([system])
+    return outage
+
+
+@pytest.fixture
+def project(db):
+    return ProjectFactory(name="Wiki")
+
+
+def person_with(*methods, **kwargs):
+    """A person with contact methods given as (kind, address, for_pages, for_notices)."""
+    person = PersonFactory(**kwargs)
+    for order, (kind, address, pages, notices) in enumerate(methods):
+        ContactMethodFactory(
+            person=person,
+            kind=kind,
+            address=address,
+            for_pages=pages,
+            for_notices=notices,
+            order=order,
+        )
+    return person
+
+
+@pytest.fixture
+def responders(project, http_sink):  # noqa: F811
+    """Owner (email + webhook), backup (email) for `project`."""
+    owner = person_with(
+        (ContactMethod.Kind.EMAIL, "owner@example.com", True, True),
+        (ContactMethod.Kind.WEBHOOK, http_sink.url("/owner"), True, False),
+        display_name="Olga Owner",
+    )
+    backup = person_with(
+        (ContactMethod.Kind.EMAIL, "backup@example.com", True, True), display_name="Bob Backup"
+    )
+    ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+    ProjectRoleFactory(project=project, person=backup, role=ProjectRole.Role.BACKUP)
+    return owner, backup

@@ -1,0 +1,358 @@
+"""API of on-call: `rotations/` (with layers, `oncall/?at=`, `overrides/`) and
+`escalation-policies/`. Each endpoint parses, calls one service or selector, and renders; the
+services check permissions (403) and validate (400 naming the field, nothing written)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import oncall, oncall_services
+from .api.views import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, _parse, _writes
+from .models import (
+    EscalationLevel,
+    EscalationPolicy,
+    Override,
+    Person,
+    Project,
+    Rotation,
+    RotationLayer,
+    Team,
+)
+from .validators import WEEKDAYS
+
+# --- serializers ----------------------------------------------------------------------------------
+
+
+class LayerOut(serializers.ModelSerializer):
+    members = serializers.SerializerMethodField(help_text="Person ids, in turn order.")
+
+    class Meta:
+        model = RotationLayer
+        fields = (
+            "id",
+            "order",
+            "name",
+            "time_zone",
+            "start_date",
+            "handoff_time",
+            "length",
+            "length_count",
+            "restrict_start",
+            "restrict_end",
+            "restrict_days",
+            "members",
+        )
+
+    def get_members(self, layer: RotationLayer) -> list[int]:
+        return [m.person_id for m in layer.memberships.all()]
+
+
+class OverrideOut(serializers.ModelSerializer):
+    class Meta:
+        model = Override
+        fields = ("id", "person", "covered", "start_at", "end_at", "reason")
+
+
+class RotationOut(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    layers = LayerOut(many=True, read_only=True)
+    overrides = OverrideOut(many=True, read_only=True, help_text="Overrides not yet over.")
+
+    class Meta:
+        model = Rotation
+        fields = ("id", "name", "project", "team", "layers", "overrides")
+
+
+class LayerIn(serializers.Serializer):
+    order = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    # The service validates the zone, so that the error names it the same way everywhere.
+    time_zone = serializers.CharField(max_length=64)
+    start_date = serializers.DateField()
+    handoff_time = serializers.TimeField()
+    length = serializers.ChoiceField(choices=RotationLayer.Length.choices)
+    length_count = serializers.IntegerField(min_value=1, max_value=744, required=False)
+    restrict_start = serializers.TimeField(required=False, allow_null=True)
+    restrict_end = serializers.TimeField(required=False, allow_null=True)
+    restrict_days = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEEKDAYS), required=False, max_length=7
+    )
+    members = serializers.PrimaryKeyRelatedField(
+        queryset=Person.objects.all(), many=True, allow_empty=True
+    )
+
+
+class RotationIn(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    project = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Project.objects.all(), required=False, allow_null=True
+    )
+    team = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
+    )
+    layers = LayerIn(many=True, required=False, help_text="Replaces every layer when given.")
+
+
+class OverrideIn(serializers.Serializer):
+    person = serializers.PrimaryKeyRelatedField(queryset=Person.objects.all())
+    covered = serializers.PrimaryKeyRelatedField(
+        queryset=Person.objects.all(), required=False, allow_null=True
+    )
+    start_at = serializers.DateTimeField()
+    end_at = serializers.DateTimeField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class OnCallPersonOut(serializers.Serializer):
+    person = serializers.IntegerField(source="person.pk")
+    name = serializers.CharField(source="person.display_name")
+    time_zone = serializers.CharField(source="person.time_zone")
+    layer = serializers.IntegerField(source="layer.pk", allow_null=True, default=None)
+    override = serializers.IntegerField(source="override.pk", allow_null=True, default=None)
+
+
+class ShiftOut(OnCallPersonOut):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class OnCallOut(serializers.Serializer):
+    rotation = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    on_call = OnCallPersonOut(allow_null=True, help_text="Null when nobody is on call.")
+    next = ShiftOut(allow_null=True, help_text="Who takes over next, and when.")
+
+
+class LevelOut(serializers.ModelSerializer):
+    class Meta:
+        model = EscalationLevel
+        fields = ("order", "target", "rotation", "person", "team", "delay_minutes")
+
+
+class PolicyOut(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    levels = LevelOut(many=True, read_only=True)
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ("id", "project", "repeat_count", "levels")
+
+
+class LevelIn(serializers.Serializer):
+    target = serializers.ChoiceField(choices=EscalationLevel.Target.choices)
+    rotation = serializers.PrimaryKeyRelatedField(
+        queryset=Rotation.objects.all(), required=False, allow_null=True
+    )
+    person = serializers.PrimaryKeyRelatedField(
+        queryset=Person.objects.all(), required=False, allow_null=True
+    )
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True
+    )
+    delay_minutes = serializers.IntegerField(min_value=0, max_value=1440, default=10)
+
+
+class PolicyIn(serializers.Serializer):
+    project = serializers.SlugRelatedField(slug_field="slug", queryset=Project.objects.all())
+    repeat_count = serializers.IntegerField(min_value=0, max_value=10, default=2)
+    levels = LevelIn(many=True, allow_empty=True)
+
+
+class PolicyUpdateIn(serializers.Serializer):
+    repeat_count = serializers.IntegerField(min_value=0, max_value=10, required=False)
+    levels = LevelIn(many=True, required=False, allow_empty=True)
+
+
+# --- rotations ------------------------------------------------------------------------------------
+
+
+def _layers_replace(actor: Any, rotation: Rotation, layers: list[dict]) -> None:
+    for existing in list(rotation.layers.all()):
+        oncall_services.layer_delete(actor=actor, layer=existing)
+    for order, spec in enumerate(layers):
+        spec = dict(spec)
+        spec.setdefault("order", order)
+        members = spec.pop("members")
+        oncall_services.layer_create(actor=actor, rotation=rotation, members=members, **spec)
+
+
+AT = OpenApiParameter(
+    "at",
+    OpenApiTypes.DATETIME,
+    description="The moment asked about, ISO 8601 with an offset (default: now).",
+)
+
+
+@extend_schema_view(
+    **_writes(request=RotationIn, response=RotationOut, noun="rotation"),
+    list=extend_schema(
+        parameters=[OpenApiParameter("project", str, description="Only this project's (slug).")]
+    ),
+)
+class RotationViewSet(WriteViewSet):
+    """On-call rotations of projects and teams. A project's owners and maintainers write its
+    rotations; IT staff and a team's members write the team's."""
+
+    serializer_class = RotationOut
+    lookup_value_regex = ID
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Rotation]:
+        queryset = (
+            oncall.rotations_queryset(overrides_after=timezone.now())
+            .select_related("project", "team")
+            .order_by("id")
+        )
+        project = self.request.query_params.get("project") if self.request else None
+        if project and self.action == "list":
+            queryset = queryset.filter(project__slug=project)
+        return queryset
+
+    def create(self, request: Request) -> Response:
+        data = _parse(RotationIn, request)
+        layers = data.pop("layers", None)
+        with transaction.atomic():
+            rotation = oncall_services.rotation_create(actor=request.user, **data)
+            if layers:
+                _layers_replace(request.user, rotation, layers)
+        return self.render(rotation, status_code=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        rotation = self.get_object()
+        data = _parse(RotationIn, request, partial=True)
+        layers = data.pop("layers", None)
+        if {"project", "team"} & set(data):
+            raise ApiValidationError({"project": ["A rotation cannot move to another owner."]})
+        with transaction.atomic():
+            if data:
+                oncall_services.rotation_update(actor=request.user, rotation=rotation, **data)
+            if layers is not None:
+                oncall_services._require_rotation(request.user, rotation)
+                _layers_replace(request.user, rotation, layers)
+        return self.render(rotation)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        oncall_services.rotation_delete(actor=request.user, rotation=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[AT],
+        responses={200: OnCallOut, 400: BAD_REQUEST},
+        summary="Who is on call at a moment, and who is next",
+    )
+    @action(detail=True, methods=["get"])
+    def oncall(self, request: Request, pk: str) -> Response:
+        raw = request.query_params.get("at", "").replace(" ", "+")
+        if raw:
+            try:
+                at = parse_datetime(raw)
+            except ValueError:
+                at = None
+            if at is None or timezone.is_naive(at):
+                raise ApiValidationError({"at": ["Give an ISO 8601 date-time with an offset."]})
+        else:
+            at = timezone.now()
+        rotation = oncall.rotations_queryset().get(pk=self.get_object().pk)
+        current = oncall.oncall_at(rotation, at)
+        upcoming = oncall.next_oncall(rotation, at)
+        body = {"rotation": rotation.pk, "at": at, "on_call": current, "next": upcoming}
+        return Response(OnCallOut(body).data)
+
+    @extend_schema(
+        request=OverrideIn,
+        responses={201: OverrideOut, 400: BAD_REQUEST, 403: FORBIDDEN},
+        summary="Add an override: someone covers from start_at to end_at",
+    )
+    @action(detail=True, methods=["post"])
+    def overrides(self, request: Request, pk: str) -> Response:
+        rotation = self.get_object()
+        override = oncall_services.override_create(
+            actor=request.user, rotation=rotation, **_parse(OverrideIn, request)
+        )
+        return Response(OverrideOut(override).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses={204: None, 403: FORBIDDEN}, summary="Remove an override of this rotation"
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"overrides/(?P<override_pk>[0-9]+)",
+        url_name="override-detail",
+    )
+    def remove_override(self, request: Request, pk: str, override_pk: str) -> Response:
+        override = get_object_or_404(Override, pk=override_pk, rotation_id=self.get_object().pk)
+        oncall_services.override_delete(actor=request.user, override=override)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- escalation policies --------------------------------------------------------------------------
+
+
+def _levels(data: list[dict]) -> list[dict]:
+    return [dict(level) for level in data]
+
+
+@extend_schema_view(
+    **{
+        **_writes(request=PolicyIn, response=PolicyOut, noun="escalation policy"),
+        "partial_update": extend_schema(
+            request=PolicyUpdateIn,
+            responses={200: PolicyOut, 400: BAD_REQUEST, 403: FORBIDDEN},
+            summary="Change the levels (replaced as a whole) or the repeat count",
+        ),
+    }
+)
+class EscalationPolicyViewSet(WriteViewSet):
+    """A project's escalation policy: levels in order, each a target and a delay, then repeats.
+    Pages already under way keep the levels they started with."""
+
+    serializer_class = PolicyOut
+    lookup_value_regex = ID
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[EscalationPolicy]:
+        return (
+            EscalationPolicy.objects.select_related("project")
+            .prefetch_related("levels")
+            .order_by("id")
+        )
+
+    def create(self, request: Request) -> Response:
+        data = _parse(PolicyIn, request)
+        policy = oncall_services.escalation_policy_create(
+            actor=request.user,
+            project=data["project"],
+            repeat_count=data["repeat_count"],
+            levels=_levels(data["levels"]),
+        )
+        return self.render(policy, status_code=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        policy = self.get_object()
+        data = _parse(PolicyUpdateIn, request)
+        oncall_services.escalation_policy_update(
+            actor=request.user,
+            policy=policy,
+            repeat_count=data.get("repeat_count"),
+            levels=_levels(data["levels"]) if "levels" in data else None,
+        )
+        return self.render(policy)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        oncall_services.escalation_policy_delete(actor=request.user, policy=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

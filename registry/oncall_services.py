@@ -1,0 +1,500 @@
+"""Writes of on-call rotations, overrides, escalation policies and calendar feeds.
+
+Like `registry.services`: each service checks the actor's right (a project's owners and
+maintainers edit its rotations and policy; IT staff and the team's members edit a team's), validates
+everything before writing (a ``ValidationError`` naming the field, nothing saved), writes in one
+transaction and records an audit entry. ``actor=None`` means Steward itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Model, Q
+from django.utils import timezone
+
+from . import permissions
+from .models import (
+    AuditEntry,
+    CalendarFeed,
+    EscalationLevel,
+    EscalationPolicy,
+    Override,
+    Person,
+    Project,
+    Rotation,
+    RotationLayer,
+    RotationMember,
+    Team,
+)
+from .services import Actor, _audited, _require, _save, _set_fields, audit_record, audit_snapshot
+from .validators import WEEKDAYS
+
+MAX_MEMBERS = 100
+MAX_LEVELS = 20
+MAX_REPEATS = 10
+
+
+# --- permissions --------------------------------------------------------------------------------
+
+
+def can_edit_team_rotations(user: Any, team: Team) -> bool:
+    if permissions.can_manage_teams(user):
+        return True
+    return bool(user.is_authenticated and team.members.filter(user=user).exists())
+
+
+def can_edit_rotation(user: Any, rotation: Rotation) -> bool:
+    if rotation.project_id:
+        return permissions.can_edit_project(user, rotation.project)
+    return can_edit_team_rotations(user, rotation.team)
+
+
+def _require_rotation(actor: Actor, rotation: Rotation) -> None:
+    _require(actor is None or can_edit_rotation(actor, rotation))
+
+
+# --- audit helpers --------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.time):
+        return value.isoformat(timespec="minutes")
+    return value
+
+
+def _snapshot(instance: Model) -> dict[str, Any]:
+    snapshot = {key: _plain(value) for key, value in audit_snapshot(instance).items()}
+    snapshot.pop("token", None)  # a feed's secret never goes into the audit log
+    if isinstance(instance, RotationLayer) and instance.pk:
+        snapshot["members"] = [
+            name
+            for name in instance.memberships.order_by("order", "id").values_list(
+                "person__display_name", flat=True
+            )
+        ]
+    if isinstance(instance, EscalationPolicy) and instance.pk:
+        snapshot["levels"] = [
+            f"{level.get_target_display()}"
+            + (f": {level.rotation or level.person or level.team}" if level.target in _FK else "")
+            + f", then {level.delay_minutes} min"
+            for level in instance.levels.select_related("rotation", "person", "team").order_by(
+                "order", "id"
+            )
+        ]
+    return snapshot
+
+
+def _recorded(actor: Actor, instance: Model, change, *, before: dict | None) -> Model:
+    """Run `change` and audit it with snapshots that know times, members and levels."""
+    is_new = before is None
+    change()
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.CREATE if is_new else AuditEntry.Action.UPDATE,
+        instance=instance,
+        before=before,
+        after=_snapshot(instance),
+    )
+    return instance
+
+
+def _deleted(actor: Actor, instance: Model) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.DELETE,
+            instance=instance,
+            before=_snapshot(instance),
+            after=None,
+        )
+        instance.delete()
+
+
+# --- rotations ------------------------------------------------------------------------------------
+
+
+def rotation_create(
+    *, actor: Actor, name: str, project: Project | None = None, team: Team | None = None
+) -> Rotation:
+    if (project is None) == (team is None):
+        raise ValidationError({"project": "A rotation belongs to one project or one team."})
+    if project is not None:
+        _require(actor is None or permissions.can_edit_project(actor, project))
+    else:
+        _require(actor is None or can_edit_team_rotations(actor, team))
+    rotation = Rotation(name=name.strip(), project=project, team=team)
+    return _audited(actor, rotation, lambda: _save(rotation))
+
+
+def rotation_update(*, actor: Actor, rotation: Rotation, **fields: Any) -> Rotation:
+    _require_rotation(actor, rotation)
+    _set_fields(rotation, fields, ("name",))
+    return _audited(actor, rotation, lambda: _save(rotation))
+
+
+def rotation_delete(*, actor: Actor, rotation: Rotation) -> None:
+    _require_rotation(actor, rotation)
+    _deleted(actor, rotation)
+
+
+# --- layers ---------------------------------------------------------------------------------------
+
+LAYER_FIELDS = (
+    "order",
+    "name",
+    "time_zone",
+    "start_date",
+    "handoff_time",
+    "length",
+    "length_count",
+    "restrict_start",
+    "restrict_end",
+    "restrict_days",
+)
+
+
+def _clean_layer(layer: RotationLayer, members: Sequence[Person] | None) -> None:
+    errors: dict[str, str] = {}
+    if members is not None:
+        if not members:
+            errors["members"] = "A layer needs at least one member."
+        elif len(members) > MAX_MEMBERS:
+            errors["members"] = f"A layer has at most {MAX_MEMBERS} members."
+    if (layer.restrict_start is None) != (layer.restrict_end is None):
+        field = "restrict_end" if layer.restrict_end is None else "restrict_start"
+        errors[field] = "A restriction window needs both a start and an end."
+    elif layer.restrict_start is not None and layer.restrict_start == layer.restrict_end:
+        errors["restrict_end"] = (
+            "The restriction window is empty: it ends when it starts. "
+            "Leave both empty for the whole day."
+        )
+    days = layer.restrict_days
+    if not isinstance(days, list) or any(day not in WEEKDAYS for day in days):
+        errors["restrict_days"] = f"Weekdays are a list of {', '.join(WEEKDAYS)}."
+    elif len(set(days)) != len(days):
+        errors["restrict_days"] = "A weekday is listed twice."
+    else:
+        layer.restrict_days = [day for day in WEEKDAYS if day in days]
+    if layer.length == RotationLayer.Length.HOURS and (layer.length_count or 0) > 24 * 31:
+        errors["length_count"] = "A shift of N hours is at most 744 hours long."
+    if layer.length_count is not None and layer.length_count < 1:
+        errors["length_count"] = "A shift is at least one hour or one day long."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _set_members(layer: RotationLayer, members: Sequence[Person]) -> None:
+    layer.memberships.all().delete()
+    RotationMember.objects.bulk_create(
+        RotationMember(layer=layer, person=person, order=i) for i, person in enumerate(members)
+    )
+
+
+def _save_layer(layer: RotationLayer, members: Sequence[Person] | None) -> None:
+    _clean_layer(layer, members)
+    _save(layer)
+    if members is not None:
+        _set_members(layer, members)
+
+
+def layer_create(
+    *, actor: Actor, rotation: Rotation, members: Iterable[Person], **fields: Any
+) -> RotationLayer:
+    """Add a layer. Without an `order` it goes below the existing ones (a backup layer)."""
+    _require_rotation(actor, rotation)
+    members = list(members)
+    layer = RotationLayer(rotation=rotation)
+    _set_fields(layer, fields, LAYER_FIELDS)
+    with transaction.atomic():
+        Rotation.objects.select_for_update().filter(pk=rotation.pk).first()
+        if "order" not in fields:
+            last = rotation.layers.order_by("-order").values_list("order", flat=True).first()
+            layer.order = 0 if last is None else last + 1
+        return _recorded(actor, layer, lambda: _save_layer(layer, members), before=None)
+
+
+def layer_update(
+    *,
+    actor: Actor,
+    layer: RotationLayer,
+    members: Iterable[Person] | None = None,
+    **fields: Any,
+) -> RotationLayer:
+    _require_rotation(actor, layer.rotation)
+    members = None if members is None else list(members)
+    with transaction.atomic():
+        before = _snapshot(RotationLayer.objects.get(pk=layer.pk))
+        _set_fields(layer, fields, LAYER_FIELDS)
+        return _recorded(actor, layer, lambda: _save_layer(layer, members), before=before)
+
+
+def layer_delete(*, actor: Actor, layer: RotationLayer) -> None:
+    _require_rotation(actor, layer.rotation)
+    _deleted(actor, layer)
+
+
+# --- overrides ------------------------------------------------------------------------------------
+
+
+def _clean_override(override: Override) -> None:
+    errors: dict[str, str] = {}
+    for name in ("start_at", "end_at"):
+        value = getattr(override, name)
+        if not isinstance(value, dt.datetime) or timezone.is_naive(value):
+            errors[name] = "Give a date and time with its offset or zone."
+    if errors:
+        raise ValidationError(errors)
+    if override.end_at <= override.start_at:
+        raise ValidationError({"end_at": "The override ends before it starts."})
+    if override.covered_id is not None and override.covered_id == override.person_id:
+        raise ValidationError({"covered": "Someone cannot cover for themselves."})
+    clashes = Override.objects.filter(
+        rotation_id=override.rotation_id,
+        start_at__lt=override.end_at,
+        end_at__gt=override.start_at,
+    ).exclude(pk=override.pk)
+    # Two overrides clash when they would decide the same moment: both cover the whole rotation,
+    # or one does, or both cover the same person.
+    if override.covered_id is not None:
+        clashes = clashes.filter(Q(covered__isnull=True) | Q(covered_id=override.covered_id))
+    clash = clashes.select_related("person").order_by("start_at").first()
+    if clash is not None:
+        raise ValidationError(
+            {
+                "start_at": (
+                    f"This overlaps the override where {clash.person} covers from "
+                    f"{clash.start_at:%Y-%m-%d %H:%M} to {clash.end_at:%Y-%m-%d %H:%M} UTC."
+                )
+            }
+        )
+
+
+OVERRIDE_FIELDS = ("person", "covered", "start_at", "end_at", "reason")
+
+
+def _save_override(override: Override) -> None:
+    # One writer at a time per rotation, so two overlapping overrides cannot both pass the check.
+    Rotation.objects.select_for_update().filter(pk=override.rotation_id).first()
+    _clean_override(override)
+    _save(override)
+
+
+def override_create(
+    *,
+    actor: Actor,
+    rotation: Rotation,
+    person: Person,
+    start_at: dt.datetime,
+    end_at: dt.datetime,
+    covered: Person | None = None,
+    reason: str = "",
+) -> Override:
+    _require_rotation(actor, rotation)
+    override = Override(
+        rotation=rotation,
+        person=person,
+        covered=covered,
+        start_at=start_at,
+        end_at=end_at,
+        reason=reason.strip(),
+    )
+    with transaction.atomic():
+        return _audited(actor, override, lambda: _save_override(override))
+
+
+def override_update(*, actor: Actor, override: Override, **fields: Any) -> Override:
+    _require_rotation(actor, override.rotation)
+    _set_fields(override, fields, OVERRIDE_FIELDS)
+    with transaction.atomic():
+        return _audited(actor, override, lambda: _save_override(override))
+
+
+def override_delete(*, actor: Actor, override: Override) -> None:
+    _require_rotation(actor, override.rotation)
+    _deleted(actor, override)
+
+
+# --- escalation policies --------------------------------------------------------------------------
+
+_FK = {
+    EscalationLevel.Target.ROTATION: "rotation",
+    EscalationLevel.Target.PERSON: "person",
+    EscalationLevel.Target.TEAM: "team",
+}
+
+
+def _clean_levels(project: Project, levels: Sequence[dict[str, Any]]) -> list[EscalationLevel]:
+    """Level dicts ``{target, rotation|person|team, delay_minutes}`` → unsaved rows, or a
+    ValidationError on `levels` naming the level and what is wrong with it."""
+    if not levels:
+        raise ValidationError({"levels": "A policy needs at least one level."})
+    if len(levels) > MAX_LEVELS:
+        raise ValidationError({"levels": f"A policy has at most {MAX_LEVELS} levels."})
+    rows = []
+    for i, spec in enumerate(levels, start=1):
+        target = spec.get("target")
+        if target not in EscalationLevel.Target.values:
+            raise ValidationError(
+                {
+                    "levels": f"Level {i}: the target is one of "
+                    f"{', '.join(EscalationLevel.Target.values)}."
+                }
+            )
+        delay = spec.get("delay_minutes", 10)
+        if not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay <= 24 * 60:
+            raise ValidationError(
+                {"levels": f"Level {i}: delay_minutes is a whole number from 0 to 1440."}
+            )
+        unexpected = [name for name in _FK.values() if spec.get(name) is not None]
+        needed = _FK.get(target)
+        if needed and spec.get(needed) is None:
+            raise ValidationError({"levels": f"Level {i}: a {target} target names a {needed}."})
+        if any(name != needed for name in unexpected):
+            raise ValidationError(
+                {"levels": f"Level {i}: a {target} target names no {', '.join(unexpected)}."}
+            )
+        rotation = spec.get("rotation")
+        if rotation is not None and not (
+            rotation.project_id == project.pk
+            or (rotation.team_id is not None and rotation.team_id == project.team_id)
+        ):
+            raise ValidationError(
+                {"levels": f"Level {i}: {rotation} is not a rotation of {project} or its team."}
+            )
+        rows.append(
+            EscalationLevel(
+                order=i - 1,
+                target=target,
+                rotation=rotation,
+                person=spec.get("person"),
+                team=spec.get("team"),
+                delay_minutes=delay,
+            )
+        )
+    if sum(row.delay_minutes for row in rows) == 0:
+        raise ValidationError(
+            {
+                "levels": "Every delay_minutes is 0: the policy would loop through its levels "
+                "at once. Give at least one level a delay."
+            }
+        )
+    return rows
+
+
+def _clean_repeat(repeat_count: Any) -> int:
+    if (
+        not isinstance(repeat_count, int)
+        or isinstance(repeat_count, bool)
+        or not 0 <= repeat_count <= MAX_REPEATS
+    ):
+        raise ValidationError(
+            {"repeat_count": f"repeat_count is a whole number from 0 to {MAX_REPEATS}."}
+        )
+    return repeat_count
+
+
+def _write_levels(policy: EscalationPolicy, rows: list[EscalationLevel]) -> None:
+    policy.levels.all().delete()
+    for row in rows:
+        row.policy = policy
+    EscalationLevel.objects.bulk_create(rows)
+
+
+def escalation_policy_create(
+    *,
+    actor: Actor,
+    project: Project,
+    levels: Sequence[dict[str, Any]],
+    repeat_count: int = 2,
+) -> EscalationPolicy:
+    _require(actor is None or permissions.can_edit_project(actor, project))
+    rows = _clean_levels(project, levels)
+    policy = EscalationPolicy(project=project, repeat_count=_clean_repeat(repeat_count))
+    with transaction.atomic():
+        if EscalationPolicy.objects.select_for_update().filter(project=project).exists():
+            raise ValidationError({"project": f"{project} already has an escalation policy."})
+
+        def change() -> None:
+            _save(policy)
+            _write_levels(policy, rows)
+
+        return _recorded(actor, policy, change, before=None)
+
+
+def escalation_policy_update(
+    *,
+    actor: Actor,
+    policy: EscalationPolicy,
+    levels: Sequence[dict[str, Any]] | None = None,
+    repeat_count: int | None = None,
+) -> EscalationPolicy:
+    """Change the levels (replaced as a whole) or the repeat count. Pages already under way keep
+    the levels they started with (the pipeline snapshots them)."""
+    _require(actor is None or permissions.can_edit_project(actor, policy.project))
+    rows = None if levels is None else _clean_levels(policy.project, levels)
+    if repeat_count is not None:
+        policy.repeat_count = _clean_repeat(repeat_count)
+    with transaction.atomic():
+        locked = EscalationPolicy.objects.select_for_update().get(pk=policy.pk)
+        before = _snapshot(locked)
+
+        def change() -> None:
+            _save(policy)
+            if rows is not None:
+                _write_levels(policy, rows)
+
+        return _recorded(actor, policy, change, before=before)
+
+
+def escalation_policy_delete(*, actor: Actor, policy: EscalationPolicy) -> None:
+    _require(actor is None or permissions.can_edit_project(actor, policy.project))
+    _deleted(actor, policy)
+
+
+# --- calendar feeds -------------------------------------------------------------------------------
+
+
+def calendar_feed_create(
+    *, actor: Actor, person: Person | None = None, rotation: Rotation | None = None
+) -> CalendarFeed:
+    """A new secret feed URL: of one's own shifts, or of a rotation one may read (anyone signed
+    in may read rotations, as they may read who supports a project)."""
+    if (person is None) == (rotation is None):
+        raise ValidationError({"person": "A feed is of one person or of one rotation."})
+    if person is not None:
+        _require(actor is None or permissions.can_edit_person(actor, person))
+    else:
+        _require(actor is None or actor.is_authenticated)
+    feed = CalendarFeed(
+        person=person,
+        rotation=rotation,
+        created_by=getattr(actor, "person", None) if actor is not None else None,
+    )
+    with transaction.atomic():
+        return _recorded(actor, feed, lambda: _save(feed), before=None)
+
+
+def can_manage_feed(user: Any, feed: CalendarFeed) -> bool:
+    if permissions.is_admin(user):
+        return True
+    creator = feed.created_by_id
+    own = getattr(getattr(user, "person", None), "pk", None)
+    return bool(user.is_authenticated and own is not None and own in {creator, feed.person_id})
+
+
+def calendar_feed_revoke(*, actor: Actor, feed: CalendarFeed) -> CalendarFeed:
+    """Revoke a feed: its URL answers 404 from now on. Harmless when already revoked."""
+    _require(actor is None or can_manage_feed(actor, feed))
+    if feed.revoked_at is not None:
+        return feed
+    with transaction.atomic():
+        before = _snapshot(feed)
+        feed.revoked_at = timezone.now()
+        return _recorded(
+            actor, feed, lambda: feed.save(update_fields=["revoked_at"]), before=before
+        )

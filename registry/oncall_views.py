@@ -1,0 +1,368 @@
+"""The on-call schedule page of a project, its override form (htmx), and feed management.
+
+The schedule reads the next two weeks in the viewer's zone: a timeline per rotation, the members
+with their local hours, upcoming overrides, and the coverage grid. Owners add an override in a few
+clicks ("take this shift", or the short form) and the same URL returns the refreshed fragment.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+
+from . import oncall, oncall_services, permissions
+from .models import CalendarFeed, Override, Person, Project, ProjectRole, Rotation
+from .validators import validate_time_zone
+
+SCHEDULE_DAYS = 14
+
+
+def _viewer_zone(request: HttpRequest) -> str:
+    wanted = request.GET.get("tz", "")
+    if wanted:
+        try:
+            validate_time_zone(wanted)
+            return wanted
+        except ValidationError:
+            pass
+    person = getattr(request.user, "person", None)
+    return person.time_zone if person is not None else "UTC"
+
+
+def _project(slug: str, at: datetime) -> Project:
+    project = (
+        Project.objects.select_related("team")
+        .prefetch_related(
+            *oncall.project_rotation_prefetches(overrides_after=at),
+            Prefetch("roles", queryset=ProjectRole.objects.select_related("person")),
+        )
+        .filter(slug=slug)
+        .first()
+    )
+    if project is None:
+        raise Http404("No such project.")
+    return project
+
+
+@dataclass
+class Bar:
+    """A shift drawn on one local day of the timeline, as percentages of that day."""
+
+    shift: oncall.Shift
+    left: float
+    width: float
+    local_start: datetime
+    local_end: datetime
+    person_start: datetime
+    person_end: datetime
+
+
+def _timeline(
+    shifts: list[oncall.Shift], tz: zoneinfo.ZoneInfo, first_day, days: int
+) -> list[tuple[Any, list[Bar]]]:
+    rows = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        day_start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(oncall.UTC)
+        day_end = datetime.combine(
+            day + timedelta(days=1), datetime.min.time(), tzinfo=tz
+        ).astimezone(oncall.UTC)
+        span = (day_end - day_start).total_seconds()
+        bars = []
+        for shift in shifts:
+            a, b = max(shift.start, day_start), min(shift.end, day_end)
+            if b <= a:
+                continue
+            person_tz = oncall.zone(shift.person.time_zone)
+            bars.append(
+                Bar(
+                    shift=shift,
+                    left=round((a - day_start).total_seconds() * 100 / span, 3),
+                    width=round((b - a).total_seconds() * 100 / span, 3),
+                    local_start=a.astimezone(tz),
+                    local_end=b.astimezone(tz),
+                    person_start=a.astimezone(person_tz),
+                    person_end=b.astimezone(person_tz),
+                )
+            )
+        rows.append((day, bars))
+    return rows
+
+
+class OverrideForm(forms.Form):
+    rotation = forms.TypedChoiceField(coerce=int)
+    person = forms.TypedChoiceField(coerce=int, label="Who covers")
+    covered = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, label="Covering for (empty: anyone)"
+    )
+    start_at = forms.DateTimeField(
+        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    end_at = forms.DateTimeField(
+        label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    reason = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args: Any, rotations: list[Rotation], people: list[Person], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["rotation"].choices = [(r.pk, r.name) for r in rotations]
+        choices = [(p.pk, f"{p.display_name} ({p.time_zone})") for p in people]
+        self.fields["person"].choices = choices
+        self.fields["covered"].choices = [("", "—")] + choices
+
+
+def _people_of(project: Project, rotations: list[Rotation]) -> list[Person]:
+    people: dict[int, Person] = {}
+    for rotation in rotations:
+        for layer in rotation.layers.all():
+            for person in oncall.layer_members(layer):
+                people.setdefault(person.pk, person)
+    for role in project.roles.all():
+        people.setdefault(role.person.pk, role.person)
+    return sorted(people.values(), key=lambda p: p.display_name.lower())
+
+
+def _can_edit(request: HttpRequest, project: Project, rotations: list[Rotation]) -> bool:
+    """Whether the viewer edits every rotation shown (the project's and its team's)."""
+    if not permissions.can_edit_project(request.user, project):
+        return False
+    team_rotations = [r for r in rotations if r.team_id]
+    return not team_rotations or oncall_services.can_edit_team_rotations(request.user, project.team)
+
+
+def _schedule_context(
+    request: HttpRequest,
+    project: Project,
+    *,
+    form: OverrideForm | None = None,
+    errors: list[str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    now = now or timezone.now()
+    tz_name = _viewer_zone(request)
+    tz = oncall.zone(tz_name)
+    rotations = oncall.project_rotations(project)
+    first_day = now.astimezone(tz).date()
+    start = datetime.combine(first_day, datetime.min.time(), tzinfo=tz).astimezone(oncall.UTC)
+    end = datetime.combine(
+        first_day + timedelta(days=SCHEDULE_DAYS), datetime.min.time(), tzinfo=tz
+    ).astimezone(oncall.UTC)
+    schedules = []
+    for rotation in rotations:
+        shifts = oncall.rotation_shifts(rotation, start, end)
+        schedules.append(
+            {
+                "rotation": rotation,
+                "now": oncall.oncall_at(rotation, now),
+                "timeline": _timeline(shifts, tz, first_day, SCHEDULE_DAYS),
+                "upcoming": [s for s in shifts if s.end > now][:12],
+                "overrides": [o for o in oncall._overrides(rotation) if o.end_at > now],
+                "layers": list(rotation.layers.all()),
+            }
+        )
+    people = _people_of(project, rotations)
+    can_edit = _can_edit(request, project, rotations)
+    if can_edit and form is None and rotations:
+        start_local = now.astimezone(tz).replace(minute=0, second=0, microsecond=0) + timedelta(
+            hours=1
+        )
+        form = OverrideForm(
+            rotations=rotations,
+            people=people,
+            initial={
+                "rotation": rotations[0].pk,
+                "start_at": start_local.strftime("%Y-%m-%dT%H:%M"),
+                "end_at": (start_local + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+            },
+        )
+    viewer = getattr(request.user, "person", None)
+    return {
+        "project": project,
+        "now": now,
+        "tz_name": tz_name,
+        "schedules": schedules,
+        "members": [
+            {
+                "person": p,
+                "local_now": now.astimezone(oncall.zone(p.time_zone)),
+                "working_hours": p.working_hours,
+            }
+            for p in people
+        ],
+        "coverage": oncall.coverage_grid(rotations, time_zone=tz_name, start=now, days=14)
+        if rotations
+        else [],
+        "hours": range(24),
+        "can_edit": can_edit,
+        "form": form if can_edit else None,
+        "viewer": viewer,
+        "errors": errors or [],
+        "viewer_is_member": viewer is not None and any(p.pk == viewer.pk for p in people),
+    }
+
+
+def _render(
+    request: HttpRequest, project: Project, *, status: int = 200, **kwargs: Any
+) -> HttpResponse:
+    context = _schedule_context(request, project, **kwargs)
+    fragment = bool(request.htmx) and not request.htmx.history_restore_request
+    template = "oncall/_schedule.html" if fragment else "oncall/schedule.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@login_required
+def schedule(request: HttpRequest, slug: str) -> HttpResponse:
+    now = timezone.now()
+    return _render(request, _project(slug, now), now=now)
+
+
+def _parse_override(request: HttpRequest, project: Project) -> tuple[OverrideForm, dict | None]:
+    rotations = oncall.project_rotations(project)
+    form = OverrideForm(request.POST, rotations=rotations, people=_people_of(project, rotations))
+    # The form's times are in the viewer's zone (a time that does not exist there is refused).
+    with timezone.override(zoneinfo.ZoneInfo(_viewer_zone(request))):
+        valid = form.is_valid()
+    if not valid:
+        return form, None
+    data = form.cleaned_data
+    by_id = {r.pk: r for r in rotations}
+    people = {p.pk: p for p in _people_of(project, rotations)}
+    return form, {
+        "rotation": by_id[data["rotation"]],
+        "person": people[data["person"]],
+        "covered": people.get(data["covered"]) if data["covered"] else None,
+        "start_at": data["start_at"],
+        "end_at": data["end_at"],
+        "reason": data["reason"],
+    }
+
+
+@login_required
+@require_POST
+def override_add(request: HttpRequest, slug: str) -> HttpResponse:
+    now = timezone.now()
+    project = _project(slug, now)
+    form, parsed = _parse_override(request, project)
+    if parsed is not None:
+        try:
+            oncall_services.override_create(actor=request.user, **parsed)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            if not request.htmx:
+                return redirect("oncall:schedule", slug=slug)
+            return _render(request, _project(slug, now), now=now)
+    return _render(request, project, form=form, now=now, status=400)
+
+
+@login_required
+@require_POST
+def override_take(request: HttpRequest, slug: str) -> HttpResponse:
+    """One click: the viewer covers a shown shift (or the part of it still ahead)."""
+    now = timezone.now()
+    project = _project(slug, now)
+    viewer = getattr(request.user, "person", None)
+    if viewer is None:
+        raise PermissionDenied("Only a person can take a shift.")
+    rotations = {r.pk: r for r in oncall.project_rotations(project)}
+    try:
+        rotation = rotations[int(request.POST.get("rotation", ""))]
+        start = datetime.fromtimestamp(int(request.POST.get("start", "")), tz=oncall.UTC)
+        end = datetime.fromtimestamp(int(request.POST.get("end", "")), tz=oncall.UTC)
+    except (KeyError, ValueError, OverflowError, OSError):
+        raise Http404("No such shift.") from None
+    covered = None
+    for shift in oncall.rotation_shifts(rotation, start, end):
+        covered = shift.person
+        break
+    errors: list[str] = []
+    try:
+        oncall_services.override_create(
+            actor=request.user,
+            rotation=rotation,
+            person=viewer,
+            covered=covered if covered is not None and covered.pk != viewer.pk else None,
+            start_at=max(start, now),
+            end_at=end,
+            reason="Taken from the schedule",
+        )
+    except ValidationError as exc:
+        errors = [m for messages in exc.message_dict.values() for m in messages]
+    if not request.htmx and not errors:
+        return redirect("oncall:schedule", slug=slug)
+    return _render(
+        request, _project(slug, now), now=now, errors=errors, status=400 if errors else 200
+    )
+
+
+@login_required
+@require_POST
+def override_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    now = timezone.now()
+    project = _project(slug, now)
+    override = get_object_or_404(
+        Override.objects.select_related("rotation__project", "rotation__team"),
+        pk=pk,
+        rotation__in=[r.pk for r in oncall.project_rotations(project)],
+    )
+    oncall_services.override_delete(actor=request.user, override=override)
+    if not request.htmx:
+        return redirect("oncall:schedule", slug=slug)
+    return _render(request, _project(slug, now), now=now)
+
+
+# --- feeds ----------------------------------------------------------------------------------------
+
+
+def _feed_url(request: HttpRequest, feed: CalendarFeed) -> str:
+    return request.build_absolute_uri(reverse("oncall:feed", args=[feed.token]))
+
+
+@login_required
+def feeds(request: HttpRequest) -> HttpResponse:
+    """The viewer's feeds: their own shifts and the rotations they subscribed to."""
+    person = getattr(request.user, "person", None)
+    if person is None:
+        raise PermissionDenied("Only a person has feeds.")
+    if request.method == "POST":
+        rotation_id = request.POST.get("rotation")
+        if rotation_id:
+            rotation = get_object_or_404(Rotation, pk=rotation_id)
+            oncall_services.calendar_feed_create(actor=request.user, rotation=rotation)
+        else:
+            oncall_services.calendar_feed_create(actor=request.user, person=person)
+        return redirect("oncall:feeds")
+    mine = (
+        CalendarFeed.objects.filter(created_by=person, revoked_at__isnull=True)
+        .select_related("person", "rotation")
+        .order_by("-created_at")
+    )
+    return render(
+        request,
+        "oncall/feeds.html",
+        {"feeds": [(feed, _feed_url(request, feed)) for feed in mine]},
+    )
+
+
+@login_required
+@require_POST
+def feed_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    feed = get_object_or_404(CalendarFeed, pk=pk)
+    oncall_services.calendar_feed_revoke(actor=request.user, feed=feed)
+    return redirect("oncall:feeds")

@@ -1,0 +1,233 @@
+"""Fan-out: an outage on a root IT system of the synthetic registry at scale 0.5 (5,000 projects),
+opened through `incidents.services.outage_open` exactly as the form and the API do.
+
+Prints: the time until every notification row exists (the transaction that writes the outage, its
+impact snapshot, the pages and their notifications commits), then the delivery rate of those
+pages to a local webhook sink (a threaded http.server in this process) by one Celery worker with
+two prefork processes on Redis, beside the rate of a bare no-op Celery task on the same Redis and
+worker settings in the same run, as a ratio. Both rates are measured the same way: messages are
+published while no worker runs, a worker starts, and the clock runs from its "ready" line until
+the work is done (every row sent / the queue drained).
+
+Pages only go to the webhook (the synthetic people's email methods are switched off for pages),
+so every delivery is one HTTP POST, signed, with its Idempotency-Key.
+
+    REDIS_URL=redis://127.0.0.1:6379/3 python -m bench.bench_fanout
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from bench import django_setup, row
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALE = 0.5
+NOOPS = 5000
+TARGET_ROWS_SECONDS = 2.0
+
+
+def _sink():
+    from tests.e2e_support import HttpSink, _handler
+
+    sink = HttpSink()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(sink))
+    server.daemon_threads = True
+    server.request_queue_size = 256
+    sink.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return sink, server
+
+
+def _worker(log_path: Path) -> tuple[subprocess.Popen, float]:
+    """Start a worker (2 prefork processes); return it and the moment it said it was ready."""
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "steward.settings.test",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    log = open(log_path, "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "steward",
+            "worker",
+            "-Q",
+            "pages,default",
+            "-P",
+            "prefork",
+            "-c",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
+            "-n",
+            f"bench{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    # At WARNING the banner is silent; "ready" is when the consumer connected: poll the queue.
+    log.close()
+    return process, time.perf_counter()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    import signal
+
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _queue_depth(broker) -> int:
+    return sum(broker.llen(q) for q in ("pages", "default")) + broker.hlen("unacked")
+
+
+def run() -> list[dict]:
+    django_setup()
+    import redis
+    from django.conf import settings
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from bench import synthetic
+    from incidents.services import outage_open
+    from notifications.models import Notification
+    from registry.models import ITSystem
+
+    sink, server = _sink()
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.flushdb()
+    registry = synthetic.build(SCALE, webhook_url=sink.url("/bench"))
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE registry_contactmethod SET for_pages = false WHERE kind = 'email'")
+    root = ITSystem.objects.get(pk=registry.root_system_ids[0])
+    log_dir = Path(os.environ.get("STEWARD_VAR_DIR", ROOT / "var"))
+
+    # 1. Every row, in the outage's transaction.
+    committed = {}
+    started = time.perf_counter()
+    with transaction.atomic():
+        transaction.on_commit(lambda: committed.setdefault("at", time.perf_counter()))
+        outage = outage_open(actor=None, title="Datacenter down", systems=[root])
+    published = time.perf_counter()
+    rows_seconds = committed["at"] - started
+    publish_seconds = published - committed["at"]
+    total = Notification.objects.filter(event_id=outage.pk, kind="page").count()
+    projects = outage.impacted.count()
+
+    # 2. Delivery by a worker with two processes.
+    worker, _ = _worker(log_dir / "bench-fanout-worker.log")
+    try:
+        first = None
+        while first is None:
+            if sink.requests:
+                first = time.perf_counter()
+            time.sleep(0.01)
+        while Notification.objects.filter(event_id=outage.pk, state="sent").count() < total:
+            time.sleep(0.1)
+        delivered_at = time.perf_counter()
+    finally:
+        _stop(worker)
+    delivery_rate = total / (delivered_at - first)
+    keys = sink.keys()
+
+    # 2b. The same fan-out through the batch contract (`pages_open_many`), not delivered; and the
+    # share of it spent asking the escalation policy (registry.oncall), project by project.
+    from incidents.models import Outage
+    from notifications.services import PageRequest, escalation_levels_for, pages_open_many
+
+    project_list = [i.project for i in outage.impacted.select_related("project")]
+    second = Outage.objects.create(title="Datacenter down again")
+    second.systems.set([root])
+    started = time.perf_counter()
+    with transaction.atomic():
+        transaction.on_commit(lambda: committed.__setitem__("batch", time.perf_counter()))
+        pages_open_many(
+            event=second,
+            requests=[PageRequest(p, f"Datacenter down: {p.name}", "") for p in project_list],
+        )
+    batch_seconds = committed["batch"] - started
+    batch_publish_seconds = time.perf_counter() - committed["batch"]
+    started = time.perf_counter()
+    for project in project_list:
+        escalation_levels_for(project, second, timezone.now())
+    policy_seconds = time.perf_counter() - started
+
+    # 3. Bare no-op tasks on the same Redis, same worker settings.
+    from notifications.tasks import noop
+
+    broker.flushdb()
+    for _ in range(NOOPS):
+        noop.apply_async(queue="default")
+    worker, _ = _worker(log_dir / "bench-noop-worker.log")
+    try:
+        while _queue_depth(broker) >= NOOPS:
+            time.sleep(0.005)
+        noop_started = time.perf_counter()
+        while _queue_depth(broker) > 0:
+            time.sleep(0.01)
+        noop_rate = NOOPS / (time.perf_counter() - noop_started)
+    finally:
+        _stop(worker)
+        server.shutdown()
+        broker.flushdb()
+
+    verdict = "meets" if rows_seconds < TARGET_ROWS_SECONDS else "MISSES"
+    return [
+        row("fan-out: projects touched", projects, "projects", note=f"outage on {root.name}"),
+        row(
+            "fan-out: notification rows written",
+            rows_seconds,
+            "s",
+            note=f"{total} page rows + {projects} pages, one transaction; {verdict} the "
+            f"{TARGET_ROWS_SECONDS:.0f} s target; then {publish_seconds:.2f} s to publish "
+            f"{total} Celery messages after commit",
+        ),
+        row(
+            "fan-out: rows written via pages_open_many",
+            batch_seconds,
+            "s",
+            baseline=rows_seconds,
+            ratio=rows_seconds / batch_seconds,
+            note=f"baseline: outage_open calling pages_open per project; of which "
+            f"{policy_seconds:.2f} s asking the escalation policy per project; then "
+            f"{batch_publish_seconds:.2f} s to publish after commit",
+        ),
+        row(
+            "fan-out: delivery to a webhook sink",
+            delivery_rate,
+            "msg/s",
+            baseline=noop_rate,
+            ratio=delivery_rate / noop_rate,
+            note=f"1 worker × 2 processes; baseline: bare no-op task; {len(keys)} distinct "
+            f"Idempotency-Keys, {sum(keys.values())} requests",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    from bench.run_all import print_table
+
+    print_table(run())

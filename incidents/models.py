@@ -263,3 +263,203 @@ class ChangeResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} on {self.change}: {self.answer}"
+
+
+# --- the portal: project incidents, problem reports, subscriptions ------------------------------
+
+
+class Incident(models.Model):
+    """Something wrong with one project, run by its owners, with public updates."""
+
+    class Impact(models.TextChoices):
+        DEGRADED = "degraded", "Degraded performance"
+        PARTIAL = "partial", "Partial outage"
+        MAJOR = "major", "Major outage"
+
+    Status = Outage.Status
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="incidents")
+    title = models.CharField(max_length=200)
+    impact = models.CharField(max_length=8, choices=Impact.choices, default=Impact.DEGRADED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVESTIGATING)
+    started_at = models.DateTimeField(default=timezone.now)
+    # When a responder first said they are on it (an acknowledged page or the first update).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # The IT event named as the cause, at most one.
+    cause_change = models.ForeignKey(
+        Change, on_delete=models.SET_NULL, null=True, blank=True, related_name="caused_incidents"
+    )
+    cause_outage = models.ForeignKey(
+        Outage, on_delete=models.SET_NULL, null=True, blank=True, related_name="caused_incidents"
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="opened_incidents",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cause_change__isnull=True) | Q(cause_outage__isnull=True),
+                name="incident_at_most_one_cause",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="resolved") & Q(resolved_at__isnull=False))
+                | (~Q(status="resolved") & Q(resolved_at__isnull=True)),
+                name="incident_resolved_iff_resolved_at",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=F("started_at")),
+                name="incident_resolved_after_start",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-started_at"], name="incident_project_idx"),
+            models.Index(
+                fields=["project"], condition=Q(resolved_at__isnull=True), name="incident_open_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class IncidentUpdate(models.Model):
+    """A public, timestamped entry of an incident's timeline."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
+    status = models.CharField(max_length=16, choices=Outage.Status.choices)
+    message = models.TextField(validators=[MaxLengthValidator(10000)])
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident}: {self.get_status_display()}"
+
+
+class ReportGroup(models.Model):
+    """Problem reports on one project that nothing open explained, gathered so that the on-call
+    hears once (a notice on the first, a page past the threshold), never once per report."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="report_groups")
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_report_at = models.DateTimeField(default=timezone.now)
+    report_count = models.PositiveIntegerField(default=0)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    paged_at = models.DateTimeField(null=True, blank=True)
+    # Closed when an owner turns it into an incident, dismisses it, or it goes quiet.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    incident = models.ForeignKey(
+        Incident, on_delete=models.SET_NULL, null=True, blank=True, related_name="report_groups"
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(closed_at__isnull=True),
+                name="report_group_one_open_per_project",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report_count} report(s) on {self.project}"
+
+
+class ProblemReport(models.Model):
+    """An end user's "this is not working": a "me too" on an open incident or outage, or else
+    part of the project's open report group."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="problem_reports")
+    description = models.TextField(validators=[MaxLengthValidator(2000)])
+    contact = models.CharField(max_length=254, blank=True)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="problem_reports",
+    )
+    reporter_address = models.GenericIPAddressField(null=True, blank=True)
+    incident = models.ForeignKey(
+        Incident, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    outage = models.ForeignKey(
+        Outage, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    group = models.ForeignKey(
+        ReportGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="report_project_idx"),
+            models.Index(fields=["reporter", "-created_at"], name="report_reporter_idx"),
+            models.Index(fields=["reporter_address", "-created_at"], name="report_address_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Report on {self.project} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Subscription(models.Model):
+    """Someone following a project's status: a signed-in person, an email address (confirmed by
+    double opt-in when anonymous) or a webhook. Unsubscribing keeps the row, stamped."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="subscriptions")
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, null=True, blank=True, related_name="subscriptions"
+    )
+    # The email address or webhook URL messages go to.
+    address = models.CharField(max_length=500)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "address"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "channel", "address"],
+                condition=Q(unsubscribed_at__isnull=True),
+                name="subscription_once_per_address",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["project"],
+                condition=Q(unsubscribed_at__isnull=True, confirmed_at__isnull=False),
+                name="subscription_active_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} → {self.project}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.confirmed_at is not None and self.unsubscribed_at is None

@@ -115,7 +115,12 @@ class Notification(models.Model):
     event = GenericForeignKey("event_type", "event_id")
     topic = models.CharField(max_length=100)
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    recipient = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="notifications")
+    # NULL for an address that is nobody's account: an anonymous subscriber's email, a
+    # project's or IT system's outgoing webhook. Those have no contact methods to fall back on
+    # and no working hours to hold for.
+    recipient = models.ForeignKey(
+        Person, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
     project = models.ForeignKey(
         Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -186,7 +191,8 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return (
-            f"{self.get_kind_display()} to {self.recipient_id} via {self.channel}: {self.subject}"
+            f"{self.get_kind_display()} to {self.recipient_id or self.address} via {self.channel}: "
+            f"{self.subject}"
         )
 
     @property

@@ -347,6 +347,65 @@ def notices_send(
     return written
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A message to an address that is nobody's account: an anonymous subscriber, a project's
+    outgoing webhook. `ref` names the owner of the address (`sub-12`, `hook-3`) and goes into the
+    idempotency key, so a second call for the same event and topic writes nothing."""
+
+    ref: str
+    channel: str
+    address: str
+    body: str = ""
+
+
+def messages_send(
+    *,
+    event: models.Model,
+    topic: str,
+    deliveries: Iterable[Delivery],
+    subject: str,
+    body: str = "",
+    link: str = "",
+    project: Project | None = None,
+    now: datetime | None = None,
+) -> list[Notification]:
+    """A notice to each bare address, through the same rows, claims, retries and sweeper as
+    every other notification; sent at once (an address has no working hours). A delivery's own
+    `body` (an unsubscribe link, say) replaces the shared one. Idempotent on
+    (event, topic, ref, channel)."""
+    now = now or timezone.now()
+    event_type_id = ContentType.objects.get_for_model(event).pk
+    rows = []
+    for delivery in deliveries:
+        key = f"m:{event_type_id}:{event.pk}:{topic}:{delivery.ref}:{delivery.channel}"
+        if len(key) > 255:
+            key = "m:h:" + hashlib.sha256(key.encode()).hexdigest()
+        rows.append(
+            Notification(
+                event_type_id=event_type_id,
+                event_id=event.pk,
+                topic=topic,
+                kind=Notification.Kind.NOTICE,
+                recipient=None,
+                project=project,
+                channel=delivery.channel,
+                address=delivery.address,
+                subject=subject[:300],
+                body=delivery.body or body,
+                link=link[:500],
+                idempotency_key=key,
+                state=Notification.State.PENDING,
+                deliver_after=now,
+                enqueued_at=now,
+                created_at=now,
+            )
+        )
+    written = _insert(rows)
+    _enqueue_on_commit(written)
+    return written
+
+
 def _unique_people(people: Iterable[Person]) -> list[Person]:
     seen: dict[int, Person] = {}
     for person in people:
@@ -846,7 +905,10 @@ def _failed(notification: Notification, exc, *, started, latency: int, now: date
 
 def notification_fall_back(*, notification: Notification, now: datetime) -> Notification | None:
     """After a notification failed for good, the same message to the person's next contact method
-    (one not yet used for this message). Idempotent: the key names the new channel."""
+    (one not yet used for this message). Idempotent: the key names the new channel. A message to
+    a bare address (no person) has nothing to fall back on."""
+    if notification.recipient_id is None:
+        return None
     siblings = Notification.objects.filter(
         event_type_id=notification.event_type_id,
         event_id=notification.event_id,

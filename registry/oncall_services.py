@@ -158,7 +158,7 @@ LAYER_FIELDS = (
 )
 
 
-def _clean_layer(layer: RotationLayer, members: Sequence[Person] | None) -> None:
+def layer_clean(layer: RotationLayer, members: Sequence[Person] | None) -> None:
     errors: dict[str, str] = {}
     if members is not None:
         if not members:
@@ -196,7 +196,7 @@ def _set_members(layer: RotationLayer, members: Sequence[Person]) -> None:
 
 
 def _save_layer(layer: RotationLayer, members: Sequence[Person] | None) -> None:
-    _clean_layer(layer, members)
+    layer_clean(layer, members)
     _save(layer)
     if members is not None:
         _set_members(layer, members)
@@ -241,7 +241,7 @@ def layer_delete(*, actor: Actor, layer: RotationLayer) -> None:
 # --- overrides ------------------------------------------------------------------------------------
 
 
-def _clean_override(override: Override) -> None:
+def override_clean(override: Override) -> None:
     errors: dict[str, str] = {}
     for name in ("start_at", "end_at"):
         value = getattr(override, name)
@@ -280,7 +280,7 @@ OVERRIDE_FIELDS = ("person", "covered", "start_at", "end_at", "reason")
 def _save_override(override: Override) -> None:
     # One writer at a time per rotation, so two overlapping overrides cannot both pass the check.
     Rotation.objects.select_for_update().filter(pk=override.rotation_id).first()
-    _clean_override(override)
+    override_clean(override)
     _save(override)
 
 

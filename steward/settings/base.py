@@ -192,6 +192,14 @@ SPECTACULAR_SETTINGS = {
 # The Django group whose members are IT staff.
 STEWARD_IT_GROUP = os.environ.get("STEWARD_IT_GROUP", "it")
 
+# Minutes before a scheduled change's start at which touched owners get a reminder
+# (comma-separated; default 24 h and 1 h).
+STEWARD_CHANGE_REMINDER_LEAD_MINUTES = [
+    int(minutes)
+    for minutes in os.environ.get("STEWARD_CHANGE_REMINDER_LEAD_MINUTES", "1440,60").split(",")
+    if minutes.strip()
+]
+
 # Notifications: escalation, retries, leases, signed acknowledge links, channels.
 STEWARD_ESCALATION_DELAY_SECONDS = int(os.environ.get("STEWARD_ESCALATION_DELAY_SECONDS", "600"))
 # Passes through the escalation levels after the first one.

@@ -563,3 +563,62 @@ def test_pages_and_everything_else_travel_on_separate_queues():
     # Time limits well under the Redis visibility timeout: no redelivery of a running task.
     assert app.conf.task_time_limit < app.conf.broker_transport_options["visibility_timeout"] / 10
     assert app.conf.task_acks_late and app.conf.worker_prefetch_multiplier == 1
+
+
+# --- messages to bare addresses ----------------------------------------------------------------
+
+
+def test_messages_to_bare_addresses_are_rows_sent_once_without_working_hours(event, http_sink):
+    deliveries = [
+        services.Delivery(
+            ref="sub-1", channel="email", address="fan@example.com", body="bye: /u/1"
+        ),
+        services.Delivery(ref="hook-2", channel="webhook", address=http_sink.url("/hook")),
+    ]
+    sunday_night = dt.datetime(2025, 3, 2, 23, 0, tzinfo=dt.UTC)
+
+    written = services.messages_send(
+        event=event,
+        topic="status",
+        deliveries=deliveries,
+        subject="Down",
+        body="shared",
+        now=sunday_night,
+    )
+    again = services.messages_send(
+        event=event,
+        topic="status",
+        deliveries=deliveries,
+        subject="Down",
+        body="shared",
+        now=sunday_night,
+    )
+
+    assert again == []
+    assert {(n.channel, n.address, n.recipient_id, n.state) for n in written} == {
+        ("email", "fan@example.com", None, "pending"),
+        ("webhook", http_sink.url("/hook"), None, "pending"),
+    }
+    assert {n.channel: n.body for n in written} == {"email": "bye: /u/1", "webhook": "shared"}
+    assert set(send_all(sunday_night)) == {"sent"}
+    assert [m.to for m in mail.outbox] == [["fan@example.com"]]
+    assert [r.path for r in http_sink.requests] == ["/hook"]
+
+
+def test_a_bare_address_that_fails_for_good_has_nothing_to_fall_back_on(event, http_sink):
+    http_sink.plan("/x", [404])
+    [row] = services.messages_send(
+        event=event,
+        topic="status",
+        deliveries=[
+            services.Delivery(ref="hook-9", channel="webhook", address=http_sink.url("/x"))
+        ],
+        subject="Down",
+        now=MONDAY_10,
+    )
+
+    services.notification_send(notification_id=row.pk, now=MONDAY_10)
+
+    row.refresh_from_db()
+    assert row.state == "failed"
+    assert Notification.objects.count() == 1

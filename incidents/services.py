@@ -145,7 +145,9 @@ def _snapshot(event: Change | Outage, systems: Iterable[ITSystem]) -> list[Impac
         )
         for impact in impacted_projects_for(systems)
     ]
-    return ImpactedProject.objects.bulk_create(rows)
+    # One COPY rather than bulk_create: an outage on a root system touches thousands of projects.
+    _delivery().rows_insert(ImpactedProject, rows)
+    return rows
 
 
 def _snapshot_project_ids(event: Change | Outage) -> list[int]:
@@ -573,16 +575,22 @@ def outage_open(
     link = _absolute(outage.get_absolute_url())
     summary = _outage_summary(outage)
     projects = Project.objects.in_bulk([i.project_id for i in impacted])
-    for impact in impacted:
-        project = projects[impact.project_id]
-        delivery.pages_open(
-            event=outage,
-            project=project,
-            subject=f"[{outage.get_severity_display()}] {outage.title} affects {project.name}",
-            body=f"{summary}\n\nPath: {' → '.join((project.name, *impact.path))}",
-            link=link,
-            now=now,
-        )
+    # Every touched project in one batch: a fixed number of statements however many there are.
+    delivery.pages_open_many(
+        event=outage,
+        requests=[
+            delivery.PageRequest(
+                projects[impact.project_id],
+                f"[{outage.get_severity_display()}] {outage.title} affects "
+                f"{projects[impact.project_id].name}",
+                f"{summary}\n\nPath: "
+                f"{' → '.join((projects[impact.project_id].name, *impact.path))}",
+            )
+            for impact in impacted
+        ],
+        link=link,
+        now=now,
+    )
     return outage
 
 

@@ -8,6 +8,8 @@ sends pages to the "pages" queue and the rest to "default" (a flood of notices n
 from celery import shared_task
 from django.utils import timezone
 
+from steward.health import task_ran_record
+
 from . import services
 
 
@@ -38,6 +40,7 @@ def fan_out_pages(notification_ids: list[int]) -> int:
 @shared_task(name="notifications.sweep", ignore_result=True)
 def sweep() -> dict:
     result = services.sweep(now=timezone.now())
+    task_ran_record("notifications.sweep")  # for /healthz and /metrics
     return {"enqueued": result.enqueued, "escalated": result.escalated, "digests": result.digests}
 
 

@@ -1,14 +1,142 @@
+"""Health: `/healthz` reports the web process, the database, the broker and how long ago the
+sweeper last ran, and answers 503 when any of them is down.
+
+The sweeper's last run is a timestamp the `notifications.sweep` task writes (`task_ran_record`):
+in Redis when REDIS_URL is set (every process sees it), else in a file under STEWARD_VAR_DIR
+(the one-machine demo, where web, worker and beat share the disk).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+SWEEPER_TASK = "notifications.sweep"
+BEACON_PREFIX = "steward:ran:"
 
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and compose: the web process answers and reaches the database."""
+
+_client: redis.Redis | None = None
+_client_url = ""
+
+
+def redis_connection() -> redis.Redis | None:
+    """A shared client for REDIS_URL with short timeouts, or None when Redis is not configured."""
+    global _client, _client_url
+    if not settings.REDIS_URL:
+        return None
+    if _client is None or _client_url != settings.REDIS_URL:
+        _client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+        _client_url = settings.REDIS_URL
+    return _client
+
+
+def _beacon_dir() -> Path:
+    return Path(settings.VAR_DIR) / "health"
+
+
+def task_ran_record(name: str, *, at: float | None = None) -> None:
+    """Remember that periodic task `name` just ran (wall-clock seconds). Never raises: a task
+    must not fail because its health beacon could not be written."""
+    at = time.time() if at is None else at
+    try:
+        client = redis_connection()
+        if client is not None:
+            client.set(f"{BEACON_PREFIX}{name}", repr(at))
+            return
+        folder = _beacon_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a reader never sees a half-written file.
+        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False) as handle:
+            handle.write(repr(at))
+        os.replace(handle.name, folder / name)
+    except (OSError, redis.RedisError):
+        return
+
+
+def task_ran_at(name: str) -> float | None:
+    """When periodic task `name` last ran (wall-clock seconds), or None if never recorded."""
+    client = redis_connection()
+    if client is not None:
+        value = client.get(f"{BEACON_PREFIX}{name}")
+    else:
+        try:
+            value = (_beacon_dir() / name).read_text()
+        except OSError:
+            return None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _database() -> dict:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        database = "ok"
     except Exception as exc:  # noqa: BLE001 - report any database failure as unhealthy
-        database = f"error: {exc.__class__.__name__}"
-    healthy = database == "ok"
-    return JsonResponse({"web": "ok", "database": database}, status=200 if healthy else 503)
+        return {"status": "down", "error": exc.__class__.__name__}
+    return {"status": "ok"}
+
+
+def _broker() -> dict:
+    client = redis_connection()
+    if client is not None:
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            return {"status": "down", "kind": "redis", "error": exc.__class__.__name__}
+        return {"status": "ok", "kind": "redis"}
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+    folder = options.get("data_folder_in")
+    if not folder:
+        return {"status": "down", "kind": "unknown", "error": "no broker configured"}
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        return {"status": "down", "kind": "filesystem", "error": f"{folder} is not writable"}
+    return {"status": "ok", "kind": "filesystem"}
+
+
+def _sweeper(*, now: float) -> dict:
+    """`stale` (down) once the sweeper has not run for STEWARD_SWEEPER_MAX_AGE_SECONDS; `unknown`
+    when it never ran here (a fresh deployment before beat's first tick): reported, not down."""
+    try:
+        ran_at = task_ran_at(SWEEPER_TASK)
+    except redis.RedisError as exc:
+        return {"status": "unknown", "error": exc.__class__.__name__}
+    if ran_at is None:
+        return {"status": "unknown", "last_run_seconds_ago": None}
+    ago = max(0.0, now - ran_at)
+    limit = settings.STEWARD_SWEEPER_MAX_AGE_SECONDS
+    return {
+        "status": "ok" if ago <= limit else "stale",
+        "last_run_seconds_ago": round(ago, 1),
+        "max_age_seconds": limit,
+    }
+
+
+def health_report(*, now: float | None = None) -> tuple[bool, dict]:
+    now = time.time() if now is None else now
+    parts = {
+        "web": {"status": "ok"},
+        "database": _database(),
+        "broker": _broker(),
+        "sweeper": _sweeper(now=now),
+    }
+    healthy = all(part["status"] in ("ok", "unknown") for part in parts.values())
+    return healthy, {"status": "ok" if healthy else "down", **parts}
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers, compose and monitors: 200 when every part is up, 503 otherwise."""
+    healthy, report = health_report()
+    response = JsonResponse(report, status=200 if healthy else 503)
+    response["Cache-Control"] = "no-store"
+    return response

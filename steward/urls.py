@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from integrations import views as integration_views
+
 from .health import healthz
 
 urlpatterns = [
@@ -11,6 +13,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", integration_views.metrics, name="metrics"),
+    path("v2/enqueue", integration_views.events_enqueue, name="events-enqueue"),
+    path("integrations/", include("integrations.urls")),
     path("it/", include("incidents.urls")),
     path("", include("registry.oncall_urls")),
     path("notifications/", include("notifications.urls")),

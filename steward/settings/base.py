@@ -46,9 +46,12 @@ INSTALLED_APPS = [
     "registry",
     "incidents",
     "notifications",
+    "integrations",
 ]
 
 MIDDLEWARE = [
+    # First, so it counts every response for /metrics, including those of the middleware below.
+    "integrations.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -157,6 +160,7 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.sweep", "schedule": 15.0},
     "incidents-due-reminders": {"task": "incidents.due_reminders", "schedule": 60.0},
+    "integrations-heartbeats-check": {"task": "integrations.heartbeats_check", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {
@@ -229,6 +233,17 @@ STEWARD_EMAIL_BACKEND = os.environ.get("STEWARD_EMAIL_BACKEND", "")
 STEWARD_SMS_PROVIDER = os.environ.get(
     "STEWARD_SMS_PROVIDER", "notifications.channels.RecordingSmsProvider"
 )
+
+# Inbound monitors (Events API, Alertmanager, heartbeats): requests per key per window. 120 a
+# minute is PagerDuty's own limit per routing key.
+STEWARD_INBOUND_RATE_LIMIT = int(os.environ.get("STEWARD_INBOUND_RATE_LIMIT", "120"))
+STEWARD_INBOUND_RATE_WINDOW_SECONDS = int(
+    os.environ.get("STEWARD_INBOUND_RATE_WINDOW_SECONDS", "60")
+)
+# /metrics wants `Authorization: Bearer <token>` when set; open when empty (development).
+STEWARD_METRICS_TOKEN = os.environ.get("STEWARD_METRICS_TOKEN", "")
+# /healthz answers 503 when the sweeper (every 15 s) has not run for this long.
+STEWARD_SWEEPER_MAX_AGE_SECONDS = int(os.environ.get("STEWARD_SWEEPER_MAX_AGE_SECONDS", "300"))
 
 LOGGING = {
     "version": 1,

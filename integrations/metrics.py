@@ -1,0 +1,243 @@
+"""Prometheus metrics for `/metrics`, written with `prometheus_client`.
+
+Why the library and not hand-written text: it gets the exposition format's escaping, histogram
+`_bucket`/`_sum`/`_count` series and `# TYPE` lines right, and it has a multi-process mode.
+
+- Request counts are in-process counters fed by `RequestMetricsMiddleware`. Under gunicorn with
+  several workers each worker counts only its own requests, and a scrape reaches one worker at
+  random. Set PROMETHEUS_MULTIPROC_DIR (an empty directory, wiped at start) for every web process
+  and the counters are shared through files there (prometheus_client's multi-process mode).
+- Everything else is read from PostgreSQL (and Redis) at scrape time by `DatabaseCollector`, so
+  it is the same whichever process answers: notifications by state and channel, delivery
+  latency (a histogram built from DeliveryAttempt.latency_ms), the queue of due notifications,
+  the broker's queue lengths, the oldest page still waiting to go out, inbound events.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db.models import Count, Min, Q, Sum
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from notifications.models import Channel, DeliveryAttempt, Notification, Page
+from steward.health import SWEEPER_TASK, redis_connection, task_ran_at
+
+from .models import Heartbeat, InboundEvent
+
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+HTTP_REQUESTS = Counter(
+    "steward_http_requests",
+    "HTTP requests answered by this web process (or all of them in multi-process mode), by "
+    "method and status code.",
+    ["method", "status"],
+    registry=None,
+)
+# Upper bounds of the delivery latency histogram, in seconds.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# kombu's Redis transport keeps a priority queue's messages in lists with these suffixes.
+REDIS_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def request_observe(method: str, status: int) -> None:
+    HTTP_REQUESTS.labels(method if method in METHODS else "other", str(status)).inc()
+
+
+def broker_queues() -> list[str]:
+    queues = {settings.CELERY_TASK_DEFAULT_QUEUE}
+    for route in getattr(settings, "CELERY_TASK_ROUTES", {}).values():
+        if isinstance(route, dict) and route.get("queue"):
+            queues.add(route["queue"])
+    return sorted(queues)
+
+
+def broker_queue_lengths() -> dict[str, int]:
+    """Messages waiting in each Celery queue: Redis list lengths, or the filesystem broker's
+    message files. Empty when the broker cannot be read."""
+    queues = broker_queues()
+    client = redis_connection()
+    if client is not None:
+        try:
+            pipe = client.pipeline(transaction=False)
+            for queue in queues:
+                for suffix in REDIS_PRIORITY_SUFFIXES:
+                    pipe.llen(f"{queue}{suffix}")
+            counts = pipe.execute()
+        except redis.RedisError:
+            return {}
+        step = len(REDIS_PRIORITY_SUFFIXES)
+        return {q: sum(counts[i * step : (i + 1) * step]) for i, q in enumerate(queues)}
+    folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in")
+    if not folder or not os.path.isdir(folder):
+        return {}
+    lengths = dict.fromkeys(queues, 0)
+    for path in Path(folder).iterdir():
+        # kombu's filesystem transport names files "<time>_<uuid>.<queue>.msg".
+        parts = path.name.rsplit(".", 2)
+        if len(parts) == 3 and parts[2] == "msg" and parts[1] in lengths:
+            lengths[parts[1]] += 1
+    return lengths
+
+
+class DatabaseCollector:
+    """Reads the pipeline's state at scrape time: a fixed handful of queries per scrape."""
+
+    def collect(self) -> Iterator[Metric]:
+        now = timezone.now()
+        yield from self._notifications()
+        yield from self._queue(now)
+        yield self._latency()
+        yield from self._broker()
+        yield from self._inbound()
+        yield from self._sweeper()
+
+    def _notifications(self) -> Iterator[Metric]:
+        counts = {
+            (row["state"], row["channel"]): row["n"]
+            for row in Notification.objects.order_by()
+            .values("state", "channel")
+            .annotate(n=Count("pk"))
+        }
+        family = GaugeMetricFamily(
+            "steward_notifications",
+            "Notification rows by state and channel.",
+            labels=["state", "channel"],
+        )
+        for state in Notification.State.values:
+            for channel in Channel.values:
+                family.add_metric([state, channel], counts.get((state, channel), 0))
+        yield family
+
+    def _queue(self, now) -> Iterator[Metric]:
+        due = Q(state=Notification.State.PENDING, deliver_after__lte=now)
+        waiting = Notification.objects.order_by().aggregate(
+            pending_pages=Count("pk", filter=due & Q(kind=Notification.Kind.PAGE)),
+            pending_other=Count("pk", filter=due & ~Q(kind=Notification.Kind.PAGE)),
+            held=Count("pk", filter=Q(state=Notification.State.HELD)),
+            oldest_page=Min(
+                "created_at",
+                filter=Q(
+                    kind=Notification.Kind.PAGE,
+                    state__in=[Notification.State.PENDING, Notification.State.SENDING],
+                    deliver_after__lte=now,
+                ),
+            ),
+        )
+        depth = GaugeMetricFamily(
+            "steward_notification_queue_depth",
+            "Notifications due and not yet sent (pending), by urgency.",
+            labels=["urgency"],
+        )
+        depth.add_metric(["page"], waiting["pending_pages"])
+        depth.add_metric(["notice"], waiting["pending_other"])
+        yield depth
+        yield GaugeMetricFamily(
+            "steward_notifications_held",
+            "Notices held for the recipient's working hours.",
+            value=waiting["held"],
+        )
+        oldest = waiting["oldest_page"]
+        yield GaugeMetricFamily(
+            "steward_oldest_pending_page_seconds",
+            "Age of the oldest page notification that is due and not yet sent (0 when none).",
+            value=(now - oldest).total_seconds() if oldest else 0.0,
+        )
+        open_since = Page.objects.filter(state=Page.State.OPEN).aggregate(at=Min("opened_at"))["at"]
+        yield GaugeMetricFamily(
+            "steward_oldest_unacknowledged_page_seconds",
+            "Age of the oldest page nobody has acknowledged yet (0 when none).",
+            value=(now - open_since).total_seconds() if open_since else 0.0,
+        )
+
+    def _latency(self) -> Metric:
+        bounds = [(f"le_{i}", int(b * 1000)) for i, b in enumerate(LATENCY_BUCKETS)]
+        rows = (
+            DeliveryAttempt.objects.order_by()
+            .values("notification__channel")
+            .annotate(
+                total=Count("pk"),
+                total_ms=Sum("latency_ms"),
+                **{name: Count("pk", filter=Q(latency_ms__lte=ms)) for name, ms in bounds},
+            )
+        )
+        family = HistogramMetricFamily(
+            "steward_delivery_latency_seconds",
+            "Time one delivery attempt took (DeliveryAttempt.latency_ms), by channel.",
+            labels=["channel"],
+        )
+        for row in rows:
+            buckets = [
+                (str(b), row[name]) for b, (name, _ms) in zip(LATENCY_BUCKETS, bounds, strict=True)
+            ]
+            buckets.append(("+Inf", row["total"]))
+            family.add_metric(
+                [row["notification__channel"]], buckets, sum_value=(row["total_ms"] or 0) / 1000
+            )
+        return family
+
+    def _broker(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "steward_broker_queue_length",
+            "Messages waiting in each Celery queue of the broker.",
+            labels=["queue"],
+        )
+        for queue, length in broker_queue_lengths().items():
+            family.add_metric([queue], length)
+        yield family
+
+    def _inbound(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "steward_inbound_events",
+            "Inbound events accepted (stored), by source and outcome.",
+            labels=["source", "outcome"],
+        )
+        for row in (
+            InboundEvent.objects.order_by().values("source", "outcome").annotate(n=Count("pk"))
+        ):
+            family.add_metric([row["source"], row["outcome"]], row["n"])
+        yield family
+        beats = Heartbeat.objects.aggregate(
+            total=Count("pk"), down=Count("pk", filter=Q(down_since__isnull=False))
+        )
+        yield GaugeMetricFamily("steward_heartbeats", "Heartbeats expected.", value=beats["total"])
+        yield GaugeMetricFamily(
+            "steward_heartbeats_down",
+            "Heartbeats overdue (an outage is open).",
+            value=beats["down"],
+        )
+
+    def _sweeper(self) -> Iterator[Metric]:
+        try:
+            ran_at = task_ran_at(SWEEPER_TASK)
+        except redis.RedisError:
+            ran_at = None
+        if ran_at is not None:
+            yield GaugeMetricFamily(
+                "steward_sweeper_last_run_age_seconds",
+                "Seconds since the notifications sweeper last ran.",
+                value=max(0.0, time.time() - ran_at),
+            )
+
+
+def metrics_text() -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(HTTP_REQUESTS)
+    registry.register(DatabaseCollector())
+    return generate_latest(registry)

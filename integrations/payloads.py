@@ -1,0 +1,333 @@
+"""Reading what monitors send: a PagerDuty Events API v2 event and an Alertmanager webhook
+notification (version 4), checked field by field. Every problem is collected, each naming its
+field, so one 400 answer lists them all; nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from incidents.models import Outage
+
+# PagerDuty's own limit for one event; Alertmanager notifications are held to the same.
+MAX_BODY_BYTES = 512 * 1024
+
+EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
+PAGERDUTY_SEVERITIES = {
+    "critical": Outage.Severity.SEV1,
+    "error": Outage.Severity.SEV2,
+    "warning": Outage.Severity.SEV3,
+    "info": Outage.Severity.SEV4,
+}
+# Alertmanager's `severity` label is free text; these are the usual spellings.
+ALERT_SEVERITIES = {
+    "critical": Outage.Severity.SEV1,
+    "page": Outage.Severity.SEV1,
+    "emergency": Outage.Severity.SEV1,
+    "high": Outage.Severity.SEV2,
+    "error": Outage.Severity.SEV2,
+    "major": Outage.Severity.SEV2,
+    "warning": Outage.Severity.SEV3,
+    "medium": Outage.Severity.SEV3,
+    "minor": Outage.Severity.SEV3,
+    "info": Outage.Severity.SEV4,
+    "low": Outage.Severity.SEV4,
+    "none": Outage.Severity.SEV4,
+}
+SEVERITY_ORDER = [
+    Outage.Severity.SEV1,
+    Outage.Severity.SEV2,
+    Outage.Severity.SEV3,
+    Outage.Severity.SEV4,
+]
+
+
+class InvalidPayload(Exception):
+    """The body cannot be used; `errors` names each problem."""
+
+    def __init__(self, errors: list[str], *, status: int = 400) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+        self.status = status
+
+
+def body_json(body: bytes) -> Any:
+    """The parsed body, or InvalidPayload naming why it is not JSON."""
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidPayload(
+            [f"The body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (512 KB)."],
+            status=413,
+        )
+    if not body.strip():
+        raise InvalidPayload(["The body is empty; send a JSON object."])
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise InvalidPayload(["The body is not UTF-8 text."]) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidPayload(
+            [f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."]
+        ) from None
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _text(
+    data: dict,
+    name: str,
+    errors: list[str],
+    *,
+    prefix: str = "",
+    required: bool = False,
+    max_length: int | None = None,
+) -> str:
+    label = f"{prefix}{name}"
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.append(f"'{label}' is missing or blank.")
+        return ""
+    if not isinstance(value, str):
+        errors.append(f"'{label}' must be a string.")
+        return ""
+    if max_length is not None and len(value) > max_length:
+        errors.append(f"'{label}' is {len(value)} characters; the limit is {max_length}.")
+        return ""
+    return value
+
+
+# --- PagerDuty Events API v2 -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    routing_key: str
+    action: str
+    dedup_key: str
+    summary: str = ""
+    source: str = ""
+    severity: str = ""
+    timestamp: datetime | None = None
+    component: str = ""
+    group: str = ""
+    event_class: str = ""
+    custom_details: Any = None
+    links: list[dict] = field(default_factory=list)
+    client: str = ""
+    client_url: str = ""
+
+    @property
+    def outage_severity(self) -> str:
+        return PAGERDUTY_SEVERITIES.get(self.severity, Outage.Severity.SEV2)
+
+
+def routing_key_of(data: Any) -> str | None:
+    """The routing key if the body has a usable one (for rate limiting before anything else)."""
+    if isinstance(data, dict) and isinstance(data.get("routing_key"), str):
+        return data["routing_key"].strip() or None
+    return None
+
+
+def _objects(data: dict, name: str, required_key: str, errors: list[str]) -> list[dict]:
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.append(f"'{name}' must be a list.")
+        return []
+    good = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            errors.append(f"'{name}[{index}]' must be an object.")
+        elif not isinstance(item.get(required_key), str) or not item[required_key].strip():
+            errors.append(f"'{name}[{index}].{required_key}' is missing or blank.")
+        else:
+            good.append(item)
+    return good
+
+
+def alert_event_parse(data: Any) -> AlertEvent:
+    """A PagerDuty Events API v2 alert event (trigger, acknowledge or resolve), or InvalidPayload
+    listing every problem. Field rules follow PagerDuty's: `payload` with summary, source and
+    severity for a trigger; `dedup_key` required to acknowledge or resolve."""
+    if not isinstance(data, dict):
+        raise InvalidPayload(["The body must be a JSON object (an event)."])
+    errors: list[str] = []
+    routing_key = _text(data, "routing_key", errors, required=True, max_length=64)
+    action = _text(data, "event_action", errors, required=True)
+    if action and action not in EVENT_ACTIONS:
+        errors.append(
+            f"'event_action' must be one of trigger, acknowledge, resolve (got {action!r})."
+        )
+        action = ""
+    dedup_key = _text(
+        data, "dedup_key", errors, required=action in ("acknowledge", "resolve"), max_length=255
+    )
+    fields: dict[str, Any] = {}
+    if action == "trigger" or (not action and "payload" in data):
+        payload = data.get("payload")
+        if not isinstance(payload, dict):
+            errors.append(
+                "'payload' is missing or not an object."
+                if payload is None
+                else "'payload' must be an object."
+            )
+        else:
+            fields["summary"] = _text(
+                payload, "summary", errors, prefix="payload.", required=True, max_length=1024
+            )
+            fields["source"] = _text(
+                payload, "source", errors, prefix="payload.", required=True, max_length=255
+            )
+            severity = _text(payload, "severity", errors, prefix="payload.", required=True)
+            if severity and severity not in PAGERDUTY_SEVERITIES:
+                errors.append(
+                    "'payload.severity' must be one of critical, error, warning, info "
+                    f"(got {severity!r})."
+                )
+            fields["severity"] = severity
+            stamp = _text(payload, "timestamp", errors, prefix="payload.")
+            if stamp:
+                fields["timestamp"] = _parse_time(stamp)
+                if fields["timestamp"] is None:
+                    errors.append(
+                        "'payload.timestamp' must be an ISO 8601 date and time with an offset "
+                        f"(got {stamp!r})."
+                    )
+            for name, attr in (
+                ("component", "component"),
+                ("group", "group"),
+                ("class", "event_class"),
+            ):
+                fields[attr] = _text(payload, name, errors, prefix="payload.", max_length=255)
+            fields["custom_details"] = payload.get("custom_details")
+    _objects(data, "images", "src", errors)
+    fields["links"] = _objects(data, "links", "href", errors)
+    fields["client"] = _text(data, "client", errors, max_length=255)
+    fields["client_url"] = _text(data, "client_url", errors, max_length=1000)
+    if errors:
+        raise InvalidPayload(errors)
+    return AlertEvent(routing_key=routing_key.strip(), action=action, dedup_key=dedup_key, **fields)
+
+
+# --- Alertmanager webhook, version 4 -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alert:
+    status: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime | None
+    fingerprint: str
+
+    @property
+    def severity(self) -> str:
+        return ALERT_SEVERITIES.get(
+            str(self.labels.get("severity", "")).lower(), Outage.Severity.SEV2
+        )
+
+    @property
+    def title(self) -> str:
+        return (
+            self.annotations.get("summary")
+            or self.annotations.get("title")
+            or self.labels.get("alertname")
+            or "Alert"
+        )
+
+
+@dataclass(frozen=True)
+class AlertGroup:
+    receiver: str
+    status: str
+    group_key: str
+    alerts: list[Alert]
+    group_labels: dict[str, str]
+    common_labels: dict[str, str]
+    common_annotations: dict[str, str]
+    external_url: str
+    truncated_alerts: int
+
+
+def _string_map(data: dict, name: str, errors: list[str], *, prefix: str = "") -> dict[str, str]:
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        errors.append(f"'{prefix}{name}' must be an object of strings.")
+        return {}
+    return value
+
+
+def alert_group_parse(data: Any) -> AlertGroup:
+    """An Alertmanager webhook notification (JSON version "4"), or InvalidPayload listing every
+    problem."""
+    if not isinstance(data, dict):
+        raise InvalidPayload(["The body must be a JSON object (an Alertmanager notification)."])
+    errors: list[str] = []
+    version = data.get("version")
+    if version != "4":
+        errors.append(f"'version' must be \"4\" (Alertmanager's webhook format); got {version!r}.")
+    status = _text(data, "status", errors, required=True)
+    if status and status not in ("firing", "resolved"):
+        errors.append(f"'status' must be firing or resolved (got {status!r}).")
+    group_key = _text(data, "groupKey", errors, required=True, max_length=10000)
+    raw_alerts = data.get("alerts")
+    alerts: list[Alert] = []
+    if not isinstance(raw_alerts, list) or not raw_alerts:
+        errors.append("'alerts' must be a non-empty list.")
+        raw_alerts = []
+    for index, raw in enumerate(raw_alerts):
+        prefix = f"alerts[{index}]."
+        if not isinstance(raw, dict):
+            errors.append(f"'alerts[{index}]' must be an object.")
+            continue
+        alert_status = _text(raw, "status", errors, prefix=prefix, required=True)
+        if alert_status and alert_status not in ("firing", "resolved"):
+            errors.append(f"'{prefix}status' must be firing or resolved (got {alert_status!r}).")
+        labels = _string_map(raw, "labels", errors, prefix=prefix)
+        stamp = _text(raw, "startsAt", errors, prefix=prefix)
+        starts_at = _parse_time(stamp) if stamp else None
+        if stamp and starts_at is None:
+            errors.append(f"'{prefix}startsAt' must be an RFC 3339 date and time (got {stamp!r}).")
+        alerts.append(
+            Alert(
+                status=alert_status,
+                labels=labels,
+                annotations=_string_map(raw, "annotations", errors, prefix=prefix),
+                starts_at=starts_at,
+                fingerprint=_text(raw, "fingerprint", errors, prefix=prefix, max_length=200),
+            )
+        )
+    truncated = data.get("truncatedAlerts", 0)
+    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
+        errors.append("'truncatedAlerts' must be a whole number.")
+        truncated = 0
+    group = AlertGroup(
+        receiver=_text(data, "receiver", errors, max_length=255),
+        status=status,
+        group_key=group_key,
+        alerts=alerts,
+        group_labels=_string_map(data, "groupLabels", errors),
+        common_labels=_string_map(data, "commonLabels", errors),
+        common_annotations=_string_map(data, "commonAnnotations", errors),
+        external_url=_text(data, "externalURL", errors, max_length=1000),
+        truncated_alerts=truncated,
+    )
+    if errors:
+        raise InvalidPayload(errors)
+    return group
+
+
+def worst_severity(severities: list[str]) -> str:
+    return min(severities, key=SEVERITY_ORDER.index) if severities else Outage.Severity.SEV2

@@ -1,0 +1,11 @@
+"""Thin periodic tasks: call one service, safe to run twice (it claims rows with SKIP LOCKED)."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import services
+
+
+@shared_task(name="integrations.heartbeats_check", ignore_result=True)
+def heartbeats_check() -> int:
+    return services.heartbeats_check(now=timezone.now())

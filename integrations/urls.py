@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "integrations"
+
+urlpatterns = [
+    path("alertmanager/", views.alertmanager_receive, name="alertmanager"),
+    path("alertmanager/<str:key>/", views.alertmanager_receive, name="alertmanager-key"),
+    path("heartbeat/<str:key>/", views.heartbeat_ping, name="heartbeat"),
+]

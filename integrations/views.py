@@ -1,0 +1,236 @@
+"""Inbound endpoints for monitors (no session, no CSRF: a key authenticates each request) and the
+`/metrics` scrape. Each view parses, rate-limits per key, makes one service call, and answers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from . import selectors, services
+from .metrics import metrics_text
+from .payloads import (
+    MAX_BODY_BYTES,
+    InvalidPayload,
+    alert_event_parse,
+    alert_group_parse,
+    body_json,
+    routing_key_of,
+)
+from .ratelimit import RateDecision, rate_limit_hit
+
+log = logging.getLogger(__name__)
+
+
+def _read_json(request: HttpRequest):
+    """The JSON body, refusing anything over 512 KB before reading it when the size is given."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        raise InvalidPayload(
+            [f"The body is {length} bytes; the limit is {MAX_BODY_BYTES} bytes (512 KB)."],
+            status=413,
+        )
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise InvalidPayload(
+            [f"The body is over the limit of {MAX_BODY_BYTES} bytes (512 KB)."], status=413
+        ) from None
+    return body_json(body)
+
+
+def _throttled(decision: RateDecision, body: dict) -> JsonResponse:
+    response = JsonResponse(body, status=429)
+    response["Retry-After"] = str(decision.retry_after)
+    response["X-RateLimit-Limit"] = str(decision.limit)
+    return response
+
+
+def _unavailable(exc: Exception, body: dict) -> JsonResponse:
+    """The database failed: nothing was stored, so the sender must retry (5xx is retried)."""
+    log.exception("inbound event not stored: %s", exc)
+    response = JsonResponse(body, status=503)
+    response["Retry-After"] = "5"
+    return response
+
+
+# --- PagerDuty Events API v2 -------------------------------------------------------------------
+
+
+def _invalid_event(errors: list[str]) -> JsonResponse:
+    # PagerDuty documents 202, 400, 429 and 5xx only, and its clients drop a 400 without retrying:
+    # an oversized event is a 400 here too, so no client retries it forever.
+    return JsonResponse(
+        {"status": "invalid event", "message": "Event object is invalid", "errors": errors},
+        status=400,
+    )
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def events_enqueue(request: HttpRequest) -> JsonResponse:
+    """`POST /v2/enqueue`, PagerDuty's Events API v2: the routing key is an IT system's
+    integration key."""
+    try:
+        data = _read_json(request)
+    except InvalidPayload as exc:
+        return _invalid_event(exc.errors)
+    routing_key = routing_key_of(data)
+    if routing_key is not None:
+        decision = rate_limit_hit(scope="events", key=routing_key)
+        if not decision.allowed:
+            return _throttled(
+                decision,
+                {
+                    "status": "throttle event",
+                    "message": "Too many events for this routing_key; retry later.",
+                },
+            )
+    errors: list[str] = []
+    try:
+        event = alert_event_parse(data)
+    except InvalidPayload as exc:
+        errors, event = exc.errors, None
+    system = selectors.system_for_integration_key(routing_key or "")
+    if routing_key is not None and system is None and len(routing_key) <= 64:
+        errors.append("'routing_key' is not the integration key of any IT system in Steward.")
+    if errors or event is None or system is None:
+        return _invalid_event(errors)
+    try:
+        stored = services.alert_event_accept(event=event, system=system, raw=data)
+    except DatabaseError as exc:
+        return _unavailable(exc, {"status": "error", "message": "Event not stored; retry."})
+    return JsonResponse(
+        {"status": "success", "message": "Event processed", "dedup_key": stored.dedup_key},
+        status=202,
+    )
+
+
+# --- Alertmanager ------------------------------------------------------------------------------
+
+
+def _presented_key(request: HttpRequest, url_key: str | None) -> str:
+    """The key in the URL, else Alertmanager's `http_config`: `authorization` (a Bearer
+    credential) or `basic_auth` (the key as the password)."""
+    if url_key:
+        return url_key
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
+
+
+def _unauthorised(message: str) -> JsonResponse:
+    response = JsonResponse({"status": "unauthorised", "errors": [message]}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="steward-integrations"'
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def alertmanager_receive(request: HttpRequest, key: str | None = None) -> JsonResponse:
+    """Alertmanager's webhook receiver (JSON version 4), authenticated by an IT system's
+    integration key in the URL or in the Authorization header."""
+    key = _presented_key(request, key)
+    if not key:
+        return _unauthorised(
+            "Give the IT system's integration key in the URL or as a Bearer credential."
+        )
+    decision = rate_limit_hit(scope="alertmanager", key=key)
+    if not decision.allowed:
+        return _throttled(
+            decision, {"status": "throttled", "errors": ["Too many notifications for this key."]}
+        )
+    system = selectors.system_for_integration_key(key)
+    if system is None:
+        return _unauthorised("The key is not the integration key of any IT system in Steward.")
+    try:
+        data = _read_json(request)
+        group = alert_group_parse(data)
+        systems = services.alert_group_systems(group, default=system)
+    except InvalidPayload as exc:
+        return JsonResponse({"status": "invalid", "errors": exc.errors}, status=exc.status)
+    except services.UnknownSystems as exc:
+        return JsonResponse({"status": "invalid", "errors": exc.errors}, status=400)
+    try:
+        stored = services.alert_group_accept(
+            group=group, systems_by_alert=systems, key_system=system, routing_key=key, raw=data
+        )
+    except DatabaseError as exc:
+        return _unavailable(exc, {"status": "error", "errors": ["Not stored; retry."]})
+    return JsonResponse(
+        {
+            "status": "success",
+            "outcome": stored.outcome,
+            "outage": stored.outage_id,
+            "event": stored.pk,
+        },
+        status=202,
+    )
+
+
+# --- heartbeats --------------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST", "HEAD"])
+def heartbeat_ping(request: HttpRequest, key: str) -> JsonResponse:
+    """A ping, by POST or GET (what most cron monitors send)."""
+    decision = rate_limit_hit(scope="heartbeat", key=key)
+    if not decision.allowed:
+        return _throttled(decision, {"status": "throttled", "errors": ["Too many pings."]})
+    heartbeat = selectors.heartbeat_for_key(key)
+    if heartbeat is None:
+        return JsonResponse(
+            {"status": "unknown", "errors": ["No heartbeat has this key."]}, status=404
+        )
+    try:
+        heartbeat = services.heartbeat_ping(heartbeat=heartbeat, now=timezone.now())
+    except DatabaseError as exc:
+        return _unavailable(exc, {"status": "error", "errors": ["Ping not stored; retry."]})
+    return JsonResponse(
+        {
+            "status": "ok",
+            "heartbeat": heartbeat.name,
+            "next_ping_by": services.heartbeat_deadline(heartbeat).isoformat(),
+        }
+    )
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format. With STEWARD_METRICS_TOKEN set, only for
+    `Authorization: Bearer <token>`; open when it is empty (development)."""
+    token = settings.STEWARD_METRICS_TOKEN
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+            response = HttpResponse(
+                "Bearer token required.\n", status=401, content_type="text/plain"
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="steward-metrics"'
+            return response
+    response = HttpResponse(metrics_text(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response

@@ -62,6 +62,13 @@ def _delivery():
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _subscribers_notify(**kwargs: Any) -> None:
+    """Status subscribers of the touched projects hear too (imported late, like `_delivery`)."""
+    from .subscription_services import subscribers_notify
+
+    subscribers_notify(**kwargs)
+
+
 def _require_it_staff(actor: Actor) -> None:
     """`actor=None` is Steward itself (inbound alerts, demo data): allowed."""
     if actor is not None and not is_it_staff(actor):
@@ -591,6 +598,15 @@ def outage_open(
         link=link,
         now=now,
     )
+    _subscribers_notify(
+        event=outage,
+        topic="outage.opened",
+        project_ids=[i.project_id for i in impacted],
+        subject=f"Outage: {outage.title}",
+        body=summary,
+        link=link,
+        now=now,
+    )
     return outage
 
 
@@ -633,6 +649,15 @@ def outage_update(
         link=_absolute(outage.get_absolute_url()),
         now=now,
     )
+    _subscribers_notify(
+        event=outage,
+        topic=f"outage.updated.{update.pk}",
+        project_ids=_snapshot_project_ids(outage),
+        subject=f"Outage update ({outage.get_status_display()}): {outage.title}",
+        body=f"{message}\n\n{_outage_summary(outage)}",
+        link=_absolute(outage.get_absolute_url()),
+        now=now,
+    )
     return update
 
 
@@ -656,6 +681,15 @@ def outage_resolve(
     delivery = _delivery()
     delivery.pages_stop(event=outage, reason="resolved", now=now)
     _send_notices(
+        event=outage,
+        topic="outage.resolved",
+        project_ids=_snapshot_project_ids(outage),
+        subject=f"Resolved: {outage.title}",
+        body=f"{message}\n\n{_outage_summary(outage)}",
+        link=_absolute(outage.get_absolute_url()),
+        now=now,
+    )
+    _subscribers_notify(
         event=outage,
         topic="outage.resolved",
         project_ids=_snapshot_project_ids(outage),

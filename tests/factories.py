@@ -92,3 +92,21 @@ class DependencyFactory(factory.django.DjangoModelFactory):
 
     target_system = factory.SubFactory(SystemFactory)
     criticality = Dependency.Criticality.HARD
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    """An active email subscription by default (confirmed, not unsubscribed)."""
+
+    class Meta:
+        model = "incidents.Subscription"
+
+    project = factory.SubFactory(ProjectFactory)
+    channel = "email"
+    address = factory.Sequence(lambda n: f"subscriber{n}@example.org")
+    confirmed_at = factory.LazyFunction(_now)

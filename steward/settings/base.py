@@ -245,6 +245,31 @@ STEWARD_METRICS_TOKEN = os.environ.get("STEWARD_METRICS_TOKEN", "")
 # /healthz answers 503 when the sweeper (every 15 s) has not run for this long.
 STEWARD_SWEEPER_MAX_AGE_SECONDS = int(os.environ.get("STEWARD_SWEEPER_MAX_AGE_SECONDS", "300"))
 
+# Problem reports: the on-call is paged once when this many reports on one project arrive within
+# the window; a report group with no report for the quiet period closes.
+STEWARD_REPORT_PAGE_THRESHOLD = int(os.environ.get("STEWARD_REPORT_PAGE_THRESHOLD", "3"))
+STEWARD_REPORT_PAGE_WINDOW_MINUTES = int(os.environ.get("STEWARD_REPORT_PAGE_WINDOW_MINUTES", "10"))
+STEWARD_REPORT_GROUP_QUIET_MINUTES = int(os.environ.get("STEWARD_REPORT_GROUP_QUIET_MINUTES", "120"))
+# Reports per person and per client address: on one project, and on all projects together.
+STEWARD_REPORT_RATE_PER_PROJECT = int(os.environ.get("STEWARD_REPORT_RATE_PER_PROJECT", "5"))
+STEWARD_REPORT_RATE_PER_PROJECT_MINUTES = int(
+    os.environ.get("STEWARD_REPORT_RATE_PER_PROJECT_MINUTES", "10")
+)
+STEWARD_REPORT_RATE_OVERALL = int(os.environ.get("STEWARD_REPORT_RATE_OVERALL", "20"))
+STEWARD_REPORT_RATE_OVERALL_MINUTES = int(
+    os.environ.get("STEWARD_REPORT_RATE_OVERALL_MINUTES", "60")
+)
+# Subscriptions: how long an anonymous subscriber's confirmation link and an unsubscribe link work.
+STEWARD_SUBSCRIPTION_CONFIRM_MAX_AGE_SECONDS = int(
+    os.environ.get("STEWARD_SUBSCRIPTION_CONFIRM_MAX_AGE_SECONDS", str(3 * 24 * 3600))
+)
+STEWARD_UNSUBSCRIBE_LINK_MAX_AGE_SECONDS = int(
+    os.environ.get("STEWARD_UNSUBSCRIBE_LINK_MAX_AGE_SECONDS", str(365 * 24 * 3600))
+)
+# Status pages (/status/, /status/<slug>/ and their API): readable by anonymous visitors when
+# true; signed-in people only when false. Personal contact details are never on them.
+STEWARD_STATUS_PUBLIC = env_bool("STEWARD_STATUS_PUBLIC", True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

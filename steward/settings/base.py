@@ -249,7 +249,9 @@ STEWARD_SWEEPER_MAX_AGE_SECONDS = int(os.environ.get("STEWARD_SWEEPER_MAX_AGE_SE
 # the window; a report group with no report for the quiet period closes.
 STEWARD_REPORT_PAGE_THRESHOLD = int(os.environ.get("STEWARD_REPORT_PAGE_THRESHOLD", "3"))
 STEWARD_REPORT_PAGE_WINDOW_MINUTES = int(os.environ.get("STEWARD_REPORT_PAGE_WINDOW_MINUTES", "10"))
-STEWARD_REPORT_GROUP_QUIET_MINUTES = int(os.environ.get("STEWARD_REPORT_GROUP_QUIET_MINUTES", "120"))
+STEWARD_REPORT_GROUP_QUIET_MINUTES = int(
+    os.environ.get("STEWARD_REPORT_GROUP_QUIET_MINUTES", "120")
+)
 # Reports per person and per client address: on one project, and on all projects together.
 STEWARD_REPORT_RATE_PER_PROJECT = int(os.environ.get("STEWARD_REPORT_RATE_PER_PROJECT", "5"))
 STEWARD_REPORT_RATE_PER_PROJECT_MINUTES = int(

@@ -23,6 +23,17 @@ def send_page(notification_id: int) -> str:
     return services.notification_send(notification_id=notification_id)
 
 
+@shared_task(name="notifications.send_many", ignore_result=True)
+def send_many(notification_ids: list[int]) -> dict:
+    """Several sends with one claim (see `services.notifications_send`)."""
+    return services.notifications_send(notification_ids=notification_ids)
+
+
+@shared_task(name="notifications.send_pages", ignore_result=True)
+def send_pages(notification_ids: list[int]) -> dict:
+    return services.notifications_send(notification_ids=notification_ids)
+
+
 @shared_task(name="notifications.fan_out", ignore_result=True)
 def fan_out(notification_ids: list[int]) -> int:
     """Publish one send per id (a big fan-out leaves the request as a few of these instead of

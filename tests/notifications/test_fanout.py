@@ -4,9 +4,10 @@ fixed number of times however many projects an outage touches."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -146,3 +147,123 @@ def test_batched_levels_take_a_fixed_number_of_queries():
     assert len(result) == len(more)
     assert len(many) == len(most) <= 12
     assert len(few) <= len(many)
+
+
+# --- sending in batches -------------------------------------------------------------------------
+
+
+def _webhook_pages(http_sink, event, count):
+    """`count` projects, each with one owner paged over a webhook to the sink; their page rows."""
+    from registry.models import ContactMethod
+    from tests.notifications.conftest import person_with
+
+    requests = []
+    for i in range(count):
+        project = ProjectFactory(name=f"App {i}")
+        owner = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url(f"/o{i}"), True, True))
+        ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+        requests.append(notifications.PageRequest(project, f"Down: {project.name}", ""))
+    notifications.pages_open_many(event=event, requests=requests, now=AT)
+    from notifications.models import Notification
+
+    return list(Notification.objects.filter(kind="page").order_by("id"))
+
+
+def test_a_batch_is_claimed_once_and_each_row_is_sent_and_logged_once(http_sink, event):
+    from notifications.models import DeliveryAttempt, Notification
+
+    rows = _webhook_pages(http_sink, event, 5)
+    ids = [r.pk for r in rows]
+    Notification.objects.filter(pk=ids[0]).update(
+        state="sent", sent_at=AT
+    )  # sent by someone else already
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = notifications.notifications_send(notification_ids=[*ids, ids[1]], now=AT)
+    assert outcomes == {"skipped": 1, "sent": 4}
+    # One claim and one read for the batch, then one statement per send.
+    assert len(queries) == 2 + 4
+    assert sorted(http_sink.keys().values()) == [1, 1, 1, 1]
+    assert set(http_sink.keys()) == {r.idempotency_key for r in rows[1:]}
+    sent = Notification.objects.filter(pk__in=ids[1:])
+    assert all(n.state == "sent" and n.lease_token == "" and n.sent_at for n in sent)
+    attempts = DeliveryAttempt.objects.filter(notification_id__in=ids)
+    assert sorted(a.notification_id for a in attempts) == ids[1:]
+    assert all(a.number == 1 and a.outcome == "sent" and a.status_code == 200 for a in attempts)
+    # Run again (a redelivered message): nothing is sent twice.
+    assert notifications.notifications_send(notification_ids=ids, now=AT) == {"skipped": 5}
+    assert len(http_sink.requests) == 4
+
+
+def test_two_batch_claims_never_share_a_row(http_sink, event):
+    rows = _webhook_pages(http_sink, event, 4)
+    ids = [r.pk for r in rows]
+    first = notifications.notifications_claim(notification_ids=ids[:3], now=AT)
+    second = notifications.notifications_claim(notification_ids=ids, now=AT)
+    assert [n.pk for n in first] == ids[:3]
+    assert [n.pk for n in second] == ids[3:]
+    assert len({n.lease_token for n in first}) == 1
+    # A lost lease is taken back by a later claim, and the first worker cannot finish it.
+    later = AT + timedelta(seconds=django_settings.STEWARD_LEASE_SECONDS + 1)
+    again = notifications.notifications_claim(notification_ids=ids[:1], now=later)
+    assert [n.pk for n in again] == ids[:1]
+    assert not notifications._finish_sent(first[0], started=AT, latency=1, status=200)
+
+
+def test_a_batch_releases_the_rows_it_could_not_send_within_its_lease(
+    http_sink, event, monkeypatch, settings
+):
+    from notifications.models import Notification
+
+    published = []
+    monkeypatch.setattr(
+        notifications,
+        "_publish",
+        lambda ids, urgent, countdown=None: published.append((list(ids), urgent)),
+    )
+    rows = _webhook_pages(http_sink, event, 3)
+    ids = [r.pk for r in rows]
+    settings.STEWARD_LEASE_SECONDS = 1  # shorter than one send may take: release after the first
+    outcomes = notifications.notifications_send(notification_ids=ids, now=AT)
+    assert outcomes == {"skipped": 0, "sent": 1, "released": 2}
+    assert len(http_sink.requests) == 1
+    released = Notification.objects.filter(pk__in=ids[1:])
+    assert all(
+        n.state == "pending"
+        and n.attempts == 0
+        and not n.lease_token
+        and n.lease_expires_at is None
+        for n in released
+    )
+    assert published == [(ids[1:], True)]
+    # Released rows are claimable again at once.
+    settings.STEWARD_LEASE_SECONDS = 60
+    assert notifications.notifications_send(notification_ids=ids, now=AT) == {
+        "skipped": 1,
+        "sent": 2,
+    }
+
+
+def test_sends_are_published_in_batches_on_their_queues(monkeypatch):
+    from notifications import tasks
+
+    sent = []
+    for task in (tasks.send, tasks.send_page, tasks.send_many, tasks.send_pages):
+        monkeypatch.setattr(
+            task, "apply_async", lambda t=task, **kw: sent.append((t.name, kw["args"][0], kw))
+        )
+    notifications._publish(list(range(1, 41)), urgent=True)
+    assert [(name, len(ids)) for name, ids, _ in sent] == [("notifications.send_pages", 16)] * 2 + [
+        ("notifications.send_pages", 8)
+    ]
+    assert {kw["queue"] for *_, kw in sent} == {"pages"}
+    assert [i for _, ids, _ in sent for i in ids] == list(range(1, 41))
+    sent.clear()
+    notifications._publish([1, 2], urgent=False)
+    notifications._publish([3], urgent=False)
+    notifications._publish([4, 5], urgent=True, countdown=2.0)  # retries go one by one
+    assert [(name, ids, kw["queue"]) for name, ids, kw in sent] == [
+        ("notifications.send_many", [1, 2], "default"),
+        ("notifications.send", 3, "default"),
+        ("notifications.send_page", 4, "pages"),
+        ("notifications.send_page", 5, "pages"),
+    ]

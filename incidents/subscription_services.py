@@ -12,15 +12,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
 from notifications.models import Channel, Notification
-from registry.models import Project
+from registry.models import Person, Project
 
 from .models import Subscription
 
@@ -28,6 +33,8 @@ UNSUBSCRIBE_SALT = "steward.incidents.subscription-unsubscribe"
 CONFIRM_SALT = "steward.incidents.subscription-confirm"
 DEFAULT_UNSUBSCRIBE_MAX_AGE = 365 * 24 * 3600
 DEFAULT_CONFIRM_MAX_AGE = 3 * 24 * 3600
+
+Actor = AbstractBaseUser | AnonymousUser | None
 
 CHANNEL_OF_SUBSCRIPTION = {
     Subscription.Channel.EMAIL: Channel.EMAIL,
@@ -181,3 +188,222 @@ def subscribers_notify(
             now=now,
         )
     return written
+
+
+# --- subscribing --------------------------------------------------------------------------------
+
+
+def status_is_public() -> bool:
+    return bool(getattr(settings, "STEWARD_STATUS_PUBLIC", True))
+
+
+def _clean_webhook(address: str) -> str:
+    address = (address or "").strip()
+    if not address:
+        raise ValidationError({"address": "Give the webhook's URL."})
+    if len(address) > 500:
+        raise ValidationError({"address": "Keep the URL to 500 characters."})
+    try:
+        URLValidator(schemes=["http", "https"])(address)
+    except ValidationError as exc:
+        raise ValidationError(
+            {"address": "Give an http:// or https:// URL; other kinds of address are refused."}
+        ) from exc
+    return address
+
+
+def _clean_email(address: str) -> str:
+    address = (address or "").strip()
+    if not address:
+        raise ValidationError({"address": "Give an email address."})
+    try:
+        EmailValidator()(address)
+    except ValidationError as exc:
+        raise ValidationError({"address": f"“{address[:100]}” is not an email address."}) from exc
+    if len(address) > 254:
+        raise ValidationError({"address": "Keep the email address to 254 characters."})
+    return address
+
+
+def _own_email(actor: Actor) -> tuple[Person | None, str]:
+    person = Person.objects.filter(user=actor).first()
+    email = (person.email if person and person.email else "") or getattr(actor, "email", "")
+    if not email:
+        raise ValidationError(
+            {"address": "Your account has no email address: add one to your profile first."}
+        )
+    return person, email
+
+
+def _existing(project: Project, channel: str, address: str) -> Subscription | None:
+    return (
+        Subscription.objects.select_for_update()
+        .filter(
+            project=project,
+            channel=channel,
+            address__iexact=address,
+            unsubscribed_at__isnull=True,
+        )
+        .first()
+    )
+
+
+def _already(project: Project, channel: str) -> ValidationError:
+    what = "This webhook" if channel == Subscription.Channel.WEBHOOK else "This address"
+    return ValidationError({"address": f"{what} already follows {project.name}."})
+
+
+@transaction.atomic
+def subscription_create(
+    *,
+    actor: Actor,
+    project: Project,
+    channel: str = Subscription.Channel.EMAIL,
+    address: str = "",
+    now: datetime | None = None,
+) -> Subscription:
+    """Follow a project's status.
+
+    Signed in: by email (always the person's own address, confirmed at once) or by webhook (an
+    http/https URL, confirmed at once). Anonymous: by email only, only while status pages are
+    public, with double opt-in: the row waits unconfirmed and a confirmation email with a signed,
+    expiring link goes out through the pipeline. Subscribing an address that already follows the
+    project (or waits for its confirmation) is refused naming `address`; the database constraint
+    backs this up for two requests at once. A pending anonymous row whose link has expired is
+    dropped so that the address can start again."""
+    now = now or timezone.now()
+    signed_in = bool(actor and actor.is_authenticated)
+    if channel not in Subscription.Channel.values:
+        raise ValidationError({"channel": f"Choose email or webhook, not “{channel}”."})
+    person = None
+    if channel == Subscription.Channel.WEBHOOK:
+        if not signed_in:
+            raise PermissionDenied("Sign in to subscribe a webhook.")
+        address = _clean_webhook(address)
+        person = Person.objects.filter(user=actor).first()
+    elif signed_in:
+        person, address = _own_email(actor)
+    else:
+        if not status_is_public():
+            raise PermissionDenied("Sign in to subscribe: status pages are for signed-in people.")
+        address = _clean_email(address)
+
+    existing = _existing(project, channel, address)
+    if existing is not None:
+        stale = existing.confirmed_at is None and existing.created_at <= now - timedelta(
+            seconds=confirm_max_age()
+        )
+        if not stale:
+            raise _already(project, channel)
+        existing.delete()
+
+    subscription = Subscription(
+        project=project,
+        channel=channel,
+        person=person,
+        address=address,
+        confirmed_at=now if signed_in else None,
+        created_at=now,
+    )
+    try:
+        with transaction.atomic():
+            subscription.save()
+    except IntegrityError as exc:
+        raise _already(project, channel) from exc
+    if not signed_in:
+        _send_confirmation(subscription, now=now)
+    return subscription
+
+
+def _send_confirmation(subscription: Subscription, *, now: datetime) -> None:
+    from notifications.services import Delivery, messages_send
+
+    hours = confirm_max_age() // 3600
+    body = (
+        f"Someone (we hope you) asked to follow the status of {subscription.project.name} on "
+        f"Steward with this address.\n\n"
+        f"Confirm within {hours} hours: {confirm_url(subscription)}\n\n"
+        "If it was not you, ignore this email: nothing will be sent to you."
+    )
+    messages_send(
+        event=subscription,
+        topic="subscription.confirm",
+        deliveries=[
+            Delivery(
+                ref=f"sub-{subscription.pk}",
+                channel=Channel.EMAIL,
+                address=subscription.address,
+                body=body,
+            )
+        ],
+        subject=f"Confirm: follow {subscription.project.name} on Steward",
+        project=subscription.project,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    subscription: Subscription
+    changed: bool
+
+
+@transaction.atomic
+def subscription_confirm(*, token: str, now: datetime | None = None) -> LinkOutcome:
+    """Confirm a pending subscription from its emailed link. Confirming twice changes nothing.
+    SubscriptionLinkError for a forged or expired link, or one whose subscription was cancelled."""
+    now = now or timezone.now()
+    subscription = subscription_from_token(
+        token, salt=CONFIRM_SALT, max_age=confirm_max_age(), noun="confirmation"
+    )
+    subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+    if subscription.unsubscribed_at is not None:
+        raise SubscriptionLinkError(
+            "This subscription was cancelled; subscribe again to follow the project.", status=410
+        )
+    if subscription.confirmed_at is not None:
+        return LinkOutcome(subscription, changed=False)
+    subscription.confirmed_at = now
+    subscription.save(update_fields=["confirmed_at"])
+    return LinkOutcome(subscription, changed=True)
+
+
+@transaction.atomic
+def subscription_unsubscribe(*, token: str, now: datetime | None = None) -> LinkOutcome:
+    """Stop the one subscription the link names. Unsubscribing twice changes nothing."""
+    now = now or timezone.now()
+    subscription = subscription_from_token(
+        token, salt=UNSUBSCRIBE_SALT, max_age=unsubscribe_max_age(), noun="unsubscribe"
+    )
+    subscription = (
+        Subscription.objects.select_for_update().select_related("project").get(pk=subscription.pk)
+    )
+    if subscription.unsubscribed_at is not None:
+        return LinkOutcome(subscription, changed=False)
+    subscription.unsubscribed_at = now
+    subscription.save(update_fields=["unsubscribed_at"])
+    return LinkOutcome(subscription, changed=True)
+
+
+def may_cancel(actor: Actor, subscription: Subscription) -> bool:
+    """The subscriber themself (their person), or an admin."""
+    if not (actor and actor.is_authenticated):
+        return False
+    if actor.is_superuser:
+        return True
+    return subscription.person_id is not None and subscription.person.user_id == actor.pk
+
+
+@transaction.atomic
+def subscription_cancel(
+    *, actor: Actor, subscription: Subscription, now: datetime | None = None
+) -> Subscription:
+    """A signed-in subscriber stops their own subscription (the UI's and API's delete)."""
+    if not may_cancel(actor, subscription):
+        raise PermissionDenied("Only the subscriber can cancel this subscription.")
+    now = now or timezone.now()
+    subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+    if subscription.unsubscribed_at is None:
+        subscription.unsubscribed_at = now
+        subscription.save(update_fields=["unsubscribed_at"])
+    return subscription

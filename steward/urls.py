@@ -19,5 +19,6 @@ urlpatterns = [
     path("it/", include("incidents.urls")),
     path("", include("registry.oncall_urls")),
     path("notifications/", include("notifications.urls")),
+    path("", include("incidents.feedback_urls")),
     path("", include("registry.urls")),
 ]

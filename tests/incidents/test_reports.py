@@ -340,3 +340,98 @@ def test_it_staff_may_handle_reports(graph, it_user, reader):
     assert report_services.may_handle_reports(graph.people_owner.user, graph.people)
     assert not report_services.may_handle_reports(graph.people_backup.user, graph.people)
     assert not report_services.may_handle_reports(reader, graph.people)
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def test_every_project_page_has_the_report_form(client, graph, reader):
+    client.force_login(reader)
+    response = client.get(f"/projects/{graph.people.slug}/")
+    assert response.status_code == 200
+    assert b'action="/projects/people/report/"' in response.content
+    assert b'name="description"' in response.content
+
+
+def test_posting_a_report_thanks_the_reporter_and_text_is_escaped(client, graph, reader):
+    client.force_login(reader)
+    response = client.post(
+        f"/projects/{graph.people.slug}/report/",
+        {"description": "<script>alert(1)</script> broken", "contact": "ext. 42"},
+        REMOTE_ADDR="198.51.100.9",
+    )
+    assert response.status_code == 200
+    assert b"The on-call has been told" in response.content
+    report = ProblemReport.objects.get()
+    assert report.reporter == reader
+    assert str(report.reporter_address) == "198.51.100.9"
+    assert report.contact == "ext. 42"
+
+    client.force_login(graph.people_owner.user)
+    page = client.get(f"/projects/{graph.people.slug}/reports/")
+    assert page.status_code == 200
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt; broken" in page.content
+    assert b"<script>alert(1)" not in page.content
+
+
+def test_an_htmx_post_gets_the_fragment(client, graph, reader):
+    client.force_login(reader)
+    response = client.post(
+        f"/projects/{graph.people.slug}/report/", {"description": "down"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert b"<html" not in response.content
+    assert b'id="report-problem"' in response.content
+
+
+def test_an_empty_report_is_a_400_naming_the_field(client, graph, reader):
+    client.force_login(reader)
+    response = client.post(f"/projects/{graph.people.slug}/report/", {"description": "  "})
+    assert response.status_code == 400
+    assert b"Say what is not working." in response.content
+    assert not ProblemReport.objects.exists()
+
+
+def test_past_the_limit_the_page_says_429_and_stores_nothing(client, graph, reader):
+    client.force_login(reader)
+    url = f"/projects/{graph.people.slug}/report/"
+    for _ in range(5):
+        assert client.post(url, {"description": "down"}).status_code == 200
+    response = client.post(url, {"description": "down"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert b"Too many reports" in response.content
+    assert b"Nothing was stored" in response.content
+    assert ProblemReport.objects.count() == 5
+
+
+def test_a_me_too_offers_a_subscription(client, graph, reader, it_user):
+    services.outage_open(actor=it_user, title="DC <power>", systems=[graph.dc])
+    client.force_login(reader)
+    response = client.post(f"/projects/{graph.people.slug}/report/", {"description": "down"})
+    assert response.status_code == 200
+    assert b"already known" in response.content
+    assert b"DC &lt;power&gt;" in response.content
+    assert b"/projects/people/subscribe/" in response.content
+
+
+def test_readers_do_not_see_reports(client, graph, reader):
+    client.force_login(reader)
+    url = f"/projects/{graph.people.slug}/reports/"
+    assert client.get(url).status_code == 403
+    assert client.get(url, HTTP_HX_REQUEST="true").status_code == 204
+
+
+def test_an_owner_dismisses_from_the_page(client, graph, reader):
+    client.force_login(reader)
+    client.post(f"/projects/{graph.people.slug}/report/", {"description": "down"})
+    group = ReportGroup.objects.get()
+    client.force_login(reader)
+    assert (
+        client.post(f"/projects/{graph.people.slug}/reports/{group.pk}/dismiss/").status_code == 403
+    )
+    client.force_login(graph.people_owner.user)
+    response = client.post(f"/projects/{graph.people.slug}/reports/{group.pk}/dismiss/")
+    assert response.status_code == 302
+    group.refresh_from_db()
+    assert group.closed_at is not None

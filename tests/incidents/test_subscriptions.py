@@ -1,10 +1,14 @@
 """Status subscriptions against PostgreSQL: who hears about an event, the unsubscribe link in each
 message, subscribing and confirming, and the bad input the issue lists."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from incidents import services, subscription_services
 from incidents.models import Outage, Subscription
@@ -145,3 +149,274 @@ def test_an_unsubscribed_subscriber_hears_nothing_more(graph, it_user):
     Subscription.objects.filter(pk=sub.pk).update(unsubscribed_at=NOW)
     services.outage_resolve(actor=it_user, outage=outage, now=NOW + timedelta(minutes=1))
     assert len(subscriber_rows(outage)) == 1
+
+
+# --- subscribing -------------------------------------------------------------------------------
+
+
+def confirmation_rows():
+    return list(Notification.objects.filter(topic="subscription.confirm"))
+
+
+def token_in(body: str, marker: str) -> str:
+    assert marker in body
+    return body.split(marker, 1)[1].split("/", 1)[0]
+
+
+@pytest.fixture
+def old_clock(monkeypatch):
+    """Sign links as if four days ago (the signer reads time.time())."""
+    import time as real_time
+
+    from django.core import signing
+
+    real = real_time.time
+
+    def shift(seconds):
+        monkeypatch.setattr(signing.time, "time", lambda: real() - seconds)
+
+    yield shift
+    monkeypatch.setattr(signing.time, "time", real)
+
+
+def test_signed_in_email_subscription_uses_their_own_address_and_is_active_at_once(graph, reader):
+    sub = subscription_services.subscription_create(
+        actor=reader, project=graph.people, channel="email", address="someone@else.org"
+    )
+    assert sub.address == reader.person.email
+    assert sub.person == reader.person
+    assert sub.is_active
+    assert confirmation_rows() == []
+
+
+def test_subscribing_twice_is_refused_naming_the_address(graph, reader):
+    subscription_services.subscription_create(actor=reader, project=graph.people)
+    with pytest.raises(ValidationError) as refused:
+        subscription_services.subscription_create(actor=reader, project=graph.people)
+    assert "already follows People" in refused.value.message_dict["address"][0]
+    assert Subscription.objects.count() == 1
+    # After unsubscribing, subscribing again is fine (a new row).
+    subscription_services.subscription_cancel(actor=reader, subscription=Subscription.objects.get())
+    subscription_services.subscription_create(actor=reader, project=graph.people)
+    assert Subscription.objects.filter(unsubscribed_at__isnull=True).count() == 1
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://hooks.example.org/x", "javascript:alert(1)", "file:///etc/passwd", "nope", ""]
+)
+def test_a_webhook_must_be_http_or_https(graph, reader, url):
+    with pytest.raises(ValidationError) as refused:
+        subscription_services.subscription_create(
+            actor=reader, project=graph.people, channel="webhook", address=url
+        )
+    assert "address" in refused.value.message_dict
+    assert not Subscription.objects.exists()
+
+
+def test_a_webhook_subscription(graph, reader):
+    sub = subscription_services.subscription_create(
+        actor=reader, project=graph.people, channel="webhook", address="https://hooks.example.org/s"
+    )
+    assert sub.is_active and sub.channel == "webhook"
+
+
+def test_anonymous_cannot_subscribe_a_webhook(graph):
+    with pytest.raises(PermissionDenied):
+        subscription_services.subscription_create(
+            actor=AnonymousUser(), project=graph.people, channel="webhook", address="https://x.org"
+        )
+
+
+@pytest.mark.parametrize("address", ["", "not-an-email", "a@", "x" * 250 + "@example.org"])
+def test_anonymous_needs_a_valid_email(graph, address):
+    with pytest.raises(ValidationError) as refused:
+        subscription_services.subscription_create(
+            actor=AnonymousUser(), project=graph.people, address=address
+        )
+    assert "address" in refused.value.message_dict
+    assert not Subscription.objects.exists()
+
+
+def test_anonymous_subscription_waits_for_confirmation_sent_through_the_pipeline(graph):
+    sub = subscription_services.subscription_create(
+        actor=AnonymousUser(), project=graph.people, address="anon@example.org", now=NOW
+    )
+    assert sub.confirmed_at is None and not sub.is_active
+    [mail] = confirmation_rows()
+    assert mail.address == "anon@example.org" and mail.channel == "email"
+    assert mail.recipient is None
+    # Not yet confirmed: events send nothing to it.
+    assert (
+        subscription_services.subscribers_notify(
+            project_ids=[graph.people.pk], event=graph.people, topic="t", subject="s", body="b"
+        )
+        == []
+    )
+    outcome = subscription_services.subscription_confirm(
+        token=token_in(mail.body, "/subscriptions/confirm/"), now=NOW + timedelta(hours=1)
+    )
+    assert outcome.changed
+    sub.refresh_from_db()
+    assert sub.confirmed_at == NOW + timedelta(hours=1)
+    again = subscription_services.subscription_confirm(
+        token=token_in(mail.body, "/subscriptions/confirm/")
+    )
+    assert not again.changed
+
+
+def test_anonymous_subscribing_twice_while_pending_is_refused(graph):
+    subscription_services.subscription_create(
+        actor=AnonymousUser(), project=graph.people, address="anon@example.org"
+    )
+    with pytest.raises(ValidationError):
+        subscription_services.subscription_create(
+            actor=AnonymousUser(), project=graph.people, address="ANON@example.org"
+        )
+    assert Subscription.objects.count() == 1
+    assert len(confirmation_rows()) == 1
+
+
+def test_a_pending_subscription_whose_link_expired_can_start_again(graph):
+    old = subscription_services.subscription_create(
+        actor=AnonymousUser(), project=graph.people, address="anon@example.org", now=NOW
+    )
+    fresh = subscription_services.subscription_create(
+        actor=AnonymousUser(),
+        project=graph.people,
+        address="anon@example.org",
+        now=NOW + timedelta(days=4),
+    )
+    assert not Subscription.objects.filter(pk=old.pk).exists()
+    assert fresh.confirmed_at is None
+    assert len(confirmation_rows()) == 2
+
+
+def test_anonymous_cannot_subscribe_when_status_is_private(graph, settings):
+    settings.STEWARD_STATUS_PUBLIC = False
+    with pytest.raises(PermissionDenied):
+        subscription_services.subscription_create(
+            actor=AnonymousUser(), project=graph.people, address="anon@example.org"
+        )
+    assert not Subscription.objects.exists()
+
+
+def test_an_expired_confirmation_link_changes_nothing(graph, old_clock):
+    old_clock(4 * 24 * 3600)
+    sub = subscription_services.subscription_create(
+        actor=AnonymousUser(), project=graph.people, address="anon@example.org"
+    )
+    token = subscription_services.confirm_token(sub)
+    old_clock(0)
+    with pytest.raises(subscription_services.SubscriptionLinkError) as refused:
+        subscription_services.subscription_confirm(token=token)
+    assert refused.value.status == 410
+    assert "expired" in refused.value.message
+    sub.refresh_from_db()
+    assert sub.confirmed_at is None
+
+
+def test_a_forged_or_foreign_link_changes_nothing(graph):
+    a = SubscriptionFactory(project=graph.people)
+    b = SubscriptionFactory(project=graph.people)
+    token = subscription_services.unsubscribe_token(a)
+    # b's id and address with a's timestamp and signature.
+    payload = signing.b64_encode(
+        json.dumps({"s": b.pk, "a": b.address}, separators=(",", ":")).encode()
+    ).decode()
+    forged = payload + token[token.index(":") :]
+    assert forged != token
+    for bad in (token[:-2] + "xx", forged, "nonsense"):
+        with pytest.raises(subscription_services.SubscriptionLinkError) as refused:
+            subscription_services.subscription_unsubscribe(token=bad)
+        assert refused.value.status == 400
+    # A confirmation link does not unsubscribe (another salt).
+    with pytest.raises(subscription_services.SubscriptionLinkError):
+        subscription_services.subscription_unsubscribe(token=subscription_services.confirm_token(a))
+    assert Subscription.objects.filter(unsubscribed_at__isnull=True).count() == 2
+
+
+def test_an_unsubscribe_link_stops_that_subscription_only(graph):
+    a = SubscriptionFactory(project=graph.people)
+    b = SubscriptionFactory(project=graph.people)
+    outcome = subscription_services.subscription_unsubscribe(
+        token=subscription_services.unsubscribe_token(a), now=NOW
+    )
+    assert outcome.changed
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert a.unsubscribed_at == NOW and b.unsubscribed_at is None
+    assert not subscription_services.subscription_unsubscribe(
+        token=subscription_services.unsubscribe_token(a)
+    ).changed
+
+
+def test_an_expired_unsubscribe_link_changes_nothing(graph, old_clock):
+    sub = SubscriptionFactory(project=graph.people)
+    old_clock(400 * 24 * 3600)
+    token = subscription_services.unsubscribe_token(sub)
+    old_clock(0)
+    with pytest.raises(subscription_services.SubscriptionLinkError) as refused:
+        subscription_services.subscription_unsubscribe(token=token)
+    assert refused.value.status == 410
+    sub.refresh_from_db()
+    assert sub.unsubscribed_at is None
+
+
+def test_only_the_subscriber_cancels(graph, reader):
+    sub = subscription_services.subscription_create(actor=reader, project=graph.people)
+    with pytest.raises(PermissionDenied):
+        subscription_services.subscription_cancel(actor=graph.people_owner.user, subscription=sub)
+    subscription_services.subscription_cancel(actor=reader, subscription=sub)
+    sub.refresh_from_db()
+    assert sub.unsubscribed_at is not None
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+def test_subscribe_page_signed_in(client, graph, reader):
+    client.force_login(reader)
+    url = f"/projects/{graph.people.slug}/subscribe/"
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"channel": "email"}).status_code == 200
+    again = client.post(url, {"channel": "email"})
+    assert again.status_code == 400
+    assert b"already follows People" in again.content
+    bad = client.post(url, {"channel": "webhook", "address": "ftp://x.org/h"})
+    assert bad.status_code == 400
+    assert b"http:// or https://" in bad.content
+    assert Subscription.objects.count() == 1
+    mine = client.get("/subscriptions/")
+    assert reader.person.email.encode() in mine.content
+
+
+def test_subscribe_page_anonymous_public_and_private(client, graph, settings):
+    url = f"/projects/{graph.people.slug}/subscribe/"
+    response = client.post(url, {"channel": "email", "address": "anon@example.org"})
+    assert response.status_code == 200
+    assert b"Check your email" in response.content
+    # A webhook cannot be smuggled in by an anonymous visitor.
+    assert client.post(url, {"channel": "webhook", "address": "https://x.org"}).status_code == 400
+    settings.STEWARD_STATUS_PUBLIC = False
+    assert client.get(url).status_code == 302
+    assert client.post(url, {"address": "other@example.org"}).status_code == 302
+    assert Subscription.objects.count() == 1
+
+
+def test_link_pages_ask_before_acting_and_refuse_bad_links(client, graph):
+    sub = SubscriptionFactory(project=graph.people)
+    url = f"/subscriptions/unsubscribe/{subscription_services.unsubscribe_token(sub)}/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert b"Stop following People?" in page.content
+    sub.refresh_from_db()
+    assert sub.unsubscribed_at is None  # a GET (a mail scanner) changes nothing
+    done = client.post(url)
+    assert done.status_code == 200
+    assert b"Unsubscribed" in done.content
+    sub.refresh_from_db()
+    assert sub.unsubscribed_at is not None
+    forged = client.get("/subscriptions/unsubscribe/abc:def:ghi/")
+    assert forged.status_code == 400
+    assert b"not valid" in forged.content
+    assert client.post("/subscriptions/confirm/abc/").status_code == 400

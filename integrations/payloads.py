@@ -64,13 +64,25 @@ def body_json(body: bytes) -> Any:
     if not body.strip():
         raise InvalidPayload(["The body is empty; send a JSON object."])
     try:
-        return json.loads(body)
+        return _without_nul(json.loads(body))
     except UnicodeDecodeError:
         raise InvalidPayload(["The body is not UTF-8 text."]) from None
     except json.JSONDecodeError as exc:
         raise InvalidPayload(
             [f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."]
         ) from None
+
+
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold U+0000: it becomes U+FFFD, so the event can still
+    be stored (and shows where the character was)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
 
 
 def _parse_time(value: str) -> datetime | None:

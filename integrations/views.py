@@ -225,7 +225,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     token = settings.STEWARD_METRICS_TOKEN
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
             response = HttpResponse(
                 "Bearer token required.\n", status=401, content_type="text/plain"
             )

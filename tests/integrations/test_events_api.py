@@ -289,3 +289,11 @@ def test_the_endpoint_takes_no_get_and_needs_no_csrf_token(client, world):
     assert client.get(URL).status_code == 405
     # `client` enforces CSRF checks: a POST without a token still works (a key authenticates).
     assert post(client, pagerduty(world.database)).status_code == 202
+
+
+def test_a_nul_character_postgresql_cannot_hold_is_replaced_and_the_event_kept(client, world):
+    body = pagerduty(world.database)
+    body["payload"]["summary"] = "disk\u0000full"
+    assert post(client, body).status_code == 202
+    assert Outage.objects.get().title == "disk\ufffdfull"
+    assert InboundEvent.objects.get().payload["payload"]["summary"] == "disk\ufffdfull"

@@ -223,6 +223,7 @@ def test_metrics_want_the_bearer_token_when_one_is_set(client, db, settings):
     settings.STEWARD_METRICS_TOKEN = "s3cret-token"
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrông").status_code == 401
     assert scrape(client, HTTP_AUTHORIZATION="Bearer s3cret-token")
 
 

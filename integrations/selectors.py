@@ -10,14 +10,19 @@ from registry.models import ITSystem
 from .models import Heartbeat, InboundEvent
 
 
+def _plausible(key: str) -> bool:
+    # Keys are short tokens; a NUL would be an error in PostgreSQL rather than a miss.
+    return bool(key) and len(key) <= 64 and "\x00" not in key
+
+
 def system_for_integration_key(key: str) -> ITSystem | None:
-    if not key:
+    if not _plausible(key):
         return None
     return ITSystem.objects.filter(integration_key=key).first()
 
 
 def heartbeat_for_key(key: str) -> Heartbeat | None:
-    if not key:
+    if not _plausible(key):
         return None
     return Heartbeat.objects.filter(key=key).first()
 

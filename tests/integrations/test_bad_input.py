@@ -3,6 +3,7 @@ kind. The endpoints answer 202 or 400, never a 5xx, and a 400 writes nothing."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 
@@ -63,3 +64,22 @@ def test_the_alertmanager_receiver_never_answers_5xx_to_mangled_notifications(
         if response.status_code == 400:
             assert response.json()["errors"], path
             assert InboundEvent.objects.count() == before, path
+
+
+def test_keys_in_urls_that_postgresql_cannot_compare_are_misses_not_errors(client, world):
+    assert client.get("/integrations/heartbeat/a%00b/").status_code == 404
+    assert client.post("/integrations/heartbeat/" + "k" * 300 + "/").status_code == 404
+    response = client.post(
+        "/integrations/alertmanager/a%00b/",
+        data=json.dumps(alertmanager()),
+        content_type="application/json",
+    )
+    assert response.status_code == 401
+    bearer = client.post(
+        "/integrations/alertmanager/",
+        data=json.dumps(alertmanager()),
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"u:\x00").decode(),
+    )
+    assert bearer.status_code == 401
+    assert not InboundEvent.objects.exists()

@@ -388,7 +388,12 @@ def report_group_escalate(
     from .incident_services import incident_open
 
     incident = incident_open(
-        actor=actor, project=group.project, title=title, impact=impact, now=now
+        actor=actor,
+        project=group.project,
+        title=title,
+        impact=impact,
+        message=f"Opened from {group.report_count} problem report(s). We are investigating.",
+        now=now,
     )
     group.closed_at = now
     group.incident = incident

@@ -435,3 +435,54 @@ def test_an_owner_dismisses_from_the_page(client, graph, reader):
     assert response.status_code == 302
     group.refresh_from_db()
     assert group.closed_at is not None
+
+
+def test_an_owner_turns_a_group_into_an_incident(graph):
+    reporters = users(3)
+    for i, u in enumerate(reporters):
+        outcome = submit(u, graph.people, at=NOW + timedelta(minutes=i), address=f"10.0.3.{i}")
+    group = outcome.group
+
+    incident = report_services.report_group_escalate(
+        actor=graph.people_owner.user,
+        group=group,
+        title="Login fails",
+        impact=Incident.Impact.PARTIAL,
+        now=NOW + timedelta(minutes=4),
+    )
+
+    assert incident.project == graph.people and incident.is_open
+    assert incident.impact == Incident.Impact.PARTIAL
+    group.refresh_from_db()
+    assert group.closed_at == NOW + timedelta(minutes=4) and group.incident == incident
+    assert ProblemReport.objects.filter(incident=incident).count() == 3
+    assert group_pages(group).get().state == Page.State.STOPPED
+    # The next report is a "me too" on the incident.
+    [late] = users(1)
+    me_too = submit(late, graph.people, at=NOW + timedelta(minutes=5))
+    assert me_too.incident == incident and me_too.me_too_count == 4
+
+
+def test_escalating_needs_a_title_and_changes_nothing_without_one(graph):
+    [a] = users(1)
+    group = submit(a, graph.people, at=NOW).group
+    with pytest.raises(ValidationError) as refused:
+        report_services.report_group_escalate(
+            actor=graph.people_owner.user, group=group, title="  "
+        )
+    assert "title" in refused.value.message_dict
+    group.refresh_from_db()
+    assert group.closed_at is None
+    assert not Incident.objects.exists()
+
+
+def test_escalating_from_the_page(client, graph, reader):
+    client.force_login(reader)
+    client.post(f"/projects/{graph.people.slug}/report/", {"description": "down"})
+    group = ReportGroup.objects.get()
+    client.force_login(graph.people_owner.user)
+    url = f"/projects/{graph.people.slug}/reports/{group.pk}/incident/"
+    assert client.post(url, {"title": "", "impact": "degraded"}).status_code == 400
+    response = client.post(url, {"title": "Login <b>fails</b>", "impact": "major"})
+    assert response.status_code == 302
+    assert Incident.objects.get().title == "Login <b>fails</b>"

@@ -27,5 +27,6 @@ def system_integrations(context, system):
             (heartbeat, f"{site}{heartbeat.get_ping_path()}")
             for heartbeat in selectors.heartbeats_for_system(system)
         ],
+        "events": selectors.inbound_events_for_system(system),
         "can_admin": user.is_staff,
     }

@@ -243,6 +243,15 @@ def test_it_staff_see_the_key_and_the_urls_to_paste_and_readers_do_not(client, w
     assert f"/integrations/alertmanager/{world.database.integration_key}/" in html
     assert f"/integrations/heartbeat/{beat.key}/" in html
     assert "nightly &lt;backup&gt;" in html
+    assert "Nothing received yet." in html
+    client.post(
+        "/v2/enqueue",
+        data=json.dumps(pagerduty(world.database)),
+        content_type="application/json",
+    )
+    html = client.get(page).content.decode()
+    assert "Example alert on host1.example.com" in html
+    assert "Opened an outage".lower() in html
 
     client.force_login(PersonFactory().user)
     html = client.get(page).content.decode()

@@ -24,3 +24,9 @@ SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+
+# The load benchmark (bench/load.py) adds a constant-response view beside the real ones, as its
+# baseline; never on unless the environment asks for it.
+STEWARD_BENCH_BARE_VIEW = env_bool("STEWARD_BENCH_BARE_VIEW", False)
+if STEWARD_BENCH_BARE_VIEW:
+    ROOT_URLCONF = "bench.urls"

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from incidents import api as incidents_api
+from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
 from notifications import api as notifications_api
 from registry import oncall_api
 from registry.api import views as registry_api
@@ -30,6 +31,8 @@ router.register(
 # incidents
 router.register("changes", incidents_api.ChangeViewSet, basename="change")
 router.register("outages", incidents_api.OutageViewSet, basename="outage")
+router.register("reports", ReportViewSet, basename="report")
+router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 
 # notifications
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")

@@ -190,6 +190,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ContactMethodKindEnum": "registry.models.ContactMethod.Kind",
         "SystemKindEnum": "registry.models.ITSystem.Kind",
+        "SubscriptionChannelEnum": "incidents.models.Subscription.Channel",
     },
 }
 

@@ -185,3 +185,18 @@ def test_the_schema_describes_reports_and_subscriptions(client, reader):
     assert "ReportCreatedOut" in str(create["responses"]["201"])
     assert set(paths["/api/v1/subscriptions/{id}/"]) >= {"get", "delete"}
     assert "SubscriptionIn" in str(paths["/api/v1/subscriptions/"]["post"]["requestBody"])
+
+
+def test_admin_lists_reports_groups_and_subscriptions(client, graph, reader):
+    from tests.factories import UserFactory
+
+    report(reader, graph.people, text="<b>bold</b> claim")
+    SubscriptionFactory(project=graph.people)
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    for name in ("problemreport", "reportgroup", "subscription"):
+        assert client.get(f"/admin/incidents/{name}/").status_code == 200
+    group = ProblemReport.objects.get().group
+    detail = client.get(f"/admin/incidents/reportgroup/{group.pk}/change/")
+    assert detail.status_code == 200
+    assert b"&lt;b&gt;bold&lt;/b&gt; claim" in detail.content

@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from incidents.status import annotate_open_issues
+
 from . import permissions, services
 from .forms import (
     ContactMethodForm,
@@ -99,6 +101,7 @@ def directory(request: HttpRequest) -> HttpResponse:
     page = Paginator(directory_projects(query), PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     results = [(project, support_for(project, at=now)) for project in page.object_list]
+    annotate_open_issues([project for project, _support in results])  # the status badges
     context = {"q": query, "page": page, "results": results, "now": now}
     return _render_page_or_fragment(
         request, "registry/directory.html", "registry/_project_list.html", context
@@ -126,12 +129,15 @@ def _project_context(
 ) -> dict[str, Any]:
     can_edit = permissions.can_edit_project(request.user, project)
     can_edit_dependencies = can_edit or permissions.is_it_staff(request.user)
+    annotate_open_issues([project])  # the status banner
     return {
         "project": project,
         "support": support_for(project),
         "history": _history_rows(project),
         "can_edit": can_edit,
         "can_edit_dependencies": can_edit_dependencies,
+        # Owners, maintainers and IT staff run incidents: the same people as dependencies.
+        "can_run_incidents": can_edit_dependencies,
         "visible_contact_kinds": VISIBLE_CONTACT_KINDS if request.user.is_authenticated else (),
         "role_form": role_form or (RoleForm() if can_edit else None),
         "role_errors": role_errors or [],

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from incidents import api as incidents_api
+from incidents import incident_api
 from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
 from notifications import api as notifications_api
 from registry import oncall_api
@@ -33,6 +34,8 @@ router.register("changes", incidents_api.ChangeViewSet, basename="change")
 router.register("outages", incidents_api.OutageViewSet, basename="outage")
 router.register("reports", ReportViewSet, basename="report")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+router.register("incidents", incident_api.IncidentViewSet, basename="incident")
+router.register("status", incident_api.StatusViewSet, basename="status")
 
 # notifications
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")

@@ -20,5 +20,6 @@ urlpatterns = [
     path("", include("registry.oncall_urls")),
     path("notifications/", include("notifications.urls")),
     path("", include("incidents.feedback_urls")),
+    path("", include("incidents.incident_urls")),
     path("", include("registry.urls")),
 ]

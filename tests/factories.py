@@ -110,3 +110,15 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
     channel = "email"
     address = factory.Sequence(lambda n: f"subscriber{n}@example.org")
     confirmed_at = factory.LazyFunction(_now)
+
+
+class IncidentFactory(factory.django.DjangoModelFactory):
+    """An open incident (investigating) that began now."""
+
+    class Meta:
+        model = "incidents.Incident"
+
+    project = factory.SubFactory(ProjectFactory)
+    title = factory.Sequence(lambda n: f"Incident {n}")
+    impact = "degraded"
+    started_at = factory.LazyFunction(_now)

@@ -168,8 +168,8 @@ def _count_queries(client: Client, url: str) -> int:
 
 
 # session, user, count, page, on-call rotations, aliases, roles+people, IT group (nav),
-# own person (nav)
-DIRECTORY_QUERIES = 9
+# own person (nav), open incidents and outages of the page's projects (status badges)
+DIRECTORY_QUERIES = 10
 
 
 def test_directory_runs_a_fixed_number_of_queries(reader):
@@ -183,8 +183,9 @@ def test_directory_runs_a_fixed_number_of_queries(reader):
 
 
 # session, user, project+team, aliases, urls, roles+people, contact methods, dependencies+systems,
-# may-edit check, IT group, history+actors, own person (nav), on-call rotations
-PROJECT_PAGE_QUERIES = 13
+# may-edit check, IT group, history+actors, own person (nav), on-call rotations, open incidents
+# and outages (status banner)
+PROJECT_PAGE_QUERIES = 14
 
 
 def _project_with(n: int):

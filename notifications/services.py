@@ -968,7 +968,10 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
     if not claimed:
         return []
     return list(
-        Notification.objects.select_related("recipient", "page", "project", "event_type")
+        # The recipient is read only if a send fails for good (to fall back); the page only for
+        # its state.
+        Notification.objects.select_related("page", "project", "event_type")
+        .defer("page__levels", "page__delays", "page__body", "page__subject")
         .filter(pk__in=list(notification_ids), lease_token=token)
         .order_by("id")
     )

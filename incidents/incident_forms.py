@@ -68,13 +68,15 @@ class PeriodForm(forms.Form):
         data = self.cleaned_data if self.is_valid() else {}
         end = data.get("end") or today
         start = data.get("start") or end - timedelta(days=29)
+        if start > end or (end - start).days >= MAX_PERIOD_DAYS:
+            start = end - timedelta(days=29)
         return start, end
 
     def clean(self) -> dict:
         data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end and start > end:
+        start, end = data.get("start"), data.get("end") or timezone.now().date()
+        if start and start > end:
             raise ValidationError({"end": "The period must end on or after its start."})
-        if start and end and (end - start).days >= MAX_PERIOD_DAYS:
+        if start and (end - start).days >= MAX_PERIOD_DAYS:
             raise ValidationError({"start": f"Pick at most {MAX_PERIOD_DAYS} days."})
         return data

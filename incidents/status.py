@@ -17,6 +17,7 @@ Every function here runs a fixed number of queries whatever the data size.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -142,6 +143,8 @@ def open_issues_for(project_ids: Iterable[int]) -> dict[int, OpenIssues]:
     rows = _open_rows(ids)
     for kind, pk, project_id, title, grade, all_hard, status, started_at, path in rows:
         level = IMPACT_LEVEL[grade] if kind == "incident" else outage_level(grade, all_hard)
+        if isinstance(path, str):  # Django leaves raw jsonb undecoded
+            path = json.loads(path)
         issues[project_id].items.append(
             OpenItem(kind, pk, project_id, title, level, status, started_at, tuple(path or ()))
         )

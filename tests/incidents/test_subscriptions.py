@@ -420,3 +420,38 @@ def test_link_pages_ask_before_acting_and_refuse_bad_links(client, graph):
     assert forged.status_code == 400
     assert b"not valid" in forged.content
     assert client.post("/subscriptions/confirm/abc/").status_code == 400
+
+
+def test_incidents_reach_the_projects_subscribers(graph):
+    from incidents.incident_services import incident_open
+
+    sub = SubscriptionFactory(project=graph.people, address="follower@example.org")
+    SubscriptionFactory(project=graph.wiki, address="elsewhere@example.org")
+    incident = incident_open(
+        actor=graph.people_owner.user, project=graph.people, title="Login fails", now=NOW
+    )
+    [row] = subscriber_rows(incident)
+    assert row.address == sub.address
+    assert "Login fails" in row.subject
+    assert "/subscriptions/unsubscribe/" in row.body
+
+
+def test_owners_get_the_open_groups_fragment(client, graph, reader):
+    from incidents.report_services import report_submit
+
+    report_submit(actor=reader, project=graph.people, description="cannot <log> in")
+    client.force_login(graph.people_owner.user)
+    response = client.get(f"/projects/{graph.people.slug}/reports/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert b"<html" not in response.content
+    assert b"1 report" in response.content
+    assert b"cannot &lt;log&gt; in" in response.content
+
+
+def test_a_quiet_group_is_not_shown_to_owners(client, graph, reader):
+    from incidents.report_services import report_submit
+
+    report_submit(actor=reader, project=graph.people, description="old news", now=NOW)
+    client.force_login(graph.people_owner.user)
+    response = client.get(f"/projects/{graph.people.slug}/reports/")
+    assert b"No open problem reports." in response.content

@@ -189,6 +189,19 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
     context = {"project": project, "subscribe_form": form, "signed_in": signed_in}
     if request.method != "POST":
         return render(request, template, context)
+    if not signed_in:
+        wait = subscription_services.anonymous_signup_allowed(
+            client_address=_client_address(request)
+        )
+        if wait:
+            form.add_error(
+                None,
+                "Too many subscribe requests from your network address. Nothing was stored "
+                f"and no email was sent. Try again in {(wait + 59) // 60} minutes.",
+            )
+            response = render(request, template, context, status=429)
+            response["Retry-After"] = str(wait)
+            return response
     if form.is_valid():
         try:
             subscription = subscription_services.subscription_create(

@@ -407,3 +407,43 @@ def subscription_cancel(
         subscription.unsubscribed_at = now
         subscription.save(update_fields=["unsubscribed_at"])
     return subscription
+
+
+# --- anonymous sign-ups per client address --------------------------------------------------------
+
+
+def anonymous_signup_allowed(*, client_address: str | None, now: float | None = None) -> int:
+    """Count one anonymous subscribe attempt from this address; 0 when within the limit
+    (STEWARD_SUBSCRIBE_ANON_RATE per hour), else the seconds until the window ends.
+
+    Each attempt can send a confirmation email to an address the visitor typed, so a flood from
+    one client must stop before it mails strangers. In Redis (a fixed window, INCR + EXPIRE), not
+    PostgreSQL: a refused attempt leaves no row to count, and there is no row per attempt to keep.
+    If Redis is unreachable the attempt is let through (the one-pending-row-per-address
+    constraint still bounds mail to any one address)."""
+    import time
+
+    import redis
+
+    from steward.health import redis_connection
+
+    limit = int(getattr(settings, "STEWARD_SUBSCRIBE_ANON_RATE", 10))
+    if limit <= 0 or not client_address:
+        return 0
+    window = 3600
+    now = time.time() if now is None else now
+    number = int(now // window)
+    key = f"steward:subscribe-anon:{client_address}:{number}"
+    client = redis_connection()
+    if client is None:
+        return 0
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, window + 1)
+        count = int(pipe.execute()[0])
+    except (redis.RedisError, OSError):
+        return 0
+    if count <= limit:
+        return 0
+    return max(1, int((number + 1) * window - now))

@@ -269,6 +269,8 @@ STEWARD_SUBSCRIPTION_CONFIRM_MAX_AGE_SECONDS = int(
 STEWARD_UNSUBSCRIBE_LINK_MAX_AGE_SECONDS = int(
     os.environ.get("STEWARD_UNSUBSCRIBE_LINK_MAX_AGE_SECONDS", str(365 * 24 * 3600))
 )
+# Anonymous subscribe attempts (each may email a confirmation) per client address per hour.
+STEWARD_SUBSCRIBE_ANON_RATE = int(os.environ.get("STEWARD_SUBSCRIBE_ANON_RATE", "10"))
 # Status pages (/status/, /status/<slug>/ and their API): readable by anonymous visitors when
 # true; signed-in people only when false. Personal contact details are never on them.
 STEWARD_STATUS_PUBLIC = env_bool("STEWARD_STATUS_PUBLIC", True)

@@ -455,3 +455,31 @@ def test_a_quiet_group_is_not_shown_to_owners(client, graph, reader):
     client.force_login(graph.people_owner.user)
     response = client.get(f"/projects/{graph.people.slug}/reports/")
     assert b"No open problem reports." in response.content
+
+
+def test_anonymous_subscribe_attempts_are_limited_per_address(client, graph, settings):
+    import redis
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    settings.STEWARD_SUBSCRIBE_ANON_RATE = 2
+    url = f"/projects/{graph.people.slug}/subscribe/"
+    for i in range(2):
+        response = client.post(
+            url, {"channel": "email", "address": f"a{i}@example.org"}, REMOTE_ADDR="203.0.113.5"
+        )
+        assert response.status_code == 200
+    refused = client.post(
+        url, {"channel": "email", "address": "a9@example.org"}, REMOTE_ADDR="203.0.113.5"
+    )
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert b"no email was sent" in refused.content
+    assert not Subscription.objects.filter(address="a9@example.org").exists()
+    assert len(confirmation_rows()) == 2
+    # Another address is not held back; signed-in people are not counted.
+    assert (
+        client.post(
+            url, {"channel": "email", "address": "b@example.org"}, REMOTE_ADDR="203.0.113.6"
+        ).status_code
+        == 200
+    )

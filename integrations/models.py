@@ -4,6 +4,9 @@
 (the outage opened, joined, acknowledged or resolved, and the pages that go with it), and the
 sender hears 202 only after that transaction committed. If anything fails, nothing is stored and
 the sender gets a 5xx, which PagerDuty clients and Alertmanager both retry.
+
+A heartbeat ping is stored as its heartbeat's `last_ping_at` (a row per ping would grow by one a
+minute per cron job); a heartbeat going down or coming back is an `InboundEvent`.
 """
 
 from __future__ import annotations

@@ -202,8 +202,11 @@ def alert_event_accept(
             row.detail = f"{acked} open page(s) acknowledged."
         else:
             who = event.client or "the monitor"
-            _resolve(row.outage, message=f"Resolved by {who} (Events API).", now=now)
-            row.outcome = InboundEvent.Outcome.RESOLVED
+            if _resolve(row.outage, message=f"Resolved by {who} (Events API).", now=now):
+                row.outcome = InboundEvent.Outcome.RESOLVED
+            else:
+                row.outcome = InboundEvent.Outcome.IGNORED
+                row.detail = "Someone resolved the outage meanwhile."
     row.processed_at = now
     row.save()
     return row

@@ -20,6 +20,16 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def fresh_signup_counters(settings):
+    """The anonymous sign-up counters live in Redis for an hour: start each test without them."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("steward:subscribe-anon:*"):
+        client.delete(key)
+
+
 def subscriber_rows(event=None):
     rows = Notification.objects.filter(recipient__isnull=True)
     if event is not None:
@@ -458,9 +468,6 @@ def test_a_quiet_group_is_not_shown_to_owners(client, graph, reader):
 
 
 def test_anonymous_subscribe_attempts_are_limited_per_address(client, graph, settings):
-    import redis
-
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
     settings.STEWARD_SUBSCRIBE_ANON_RATE = 2
     url = f"/projects/{graph.people.slug}/subscribe/"
     for i in range(2):

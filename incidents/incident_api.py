@@ -155,12 +155,12 @@ class OpenItemOut(serializers.Serializer):
 
 
 class StatusSummaryOut(serializers.Serializer):
-    project = serializers.SlugField(source="0.slug")
-    project_name = serializers.CharField(source="0.name")
+    project = serializers.SlugField(source="project.slug")
+    project_name = serializers.CharField(source="project.name")
     state = serializers.CharField(
-        source="1.state", help_text="operational, degraded, partial or major."
+        source="issues.state", help_text="operational, degraded, partial or major."
     )
-    open = OpenItemOut(many=True, source="1.items")
+    open = OpenItemOut(many=True, source="issues.items")
 
 
 class DayOut(serializers.Serializer):
@@ -327,7 +327,11 @@ class StatusViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         overview = status_overview(list(page))
-        return self.get_paginated_response(StatusSummaryOut(overview.rows, many=True).data)
+        return self.get_paginated_response(
+            StatusSummaryOut(
+                [{"project": p, "issues": i} for p, i in overview.rows], many=True
+            ).data
+        )
 
     def retrieve(self, request: Request, slug: str) -> Response:
         return Response(ProjectStatusOut(project_status(self.get_object())).data)

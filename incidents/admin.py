@@ -8,6 +8,8 @@ from .models import (
     ChangeReminder,
     ChangeResponse,
     ImpactedProject,
+    Incident,
+    IncidentUpdate,
     Outage,
     OutageUpdate,
     ProblemReport,
@@ -171,3 +173,39 @@ class SubscriptionAdmin(admin.ModelAdmin):
     search_fields = ("address", "project__name", "person__display_name")
     raw_id_fields = ("project", "person")
     readonly_fields = ("created_at",)
+
+
+# --- project incidents ---------------------------------------------------------------------------
+
+
+class IncidentUpdateInline(admin.TabularInline):
+    model = IncidentUpdate
+    fields = ("created_at", "status", "message", "author")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Updates, resolution and cause go through `incidents.incident_services` (they tell the
+    subscribers and owners); here, look, or fix a typo in the title."""
+
+    list_display = ("title", "project", "impact", "status", "started_at", "resolved_at")
+    list_filter = ("status", "impact")
+    list_select_related = ("project",)
+    search_fields = ("title", "project__name")
+    date_hierarchy = "started_at"
+    raw_id_fields = ("project", "cause_change", "cause_outage", "opened_by")
+    readonly_fields = (
+        "status",
+        "acknowledged_at",
+        "resolved_at",
+        "opened_by",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [IncidentUpdateInline]

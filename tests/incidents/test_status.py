@@ -317,3 +317,21 @@ def test_a_system_without_projects_changes_nothing(graph, it_user):
     lonely = SystemFactory()
     it_services.outage_open(actor=it_user, title="Lonely", systems=[lonely])
     assert not open_issues_for([graph.people.pk])[graph.people.pk]
+
+
+def test_the_portal_demo_gives_oratweet_a_history_and_an_open_incident_once(db):
+    from incidents.demo import load_portal_demo
+    from incidents.models import Incident
+    from registry.demo import load_demo
+    from registry.models import Project
+
+    assert load_portal_demo() == {}  # no OraTweet yet: nothing to do
+    load_demo()
+    first = load_portal_demo()
+    assert load_portal_demo() == first
+    assert Incident.objects.count() == 2
+    status = project_status(Project.objects.get(slug="oratweet"))
+    assert status.state == "degraded"
+    assert [i.title for i in status.open_incidents] == ["Posting a tweet is slow"]
+    assert any(d.level == MAJOR for d in status.days)
+    assert status.uptime_90 < 100

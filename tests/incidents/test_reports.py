@@ -486,3 +486,22 @@ def test_escalating_from_the_page(client, graph, reader):
     response = client.post(url, {"title": "Login <b>fails</b>", "impact": "major"})
     assert response.status_code == 302
     assert Incident.objects.get().title == "Login <b>fails</b>"
+
+
+def test_the_owners_reports_page_has_a_fixed_query_count(client, graph):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(graph.people_owner.user)
+    url = f"/projects/{graph.people.slug}/reports/"
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    report_submit(actor=users(1)[0], project=graph.people, description="down")
+    one = queries()
+    for u in users(5):
+        report_submit(actor=u, project=graph.people, description="still down")
+    assert queries() == one

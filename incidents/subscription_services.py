@@ -130,7 +130,7 @@ def _subscriber_body(body: str, subscription: Subscription) -> str:
     parts = [body.rstrip()]
     parts.append(
         f"You follow the status of {subscription.project.name} on Steward. "
-        f"Unsubscribe with one click: {unsubscribe_url(subscription)}"
+        f"Unsubscribe: {unsubscribe_url(subscription)}"
     )
     return "\n\n".join(p for p in parts if p)
 

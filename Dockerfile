@@ -35,10 +35,10 @@ USER steward
 
 EXPOSE 8000
 
-# /healthz answers 200 when the process is up and reaches the database; Host must be one of
+# /healthz?scope=web answers 200 when the process is up and reaches the database; Host must be one of
 # ALLOWED_HOSTS, and X-Forwarded-Proto spares the HTTPS redirect (TLS ends at the proxy).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request as u; host = (os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].strip().lstrip('.') or 'localhost').replace('*', 'localhost'); u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': host, 'X-Forwarded-Proto': 'https'}), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request as u; host = (os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].strip().lstrip('.') or 'localhost').replace('*', 'localhost'); u.urlopen(u.Request('http://127.0.0.1:8000/healthz?scope=web', headers={'Host': host, 'X-Forwarded-Proto': 'https'}), timeout=4)"]
 
 # Workers: WEB_CONCURRENCY (read by gunicorn). Migrations run in compose's one-off `migrate`.
 CMD ["gunicorn", "steward.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

@@ -122,21 +122,21 @@ def _sweeper(*, now: float) -> dict:
     }
 
 
-def health_report(*, now: float | None = None) -> tuple[bool, dict]:
+def health_report(*, now: float | None = None, web_only: bool = False) -> tuple[bool, dict]:
+    """Every part, or with `web_only` what a web process itself needs (web and database): a load
+    balancer must not pull healthy web processes because beat stopped."""
     now = time.time() if now is None else now
-    parts = {
-        "web": {"status": "ok"},
-        "database": _database(),
-        "broker": _broker(),
-        "sweeper": _sweeper(now=now),
-    }
+    parts = {"web": {"status": "ok"}, "database": _database()}
+    if not web_only:
+        parts |= {"broker": _broker(), "sweeper": _sweeper(now=now)}
     healthy = all(part["status"] in ("ok", "unknown") for part in parts.values())
     return healthy, {"status": "ok" if healthy else "down", **parts}
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers, compose and monitors: 200 when every part is up, 503 otherwise."""
-    healthy, report = health_report()
+    """For monitors: 200 when every part is up, 503 otherwise. `?scope=web` checks only what the
+    web process needs, for load balancers and the container's own health check."""
+    healthy, report = health_report(web_only=request.GET.get("scope") == "web")
     response = JsonResponse(report, status=200 if healthy else 503)
     response["Cache-Control"] = "no-store"
     return response

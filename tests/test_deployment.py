@@ -119,12 +119,13 @@ def healthcheck_argv(test: list[str]) -> list[str]:
 
 
 def assert_healthz_probe(argv: list[str]) -> None:
-    """A python -c probe of /healthz: valid code, aimed at the URL that serves the health view."""
+    """A python -c probe of /healthz?scope=web: valid code, aimed at the health view."""
     assert argv[:2] == ["python", "-c"], argv
     compile(argv[2], "<healthcheck>", "exec")
-    urls = re.findall(r"http://127\.0\.0\.1:8000(/\w+)", argv[2])
-    assert urls == ["/healthz"], argv[2]
-    assert resolve(urls[0]).func.__module__ == "steward.health"
+    urls = re.findall(r"http://127\.0\.0\.1:8000(/\w+)(\?[\w=&]*)?", argv[2])
+    # The web scope: a stopped beat must not make the load balancer drop healthy web processes.
+    assert urls == [("/healthz", "?scope=web")], argv[2]
+    assert resolve(urls[0][0]).func.__module__ == "steward.health"
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.db import OperationalError
+from django.test import RequestFactory
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -61,6 +62,16 @@ def test_a_stale_sweeper_is_a_503(client, db, settings):
     assert response.json()["sweeper"]["status"] == "stale"
 
 
+def test_the_web_scope_ignores_a_stale_sweeper_for_load_balancers(client, db, settings):
+    settings.STEWARD_SWEEPER_MAX_AGE_SECONDS = 300
+    task_ran_record(SWEEPER_TASK, at=time.time() - 301)
+
+    response = client.get("/healthz?scope=web")
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"status", "web", "database"}
+
+
 def test_a_broker_that_does_not_answer_is_a_503(client, db, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     response = client.get("/healthz")
@@ -76,7 +87,7 @@ def test_a_database_that_fails_is_a_503(client, db, monkeypatch):
             raise OperationalError("connection refused")
 
     monkeypatch.setattr(health, "connection", Broken())
-    response = health.healthz(None)
+    response = health.healthz(RequestFactory().get("/healthz"))
     assert response.status_code == 503
     assert json.loads(response.content)["database"] == {
         "status": "down",

@@ -86,6 +86,45 @@ def test_only_active_subscriptions_of_the_given_projects_hear(graph):
         assert found == subscription
 
 
+def test_a_fixed_number_of_statements_however_many_projects(graph):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import ProjectFactory
+
+    def notify(projects, topic):
+        with CaptureQueriesContext(connection) as captured:
+            rows = subscription_services.subscribers_notify(
+                project_ids=[p.pk for p in projects],
+                event=graph.people,
+                topic=topic,
+                subject="s",
+                body="b",
+            )
+        return rows, len(captured)
+
+    few = [ProjectFactory() for _ in range(2)]
+    many = [ProjectFactory() for _ in range(30)]
+    for project in few + many:
+        SubscriptionFactory(project=project)
+        SubscriptionFactory(project=project, channel="webhook", address="https://h.example.org/")
+    notify(few, "warm-up")  # the content type is cached after the first call
+    rows_few, queries_few = notify(few, "a")
+    rows_many, queries_many = notify(many, "b")
+    assert len(rows_few) == 4 and len(rows_many) == 60
+    assert queries_many == queries_few
+    # Every row carries its own subscription's project (stamped by one raw UPDATE).
+    assert Notification._meta.db_table == "notifications_notification"
+    stored = Notification.objects.filter(topic="b").values_list("project_id", "address")
+    assert {pid for pid, _ in stored} == {p.pk for p in many}
+    for row in rows_many:
+        token = unsubscribe_token_in(row.body)
+        found = subscription_services.subscription_from_token(
+            token, salt=subscription_services.UNSUBSCRIBE_SALT, max_age=60, noun="unsubscribe"
+        )
+        assert found.project_id == row.project_id
+
+
 def test_a_second_call_for_the_same_event_and_topic_writes_nothing(graph):
     SubscriptionFactory(project=graph.people)
     kwargs = dict(

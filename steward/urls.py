@@ -5,9 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from integrations import views as integration_views
 
 from .health import healthz
+from .login_throttle import ThrottledLoginView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Sign-in counts failures and answers 429 past the limit; the rest is Django's auth views.
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("steward.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

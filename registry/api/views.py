@@ -26,6 +26,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from steward import login_throttle
+
 from .. import permissions, selectors, services
 from ..filters import (
     AuditFilter,
@@ -134,13 +136,38 @@ class TokenView(ObtainAuthToken):
 
     @extend_schema(
         request=AuthTokenSerializer,
-        responses={200: TokenOut, 400: BAD_REQUEST},
+        responses={
+            200: TokenOut,
+            400: BAD_REQUEST,
+            429: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description="Too many failed attempts for this username or address; "
+                "`Retry-After` says when to try again.",
+            ),
+        },
         auth=[],
         summary="Get an API token",
         tags=["auth"],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().post(request, *args, **kwargs)
+        # The same failure counters as the sign-in page (steward/login_throttle.py).
+        data = request.data if hasattr(request.data, "get") else {}
+        username = str(data.get("username") or "")
+        address = login_throttle.client_address(request)
+        throttle = login_throttle.login_attempt_check(username=username, client_address=address)
+        if not throttle.allowed:
+            return Response(
+                {"detail": throttle.message},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(throttle.retry_after)},
+            )
+        try:
+            response = super().post(request, *args, **kwargs)
+        except serializers.ValidationError:
+            login_throttle.login_failure_record(username=username, client_address=address)
+            raise
+        login_throttle.login_success_record(username=username)
+        return response
 
 
 # --- people -------------------------------------------------------------------------------------

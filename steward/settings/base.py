@@ -271,6 +271,13 @@ STEWARD_UNSUBSCRIBE_LINK_MAX_AGE_SECONDS = int(
 )
 # Anonymous subscribe attempts (each may email a confirmation) per client address per hour.
 STEWARD_SUBSCRIBE_ANON_RATE = int(os.environ.get("STEWARD_SUBSCRIBE_ANON_RATE", "10"))
+# Sign-in guessing (login page and API token endpoint): failed attempts allowed per username and
+# per client address within a window that starts at the first failure; then 429 until it ends.
+STEWARD_LOGIN_MAX_FAILURES = int(os.environ.get("STEWARD_LOGIN_MAX_FAILURES", "5"))
+STEWARD_LOGIN_MAX_FAILURES_PER_ADDRESS = int(
+    os.environ.get("STEWARD_LOGIN_MAX_FAILURES_PER_ADDRESS", "20")
+)
+STEWARD_LOGIN_WINDOW_SECONDS = int(os.environ.get("STEWARD_LOGIN_WINDOW_SECONDS", "900"))
 # Status pages (/status/, /status/<slug>/ and their API): readable by anonymous visitors when
 # true; signed-in people only when false. Personal contact details are never on them.
 STEWARD_STATUS_PUBLIC = env_bool("STEWARD_STATUS_PUBLIC", True)

@@ -322,6 +322,9 @@ class StatusViewSet(viewsets.GenericViewSet):
     serializer_class = ProjectStatusOut
 
     def get_queryset(self) -> QuerySet[Project]:
+        # Retired apps keep their own status (by slug) but leave the overview, as on the page.
+        if self.action == "list":
+            return Project.objects.exclude(support_tier="retired").order_by("name", "id")
         return Project.objects.order_by("name", "id")
 
     def list(self, request: Request) -> Response:

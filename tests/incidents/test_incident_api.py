@@ -5,12 +5,14 @@ update (409)."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from incidents import services as it_services
 from incidents.models import Incident, IncidentUpdate
-from tests.factories import IncidentFactory, PersonFactory
+from tests.factories import IncidentFactory, PersonFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +234,28 @@ def test_the_schema_describes_every_portal_endpoint(graph, reader):
     assert "409" in paths["/api/v1/incidents/{id}/updates/"]["post"]["responses"]
     status_ref = paths["/api/v1/status/{slug}/"]["get"]["responses"]["200"]["content"]
     assert "ProjectStatusOut" in str(status_ref)
+
+
+def test_status_json_runs_a_fixed_number_of_queries(graph, it_user):
+    def count(url):
+        with CaptureQueriesContext(connection) as queries:
+            assert api().get(url).status_code == 200
+        return len(queries)
+
+    # One of each first: an empty prefetch skips its query.
+    IncidentFactory(project=graph.people)
+    small = (count("/api/v1/status/people/"), count("/api/v1/status/"))
+    for i in range(10):
+        IncidentFactory(project=graph.people)
+        IncidentFactory(
+            project=graph.wiki,
+            started_at=timezone.now() - timedelta(days=i + 1),
+            resolved_at=timezone.now() - timedelta(days=i),
+            status="resolved",
+        )
+        it_services.outage_open(actor=it_user, title=f"DC {i}", systems=[graph.dc])
+    ProjectFactory(support_tier="retired", slug="old")
+    assert (count("/api/v1/status/people/"), count("/api/v1/status/")) == small
+    listed = api().get("/api/v1/status/").data["results"]
+    assert "old" not in {row["project"] for row in listed}
+    assert api().get("/api/v1/status/old/").status_code == 200

@@ -170,6 +170,8 @@ def _rate_limit_check(
     if address:
         _advisory_lock(_LOCK_ADDRESS, address)
     for rule in rate_limits():
+        if rule.limit <= 0:  # 0 turns a limit off
+            continue
         since = now - rule.window
         scope = ProblemReport.objects.filter(created_at__gt=since)
         if rule.per_project:

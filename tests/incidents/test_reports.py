@@ -505,3 +505,12 @@ def test_the_owners_reports_page_has_a_fixed_query_count(client, graph):
     for u in users(5):
         report_submit(actor=u, project=graph.people, description="still down")
     assert queries() == one
+
+
+def test_a_limit_of_zero_turns_it_off(graph, settings):
+    settings.STEWARD_REPORT_RATE_PER_PROJECT = 0
+    settings.STEWARD_REPORT_RATE_OVERALL = 0
+    [alice] = users(1)
+    for minute in range(7):
+        submit(alice, graph.people, at=NOW + timedelta(seconds=minute))
+    assert ProblemReport.objects.count() == 7

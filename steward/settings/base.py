@@ -160,6 +160,10 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.sweep", "schedule": 15.0},
     "incidents-due-reminders": {"task": "incidents.due_reminders", "schedule": 60.0},
+    "incidents-report-groups-close-quiet": {
+        "task": "incidents.report_groups_close_quiet",
+        "schedule": 300.0,
+    },
     "integrations-heartbeats-check": {"task": "integrations.heartbeats_check", "schedule": 60.0},
 }
 

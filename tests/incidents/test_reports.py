@@ -8,6 +8,7 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from incidents import report_services, services
 from incidents.models import Incident, ProblemReport, ReportGroup
@@ -130,6 +131,18 @@ def test_closing_quiet_groups_periodically(graph):
     assert report_services.report_groups_close_quiet(now=NOW + timedelta(minutes=119)) == 0
     assert report_services.report_groups_close_quiet(now=NOW + timedelta(minutes=120)) == 1
     assert not ReportGroup.objects.filter(closed_at__isnull=True).exists()
+
+
+def test_beat_closes_quiet_groups_through_the_task(graph, settings):
+    from incidents.tasks import report_groups_close_quiet
+
+    [a] = users(1)
+    submit(a, graph.people, at=timezone.now() - timedelta(hours=3))
+    entry = settings.CELERY_BEAT_SCHEDULE["incidents-report-groups-close-quiet"]
+    assert entry["task"] == report_groups_close_quiet.name
+
+    assert report_groups_close_quiet.apply().get() == 1
+    assert report_groups_close_quiet.apply().get() == 0
 
 
 def test_groups_are_per_project(graph):

@@ -622,3 +622,22 @@ def test_a_bare_address_that_fails_for_good_has_nothing_to_fall_back_on(event, h
     row.refresh_from_db()
     assert row.state == "failed"
     assert Notification.objects.count() == 1
+
+
+def test_an_email_to_a_follower_says_why_they_get_it_and_not_that_they_support_the_app(
+    event, project
+):
+    [row] = services.messages_send(
+        event=event,
+        topic="status",
+        deliveries=[services.Delivery(ref="sub-1", channel="email", address="fan@example.com")],
+        subject="Wiki is down",
+        body="Unsubscribe: https://steward.example.com/u/x",
+        project=project,
+        now=MONDAY_10,
+    )
+    services.notification_send(notification_id=row.pk, now=MONDAY_10)
+
+    [message] = mail.outbox
+    assert "because you follow Wiki" in message.body
+    assert "you support" not in message.body

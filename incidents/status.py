@@ -226,6 +226,8 @@ class ProjectStatus:
     open_incidents: list[Incident]
     open_outages: list[ImpactedProject]
     changes_ahead: list[ImpactedProject]
+    # Resolved incidents of the last 90 days, newest first.
+    past_incidents: list[Incident]
     days: list[Day]
     uptime_90: float
     uptime_30: float
@@ -302,14 +304,19 @@ def daily_history(
     return result
 
 
-def _history_spans(project: Project, *, since: datetime) -> tuple[list[Span], dict[int, str]]:
-    """Incidents and outages touching the project that were open at any time after `since`:
-    two queries."""
+def _history_spans(
+    project: Project, *, since: datetime
+) -> tuple[list[Span], dict[int, str], list[Incident]]:
+    """Incidents and outages touching the project that were open at any time after `since`
+    (and those incidents, newest first): two queries."""
     spans: list[Span] = []
     labels: dict[int, str] = {}
-    for incident in Incident.objects.filter(project=project).filter(
-        Q(resolved_at__isnull=True) | Q(resolved_at__gt=since)
-    ):
+    incidents = list(
+        Incident.objects.filter(project=project)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=since))
+        .order_by("-started_at", "-id")
+    )
+    for incident in incidents:
         span = Span(incident.started_at, incident.resolved_at, IMPACT_LEVEL[incident.impact])
         spans.append(span)
         labels[id(span)] = f"Incident: {incident.title}"
@@ -324,7 +331,7 @@ def _history_spans(project: Project, *, since: datetime) -> tuple[list[Span], di
         )
         spans.append(span)
         labels[id(span)] = f"IT outage: {outage.title}"
-    return spans, labels
+    return spans, labels, incidents
 
 
 def project_status(project: Project, *, at: datetime | None = None) -> ProjectStatus:
@@ -355,7 +362,7 @@ def project_status(project: Project, *, at: datetime | None = None) -> ProjectSt
         .order_by("change__planned_start_at", "change_id")
     )
     since = _day_start(at.astimezone(UTC).date() - timedelta(days=HISTORY_DAYS - 1))
-    spans, labels = _history_spans(project, since=since)
+    spans, labels, incidents = _history_spans(project, since=since)
     return ProjectStatus(
         project=project,
         at=at,
@@ -363,6 +370,7 @@ def project_status(project: Project, *, at: datetime | None = None) -> ProjectSt
         open_incidents=open_incidents,
         open_outages=open_outages,
         changes_ahead=changes_ahead,
+        past_incidents=[i for i in incidents if i.resolved_at is not None],
         days=daily_history(spans, until=at, labels=labels),
         uptime_90=uptime_percent(spans, since, at),
         uptime_30=uptime_percent(spans, max(since, at - timedelta(days=30)), at),

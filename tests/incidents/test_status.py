@@ -154,6 +154,7 @@ def test_project_status_brings_it_together(graph, it_user):
 
     assert status.state == "partial"
     assert [i.title for i in status.open_incidents] == ["Slow search"]
+    assert len(status.past_incidents) == 1  # the one of 120 days ago is out
     assert [i.outage.title for i in status.open_outages] == ["SSO"]
     assert [i.change for i in status.changes_ahead] == [change]
     assert len(status.days) == 90 and status.days[-1].day == at.date()
@@ -229,6 +230,7 @@ def test_the_project_status_page_shows_state_bars_and_uptime(client, graph, it_u
     assert "Major outage" in body  # the SEV2 outage through a hard path
     assert "&lt;b&gt;Slow&lt;/b&gt;" in body and "<b>Slow</b>" not in body
     assert "SSO gone" in body
+    assert "Past incidents" in body
     assert body.count('<span class="state-') == 90
     assert "state-major" in body and "Uptime, 90 days" in body
     assert "neither in a partial nor in a major outage" in body  # the definition is on the page

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from incidents.demo import load_portal_demo
 from registry.demo import DEMO_ACCOUNTS, load_demo
 
 
@@ -8,6 +9,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         accounts = load_demo()
+        load_portal_demo()
         self.stdout.write(self.style.SUCCESS("Demo data loaded. Accounts:"))
         for username, password in accounts.items():
             role = {

@@ -369,13 +369,14 @@ def _notification_values(
     fallback_of=None,
 ) -> dict:
     """A new notification's column values (by attname): cheaper than a model instance when a
-    large outage writes thousands of them (see `rows_insert`)."""
+    large outage writes thousands of them (see `rows_insert`). `person` may be a person's id."""
+    person_id = person if isinstance(person, int) else person.pk
     return {
         "event_type_id": event_type_id,
         "event_id": event_id,
         "topic": topic,
         "kind": kind,
-        "recipient_id": person.pk,
+        "recipient_id": person_id,
         "project_id": project.pk if project is not None else None,
         "contact_method_id": target.method_id,
         "channel": target.channel,
@@ -388,7 +389,7 @@ def _notification_values(
             event_type_id=event_type_id,
             event_id=event_id,
             topic=topic,
-            person_id=person.pk,
+            person_id=person_id,
             target=target,
             round=round,
         ),
@@ -673,6 +674,23 @@ def _level_rows(
     return rows
 
 
+def _page_targets(person_ids: set[int]) -> dict[int, list[Target]]:
+    """`targets_for(person, urgent=True)` of many people in two queries and no model instances,
+    keyed by the ids of the people that exist."""
+    targets: dict[int, list[Target]] = defaultdict(list)
+    for person_id, kind, address, method_id in (
+        ContactMethod.objects.filter(person_id__in=person_ids, for_pages=True)
+        .order_by("person_id", "order", "id")
+        .values_list("person_id", "kind", "address", "id")
+    ):
+        targets[person_id].append(Target(CHANNEL_OF_KIND[kind], address, method_id))
+    for person_id, email in Person.objects.filter(pk__in=person_ids - targets.keys()).values_list(
+        "id", "email"
+    ):
+        targets[person_id] = [Target(Channel.EMAIL, email, None)] if email else []
+    return dict(targets)
+
+
 def _people(ids: Iterable[int]) -> dict[int, Person]:
     return Person.objects.prefetch_related("contact_methods").in_bulk(list(set(ids)))
 
@@ -773,8 +791,10 @@ def pages_open_many(
             return [
                 pages_open_many(event=event, requests=[r], link=link, now=now)[0] for r in requests
             ]
-        people = _people(pid for page in fresh for pid in (page.levels[0] if page.levels else []))
-        targets: dict[int, list[Target]] = {}
+        targets = _page_targets(
+            {pid for page in fresh for pid in (page.levels[0] if page.levels else [])}
+        )
+        people = {pid: pid for pid in targets}  # person ids stand in for people here
         rows = [
             row
             for page in fresh

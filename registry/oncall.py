@@ -16,7 +16,7 @@ from __future__ import annotations
 import zoneinfo
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -549,11 +549,22 @@ def fill_on_call(support: Any) -> None:
     project, at = support.project, support.at
     prefetch_related_objects([project], *project_rotation_prefetches(overrides_after=at))
     current = project_oncall(project, at)
+    takeover = {shift.rotation.pk: shift for shift in current.next}
     support.on_call_now = [
-        supporter_for(c.person, role="on_call", order=i, at=at) for i, c in enumerate(current.now)
+        replace(
+            supporter_for(c.person, role="on_call", order=i, at=at),
+            rotation=c.rotation.name,
+            shift_end=takeover[c.rotation.pk].start if c.rotation.pk in takeover else None,
+        )
+        for i, c in enumerate(current.now)
     ]
     support.on_call_next = [
-        supporter_for(s.person, role="on_call_next", order=i, at=s.start)
+        replace(
+            supporter_for(s.person, role="on_call_next", order=i, at=s.start),
+            rotation=s.rotation.name,
+            shift_start=s.start,
+            shift_end=s.end,
+        )
         for i, s in enumerate(current.next)
     ]
 

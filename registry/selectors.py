@@ -148,6 +148,11 @@ class Supporter:
     order: int
     local_time: datetime
     in_working_hours: bool
+    # For on-call entries: the rotation, and the shift (start: when they take over; end: when
+    # someone else does, if that is within the look-ahead).
+    rotation: str = ""
+    shift_start: datetime | None = None
+    shift_end: datetime | None = None
 
 
 @dataclass

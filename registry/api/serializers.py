@@ -234,6 +234,13 @@ class SupporterOut(serializers.Serializer):
         help_text="The person's wall clock, ISO 8601 with its UTC offset."
     )
     in_working_hours = serializers.BooleanField()
+    rotation = serializers.CharField(help_text="On-call entries: the rotation; else empty.")
+    shift_start = serializers.DateTimeField(
+        allow_null=True, help_text="On call next: when they take over."
+    )
+    shift_end = serializers.DateTimeField(
+        allow_null=True, help_text="On-call entries: when someone else takes over, if known."
+    )
 
     # Not a DateTimeField: that would convert to the server's zone, and the point is theirs.
     @extend_schema_field(LOCAL_TIME)

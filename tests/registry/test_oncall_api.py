@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from rest_framework.test import APIClient
@@ -235,6 +235,12 @@ def test_support_endpoint_names_on_call_now_and_next(owned):
     offsets = {"Ann": ("+05:30",), "Bob": ("-05:00", "-04:00")}
     for supporter in body["on_call_now"] + body["on_call_next"]:
         assert supporter["local_time"].endswith(offsets[supporter["name"]])
+    [now], [upcoming] = body["on_call_now"], body["on_call_next"]
+    assert now["rotation"] == upcoming["rotation"] == "Primary"
+    assert now["shift_start"] is None and now["shift_end"] == upcoming["shift_start"]
+    start = datetime.fromisoformat(upcoming["shift_start"])
+    assert datetime.fromisoformat(upcoming["shift_end"]) - start == timedelta(days=1)
+    assert (start.hour, start.minute) == (9, 0)  # the layer's handoff time, in UTC
 
 
 def test_team_rotation_is_written_by_team_members(owned):

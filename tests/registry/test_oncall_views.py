@@ -89,6 +89,7 @@ def test_project_page_names_on_call_now_and_next_at_a_fixed_query_count(setup):
     client = client_for(owner.user)
     html = client.get("/projects/payroll/").content.decode()
     assert "On call now:" in html and "Next:" in html
+    assert f"{rot.name}, until" in html  # the current shift's end, in the person's time
     assert "/projects/payroll/oncall/" in html
     before = _queries(client, "/projects/payroll/")
     for i in range(4):

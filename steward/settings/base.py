@@ -152,8 +152,10 @@ CELERY_TIMEZONE = "UTC"
 # Pages and everything else travel on separate queues, so a flood of notices never delays a page.
 CELERY_TASK_ROUTES = {
     "notifications.send_page": {"queue": "pages"},
+    "notifications.send_pages": {"queue": "pages"},
     "notifications.fan_out_pages": {"queue": "pages"},
     "notifications.send": {"queue": "default"},
+    "notifications.send_many": {"queue": "default"},
     "notifications.fan_out": {"queue": "default"},
 }
 # All periodic work, in one place. Each task is safe to run twice and claims its rows itself.
@@ -195,6 +197,8 @@ SPECTACULAR_SETTINGS = {
         "ContactMethodKindEnum": "registry.models.ContactMethod.Kind",
         "SystemKindEnum": "registry.models.ITSystem.Kind",
         "SubscriptionChannelEnum": "incidents.models.Subscription.Channel",
+        "ProjectRoleEnum": "registry.models.ProjectRole.Role",
+        "SupporterRoleEnum": "registry.api.serializers.SUPPORTER_ROLES",
     },
 }
 

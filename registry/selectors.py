@@ -94,11 +94,11 @@ def projects_matching(query: str) -> QuerySet[Project]:
 
 
 def directory_projects(query: str = "") -> QuerySet[Project]:
-    """The directory list: a fixed number of queries whatever the number of projects and people."""
-    from .oncall import project_rotation_prefetches
+    """The directory list: a fixed number of queries whatever the number of projects and people.
 
+    Owners only: the on-call computation (rotations, layers, overrides, the next handoff) is
+    for the project page, where it is one project, not fifty."""
     return projects_matching(query).prefetch_related(
-        *project_rotation_prefetches(overrides_after=timezone.now()),
         "aliases",
         Prefetch(
             "roles", queryset=ProjectRole.objects.select_related("person").order_by("order", "id")
@@ -197,8 +197,11 @@ def supporter_for(person: Person, *, role: str, order: int, at: datetime) -> Sup
     )
 
 
-def support_for(project: Project, *, at: datetime | None = None) -> Support:
-    """Owners, then maintainers, then backups, each with their local time and working state.
+def support_for(
+    project: Project, *, at: datetime | None = None, with_on_call: bool = True
+) -> Support:
+    """Owners, then maintainers, then backups, each with their local time and working state, and
+    (unless `with_on_call` is false) who is on call now and next.
 
     Uses the project's prefetched roles when there are some (see `project_for_page`).
     """
@@ -209,9 +212,10 @@ def support_for(project: Project, *, at: datetime | None = None) -> Support:
         at=at,
         supporters=[supporter_for(r.person, role=r.role, order=r.order, at=at) for r in roles],
     )
-    from .oncall import fill_on_call  # the on-call computation imports this module
+    if with_on_call:
+        from .oncall import fill_on_call  # the on-call computation imports this module
 
-    fill_on_call(support)
+        fill_on_call(support)
     return support
 
 

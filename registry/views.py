@@ -100,7 +100,9 @@ def directory(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").replace("\x00", "").strip()[:500]
     page = Paginator(directory_projects(query), PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
-    results = [(project, support_for(project, at=now)) for project in page.object_list]
+    results = [
+        (project, support_for(project, at=now, with_on_call=False)) for project in page.object_list
+    ]
     annotate_open_issues([project for project, _support in results])  # the status badges
     context = {"q": query, "page": page, "results": results, "now": now}
     return _render_page_or_fragment(

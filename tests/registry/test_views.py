@@ -167,9 +167,9 @@ def _count_queries(client: Client, url: str) -> int:
     return len(queries)
 
 
-# session, user, count, page, on-call rotations, aliases, roles+people, IT group (nav),
-# own person (nav), open incidents and outages of the page's projects (status badges)
-DIRECTORY_QUERIES = 10
+# session, user, count, page, aliases, roles+people, IT group (nav), own person (nav), open
+# incidents and outages of the page's projects (status badges); no on-call: that is per project
+DIRECTORY_QUERIES = 9
 
 
 def test_directory_runs_a_fixed_number_of_queries(reader):

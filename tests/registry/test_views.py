@@ -121,11 +121,11 @@ def test_directory_history_restore_gets_the_full_page(reader, people_app):
     assert "<html" in response.content.decode()
 
 
-def test_directory_paginates_by_fifty(reader):
-    ProjectFactory.create_batch(51)
+def test_directory_paginates_by_twenty(reader):
+    ProjectFactory.create_batch(21)
     client = client_for(reader)
     first = client.get("/")
-    assert len(names_in(first)) == 50
+    assert len(names_in(first)) == 20
     assert "Page 1 of 2" in first.content.decode()
     assert len(names_in(client.get("/", {"page": 2}))) == 1
 

@@ -65,9 +65,9 @@ class IncidentUpdateOut(serializers.ModelSerializer):
 class IncidentOut(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     project_name = serializers.CharField(source="project.name", read_only=True)
-    opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    cause_change = serializers.PrimaryKeyRelatedField(read_only=True)
-    cause_outage = serializers.PrimaryKeyRelatedField(read_only=True)
+    opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    cause_change = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    cause_outage = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     updates = IncidentUpdateOut(many=True, read_only=True)
 
     class Meta:

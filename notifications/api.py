@@ -43,7 +43,7 @@ class PageSerializer(serializers.ModelSerializer):
 
 class NotificationSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    page = PageSerializer(read_only=True)
+    page = PageSerializer(read_only=True, allow_null=True)
     attempts_log = DeliveryAttemptSerializer(source="attempt_log", many=True, read_only=True)
 
     class Meta:

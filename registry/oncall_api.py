@@ -38,6 +38,11 @@ from .validators import WEEKDAYS
 
 class LayerOut(serializers.ModelSerializer):
     members = serializers.SerializerMethodField(help_text="Person ids, in turn order.")
+    # Wall times in the layer's zone, without an offset: not JSON Schema's format "time",
+    # which requires one.
+    handoff_time = serializers.CharField(read_only=True, help_text="HH:MM:SS, local.")
+    restrict_start = serializers.CharField(read_only=True, allow_null=True)
+    restrict_end = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = RotationLayer
@@ -68,7 +73,7 @@ class OverrideOut(serializers.ModelSerializer):
 
 class RotationOut(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     layers = LayerOut(many=True, read_only=True)
     overrides = OverrideOut(many=True, read_only=True, help_text="Overrides not yet over.")
 
@@ -233,6 +238,8 @@ class RotationViewSet(WriteViewSet):
 
     def partial_update(self, request: Request, pk: str) -> Response:
         rotation = self.get_object()
+        # Refused before parsing: an empty PATCH from someone else must not answer 200.
+        oncall_services._require_rotation(request.user, rotation)
         data = _parse(RotationIn, request, partial=True)
         layers = data.pop("layers", None)
         if {"project", "team"} & set(data):

@@ -159,7 +159,9 @@ class ProjectRoleIn(serializers.Serializer):
 
 
 class ProjectOut(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    # A string, not format "uri": an app without a runbook has "".
+    runbook_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
     aliases = serializers.SlugRelatedField(slug_field="alias", many=True, read_only=True)
     urls = serializers.SlugRelatedField(slug_field="url", many=True, read_only=True)
     roles = ProjectRoleOut(many=True, read_only=True)
@@ -223,11 +225,17 @@ class ProjectIn(serializers.ModelSerializer):
         extra_kwargs = {"name": NO_UNIQUE, "slug": NO_UNIQUE}
 
 
+# A supporter's role: a project role, or `on_call` for the rotations' entries (named in
+# SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] so it does not collide with the project roles).
+SUPPORTER_ROLES = [*ProjectRole.Role.choices, ("on_call", "On call")]
+
+
 class SupporterOut(serializers.Serializer):
     person = serializers.IntegerField(source="person.pk")
     name = serializers.CharField(source="person.display_name")
     email = serializers.EmailField(source="person.email")
-    role = serializers.ChoiceField(choices=ProjectRole.Role.choices)
+    # The rotations' entries say `on_call`; the others, the project role.
+    role = serializers.ChoiceField(choices=SUPPORTER_ROLES)
     order = serializers.IntegerField()
     time_zone = serializers.CharField(source="person.time_zone")
     local_time = serializers.SerializerMethodField(
@@ -265,7 +273,7 @@ class SupportOut(serializers.Serializer):
 
 
 class SystemOut(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     contacts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     integration_key = serializers.SerializerMethodField(
         help_text="The key of inbound alerts; null unless you are IT staff."
@@ -331,8 +339,10 @@ class ImpactOut(serializers.Serializer):
 
 
 class DependencyOut(serializers.ModelSerializer):
-    source_project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    source_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    source_project = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
+    source_system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     target_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -385,7 +395,10 @@ class DependencyUpdateIn(serializers.ModelSerializer):
 
 class AuditEntryOut(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text="Username; null for Steward itself."
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Username; null for Steward itself.",
     )
     changes = serializers.JSONField(help_text="{field: [before, after]}")
 

@@ -1,0 +1,501 @@
+"""The authorisation matrix: every URL the resolver knows × every role → the status expected.
+
+The list of URLs comes from django.urls.get_resolver(), so a URL added without a line in EXPECTED
+fails `test_every_url_has_an_expectation`, telling whoever added it to decide who may use it.
+Each row is one request (GET for pages and readable endpoints, the write for write-only ones),
+made as anonymous, reader, owner of another project, owner, IT staff and admin, each inside a
+savepoint rolled back afterwards so that one role's write does not change what the next sees.
+
+Writes with a body that would pass validation are in WRITES: an empty form may be answered with
+its errors before the permission check, which proves nothing about the permission.
+Below, the lists: what each role's list pages and endpoints contain.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.security.world import ROLES, World, world_build
+
+pytestmark = pytest.mark.django_db
+
+# name: (method, path, "anonymous reader other_owner owner it admin")
+EXPECTED: dict[str, tuple[str, str, str]] = {
+    "api-docs": ("GET", "/api/docs/", "200 200 200 200 200 200"),
+    "api-root": ("GET", "/api/v1/", "401 200 200 200 200 200"),
+    "api-token": ("POST", "/api/v1/auth/token/", "400 400 400 400 400 400"),
+    "audit-entry-list": ("GET", "/api/v1/audit/", "401 200 200 200 200 200"),
+    "audit-entry-detail": ("GET", "/api/v1/audit/{audit}/", "401 200 200 200 200 200"),
+    "change-list": ("GET", "/api/v1/changes/", "401 200 200 200 200 200"),
+    "change-detail": ("GET", "/api/v1/changes/{change}/", "401 200 200 200 200 200"),
+    "change-cancel": ("POST", "/api/v1/changes/{change}/cancel/", "401 403 403 403 200 200"),
+    "change-complete": ("POST", "/api/v1/changes/{change}/complete/", "401 403 403 403 409 409"),
+    "change-preview": ("POST", "/api/v1/changes/preview/", "401 400 400 400 400 400"),
+    "change-respond": ("POST", "/api/v1/changes/{change}/respond/", "401 400 400 400 400 400"),
+    "change-schedule": ("POST", "/api/v1/changes/{change}/schedule/", "401 403 403 403 409 409"),
+    "change-start": ("POST", "/api/v1/changes/{change}/start/", "401 403 403 403 200 200"),
+    "contact-method-list": (
+        "GET",
+        "/api/v1/people/{owner}/contact-methods/",
+        "401 200 200 200 200 200",
+    ),
+    "contact-method-detail": (
+        "GET",
+        "/api/v1/people/{owner}/contact-methods/{contact}/",
+        "401 200 200 200 200 200",
+    ),
+    "dependency-list": ("GET", "/api/v1/dependencies/", "401 200 200 200 200 200"),
+    "dependency-detail": ("GET", "/api/v1/dependencies/{dependency}/", "401 200 200 200 200 200"),
+    "escalation-policy-list": ("GET", "/api/v1/escalation-policies/", "401 200 200 200 200 200"),
+    "escalation-policy-detail": (
+        "GET",
+        "/api/v1/escalation-policies/{policy}/",
+        "401 200 200 200 200 200",
+    ),
+    "events-enqueue": ("POST", "/v2/enqueue", "400 400 400 400 400 400"),
+    "feedback:my-subscriptions": ("GET", "/subscriptions/", "302 200 200 200 200 200"),
+    "feedback:project-reports": ("GET", "/projects/{project}/reports/", "302 403 403 200 200 200"),
+    "feedback:report-create": ("GET", "/projects/{project}/report/", "302 200 200 200 200 200"),
+    "feedback:report-group-dismiss": (
+        "POST",
+        "/projects/{other_project}/reports/{report_group}/dismiss/",
+        "302 403 302 403 302 302",
+    ),
+    "feedback:report-group-escalate": (
+        "POST",
+        "/projects/{other_project}/reports/{report_group}/incident/",
+        "302 403 400 403 400 400",
+    ),
+    "feedback:subscribe": ("GET", "/projects/{project}/subscribe/", "200 200 200 200 200 200"),
+    "feedback:subscription-cancel": (
+        "POST",
+        "/subscriptions/{subscription}/cancel/",
+        "302 403 403 302 403 302",
+    ),
+    "feedback:subscription-confirm": (
+        "GET",
+        "/subscriptions/confirm/forged/",
+        "400 400 400 400 400 400",
+    ),
+    "feedback:subscription-unsubscribe": (
+        "GET",
+        "/subscriptions/unsubscribe/forged/",
+        "400 400 400 400 400 400",
+    ),
+    "healthz": ("GET", "/healthz", "200 200 200 200 200 200"),
+    "incident-list": ("GET", "/api/v1/incidents/", "401 200 200 200 200 200"),
+    "incident-detail": ("GET", "/api/v1/incidents/{incident}/", "401 200 200 200 200 200"),
+    "incident-cause": ("POST", "/api/v1/incidents/{incident}/cause/", "401 403 403 200 200 200"),
+    "incident-resolve": (
+        "POST",
+        "/api/v1/incidents/{incident}/resolve/",
+        "401 403 403 200 200 200",
+    ),
+    "incident-updates": ("GET", "/api/v1/incidents/{incident}/updates/", "401 200 200 200 200 200"),
+    "incident_portal:incident-cause": (
+        "POST",
+        "/incidents/{incident}/cause/",
+        "302 403 403 302 302 302",
+    ),
+    "incident_portal:incident-detail": ("GET", "/incidents/{incident}/", "200 200 200 200 200 200"),
+    "incident_portal:incident-open": (
+        "GET",
+        "/projects/{project}/incidents/new/",
+        "302 403 403 200 200 200",
+    ),
+    "incident_portal:incident-resolve": (
+        "POST",
+        "/incidents/{incident}/resolve/",
+        "302 403 403 302 302 302",
+    ),
+    "incident_portal:incident-update": (
+        "POST",
+        "/incidents/{incident}/updates/",
+        "302 400 400 400 400 400",
+    ),
+    "incident_portal:insights-project": (
+        "GET",
+        "/insights/projects/{project}/",
+        "302 403 403 200 200 200",
+    ),
+    "incident_portal:insights-system": (
+        "GET",
+        "/insights/systems/{system}/",
+        "302 403 403 403 200 200",
+    ),
+    "incident_portal:status-index": ("GET", "/status/", "200 200 200 200 200 200"),
+    "incident_portal:status-project": ("GET", "/status/{project}/", "200 200 200 200 200 200"),
+    "incidents:change-create": ("GET", "/it/changes/new/", "302 403 403 403 200 200"),
+    "incidents:change-detail": ("GET", "/it/changes/{change}/", "302 200 200 200 200 200"),
+    "incidents:change-edit": ("GET", "/it/changes/{change}/edit/", "302 403 403 403 200 200"),
+    "incidents:change-list": ("GET", "/it/changes/", "302 200 200 200 200 200"),
+    "incidents:change-respond": ("GET", "/it/changes/{change}/respond/", "302 403 403 200 403 403"),
+    "incidents:change-transition": (
+        "POST",
+        "/it/changes/{change}/cancel/",
+        "302 403 403 403 302 302",
+    ),
+    "incidents:outage-detail": ("GET", "/it/outages/{outage}/", "302 200 200 200 200 200"),
+    "incidents:outage-list": ("GET", "/it/outages/", "302 200 200 200 200 200"),
+    "incidents:outage-open": ("GET", "/it/outages/new/", "302 403 403 403 200 200"),
+    "incidents:outage-resolve": (
+        "POST",
+        "/it/outages/{outage}/resolve/",
+        "302 403 403 403 302 302",
+    ),
+    "incidents:outage-update": ("POST", "/it/outages/{outage}/update/", "302 400 400 400 400 400"),
+    "integrations:alertmanager": ("POST", "/integrations/alertmanager/", "401 401 401 401 401 401"),
+    "integrations:alertmanager-key": (
+        "POST",
+        "/integrations/alertmanager/no-such-key/",
+        "401 401 401 401 401 401",
+    ),
+    "integrations:heartbeat": (
+        "GET",
+        "/integrations/heartbeat/no-such-key/",
+        "404 404 404 404 404 404",
+    ),
+    "login": ("GET", "/accounts/login/", "200 200 200 200 200 200"),
+    "logout": ("POST", "/accounts/logout/", "302 302 302 302 302 302"),
+    "metrics": ("GET", "/metrics", "200 200 200 200 200 200"),
+    "notification-list": ("GET", "/api/v1/notifications/", "401 200 200 200 200 200"),
+    "notification-detail": (
+        "GET",
+        "/api/v1/notifications/{notification}/",
+        "401 404 404 200 404 404",
+    ),
+    "notification-ack": (
+        "POST",
+        "/api/v1/notifications/{notification}/ack/",
+        "401 404 404 200 404 404",
+    ),
+    "notifications:ack_link": ("GET", "/notifications/ack/forged/", "400 400 400 400 400 400"),
+    "notifications:mine": ("GET", "/notifications/mine/", "302 200 200 200 200 200"),
+    "notifications:page_ack": (
+        "POST",
+        "/notifications/pages/{page}/ack/",
+        "302 403 403 302 302 302",
+    ),
+    "oncall:feed": ("GET", "/feeds/oncall/no-such-token.ics", "404 404 404 404 404 404"),
+    "oncall:feed_revoke": ("POST", "/me/feeds/999999/revoke/", "302 404 404 404 404 404"),
+    "oncall:feeds": ("GET", "/me/feeds/", "302 200 200 200 200 200"),
+    "oncall:override_add": (
+        "POST",
+        "/projects/{project}/oncall/overrides/",
+        "302 400 400 400 400 400",
+    ),
+    "oncall:override_remove": (
+        "POST",
+        "/projects/{project}/oncall/overrides/{override}/remove/",
+        "302 403 403 302 403 302",
+    ),
+    "oncall:override_take": ("POST", "/projects/{project}/oncall/take/", "302 404 404 404 404 404"),
+    "oncall:schedule": ("GET", "/projects/{project}/oncall/", "302 200 200 200 200 200"),
+    "outage-list": ("GET", "/api/v1/outages/", "401 200 200 200 200 200"),
+    "outage-detail": ("GET", "/api/v1/outages/{outage}/", "401 200 200 200 200 200"),
+    "outage-preview": ("POST", "/api/v1/outages/preview/", "401 400 400 400 400 400"),
+    "outage-resolve": ("POST", "/api/v1/outages/{outage}/resolve/", "401 403 403 403 200 200"),
+    "outage-updates": ("GET", "/api/v1/outages/{outage}/updates/", "401 200 200 200 200 200"),
+    "password_change": ("GET", "/accounts/password_change/", "302 200 200 200 200 200"),
+    "password_change_done": ("GET", "/accounts/password_change/done/", "302 200 200 200 200 200"),
+    "password_reset": ("GET", "/accounts/password_reset/", "200 200 200 200 200 200"),
+    "password_reset_complete": ("GET", "/accounts/reset/done/", "200 200 200 200 200 200"),
+    "password_reset_confirm": ("GET", "/accounts/reset/MQ/bad-token/", "200 200 200 200 200 200"),
+    "password_reset_done": ("GET", "/accounts/password_reset/done/", "200 200 200 200 200 200"),
+    "person-list": ("GET", "/api/v1/people/", "401 200 200 200 200 200"),
+    "person-detail": ("GET", "/api/v1/people/{owner}/", "401 200 200 200 200 200"),
+    "project-list": ("GET", "/api/v1/projects/", "401 200 200 200 200 200"),
+    "project-detail": ("GET", "/api/v1/projects/{project}/", "401 200 200 200 200 200"),
+    "project-history": ("GET", "/api/v1/projects/{project}/history/", "401 200 200 200 200 200"),
+    "project-remove-role": (
+        "DELETE",
+        "/api/v1/projects/{project}/roles/{owner}/",
+        "401 403 403 400 403 400",
+    ),
+    "project-roles": ("POST", "/api/v1/projects/{project}/roles/", "401 400 400 400 400 400"),
+    "project-support": ("GET", "/api/v1/projects/{project}/support/", "401 200 200 200 200 200"),
+    "registry:contact_add": ("POST", "/me/contacts/", "302 200 200 200 200 200"),
+    "registry:contact_remove": (
+        "POST",
+        "/me/contacts/{contact}/remove/",
+        "302 404 404 302 404 404",
+    ),
+    "registry:directory": ("GET", "/", "302 200 200 200 200 200"),
+    "registry:profile": ("GET", "/me/", "302 200 200 200 200 200"),
+    "registry:project_create": ("GET", "/projects/new/", "302 200 200 200 200 200"),
+    "registry:project_dependency_add": (
+        "POST",
+        "/projects/{project}/dependencies/",
+        "302 200 200 200 200 200",
+    ),
+    "registry:project_dependency_remove": (
+        "POST",
+        "/projects/{project}/dependencies/{dependency}/remove/",
+        "302 403 403 302 302 302",
+    ),
+    "registry:project_detail": ("GET", "/projects/{project}/", "302 200 200 200 200 200"),
+    "registry:project_edit": ("GET", "/projects/{project}/edit/", "302 403 403 200 403 200"),
+    "registry:project_role_add": ("POST", "/projects/{project}/roles/", "302 200 200 200 200 200"),
+    "registry:project_role_remove": (
+        "POST",
+        "/projects/{project}/roles/{owner}/remove/",
+        "302 403 403 200 403 200",
+    ),
+    "registry:system_create": ("GET", "/systems/new/", "302 403 403 403 200 200"),
+    "registry:system_dependency_add": (
+        "POST",
+        "/systems/{system}/dependencies/",
+        "302 200 200 200 200 200",
+    ),
+    "registry:system_dependency_remove": (
+        "POST",
+        "/systems/{system}/dependencies/999999/remove/",
+        "302 404 404 404 404 404",
+    ),
+    "registry:system_detail": ("GET", "/systems/{system}/", "302 200 200 200 200 200"),
+    "registry:system_edit": ("GET", "/systems/{system}/edit/", "302 403 403 403 200 200"),
+    "registry:system_list": ("GET", "/systems/", "302 200 200 200 200 200"),
+    "report-list": ("GET", "/api/v1/reports/", "401 200 200 200 200 200"),
+    "report-detail": ("GET", "/api/v1/reports/{report}/", "401 200 200 404 200 200"),
+    "rotation-list": ("GET", "/api/v1/rotations/", "401 200 200 200 200 200"),
+    "rotation-detail": ("GET", "/api/v1/rotations/{rotation}/", "401 200 200 200 200 200"),
+    "rotation-oncall": ("GET", "/api/v1/rotations/{rotation}/oncall/", "401 200 200 200 200 200"),
+    "rotation-override-detail": (
+        "DELETE",
+        "/api/v1/rotations/{rotation}/overrides/{override}/",
+        "401 403 403 204 403 204",
+    ),
+    "rotation-overrides": (
+        "POST",
+        "/api/v1/rotations/{rotation}/overrides/",
+        "401 400 400 400 400 400",
+    ),
+    "schema": ("GET", "/api/schema/", "200 200 200 200 200 200"),
+    "status-list": ("GET", "/api/v1/status/", "200 200 200 200 200 200"),
+    "status-detail": ("GET", "/api/v1/status/{project}/", "200 200 200 200 200 200"),
+    "subscription-list": ("GET", "/api/v1/subscriptions/", "401 200 200 200 200 200"),
+    "subscription-detail": (
+        "GET",
+        "/api/v1/subscriptions/{subscription}/",
+        "401 404 404 200 404 404",
+    ),
+    "system-list": ("GET", "/api/v1/systems/", "401 200 200 200 200 200"),
+    "system-detail": ("GET", "/api/v1/systems/{system}/", "401 200 200 200 200 200"),
+    "system-history": ("GET", "/api/v1/systems/{system}/history/", "401 200 200 200 200 200"),
+    "system-impact": ("GET", "/api/v1/systems/{system}/impact/", "401 200 200 200 200 200"),
+    "team-list": ("GET", "/api/v1/teams/", "401 200 200 200 200 200"),
+    "team-detail": ("GET", "/api/v1/teams/{team}/", "401 200 200 200 200 200"),
+    "admin:index": ("GET", "/admin/", "302 302 302 302 302 200"),
+}
+
+# Writes with a valid body: (method, path, data, statuses as above).
+WRITES: dict[str, tuple[str, str, dict, str]] = {
+    "registry:project_role_add": (
+        "POST",
+        "/projects/{project}/roles/",
+        {"person": "reader", "role": "backup", "order": "1"},
+        "302 403 403 302 403 302",
+    ),
+    "registry:project_dependency_add": (
+        "POST",
+        "/projects/{project}/dependencies/",
+        {"target_system": "{spare_system}", "criticality": "soft"},
+        "302 403 403 302 302 302",
+    ),
+    "registry:project_edit": (
+        "POST",
+        "/projects/{project}/edit/",
+        {"name": "Renamed", "slug": "{project}", "support_tier": "side_project"},
+        "302 403 403 302 403 302",
+    ),
+    "registry:system_edit": (
+        "POST",
+        "/systems/{system}/edit/",
+        {"name": "Renamed", "slug": "{system}", "kind": "database"},
+        "302 403 403 403 302 302",
+    ),
+    "project-detail": (
+        "PATCH",
+        "/api/v1/projects/{project}/",
+        {"description": "x"},
+        "401 403 403 200 403 200",
+    ),
+    "project-detail:delete": (
+        "DELETE",
+        "/api/v1/projects/{project}/",
+        {},
+        "401 403 403 204 403 204",
+    ),
+    "system-detail": (
+        "PATCH",
+        "/api/v1/systems/{system}/",
+        {"description": "x"},
+        "401 403 403 403 200 200",
+    ),
+    "team-detail": (
+        "PATCH",
+        "/api/v1/teams/{team}/",
+        {"name": "Renamed"},
+        "401 403 403 403 200 200",
+    ),
+    "person-detail": (
+        "PATCH",
+        "/api/v1/people/{owner}/",
+        {"display_name": "X"},
+        "401 403 403 200 403 200",
+    ),
+    "rotation-detail": ("PATCH", "/api/v1/rotations/{rotation}/", {}, "401 403 403 200 403 200"),
+    "rotation-detail:delete": (
+        "DELETE",
+        "/api/v1/rotations/{rotation}/",
+        {},
+        "401 403 403 204 403 204",
+    ),
+    "escalation-policy-detail": (
+        "PATCH",
+        "/api/v1/escalation-policies/{policy}/",
+        {"repeat_count": 1},
+        "401 403 403 200 403 200",
+    ),
+    "dependency-detail": (
+        "PATCH",
+        "/api/v1/dependencies/{dependency}/",
+        {"criticality": "soft"},
+        "401 403 403 200 200 200",
+    ),
+    "contact-method-detail": (
+        "PATCH",
+        "/api/v1/people/{owner}/contact-methods/{contact}/",
+        {"label": "home"},
+        "401 403 403 200 403 200",
+    ),
+    "incident-detail": (
+        "PATCH",
+        "/api/v1/incidents/{incident}/",
+        {"title": "Renamed"},
+        "401 403 403 200 200 200",
+    ),
+    "subscription-detail": (
+        "DELETE",
+        "/api/v1/subscriptions/{subscription}/",
+        {},
+        "401 404 404 204 404 404",
+    ),
+}
+
+NOT_CHECKED = {
+    # Django's admin has its own permission system (staff flag, model permissions); only its
+    # index is in EXPECTED, to show it refuses everyone but the admin.
+    "admin:",
+}
+
+
+def _names() -> set[str]:
+    def walk(patterns, namespace: str | None = None):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern):
+                name = pattern.name or str(pattern.pattern)
+                yield f"{namespace}:{name}" if namespace else name
+
+    return set(walk(get_resolver().url_patterns))
+
+
+def _values(world: World) -> dict[str, object]:
+    return {
+        "project": world.project.slug,
+        "other_project": world.other_project.slug,
+        "system": world.system.slug,
+        "spare_system": world.spare_system.slug,
+        "team": world.team.slug,
+        "change": world.change.pk,
+        "outage": world.outage.pk,
+        "incident": world.incident.pk,
+        "notification": world.notification.pk,
+        "page": world.notification.page_id,
+        "dependency": world.dependency.pk,
+        "policy": world.policy_id,
+        "rotation": world.rotation.pk,
+        "override": world.override_id,
+        "owner": world.people["owner"].pk,
+        "contact": world.contact.pk,
+        "report": world.report.pk,
+        "report_group": world.report_group.pk,
+        "subscription": world.subscription.pk,
+        "audit": _any_audit_entry(),
+    }
+
+
+def _any_audit_entry() -> int:
+    from registry.models import AuditEntry
+
+    return AuditEntry.objects.values_list("pk", flat=True).first()
+
+
+def _request(world: World, role: str, method: str, path: str, data: dict | None = None) -> int:
+    client = Client()
+    user = world.users[role]
+    if user is not None:
+        client.force_login(user)
+    with transaction.atomic():
+        if method == "GET":
+            response = client.get(path)
+        elif method == "POST" and not path.startswith("/api/"):
+            response = client.post(path, data or {})
+        else:
+            response = client.generic(
+                method,
+                path,
+                data=__import__("json").dumps(data or {}),
+                content_type="application/json",
+            )
+        transaction.set_rollback(True)
+    return response.status_code
+
+
+def test_every_url_has_an_expectation() -> None:
+    missing = sorted(
+        name
+        for name in _names()
+        if name not in EXPECTED and not any(name.startswith(p) for p in NOT_CHECKED)
+    )
+    assert not missing, (
+        "These URLs have no line in tests/security/test_authorization_matrix.py EXPECTED: "
+        "add one per URL with the status each role must get (anonymous, reader, owner of another "
+        f"project, owner, IT staff, admin): {missing}"
+    )
+    gone = sorted(set(EXPECTED) - _names())
+    assert not gone, f"EXPECTED names URLs that no longer exist: {gone}"
+
+
+def test_every_url_answers_each_role_as_expected() -> None:
+    world = world_build()
+    values = _values(world)
+    wrong = []
+    for name, (method, path, statuses) in sorted(EXPECTED.items()):
+        url = path.format(**values)
+        got = [_request(world, role, method, url) for role in ROLES]
+        if got != [int(s) for s in statuses.split()]:
+            wrong.append(
+                f"{name} {method} {url}: expected {statuses}, got {' '.join(map(str, got))}"
+            )
+    assert not wrong, "roles: " + " ".join(ROLES) + "\n" + "\n".join(wrong)
+
+
+def test_writes_with_a_valid_body_are_refused_to_roles_that_may_not_make_them() -> None:
+    world = world_build()
+    values = _values(world)
+    wrong = []
+    for name, (method, path, data, statuses) in sorted(WRITES.items()):
+        url = path.format(**values)
+        body = {k: str(v).format(**values) if isinstance(v, str) else v for k, v in data.items()}
+        got = [_request(world, role, method, url, body) for role in ROLES]
+        if got != [int(s) for s in statuses.split()]:
+            wrong.append(
+                f"{name} {method} {url}: expected {statuses}, got {' '.join(map(str, got))}"
+            )
+    assert not wrong, "roles: " + " ".join(ROLES) + "\n" + "\n".join(wrong)

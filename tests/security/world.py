@@ -1,0 +1,211 @@
+"""One small registry with an object of every kind and a user for every role, built through the
+services, for the hostile-client tests (Schemathesis, the authorisation matrix, XSS, CSRF).
+
+Roles: anonymous, reader (signed in, no role anywhere), other_owner (owns another project),
+owner (owns `project`, is its on-call, has a page and a subscription), it (IT staff), admin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from incidents import services as it_services
+from incidents.models import Change, Incident, Outage, ProblemReport, ReportGroup, Subscription
+from incidents.report_services import report_submit
+from notifications.models import Notification
+from registry import oncall_services
+from registry.models import (
+    ContactMethod,
+    Dependency,
+    ITSystem,
+    Person,
+    Project,
+    ProjectAlias,
+    Rotation,
+    Team,
+)
+from registry.services import dependency_add
+from tests.factories import (
+    IncidentFactory,
+    PersonFactory,
+    ProjectFactory,
+    ProjectRoleFactory,
+    SubscriptionFactory,
+    SystemFactory,
+    TeamFactory,
+    it_staff_user,
+)
+
+ROLES = ("anonymous", "reader", "other_owner", "owner", "it", "admin")
+
+
+@dataclass
+class World:
+    users: dict[str, AbstractBaseUser | None]
+    people: dict[str, Person]
+    project: Project
+    other_project: Project
+    system: ITSystem
+    spare_system: ITSystem
+    team: Team
+    dependency: Dependency
+    rotation: Rotation
+    override_id: int
+    policy_id: int
+    change: Change
+    outage: Outage
+    incident: Incident
+    notification: Notification
+    subscription: Subscription
+    contact: ContactMethod
+    report: ProblemReport
+    report_group: ReportGroup
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def token_headers(self, role: str) -> dict[str, str]:
+        token = self.tokens.get(role)
+        return {"Authorization": f"Token {token}"} if token else {}
+
+
+def world_build(**texts: str) -> World:
+    """Build the world. `texts` replace the free text of every object (for the XSS tests):
+    `name`, `description`, `title`, `message`, `display_name`, `url`."""
+    name = texts.get("name", "")
+    description = texts.get("description", "A side project")
+    title = texts.get("title", "Trouble")
+    message = texts.get("message", "Looking into it")
+    display = texts.get("display_name", "")
+
+    def person(username: str, **kwargs) -> Person:
+        return PersonFactory(
+            user__username=username,
+            display_name=f"{display}{username.title()}" if display else username.title(),
+            **kwargs,
+        )
+
+    reader = person("reader")
+    other_owner = person("otherowner")
+    owner = person("owner")
+    it_user = it_staff_user(
+        user__username="itstaff", display_name=f"{display}IT" if display else "IT Staff"
+    )
+    admin = person("admin", user__is_superuser=True, user__is_staff=True)
+
+    team = TeamFactory(name=f"{name}Team" if name else "Team Blue", slug="team-blue")
+    project = ProjectFactory(
+        name=f"{name}Owned app" if name else "Owned app",
+        slug="owned-app",
+        description=description,
+        help_channel=f"{name}#help" if name else "#owned-help",
+        team=team,
+    )
+    ProjectAlias.objects.create(project=project, alias=f"{name}alias" if name else "owned")
+    other_project = ProjectFactory(name="Other app", slug="other-app")
+    ProjectRoleFactory(project=project, person=owner)
+    ProjectRoleFactory(project=other_project, person=other_owner)
+    system = SystemFactory(
+        name=f"{name}Database" if name else "Database",
+        slug="database",
+        description=description,
+    )
+    dependency = dependency_add(
+        actor=None, source_project=project, target_system=system, note=description
+    )
+
+    rotation = oncall_services.rotation_create(
+        actor=owner.user, name=f"{name}Primary" if name else "Primary", project=project
+    )
+    oncall_services.layer_create(
+        actor=owner.user,
+        rotation=rotation,
+        members=[owner],
+        time_zone="UTC",
+        start_date=dt.date(2024, 1, 1),
+        handoff_time=dt.time(9, 0),
+        length="weekly",
+    )
+    now = timezone.now()
+    override = oncall_services.override_create(
+        actor=owner.user,
+        rotation=rotation,
+        person=owner,
+        start_at=now + dt.timedelta(days=30),
+        end_at=now + dt.timedelta(days=31),
+        reason=description[:200],
+    )
+    policy = oncall_services.escalation_policy_create(
+        actor=owner.user, project=project, levels=[{"target": "rotation", "rotation": rotation}]
+    )
+
+    change = it_services.change_create(
+        actor=it_user,
+        title=title,
+        description=description,
+        planned_start_at=now + dt.timedelta(days=2),
+        planned_end_at=now + dt.timedelta(days=2, hours=2),
+        systems=[system],
+        rollback_plan=description,
+    )
+    it_services.change_schedule(actor=it_user, change=change)
+    outage = it_services.outage_open(
+        actor=it_user, title=title, description=description, systems=[system]
+    )
+    it_services.outage_update(actor=it_user, outage=outage, message=message)
+    incident = IncidentFactory(project=project, title=title)
+    notification = Notification.objects.filter(recipient=owner, page__isnull=False).first()
+    assert notification is not None, "the outage pages the owner, who is on call"
+    subscription = SubscriptionFactory(
+        project=project, person=owner, address=owner.email, channel="email"
+    )
+    contact = ContactMethod.objects.create(
+        person=owner, kind=ContactMethod.Kind.EMAIL, address=owner.email, label=name or "work"
+    )
+    outcome = report_submit(
+        actor=reader.user, project=other_project, description=description or "broken"
+    )
+    report = ProblemReport.objects.get(pk=outcome.report.pk)
+
+    users = {
+        "anonymous": None,
+        "reader": reader.user,
+        "other_owner": other_owner.user,
+        "owner": owner.user,
+        "it": it_user,
+        "admin": admin.user,
+    }
+    world = World(
+        users=users,
+        people={
+            "reader": reader,
+            "other_owner": other_owner,
+            "owner": owner,
+            "it": it_user.person,
+            "admin": admin,
+        },
+        project=project,
+        other_project=other_project,
+        system=system,
+        spare_system=SystemFactory(name="Printers", slug="printers"),
+        team=team,
+        dependency=dependency,
+        rotation=rotation,
+        override_id=override.pk,
+        policy_id=policy.pk,
+        change=change,
+        outage=outage,
+        incident=incident,
+        notification=notification,
+        subscription=subscription,
+        contact=contact,
+        report=report,
+        report_group=report.group,
+    )
+    for role, user in users.items():
+        if user is not None:
+            world.tokens[role] = Token.objects.get_or_create(user=user)[0].key
+    return world

@@ -317,6 +317,18 @@ def _clean_urls(urls: Iterable[str]) -> list[str]:
     return cleaned
 
 
+def _clean_runbook_url(fields: dict[str, Any]) -> None:
+    """The model's URLField also takes ftp://; a link people click must be http(s)."""
+    url = fields.get("runbook_url")
+    if url:
+        try:
+            _url_validator(url)
+        except ValidationError:
+            raise ValidationError(
+                {"runbook_url": f"“{url[:100]}” is not an http:// or https:// URL."}
+            ) from None
+
+
 def _replace_aliases_and_urls(
     project: Project, aliases: list[str] | None, urls: list[str] | None
 ) -> None:
@@ -339,6 +351,7 @@ def project_create(
     """Register a project. A person who registers it becomes its first owner."""
     _require(actor is None or permissions.can_create_project(actor))
     project = Project()
+    _clean_runbook_url(fields)
     _set_fields(project, fields, PROJECT_FIELDS)
     clean_aliases, clean_urls = _clean_aliases(aliases), _clean_urls(urls)
 
@@ -361,6 +374,7 @@ def project_update(
     **fields: Any,
 ) -> Project:
     _require(actor is None or permissions.can_edit_project(actor, project))
+    _clean_runbook_url(fields)
     _set_fields(project, fields, PROJECT_FIELDS)
     clean_aliases = None if aliases is None else _clean_aliases(aliases)
     clean_urls = None if urls is None else _clean_urls(urls)

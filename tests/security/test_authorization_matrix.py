@@ -499,3 +499,72 @@ def test_writes_with_a_valid_body_are_refused_to_roles_that_may_not_make_them() 
                 f"{name} {method} {url}: expected {statuses}, got {' '.join(map(str, got))}"
             )
     assert not wrong, "roles: " + " ".join(ROLES) + "\n" + "\n".join(wrong)
+
+
+# --- lists contain only what the role may see ---------------------------------------------------
+
+
+def _api_ids(world: World, role: str, path: str) -> set:
+    client = Client()
+    client.force_login(world.users[role])
+    response = client.get(path)
+    assert response.status_code == 200, (role, path, response.status_code)
+    return {row["id"] for row in response.json()["results"]}
+
+
+def test_api_lists_hold_only_what_each_role_may_see() -> None:
+    world = world_build()
+    owner_notifications = set(world.people["owner"].notifications.values_list("pk", flat=True))
+    other_notifications = set(
+        world.people["other_owner"].notifications.values_list("pk", flat=True)
+    )
+    assert owner_notifications and other_notifications
+    report = {world.report.pk}  # by the reader, on the other owner's project
+
+    expected = {
+        # role: (notifications, subscriptions, reports)
+        "reader": (set(), set(), report),
+        "other_owner": (other_notifications, set(), report),
+        "owner": (owner_notifications, {world.subscription.pk}, set()),
+        "it": (set(world.people["it"].notifications.values_list("pk", flat=True)), set(), report),
+        "admin": (set(), set(), report),
+    }
+    for role, (notifications, subscriptions, reports) in expected.items():
+        assert _api_ids(world, role, "/api/v1/notifications/") == notifications, role
+        assert _api_ids(world, role, "/api/v1/subscriptions/") == subscriptions, role
+        assert _api_ids(world, role, "/api/v1/reports/") == reports, role
+
+
+def test_html_lists_hold_only_what_each_role_may_see() -> None:
+    world = world_build()
+    subject = world.notification.page.subject
+    for role in ("reader", "other_owner", "owner", "it", "admin"):
+        client = Client()
+        client.force_login(world.users[role])
+        mine = client.get("/notifications/mine/").content.decode()
+        assert (subject in mine) == (role == "owner"), role
+        subscriptions = client.get("/subscriptions/").content.decode()
+        assert (world.subscription.address in subscriptions) == (role == "owner"), role
+        reports = client.get(f"/projects/{world.other_project.slug}/reports/")
+        assert reports.status_code == (403 if role in ("reader", "owner") else 200), role
+        if reports.status_code == 200:
+            assert "A side project" in reports.content.decode(), role
+
+
+def test_anonymous_pages_show_no_personal_contact_details() -> None:
+    world = world_build()
+    world.people["owner"].contact_methods.create(kind="sms", address="+15555550123")
+    client = Client()
+    for path in (
+        "/status/",
+        f"/status/{world.project.slug}/",
+        f"/incidents/{world.incident.pk}/",
+        "/api/v1/status/",
+        f"/api/v1/status/{world.project.slug}/",
+        f"/projects/{world.project.slug}/subscribe/",
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        body = response.content.decode()
+        assert "@example.com" not in body, path
+        assert "+15555550123" not in body, path

@@ -3,6 +3,8 @@ login: its secret token is the key)."""
 
 from django.urls import path
 
+from incidents import change_feeds
+
 from . import feeds, oncall_views
 
 app_name = "oncall"
@@ -27,4 +29,5 @@ urlpatterns = [
     path("me/feeds/", oncall_views.feeds, name="feeds"),
     path("me/feeds/<int:pk>/revoke/", oncall_views.feed_revoke, name="feed_revoke"),
     path("feeds/oncall/<str:token>.ics", feeds.oncall_feed, name="feed"),
+    path("feeds/changes/<str:token>.ics", change_feeds.change_feed, name="change_feed"),
 ]

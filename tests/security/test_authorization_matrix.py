@@ -180,6 +180,8 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "302 403 403 302 302 302",
     ),
     "oncall:feed": ("GET", "/feeds/oncall/no-such-token.ics", "404 404 404 404 404 404"),
+    # The token is the key (tests/incidents/test_change_feeds.py reads real ones).
+    "oncall:change_feed": ("GET", "/feeds/changes/no-such-token.ics", "404 404 404 404 404 404"),
     "oncall:feed_revoke": ("POST", "/me/feeds/999999/revoke/", "302 404 404 404 404 404"),
     "oncall:feeds": ("GET", "/me/feeds/", "302 200 200 200 200 200"),
     "oncall:override_add": (

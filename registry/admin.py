@@ -32,7 +32,7 @@ from .models import (
     RotationMember,
     Team,
 )
-from .oncall_services import can_edit_rotation, layer_clean, override_clean
+from .oncall_services import LAYER_FIELDS, can_edit_rotation, layer_clean, override_clean
 from .selectors import dependency_cycle
 from .services import audit_record, audit_snapshot, cycle_message
 
@@ -270,19 +270,7 @@ class RotationMemberInline(admin.TabularInline):
 class RotationLayerAdminForm(forms.ModelForm):
     class Meta:
         model = RotationLayer
-        fields = (
-            "rotation",
-            "order",
-            "name",
-            "time_zone",
-            "start_date",
-            "handoff_time",
-            "length",
-            "length_count",
-            "restrict_start",
-            "restrict_end",
-            "restrict_days",
-        )
+        fields = ("rotation", *LAYER_FIELDS)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -133,3 +133,16 @@ def test_the_login_page_still_renders_and_links_back():
     response = Client().get(reverse("login"))
     assert response.status_code == 200
     assert 'name="username"' in response.content.decode()
+
+
+@override_settings(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens there
+def test_without_redis_the_local_cache_still_counts():
+    from django.core.cache import cache
+
+    cache.clear()
+    PersonFactory(user__username="ada")
+    for _ in range(5):
+        assert _login(Client(), "ada", "wrong").status_code == 200
+
+    assert _login(Client(), "ada", "pw").status_code == 429
+    cache.clear()

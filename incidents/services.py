@@ -69,6 +69,14 @@ def _subscribers_notify(**kwargs: Any) -> None:
     subscribers_notify(**kwargs)
 
 
+def _webhooks_emit(**kwargs: Any) -> None:
+    """The outgoing webhooks of the touched projects and of the event's systems (imported late,
+    like `_delivery`)."""
+    from notifications.webhook_services import webhooks_emit
+
+    webhooks_emit(**kwargs)
+
+
 def _require_it_staff(actor: Actor) -> None:
     """`actor=None` is Steward itself (inbound alerts, demo data): allowed."""
     if actor is not None and not is_it_staff(actor):
@@ -324,6 +332,19 @@ def _notify_moved(change: Change, *, old_window: tuple[datetime, datetime], now:
         (before - after, "no longer affects your project", "It no longer affects your project."),
         (before & after, "moved", "Its window or systems moved."),
     )
+    _webhooks_emit(
+        event=change,
+        event_type="change.moved",
+        topic=f"change.moved.r{change.revision}",
+        project_ids=sorted(before | after),
+        extra={
+            "previous_window": {
+                "planned_start_at": old_window[0].isoformat(),
+                "planned_end_at": old_window[1].isoformat(),
+            }
+        },
+        now=now,
+    )
     # A person on two projects that fall in different groups gets the first message only (the
     # notice key has no project): newly touched outranks no-longer-touched outranks moved.
     for project_ids, what, lead in groups:
@@ -376,6 +397,12 @@ def change_schedule(*, actor: Actor, change: Change, now: datetime | None = None
         link=_respond_link(change),
         now=now,
     )
+    _webhooks_emit(
+        event=change,
+        event_type="change.scheduled",
+        project_ids=[i.project_id for i in impacted],
+        now=now,
+    )
     return change
 
 
@@ -388,6 +415,12 @@ def change_start(*, actor: Actor, change: Change, now: datetime | None = None) -
     change.state = Change.State.IN_PROGRESS
     change.started_at = now or timezone.now()
     change.save(update_fields=["state", "started_at", "updated_at"])
+    _webhooks_emit(
+        event=change,
+        event_type="change.started",
+        project_ids=_snapshot_project_ids(change),
+        now=change.started_at,
+    )
     return change
 
 
@@ -409,6 +442,12 @@ def change_complete(*, actor: Actor, change: Change, now: datetime | None = None
         subject=f"IT change completed: {change.title}",
         body=f"The change is done.\n\n{_change_summary(change)}",
         link=_absolute(change.get_absolute_url()),
+        now=now,
+    )
+    _webhooks_emit(
+        event=change,
+        event_type="change.completed",
+        project_ids=_snapshot_project_ids(change),
         now=now,
     )
     return change
@@ -435,6 +474,12 @@ def change_cancel(*, actor: Actor, change: Change, now: datetime | None = None) 
             subject=f"IT change cancelled: {change.title}",
             body=f"The change will not happen.\n\n{_change_summary(change)}",
             link=_absolute(change.get_absolute_url()),
+            now=now,
+        )
+        _webhooks_emit(
+            event=change,
+            event_type="change.cancelled",
+            project_ids=_snapshot_project_ids(change),
             now=now,
         )
     return change
@@ -607,6 +652,12 @@ def outage_open(
         link=link,
         now=now,
     )
+    _webhooks_emit(
+        event=outage,
+        event_type="outage.opened",
+        project_ids=[i.project_id for i in impacted],
+        now=now,
+    )
     return outage
 
 
@@ -658,6 +709,14 @@ def outage_update(
         link=_absolute(outage.get_absolute_url()),
         now=now,
     )
+    _webhooks_emit(
+        event=outage,
+        event_type="outage.updated",
+        topic=f"outage.updated.{update.pk}",
+        project_ids=_snapshot_project_ids(outage),
+        extra={"update": {"status": status, "message": message}},
+        now=now,
+    )
     return update
 
 
@@ -696,6 +755,13 @@ def outage_resolve(
         subject=f"Resolved: {outage.title}",
         body=f"{message}\n\n{_outage_summary(outage)}",
         link=_absolute(outage.get_absolute_url()),
+        now=now,
+    )
+    _webhooks_emit(
+        event=outage,
+        event_type="outage.resolved",
+        project_ids=_snapshot_project_ids(outage),
+        extra={"update": {"status": outage.status, "message": message}},
         now=now,
     )
     return outage

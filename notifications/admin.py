@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import DeliveryAttempt, Notification, Page
+from .models import DeliveryAttempt, Notification, Page, WebhookEndpoint
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -30,7 +30,16 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["state", "kind", "channel"]
     search_fields = ["idempotency_key", "subject", "address", "recipient__display_name"]
     list_select_related = ["recipient"]
-    raw_id_fields = ["recipient", "project", "contact_method", "page", "digest", "fallback_of"]
+    raw_id_fields = [
+        "recipient",
+        "project",
+        "contact_method",
+        "page",
+        "digest",
+        "fallback_of",
+        "webhook_endpoint",
+        "redelivery_of",
+    ]
     readonly_fields = [f.name for f in Notification._meta.concrete_fields if f.name != "id"]
     inlines = [DeliveryAttemptInline]
 
@@ -58,3 +67,24 @@ class PageAdmin(admin.ModelAdmin):
         person = getattr(request.user, "person", None)
         for page in queryset:
             services.page_ack(page=page, person=person, via="admin")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Read-only: endpoints are managed on their project's or system's webhooks page, through the
+    services (permissions, validation, audit)."""
+
+    list_display = ["id", "url", "project", "system", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["url", "description", "project__name", "system__name"]
+    list_select_related = ["project", "system"]
+    exclude = ["secret"]
+    readonly_fields = [
+        f.name for f in WebhookEndpoint._meta.concrete_fields if f.name not in ("id", "secret")
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -8,11 +8,13 @@ emails a `Message-ID` derived from it, the same on every attempt.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import hashlib
 import hmac
 import json
 import smtplib
+import time
 from dataclasses import dataclass, field
 
 import requests
@@ -209,16 +211,21 @@ def _session() -> requests.Session:
 
 def post_json(notification: Notification, payload: dict, *, signed: bool) -> int:
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {"X-Steward-Signature": signature(body)} if signed else {}
+    return _post(notification.address, body, notification.idempotency_key, headers)
+
+
+def _post(url: str, body: bytes, idempotency_key: str, extra_headers: dict) -> int:
+    """POST JSON; the status code, or TransientError / PermanentError by what went wrong."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "Idempotency-Key": notification.idempotency_key,
+        "Idempotency-Key": idempotency_key,
+        **extra_headers,
     }
-    if signed:
-        headers["X-Steward-Signature"] = signature(body)
     try:
         response = _session().post(
-            notification.address,
+            url,
             data=body,
             headers=headers,
             timeout=(
@@ -282,7 +289,38 @@ def send_sms(notification: Notification) -> int:
     return 200
 
 
+def standard_webhook_signature(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256>` of "id.timestamp.body" with the secret's bytes (Standard
+    Webhooks: the secret is `whsec_` and base64)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def post_endpoint(notification: Notification) -> int:
+    """A project's or IT system's outgoing webhook: the stored document, signed at send time with
+    the endpoint's current secret, under the message id that every attempt and redelivery
+    shares (receivers drop what they have seen by `webhook-id`)."""
+    endpoint = notification.webhook_endpoint
+    body = notification.body.encode()
+    document = json.loads(notification.body)
+    msg_id = document["id"]
+    timestamp = int(time.time())
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_webhook_signature(
+            secret=endpoint.secret, msg_id=msg_id, timestamp=timestamp, body=body
+        ),
+        "X-Steward-Event": document.get("type", ""),
+        "X-Steward-Delivery": str(notification.pk),
+    }
+    return _post(notification.address, body, msg_id, headers)
+
+
 def deliver(notification: Notification) -> int:
+    if notification.webhook_endpoint_id:
+        return post_endpoint(notification)
     if notification.channel == Channel.EMAIL:
         return send_email(notification)
     if notification.channel == Channel.WEBHOOK:

@@ -232,6 +232,12 @@ def _enqueue_on_commit(notifications: Iterable[Notification], countdown: float |
         _enqueue_ids_on_commit(ids, urgent=urgent, countdown=countdown)
 
 
+def enqueue_on_commit(notifications: Iterable[Notification]) -> None:
+    """Publish these rows' sends when the current transaction commits (the sweeper is the
+    safety net if that never happens)."""
+    _enqueue_on_commit(notifications)
+
+
 def _enqueue_ids_on_commit(ids: list[int], *, urgent: bool, countdown: float | None = None):
     if not ids:
         return
@@ -466,6 +472,16 @@ class Delivery:
     channel: str
     address: str
     body: str = ""
+    webhook_endpoint_id: int | None = None
+
+
+def message_key(*, event: models.Model, topic: str, ref: str, channel: str) -> str:
+    """The idempotency key of a message to a bare address (see `messages_send`)."""
+    event_type_id = ContentType.objects.get_for_model(event).pk
+    key = f"m:{event_type_id}:{event.pk}:{topic}:{ref}:{channel}"
+    if len(key) > 255:
+        key = "m:h:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
 
 
 def messages_send(
@@ -487,9 +503,7 @@ def messages_send(
     event_type_id = ContentType.objects.get_for_model(event).pk
     rows = []
     for delivery in deliveries:
-        key = f"m:{event_type_id}:{event.pk}:{topic}:{delivery.ref}:{delivery.channel}"
-        if len(key) > 255:
-            key = "m:h:" + hashlib.sha256(key.encode()).hexdigest()
+        key = message_key(event=event, topic=topic, ref=delivery.ref, channel=delivery.channel)
         rows.append(
             Notification(
                 event_type_id=event_type_id,
@@ -508,6 +522,7 @@ def messages_send(
                 deliver_after=now,
                 enqueued_at=now,
                 created_at=now,
+                webhook_endpoint_id=delivery.webhook_endpoint_id,
             )
         )
     written = _insert(rows)
@@ -853,6 +868,9 @@ def page_ack(*, page: Page, person: Person | None, via: str, now: datetime | Non
         ]
     )
     _cancel_unsent([locked.pk])
+    from .webhook_services import webhooks_emit_ack
+
+    webhooks_emit_ack(page=locked, now=now)
     return locked
 
 
@@ -990,7 +1008,7 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
     return list(
         # The recipient is read only if a send fails for good (to fall back); the page only for
         # its state.
-        Notification.objects.select_related("page", "project", "event_type")
+        Notification.objects.select_related("page", "project", "event_type", "webhook_endpoint")
         .defer("page__levels", "page__delays", "page__body", "page__subject")
         .filter(pk__in=list(notification_ids), lease_token=token)
         .order_by("id")
@@ -1125,6 +1143,10 @@ def _send_claimed(notification: Notification, *, now: datetime) -> str:
     # Pages acknowledged or stopped since the row was written are not sent.
     if notification.page_id and notification.page.state != Page.State.OPEN:
         _finish(notification, state=Notification.State.CANCELLED)
+        return "cancelled"
+    # Nor deliveries to an outgoing webhook disabled since.
+    if notification.webhook_endpoint_id and not notification.webhook_endpoint.is_active:
+        _finish(notification, state=Notification.State.CANCELLED, last_error="Endpoint disabled.")
         return "cancelled"
     started = timezone.now()
     try:

@@ -34,7 +34,7 @@ from .validators import validate_contact_address
 
 Actor = AbstractBaseUser | None
 
-_NOT_AUDITED = {"created_at", "updated_at", "integration_key"}
+_NOT_AUDITED = {"created_at", "updated_at", "integration_key", "secret"}
 
 
 # --- audit ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from incidents import api as incidents_api
 from incidents import incident_api
 from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
 from notifications import api as notifications_api
+from notifications import webhook_api
 from registry import oncall_api
 from registry.api import views as registry_api
 
@@ -39,6 +40,7 @@ router.register("status", incident_api.StatusViewSet, basename="status")
 
 # notifications
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
+router.register("webhooks", webhook_api.WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     path("auth/token/", registry_api.TokenView.as_view(), name="api-token"),

@@ -199,6 +199,9 @@ SPECTACULAR_SETTINGS = {
         "SubscriptionChannelEnum": "incidents.models.Subscription.Channel",
         "ProjectRoleEnum": "registry.models.ProjectRole.Role",
         "SupporterRoleEnum": "registry.api.serializers.SUPPORTER_ROLES",
+        "NotificationStateEnum": "notifications.models.Notification.State",
+        "PageStateEnum": "notifications.models.Page.State",
+        "WebhookEventEnum": "notifications.models.WebhookEndpoint.Event",
     },
 }
 

@@ -291,6 +291,41 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "team-list": ("GET", "/api/v1/teams/", "401 200 200 200 200 200"),
     "team-detail": ("GET", "/api/v1/teams/{team}/", "401 200 200 200 200 200"),
     "admin:index": ("GET", "/admin/", "302 302 302 302 302 200"),
+    # Outgoing webhooks: a project's editors and IT staff; URLs may hold credentials, so others
+    # do not even see them (404 in the API, 403 on pages).
+    "webhook-list": ("GET", "/api/v1/webhooks/", "401 200 200 200 200 200"),
+    "webhook-detail": ("GET", "/api/v1/webhooks/{webhook}/", "401 404 404 200 200 200"),
+    "webhook-deliveries": (
+        "GET",
+        "/api/v1/webhooks/{webhook}/deliveries/",
+        "401 404 404 200 200 200",
+    ),
+    "webhook-ping": ("POST", "/api/v1/webhooks/{webhook}/ping/", "401 404 404 201 201 201"),
+    "webhook-rotate-secret": (
+        "POST",
+        "/api/v1/webhooks/{system_webhook}/rotate-secret/",
+        "401 404 404 404 200 200",
+    ),
+    "webhook-redeliver": (
+        "POST",
+        "/api/v1/webhooks/{webhook}/deliveries/{webhook_delivery}/redeliver/",
+        "401 404 404 201 201 201",
+    ),
+    "webhooks:project": ("GET", "/projects/{project}/webhooks/", "302 403 403 200 200 200"),
+    "webhooks:system": ("GET", "/systems/{system}/webhooks/", "302 403 403 403 200 200"),
+    "webhooks:detail": ("GET", "/webhooks/{webhook}/", "302 403 403 200 200 200"),
+    "webhooks:ping": ("POST", "/webhooks/{webhook}/ping/", "302 403 403 302 302 302"),
+    "webhooks:rotate_secret": (
+        "POST",
+        "/webhooks/{system_webhook}/rotate-secret/",
+        "302 403 403 403 302 302",
+    ),
+    "webhooks:delete": ("POST", "/webhooks/{webhook}/delete/", "302 403 403 302 302 302"),
+    "webhooks:redeliver": (
+        "POST",
+        "/webhooks/{webhook}/deliveries/{webhook_delivery}/redeliver/",
+        "302 403 403 302 302 302",
+    ),
 }
 
 # Writes with a valid body: (method, path, data, statuses as above).
@@ -386,6 +421,48 @@ WRITES: dict[str, tuple[str, str, dict, str]] = {
         {},
         "401 404 404 204 404 404",
     ),
+    "webhook-list (a project's)": (
+        "POST",
+        "/api/v1/webhooks/",
+        {"project": "{project}", "url": "https://hooks.example.com/new"},
+        "401 403 403 201 201 201",
+    ),
+    "webhook-list (a system's)": (
+        "POST",
+        "/api/v1/webhooks/",
+        {"system": "{system}", "url": "https://hooks.example.com/new"},
+        "401 403 403 403 201 201",
+    ),
+    "webhook-detail (edit)": (
+        "PATCH",
+        "/api/v1/webhooks/{webhook}/",
+        {"description": "Chat bot"},
+        "401 404 404 200 200 200",
+    ),
+    "webhook-detail (delete)": (
+        "DELETE",
+        "/api/v1/webhooks/{system_webhook}/",
+        {},
+        "401 404 404 404 204 204",
+    ),
+    "webhooks:project (add)": (
+        "POST",
+        "/projects/{project}/webhooks/",
+        {"url": "https://hooks.example.com/new", "is_active": "on"},
+        "302 403 403 302 302 302",
+    ),
+    "webhooks:system (add)": (
+        "POST",
+        "/systems/{system}/webhooks/",
+        {"url": "https://hooks.example.com/new", "is_active": "on"},
+        "302 403 403 403 302 302",
+    ),
+    "webhooks:detail (edit)": (
+        "POST",
+        "/webhooks/{webhook}/",
+        {"url": "https://hooks.example.com/moved", "is_active": "on"},
+        "302 403 403 302 302 302",
+    ),
 }
 
 NOT_CHECKED = {
@@ -429,6 +506,9 @@ def _values(world: World) -> dict[str, object]:
         "report_group": world.report_group.pk,
         "subscription": world.subscription.pk,
         "audit": _any_audit_entry(),
+        "webhook": world.webhook.pk,
+        "system_webhook": world.system_webhook.pk,
+        "webhook_delivery": world.webhook_delivery.pk,
     }
 
 

@@ -53,6 +53,14 @@ SIGNED_IN_WRITES = {
     "POST /api/v1/changes/preview/",
     "POST /api/v1/outages/preview/",
 }
+WEBHOOK_WRITES = {
+    "POST /api/v1/webhooks/",
+    "PATCH /api/v1/webhooks/{id}/",
+    "DELETE /api/v1/webhooks/{id}/",
+    "POST /api/v1/webhooks/{id}/ping/",
+    "POST /api/v1/webhooks/{id}/rotate-secret/",
+    "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/",
+}
 # The owner of `world.project`, its on-call, whose person, page and subscription the paths name.
 OWNER_WRITES = SIGNED_IN_WRITES | {
     "PATCH /api/v1/projects/{slug}/",
@@ -82,8 +90,10 @@ OWNER_WRITES = SIGNED_IN_WRITES | {
     "POST /api/v1/changes/{id}/respond/",
     "DELETE /api/v1/subscriptions/{id}/",
     "POST /api/v1/notifications/{id}/ack/",
+    # `world.webhook` is on the owner's project.
+    *WEBHOOK_WRITES,
 }
-IT_WRITES = SIGNED_IN_WRITES | {
+IT_WRITES = SIGNED_IN_WRITES | WEBHOOK_WRITES | {
     "POST /api/v1/systems/",
     "PATCH /api/v1/systems/{slug}/",
     "DELETE /api/v1/systems/{slug}/",
@@ -154,6 +164,7 @@ def path_parameters(world: World, path: str) -> dict[str, object]:
         "reports": world.report.pk,
         "subscriptions": world.subscription.pk,
         "audit": 1,
+        "webhooks": world.webhook.pk,
     }
     slugs = {
         "projects": world.project.slug,
@@ -173,6 +184,8 @@ def path_parameters(world: World, path: str) -> dict[str, object]:
             values[name] = world.people["owner"].pk
         elif name == "override_pk":
             values[name] = world.override_id
+        elif name == "delivery_id":
+            values[name] = world.webhook_delivery.pk
     return values
 
 

@@ -17,7 +17,8 @@ from rest_framework.authtoken.models import Token
 from incidents import services as it_services
 from incidents.models import Change, Incident, Outage, ProblemReport, ReportGroup, Subscription
 from incidents.report_services import report_submit
-from notifications.models import Notification
+from notifications.models import Notification, WebhookEndpoint
+from notifications.webhook_services import webhook_endpoint_create
 from registry import oncall_services
 from registry.models import (
     ContactMethod,
@@ -65,6 +66,9 @@ class World:
     contact: ContactMethod
     report: ProblemReport
     report_group: ReportGroup
+    webhook: WebhookEndpoint
+    system_webhook: WebhookEndpoint
+    webhook_delivery: Notification
     tokens: dict[str, str] = field(default_factory=dict)
 
     def token_headers(self, role: str) -> dict[str, str]:
@@ -151,6 +155,15 @@ def world_build(**texts: str) -> World:
         systems=[system],
         rollback_plan=description,
     )
+    webhook = webhook_endpoint_create(
+        actor=owner.user,
+        project=project,
+        url="https://hooks.example.com/owned",
+        description=description[:200],
+    )
+    system_webhook = webhook_endpoint_create(
+        actor=it_user, system=system, url="https://hooks.example.com/database"
+    )
     it_services.change_schedule(actor=it_user, change=change)
     outage = it_services.outage_open(
         actor=it_user, title=title, description=description, systems=[system]
@@ -158,6 +171,9 @@ def world_build(**texts: str) -> World:
     it_services.outage_update(actor=it_user, outage=outage, message=message)
     incident = IncidentFactory(project=project, title=title)
     notification = Notification.objects.filter(recipient=owner, page__isnull=False).first()
+    # A finished delivery, so that it can be redelivered (nothing sends in these tests).
+    webhook_delivery = webhook.deliveries.order_by("id").first()
+    Notification.objects.filter(pk=webhook_delivery.pk).update(state="failed")
     assert notification is not None, "the outage pages the owner, who is on call"
     subscription = SubscriptionFactory(
         project=project, person=owner, address=owner.email, channel="email"
@@ -204,6 +220,9 @@ def world_build(**texts: str) -> World:
         contact=contact,
         report=report,
         report_group=report.group,
+        webhook=webhook,
+        system_webhook=system_webhook,
+        webhook_delivery=webhook_delivery,
     )
     for role, user in users.items():
         if user is not None:

@@ -12,10 +12,13 @@ import base64
 import email.utils
 import hashlib
 import hmac
+import ipaddress
 import json
 import smtplib
+import socket
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -215,8 +218,37 @@ def post_json(notification: Notification, payload: dict, *, signed: bool) -> int
     return _post(notification.address, body, notification.idempotency_key, headers)
 
 
+def denied_address(url: str) -> str | None:
+    """Why Steward may not send to this URL (an address in STEWARD_WEBHOOK_DENY_NETWORKS), or
+    None. A host that does not resolve is not refused here: sending will fail on its own.
+    requests resolves again when it connects, so a host whose DNS answer changes in between can
+    still slip through; the check stops the plain cases (localhost, the metadata address)."""
+    if not settings.STEWARD_WEBHOOK_DENY_NETWORKS:
+        return None
+    host = urlsplit(url).hostname
+    if not host:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    networks = [
+        ipaddress.ip_network(n, strict=False) for n in settings.STEWARD_WEBHOOK_DENY_NETWORKS
+    ]
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if any(address.version == n.version and address in n for n in networks):
+            return f"{host} is {address}, in a network Steward does not send to."
+    return None
+
+
 def _post(url: str, body: bytes, idempotency_key: str, extra_headers: dict) -> int:
     """POST JSON; the status code, or TransientError / PermanentError by what went wrong."""
+    refusal = denied_address(url)
+    if refusal:
+        raise PermanentError(refusal)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,

@@ -38,6 +38,7 @@ from registry.models import AuditEntry, ITSystem, Project
 from registry.services import audit_record, audit_snapshot
 
 from . import services as delivery
+from .channels import denied_address
 from .models import Channel, Notification, WebhookEndpoint
 
 Actor = AbstractBaseUser | AnonymousUser | None
@@ -84,6 +85,9 @@ def _clean_events(events: Any) -> list[str]:
 def _validate(endpoint: WebhookEndpoint) -> None:
     endpoint.events = _clean_events(endpoint.events)
     endpoint.full_clean(exclude=["created_by", "secret"])
+    refusal = denied_address(endpoint.url)
+    if refusal:
+        raise ValidationError({"url": refusal})
 
 
 def _audit(actor: Actor, action: str, endpoint: WebhookEndpoint, before: dict | None) -> None:

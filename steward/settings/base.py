@@ -238,6 +238,18 @@ STEWARD_ACK_LINK_MAX_AGE_SECONDS = int(
 STEWARD_WEBHOOK_SECRET = os.environ.get("STEWARD_WEBHOOK_SECRET", "steward-dev-webhook-secret")
 STEWARD_WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_CONNECT_TIMEOUT", "3"))
 STEWARD_WEBHOOK_READ_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_READ_TIMEOUT", "10"))
+# Webhooks (endpoints, and people's webhook, Slack and Teams contact methods) never go to these
+# networks: this host's loopback and link-local addresses (cloud metadata services), so that a
+# project owner cannot make Steward probe them. Private ranges stay allowed: the receivers of an
+# intranet tool are usually inside the company. Comma-separated CIDRs; empty allows everything.
+DEFAULT_WEBHOOK_DENY_NETWORKS = "127.0.0.0/8,::1/128,169.254.0.0/16,fe80::/10,0.0.0.0/8"
+STEWARD_WEBHOOK_DENY_NETWORKS = [
+    n.strip()
+    for n in os.environ.get("STEWARD_WEBHOOK_DENY_NETWORKS", DEFAULT_WEBHOOK_DENY_NETWORKS).split(
+        ","
+    )
+    if n.strip()
+]
 # Empty: the EMAIL_BACKEND above. Set to send notifications over SMTP while Django's own mail
 # goes elsewhere (the end-to-end tests point it at a local aiosmtpd).
 STEWARD_EMAIL_BACKEND = os.environ.get("STEWARD_EMAIL_BACKEND", "")

@@ -9,3 +9,8 @@ DEBUG = env_bool("DEBUG", True)
 if "EMAIL_HOST" not in os.environ:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+
+# The demo and local receivers listen on localhost.
+STEWARD_WEBHOOK_DENY_NETWORKS = [
+    n.strip() for n in os.environ.get("STEWARD_WEBHOOK_DENY_NETWORKS", "").split(",") if n.strip()
+]

@@ -16,3 +16,8 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Static files are served by WhiteNoise from the finders in tests; its root must merely exist.
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# The sinks of the end-to-end tests listen on localhost.
+STEWARD_WEBHOOK_DENY_NETWORKS = [
+    n.strip() for n in os.environ.get("STEWARD_WEBHOOK_DENY_NETWORKS", "").split(",") if n.strip()
+]

@@ -507,3 +507,27 @@ def test_the_endpoint_page_shows_the_log_in_a_fixed_number_of_queries(world, htt
     redone = client.post(f"/webhooks/{world.people_hook.pk}/deliveries/{row.pk}/redeliver/")
     assert redone.status_code == 302
     assert world.people_hook.deliveries.filter(redelivery_of=row).count() == 1
+
+
+# --- where Steward will not send ----------------------------------------------------------------
+
+
+def test_loopback_and_metadata_addresses_are_refused_when_denied(world, http_sink, settings):
+    settings.STEWARD_WEBHOOK_DENY_NETWORKS = ["127.0.0.0/8", "::1/128", "169.254.0.0/16"]
+    for url in (http_sink.url("/x"), "http://localhost:8000/", "http://169.254.169.254/latest/"):
+        with pytest.raises(ValidationError) as caught:
+            webhooks.webhook_endpoint_create(actor=world.it, project=world.people, url=url)
+        assert "network Steward does not send to" in caught.value.message_dict["url"][0]
+    # A private address of the company network is fine.
+    allowed = webhooks.webhook_endpoint_create(
+        actor=world.it, project=world.people, url="http://10.1.2.3/hooks", is_active=False
+    )
+    assert allowed.pk
+
+    # An endpoint made before the rule: its deliveries fail for good, nothing reaches it.
+    open_outage(world, world.sso)
+    send_all()
+    assert http_sink.requests == []
+    row = world.people_hook.deliveries.get()
+    assert row.state == "failed"
+    assert "network Steward does not send to" in row.last_error

@@ -171,8 +171,8 @@ def webhook_secret_rotate(*, actor: Actor, endpoint: WebhookEndpoint) -> Webhook
         actor=actor,
         action=AuditEntry.Action.UPDATE,
         instance=locked,
-        before={"secret": "(previous)"},
-        after={"secret": "(rotated)"},
+        before={"signing_rotated_at": None},
+        after={"signing_rotated_at": locked.updated_at.isoformat()},
     )
     return locked
 

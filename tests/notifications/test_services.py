@@ -643,3 +643,21 @@ def test_an_email_to_a_follower_says_why_they_get_it_and_not_that_they_support_t
     [message] = mail.outbox
     assert "because you follow Wiki" in message.body
     assert "you support" not in message.body
+
+
+def test_rows_written_by_copy_fall_back_to_skipping_duplicates_when_copy_conflicts(event):
+    """Rows are written with COPY; a key that COPY cannot write (here: twice in one call, as a
+    concurrent writer would make it) sends the call down the ON CONFLICT path, in the same
+    transaction, and each key is written once."""
+    same = services.Delivery(ref="sub-1", channel="email", address="a@example.com")
+    other = services.Delivery(ref="sub-2", channel="email", address="b@example.com")
+    written = services.messages_send(
+        event=event, topic="t", deliveries=[same, same, other], subject="s", now=MONDAY_10
+    )
+    assert sorted(n.address for n in written) == ["a@example.com", "b@example.com"]
+    assert all(n.pk for n in written)
+    assert Notification.objects.filter(topic="t").count() == 2
+    again = services.messages_send(
+        event=event, topic="t", deliveries=[same, other], subject="s", now=MONDAY_10
+    )
+    assert again == []

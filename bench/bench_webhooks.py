@@ -1,0 +1,151 @@
+"""Outgoing webhooks at scale: an outage on a root IT system of the synthetic registry at scale 0.5
+(5,000 projects touched), opened through `incidents.services.outage_open`.
+
+1. What webhook endpoints add to the outage's transaction: the same outage opened without any
+   endpoint (baseline) and with one endpoint on every touched project, in the same run.
+2. How fast those deliveries (one signed POST each, with its document) reach a local HTTP sink
+   through one Celery worker with two prefork processes, against bare no-op Celery tasks on the
+   same Redis and worker settings, measured the same way (see bench_fanout).
+
+People's own contact methods are removed first, so both outages write the same pages and the
+worker sends only the endpoint deliveries.
+
+    REDIS_URL=redis://127.0.0.1:6379/3 python -m bench.bench_webhooks
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from bench import django_setup, row
+from bench.bench_fanout import _queue_depth, _sink, _stop, _worker
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALE = 0.5
+NOOPS = 5000
+
+
+def _open(root, title: str):
+    from django.db import transaction
+
+    from incidents.services import outage_open
+
+    committed = {}
+    started = time.perf_counter()
+    with transaction.atomic():
+        transaction.on_commit(lambda: committed.setdefault("at", time.perf_counter()))
+        outage = outage_open(actor=None, title=title, systems=[root])
+    return outage, committed["at"] - started
+
+
+def run() -> list[dict]:
+    django_setup()
+    import redis
+    from django.conf import settings
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+    from django.urls import get_resolver
+
+    from bench import synthetic
+    from incidents.models import Outage
+    from notifications.models import Notification, WebhookEndpoint
+    from registry.models import ITSystem
+
+    sink, server = _sink()
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.flushdb()
+    registry = synthetic.build(SCALE, webhook_url=sink.url("/people"))
+    root = ITSystem.objects.get(pk=registry.root_system_ids[0])
+    log_dir = Path(os.environ.get("STEWARD_VAR_DIR", ROOT / "var"))
+    get_resolver().url_patterns  # noqa: B018 — warm the URLconf, as a serving process has it
+    ContentType.objects.get_for_model(Outage)
+
+    # Only endpoint deliveries: nobody has a contact method or an account email, so both outages
+    # write the same pages and no other rows, and the worker sends only what endpoints get.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM registry_contactmethod")
+        cursor.execute("UPDATE registry_person SET email = ''")
+
+    # 1. Without endpoints, then with one on every touched project.
+    _, without_seconds = _open(root, "Datacenter down (no webhooks)")
+    touched = list(
+        Outage.objects.get(title="Datacenter down (no webhooks)").impacted.values_list(
+            "project_id", flat=True
+        )
+    )
+    WebhookEndpoint.objects.bulk_create(
+        [WebhookEndpoint(project_id=pk, url=sink.url(f"/hook/{pk}")) for pk in touched],
+        batch_size=2000,
+    )
+    Notification.objects.all().delete()
+    broker.flushdb()
+    outage, with_seconds = _open(root, "Datacenter down (webhooks)")
+    total = Notification.objects.filter(event_id=outage.pk, webhook_endpoint__isnull=False).count()
+
+    # 2. Delivery of the endpoint deliveries by one worker.
+    sink.clear()
+    worker, _ = _worker(log_dir / "bench-webhooks-worker.log")
+    try:
+        first = None
+        while first is None:
+            if sink.requests:
+                first = time.perf_counter()
+            time.sleep(0.01)
+        while Notification.objects.filter(event_id=outage.pk, state="sent").count() < total:
+            time.sleep(0.1)
+        delivered_at = time.perf_counter()
+    finally:
+        _stop(worker)
+    rate = total / (delivered_at - first)
+    ids = {r.headers.get("webhook-id") for r in sink.requests}
+    signed = sum(
+        1 for r in sink.requests if r.headers.get("webhook-signature", "").startswith("v1,")
+    )
+
+    # 3. Bare no-op tasks, the same way.
+    from notifications.tasks import noop
+
+    broker.flushdb()
+    for _ in range(NOOPS):
+        noop.apply_async(queue="default")
+    worker, _ = _worker(log_dir / "bench-webhooks-noop-worker.log")
+    try:
+        while _queue_depth(broker) >= NOOPS:
+            time.sleep(0.005)
+        started = time.perf_counter()
+        while _queue_depth(broker) > 0:
+            time.sleep(0.01)
+        noop_rate = NOOPS / (time.perf_counter() - started)
+    finally:
+        _stop(worker)
+        server.shutdown()
+        broker.flushdb()
+
+    return [
+        row(
+            "webhooks: outage opened with an endpoint per project",
+            with_seconds,
+            "s",
+            baseline=without_seconds,
+            ratio=without_seconds / with_seconds,
+            note=f"{len(touched)} projects, {total} endpoint deliveries written in the outage's "
+            "transaction; baseline: the same outage with no endpoints",
+        ),
+        row(
+            "webhooks: delivery to a local sink",
+            rate,
+            "msg/s",
+            baseline=noop_rate,
+            ratio=rate / noop_rate,
+            note=f"1 worker × 2 processes; baseline: bare no-op task; {len(ids)} distinct "
+            f"webhook-ids, {len(sink.requests)} requests, {signed} signed",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    from bench.run_all import print_table
+
+    print_table(run())

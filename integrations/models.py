@@ -65,6 +65,8 @@ class InboundEvent(models.Model):
         indexes = [
             models.Index(fields=["system", "-received_at"], name="inbound_system_idx"),
             models.Index(fields=["outage"], name="inbound_outage_idx"),
+            # What retention scans, oldest first.
+            models.Index(fields=["received_at"], name="inbound_received_idx"),
         ]
 
     def __str__(self) -> str:

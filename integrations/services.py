@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Value
 from django.db.models.functions import Coalesce
@@ -484,3 +485,22 @@ def heartbeat_create(
     heartbeat.full_clean()
     heartbeat.save()
     return heartbeat
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def inbound_events_prune(*, now: datetime | None = None, batch: int = 5000) -> int:
+    """Delete inbound events older than STEWARD_INBOUND_RETENTION_DAYS, except those of outages
+    still open (their timeline); at most `batch` per call, so a first run on a large table does
+    not hold one long transaction. Returns how many went. Safe to run twice at once."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.STEWARD_INBOUND_RETENTION_DAYS)
+    old = (
+        InboundEvent.objects.filter(received_at__lt=cutoff)
+        .exclude(outage__isnull=False, outage__resolved_at__isnull=True)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    deleted, _ = InboundEvent.objects.filter(pk__in=list(old)).delete()
+    return deleted

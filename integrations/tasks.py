@@ -9,3 +9,8 @@ from . import services
 @shared_task(name="integrations.heartbeats_check", ignore_result=True)
 def heartbeats_check() -> int:
     return services.heartbeats_check(now=timezone.now())
+
+
+@shared_task(name="integrations.inbound_events_prune", ignore_result=True)
+def inbound_events_prune() -> int:
+    return services.inbound_events_prune(now=timezone.now())

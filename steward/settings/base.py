@@ -167,7 +167,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "integrations-heartbeats-check": {"task": "integrations.heartbeats_check", "schedule": 60.0},
+    "integrations-inbound-events-prune": {
+        "task": "integrations.inbound_events_prune",
+        "schedule": 3600.0,
+    },
 }
+# Inbound monitor events (Events API, Alertmanager, heartbeats) are kept this long, except those
+# of outages still open.
+STEWARD_INBOUND_RETENTION_DAYS = int(os.environ.get("STEWARD_INBOUND_RETENTION_DAYS", "90"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

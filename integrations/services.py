@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import DurationField, ExpressionWrapper, F, Value
 from django.db.models.functions import Coalesce
@@ -33,6 +34,7 @@ from notifications.models import Page
 from notifications.selectors import pages_for_event
 from registry.errors import Conflict
 from registry.models import ITSystem
+from registry.permissions import is_it_staff
 
 from .models import Heartbeat, InboundEvent
 from .payloads import AlertEvent, AlertGroup, worst_severity
@@ -485,6 +487,37 @@ def heartbeat_create(
     heartbeat.full_clean()
     heartbeat.save()
     return heartbeat
+
+
+def heartbeat_add(
+    *,
+    actor,
+    system: ITSystem,
+    name: str,
+    interval_minutes: int,
+    grace_minutes: int = 5,
+    severity: str = Outage.Severity.SEV2,
+) -> Heartbeat:
+    """IT staff expect a new heartbeat on a system (`heartbeat_create` with the permission)."""
+    if not is_it_staff(actor):
+        raise PermissionDenied("Only IT staff set up heartbeats.")
+    name = (name or "").strip()
+    if Heartbeat.objects.filter(system=system, name=name).exists():
+        raise ValidationError({"name": f"{system.name} already expects a heartbeat “{name}”."})
+    return heartbeat_create(
+        system=system,
+        name=name,
+        interval_minutes=interval_minutes,
+        grace_minutes=grace_minutes,
+        severity=severity,
+    )
+
+
+def heartbeat_remove(*, actor, heartbeat: Heartbeat) -> None:
+    """Stop expecting it. An outage it opened stays as it is: IT resolves it."""
+    if not is_it_staff(actor):
+        raise PermissionDenied("Only IT staff remove heartbeats.")
+    heartbeat.delete()
 
 
 # --- retention --------------------------------------------------------------------------------

@@ -9,15 +9,25 @@ import hmac
 import logging
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
+
+from registry.forms import add_service_error
+from registry.models import ITSystem
+from registry.permissions import is_it_staff
 
 from . import selectors, services
+from .forms import HeartbeatForm
 from .metrics import metrics_text
+from .models import Heartbeat
 from .payloads import (
     MAX_BODY_BYTES,
     InvalidPayload,
@@ -236,3 +246,42 @@ def metrics(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(metrics_text(), content_type="text/plain; version=0.0.4; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
+
+
+# --- heartbeats, for IT staff -------------------------------------------------------------------
+
+
+def _integrations_of(system: ITSystem) -> str:
+    return f"{reverse('registry:system_detail', args=[system.slug])}#integrations"
+
+
+@login_required
+def heartbeat_add(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the form; POST: expect the heartbeat, or the form again with what was typed and each
+    problem beside its field."""
+    system = get_object_or_404(ITSystem, slug=slug)
+    if not is_it_staff(request.user):
+        raise PermissionDenied("Only IT staff set up heartbeats.")
+    form = HeartbeatForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            heartbeat = services.heartbeat_add(
+                actor=request.user, system=system, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(
+                request, f"{system.name} now expects “{heartbeat.name}”; its ping URL is below."
+            )
+            return redirect(_integrations_of(system))
+    return render(request, "integrations/heartbeat_form.html", {"system": system, "form": form})
+
+
+@login_required
+@require_POST
+def heartbeat_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    heartbeat = get_object_or_404(Heartbeat.objects.select_related("system"), pk=pk)
+    services.heartbeat_remove(actor=request.user, heartbeat=heartbeat)
+    messages.success(request, f"“{heartbeat.name}” is no longer expected.")
+    return redirect(_integrations_of(heartbeat.system))

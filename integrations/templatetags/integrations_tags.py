@@ -28,5 +28,4 @@ def system_integrations(context, system):
             for heartbeat in selectors.heartbeats_for_system(system)
         ],
         "events": selectors.inbound_events_for_system(system),
-        "can_admin": user.is_staff,
     }

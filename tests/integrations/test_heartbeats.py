@@ -119,3 +119,47 @@ def test_a_ping_by_http_resolves_the_missed_heartbeat(client, backup):
     assert Outage.objects.get().is_open
     client.post(f"/integrations/heartbeat/{backup.key}/")
     assert Outage.objects.get().status == Outage.Status.RESOLVED
+
+
+# --- set up on the system page by IT staff ------------------------------------------------------
+
+
+def test_it_staff_expect_and_remove_a_heartbeat_on_the_page(world):
+    from django.test import Client
+
+    from tests.factories import PersonFactory, it_staff_user
+
+    it, reader = Client(), Client()
+    it.force_login(it_staff_user())
+    reader.force_login(PersonFactory().user)
+    url = f"/integrations/systems/{world.database.slug}/heartbeats/new/"
+    body = {"name": "nightly backup", "interval_minutes": "1440", "grace_minutes": "30"}
+    body["severity"] = "sev3"
+
+    assert reader.get(url).status_code == 403
+    assert reader.post(url, body).status_code == 403
+    assert not Heartbeat.objects.exists()
+
+    answer = it.post(url, body)
+    assert answer.status_code == 302
+    assert answer["Location"] == f"/systems/{world.database.slug}/#integrations"
+    heartbeat = Heartbeat.objects.get()
+    assert (heartbeat.name, heartbeat.interval_minutes, heartbeat.grace_minutes) == (
+        "nightly backup",
+        1440,
+        30,
+    )
+    page = it.get(f"/systems/{world.database.slug}/").content.decode()
+    assert heartbeat.get_ping_path() in page
+
+    # The same name again, and a zero interval: each problem beside its field, typing kept.
+    again = it.post(url, body).content.decode()
+    assert "already expects a heartbeat" in again and 'value="nightly backup"' in again
+    zero = it.post(url, body | {"name": "cron", "interval_minutes": "0"}).content.decode()
+    assert "greater than or equal to 1" in zero and 'value="cron"' in zero
+    assert Heartbeat.objects.count() == 1
+
+    remove = f"/integrations/heartbeats/{heartbeat.pk}/remove/"
+    assert reader.post(remove).status_code == 403
+    assert it.post(remove).status_code == 302
+    assert not Heartbeat.objects.exists()

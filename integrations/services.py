@@ -418,16 +418,26 @@ def heartbeats_check(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     opened = 0
     with transaction.atomic():
-        overdue = list(
-            Heartbeat.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("system")
-            .annotate(deadline=_deadline())
-            .filter(down_since__isnull=True, deadline__lt=now)
-            .order_by("deadline", "pk")[:500]
-        )
-        for heartbeat in overdue:
+        for heartbeat in _overdue(now):
             opened += _heartbeat_down(heartbeat, now=now)
     return opened
+
+
+def _overdue(now: datetime, limit: int = 500) -> list[Heartbeat]:
+    candidates = (
+        Heartbeat.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("system")
+        .filter(down_since__isnull=True)
+    )
+    if connection.vendor == "postgresql":
+        return list(
+            candidates.annotate(deadline=_deadline())
+            .filter(deadline__lt=now)
+            .order_by("deadline", "pk")[:limit]
+        )
+    # SQLite (the one-command demo) cannot multiply an interval: the same in Python.
+    due = [h for h in candidates if heartbeat_deadline(h) < now]
+    return sorted(due, key=lambda h: (heartbeat_deadline(h), h.pk))[:limit]
 
 
 def _heartbeat_down(heartbeat: Heartbeat, *, now: datetime) -> bool:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import catalog_views, views
 
 app_name = "registry"
 
@@ -39,6 +39,8 @@ urlpatterns = [
         views.system_dependency_remove,
         name="system_dependency_remove",
     ),
+    path("catalog/", catalog_views.catalog_import_page, name="catalog_import"),
+    path("catalog/export.yaml", catalog_views.catalog_export_file, name="catalog_export"),
     path("me/", views.profile, name="profile"),
     path("me/contacts/", views.contact_add, name="contact_add"),
     path("me/contacts/<int:pk>/remove/", views.contact_remove, name="contact_remove"),

@@ -10,6 +10,7 @@ from notifications import api as notifications_api
 from notifications import webhook_api
 from registry import oncall_api
 from registry.api import views as registry_api
+from registry.catalog_api import CatalogExportView, CatalogImportView
 
 router = DefaultRouter()
 
@@ -44,5 +45,7 @@ router.register("webhooks", webhook_api.WebhookEndpointViewSet, basename="webhoo
 
 urlpatterns = [
     path("auth/token/", registry_api.TokenView.as_view(), name="api-token"),
+    path("catalog/import/", CatalogImportView.as_view(), name="catalog-import"),
+    path("catalog/export/", CatalogExportView.as_view(), name="catalog-export"),
     path("", include(router.urls)),
 ]

@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.media_types import YAML_MEDIA_TYPES
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -93,34 +94,40 @@ OWNER_WRITES = SIGNED_IN_WRITES | {
     # `world.webhook` is on the owner's project.
     *WEBHOOK_WRITES,
 }
-IT_WRITES = SIGNED_IN_WRITES | WEBHOOK_WRITES | {
-    "POST /api/v1/systems/",
-    "PATCH /api/v1/systems/{slug}/",
-    "DELETE /api/v1/systems/{slug}/",
-    "POST /api/v1/teams/",
-    "PATCH /api/v1/teams/{slug}/",
-    "DELETE /api/v1/teams/{slug}/",
-    "POST /api/v1/dependencies/",
-    "PATCH /api/v1/dependencies/{id}/",
-    "DELETE /api/v1/dependencies/{id}/",
-    "POST /api/v1/changes/",
-    "PATCH /api/v1/changes/{id}/",
-    "POST /api/v1/changes/{id}/schedule/",
-    "POST /api/v1/changes/{id}/start/",
-    "POST /api/v1/changes/{id}/complete/",
-    "POST /api/v1/changes/{id}/cancel/",
-    "POST /api/v1/outages/",
-    "POST /api/v1/outages/{id}/resolve/",
-    "POST /api/v1/outages/{id}/updates/",
-    # Team rotations: IT staff manage teams, so their rotations too.
-    "POST /api/v1/rotations/",
-    # IT staff may run any project's incident (incidents.incident_services.may_run_incidents).
-    "POST /api/v1/incidents/",
-    "PATCH /api/v1/incidents/{id}/",
-    "POST /api/v1/incidents/{id}/cause/",
-    "POST /api/v1/incidents/{id}/resolve/",
-    "POST /api/v1/incidents/{id}/updates/",
-}
+IT_WRITES = (
+    SIGNED_IN_WRITES
+    | WEBHOOK_WRITES
+    | {
+        "POST /api/v1/systems/",
+        "PATCH /api/v1/systems/{slug}/",
+        "DELETE /api/v1/systems/{slug}/",
+        "POST /api/v1/teams/",
+        "PATCH /api/v1/teams/{slug}/",
+        "DELETE /api/v1/teams/{slug}/",
+        "POST /api/v1/dependencies/",
+        "PATCH /api/v1/dependencies/{id}/",
+        "DELETE /api/v1/dependencies/{id}/",
+        "POST /api/v1/changes/",
+        "PATCH /api/v1/changes/{id}/",
+        "POST /api/v1/changes/{id}/schedule/",
+        "POST /api/v1/changes/{id}/start/",
+        "POST /api/v1/changes/{id}/complete/",
+        "POST /api/v1/changes/{id}/cancel/",
+        "POST /api/v1/outages/",
+        "POST /api/v1/outages/{id}/resolve/",
+        "POST /api/v1/outages/{id}/updates/",
+        # Backstage catalog import (registry/catalog.py): IT staff and admins only.
+        "POST /api/v1/catalog/import/",
+        # Team rotations: IT staff manage teams, so their rotations too.
+        "POST /api/v1/rotations/",
+        # IT staff may run any project's incident (incidents.incident_services.may_run_incidents).
+        "POST /api/v1/incidents/",
+        "PATCH /api/v1/incidents/{id}/",
+        "POST /api/v1/incidents/{id}/cause/",
+        "POST /api/v1/incidents/{id}/resolve/",
+        "POST /api/v1/incidents/{id}/updates/",
+    }
+)
 ALLOWED_WRITES: dict[str, set[str] | None] = {
     "anonymous": set(),
     "reader": SIGNED_IN_WRITES,
@@ -131,6 +138,14 @@ ALLOWED_WRITES: dict[str, set[str] | None] = {
 }
 # The token endpoint answers 200 to the right password, which generated data never is.
 NOT_WRITES = {"POST /api/v1/auth/token/"}
+
+
+@schemathesis.deserializer(*YAML_MEDIA_TYPES)
+def _yaml_text(ctx, response) -> str:
+    """The catalog export is a multi-document YAML stream, described as a string: the text
+    itself (schemathesis' own YAML deserializer, replaced here for every YAML media type since
+    it matches by family, reads a single document only)."""
+    return response.content.decode(response.encoding or "utf-8")
 
 
 # DRF's own refusals, the same shape on every operation: `{"detail": "..."}`. The schema does not

@@ -11,6 +11,7 @@ from notifications import webhook_api
 from registry import oncall_api
 from registry.api import views as registry_api
 from registry.catalog_api import CatalogExportView, CatalogImportView
+from registry.csv_api import RegistryExportView, RegistryImportView
 
 router = DefaultRouter()
 
@@ -47,5 +48,7 @@ urlpatterns = [
     path("auth/token/", registry_api.TokenView.as_view(), name="api-token"),
     path("catalog/import/", CatalogImportView.as_view(), name="catalog-import"),
     path("catalog/export/", CatalogExportView.as_view(), name="catalog-export"),
+    path("registry/import/", RegistryImportView.as_view(), name="registry-import"),
+    path("registry/export/", RegistryExportView.as_view(), name="registry-export"),
     path("", include(router.urls)),
 ]

@@ -1,0 +1,72 @@
+"""Import projects from a CSV file (format: registry/csv_io.py): all rows or none."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from registry.csv_io import CsvRejected, csv_text_from_bytes, registry_csv_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Import projects, their people and dependencies from a CSV file ('-' for stdin). "
+        "Every problem is listed and nothing is written unless there is none."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", help="The CSV file, or - to read standard input.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Check and show the plan; write nothing."
+        )
+        parser.add_argument(
+            "--actor",
+            help="Import as this user (permissions apply, audit entries name them). "
+            "Without it the import runs as Steward itself.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        actor = None
+        if options["actor"]:
+            user_model = get_user_model()
+            try:
+                actor = user_model.objects.get(**{user_model.USERNAME_FIELD: options["actor"]})
+            except user_model.DoesNotExist:
+                raise CommandError(f"No user is called {options['actor']!r}.") from None
+        try:
+            if options["path"] == "-":
+                data = sys.stdin.buffer.read()
+            else:
+                with open(options["path"], "rb") as handle:
+                    data = handle.read()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {options['path']}: {exc}") from None
+        try:
+            summary = registry_csv_import(
+                actor=actor, text=csv_text_from_bytes(data), dry_run=options["dry_run"]
+            )
+        except CsvRejected as exc:
+            for problem in exc.problems:
+                where = f"row {problem.row}" if problem.row is not None else "file"
+                column = f", column {problem.column}" if problem.column else ""
+                value = f" ({problem.value!r})" if problem.value else ""
+                self.stderr.write(f"{where}{column}{value}: {problem.reason}")
+            raise CommandError(f"{len(exc.problems)} problem(s); nothing was imported.") from None
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from None
+        for row in summary["rows"]:
+            if row["action"] != "unchanged":
+                changes = f" ({', '.join(row['changes'])})" if row["changes"] else ""
+                self.stdout.write(f"row {row['row']}: {row['action']} {row['slug']}{changes}")
+        verb = "Would import" if summary["dry_run"] else "Imported"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb}: {summary['created']} created, {summary['updated']} updated, "
+                f"{summary['unchanged']} unchanged."
+                + (" Nothing was written (dry run)." if summary["dry_run"] else "")
+            )
+        )

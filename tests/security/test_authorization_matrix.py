@@ -29,6 +29,9 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "api-token": ("POST", "/api/v1/auth/token/", "400 400 400 400 400 400"),
     "audit-entry-list": ("GET", "/api/v1/audit/", "401 200 200 200 200 200"),
     "audit-entry-detail": ("GET", "/api/v1/audit/{audit}/", "401 200 200 200 200 200"),
+    "catalog-export": ("GET", "/api/v1/catalog/export/", "401 200 200 200 200 200"),
+    # IT staff only; an empty JSON body names the missing text (400) after the permission check.
+    "catalog-import": ("POST", "/api/v1/catalog/import/", "401 403 403 403 400 400"),
     "change-list": ("GET", "/api/v1/changes/", "401 200 200 200 200 200"),
     "change-detail": ("GET", "/api/v1/changes/{change}/", "401 200 200 200 200 200"),
     "change-cancel": ("POST", "/api/v1/changes/{change}/cancel/", "401 403 403 403 200 200"),
@@ -219,12 +222,20 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     ),
     "project-roles": ("POST", "/api/v1/projects/{project}/roles/", "401 400 400 400 400 400"),
     "project-support": ("GET", "/api/v1/projects/{project}/support/", "401 200 200 200 200 200"),
+    # CSV import: JSON is not a CSV (415); who may import which rows is in WRITES and in
+    # tests/registry/test_csv_io.py.
+    "registry-import": ("POST", "/api/v1/registry/import/", "401 415 415 415 415 415"),
+    "registry-export": ("GET", "/api/v1/registry/export/", "401 200 200 200 200 200"),
     "registry:contact_add": ("POST", "/me/contacts/", "302 200 200 200 200 200"),
     "registry:contact_remove": (
         "POST",
         "/me/contacts/{contact}/remove/",
         "302 404 404 302 404 404",
     ),
+    "registry:csv_export": ("GET", "/export/registry.csv", "302 200 200 200 200 200"),
+    "registry:csv_import": ("GET", "/import/csv/", "302 200 200 200 200 200"),
+    "registry:catalog_export": ("GET", "/catalog/export.yaml", "302 200 200 200 200 200"),
+    "registry:catalog_import": ("GET", "/catalog/", "302 403 403 403 200 200"),
     "registry:directory": ("GET", "/", "302 200 200 200 200 200"),
     "registry:profile": ("GET", "/me/", "302 200 200 200 200 200"),
     "registry:project_create": ("GET", "/projects/new/", "302 200 200 200 200 200"),
@@ -291,6 +302,16 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "team-list": ("GET", "/api/v1/teams/", "401 200 200 200 200 200"),
     "team-detail": ("GET", "/api/v1/teams/{team}/", "401 200 200 200 200 200"),
     "admin:index": ("GET", "/admin/", "302 302 302 302 302 200"),
+    "integrations:heartbeat-add": (
+        "GET",
+        "/integrations/systems/{system}/heartbeats/new/",
+        "302 403 403 403 200 200",
+    ),
+    "integrations:heartbeat-remove": (
+        "POST",
+        "/integrations/heartbeats/{heartbeat}/remove/",
+        "302 403 403 403 302 302",
+    ),
     # Outgoing webhooks: a project's editors and IT staff; URLs may hold credentials, so others
     # do not even see them (404 in the API, 403 on pages).
     "webhook-list": ("GET", "/api/v1/webhooks/", "401 200 200 200 200 200"),
@@ -353,6 +374,22 @@ WRITES: dict[str, tuple[str, str, dict, str]] = {
         "/systems/{system}/edit/",
         {"name": "Renamed", "slug": "{system}", "kind": "database"},
         "302 403 403 403 302 302",
+    ),
+    # A CSV row for the owner's project: its editors and IT staff only, even for a dry run.
+    "registry:csv_import (check)": (
+        "POST",
+        "/import/csv/",
+        {"text": "slug,name,owners,depends_on\n{project},Owned app,owner,{spare_system}:soft\n"},
+        "302 403 403 200 200 200",
+    ),
+    "registry:csv_import (import)": (
+        "POST",
+        "/import/csv/",
+        {
+            "text": "slug,name,owners,depends_on\n{project},Owned app,owner,{spare_system}:soft\n",
+            "action": "import",
+        },
+        "302 403 403 302 302 302",
     ),
     "project-detail": (
         "PATCH",
@@ -445,6 +482,12 @@ WRITES: dict[str, tuple[str, str, dict, str]] = {
         {},
         "401 404 404 404 204 204",
     ),
+    "integrations:heartbeat-add (add)": (
+        "POST",
+        "/integrations/systems/{system}/heartbeats/new/",
+        {"name": "backup", "interval_minutes": "60", "grace_minutes": "5", "severity": "sev2"},
+        "302 403 403 403 302 302",
+    ),
     "webhooks:project (add)": (
         "POST",
         "/projects/{project}/webhooks/",
@@ -509,6 +552,7 @@ def _values(world: World) -> dict[str, object]:
         "webhook": world.webhook.pk,
         "system_webhook": world.system_webhook.pk,
         "webhook_delivery": world.webhook_delivery.pk,
+        "heartbeat": world.heartbeat.pk,
     }
 
 

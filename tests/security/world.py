@@ -17,6 +17,8 @@ from rest_framework.authtoken.models import Token
 from incidents import services as it_services
 from incidents.models import Change, Incident, Outage, ProblemReport, ReportGroup, Subscription
 from incidents.report_services import report_submit
+from integrations.models import Heartbeat
+from integrations.services import heartbeat_create
 from notifications.models import Notification, WebhookEndpoint
 from notifications.webhook_services import webhook_endpoint_create
 from registry import oncall_services
@@ -69,6 +71,7 @@ class World:
     webhook: WebhookEndpoint
     system_webhook: WebhookEndpoint
     webhook_delivery: Notification
+    heartbeat: Heartbeat
     tokens: dict[str, str] = field(default_factory=dict)
 
     def token_headers(self, role: str) -> dict[str, str]:
@@ -223,6 +226,7 @@ def world_build(**texts: str) -> World:
         webhook=webhook,
         system_webhook=system_webhook,
         webhook_delivery=webhook_delivery,
+        heartbeat=heartbeat_create(system=system, name="cron", interval_minutes=60),
     )
     for role, user in users.items():
         if user is not None:

@@ -43,23 +43,6 @@ class WebhookEndpointOut(serializers.ModelSerializer):
         ]
 
 
-class WebhookEndpointIn(serializers.Serializer):
-    project = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Project.objects.all(), required=False, allow_null=True
-    )
-    system = serializers.SlugRelatedField(
-        slug_field="slug", queryset=ITSystem.objects.all(), required=False, allow_null=True
-    )
-    url = serializers.CharField(max_length=500)
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEndpoint.Event.choices),
-        required=False,
-        max_length=len(WebhookEndpoint.Event.values),
-    )
-    is_active = serializers.BooleanField(required=False)
-
-
 class WebhookEndpointUpdate(serializers.Serializer):
     url = serializers.CharField(max_length=500, required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -69,6 +52,18 @@ class WebhookEndpointUpdate(serializers.Serializer):
         max_length=len(WebhookEndpoint.Event.values),
     )
     is_active = serializers.BooleanField(required=False)
+
+
+class WebhookEndpointIn(WebhookEndpointUpdate):
+    """A new endpoint: the URL, and the project or the IT system it belongs to."""
+
+    project = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Project.objects.all(), required=False, allow_null=True
+    )
+    system = serializers.SlugRelatedField(
+        slug_field="slug", queryset=ITSystem.objects.all(), required=False, allow_null=True
+    )
+    url = serializers.CharField(max_length=500)
 
 
 class WebhookDeliveryOut(serializers.ModelSerializer):

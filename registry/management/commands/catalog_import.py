@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 
 from registry.catalog import (
     MAX_BYTES,
@@ -15,41 +13,21 @@ from registry.catalog import (
     catalog_import,
     catalog_text_from_bytes,
 )
+from registry.management.importing import ImportCommand
 
 
-class Command(BaseCommand):
+class Command(ImportCommand):
     help = (
         "Import Users, Groups, Resources and Components from a Backstage catalog-info.yaml "
         "('-' for stdin). Every problem is listed and nothing is written unless there is none."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("path", help="The YAML file, or - to read standard input.")
-        parser.add_argument(
-            "--dry-run", action="store_true", help="Check and show the summary; write nothing."
-        )
-        parser.add_argument(
-            "--actor",
-            help="Import as this user (IT staff or admin; audit entries name them). "
-            "Without it the import runs as Steward itself.",
-        )
+    what = "YAML file"
+    dry_run_help = "Check and show the summary; write nothing."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor = None
-        if options["actor"]:
-            user_model = get_user_model()
-            try:
-                actor = user_model.objects.get(**{user_model.USERNAME_FIELD: options["actor"]})
-            except user_model.DoesNotExist:
-                raise CommandError(f"No user is called {options['actor']!r}.") from None
-        try:
-            if options["path"] == "-":
-                data = sys.stdin.buffer.read(MAX_BYTES + 1)
-            else:
-                with open(options["path"], "rb") as handle:
-                    data = handle.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise CommandError(f"Cannot read {options['path']}: {exc}") from None
+        actor = self.actor(options)
+        data = self.read(options, limit=MAX_BYTES)
         text, problems = catalog_text_from_bytes(data)
         try:
             if problems:

@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 
 from registry.csv_io import CsvRejected, csv_text_from_bytes, registry_csv_import
+from registry.management.importing import ImportCommand
 
 
-class Command(BaseCommand):
+class Command(ImportCommand):
     help = (
         "Import projects, their people and dependencies from a CSV file ('-' for stdin). "
         "Every problem is listed and nothing is written unless there is none."
     )
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("path", help="The CSV file, or - to read standard input.")
-        parser.add_argument(
-            "--dry-run", action="store_true", help="Check and show the plan; write nothing."
-        )
-        parser.add_argument(
-            "--actor",
-            help="Import as this user (permissions apply, audit entries name them). "
-            "Without it the import runs as Steward itself.",
-        )
+    what = "CSV file"
+    dry_run_help = "Check and show the plan; write nothing."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor = None
-        if options["actor"]:
-            user_model = get_user_model()
-            try:
-                actor = user_model.objects.get(**{user_model.USERNAME_FIELD: options["actor"]})
-            except user_model.DoesNotExist:
-                raise CommandError(f"No user is called {options['actor']!r}.") from None
-        try:
-            if options["path"] == "-":
-                data = sys.stdin.buffer.read()
-            else:
-                with open(options["path"], "rb") as handle:
-                    data = handle.read()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {options['path']}: {exc}") from None
+        actor = self.actor(options)
+        data = self.read(options)
         try:
             summary = registry_csv_import(
                 actor=actor, text=csv_text_from_bytes(data), dry_run=options["dry_run"]

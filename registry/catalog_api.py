@@ -8,20 +8,19 @@ writing. 200 with the summary, 400 with every problem, 403 for anyone but IT sta
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import BaseParser, JSONParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import permissions
+from .api.text_bodies import TextRenderer, raw_body_parser
 from .catalog import (
     MAX_BYTES,
     CatalogProblem,
@@ -34,32 +33,15 @@ from .catalog import (
 _TRUE = {"1", "true", "yes", "on"}
 
 
-class YamlBodyParser(BaseParser):
-    """The raw body as bytes, read no further than one byte past the size limit."""
-
-    media_type = "application/yaml"
-
-    def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: Any = None
-    ) -> bytes:
-        return stream.read(MAX_BYTES + 1) if stream is not None else b""
+YAML_PARSERS = [
+    raw_body_parser(media_type, limit=MAX_BYTES)
+    for media_type in ("application/yaml", "text/yaml", "text/plain")
+]
 
 
-class TextYamlBodyParser(YamlBodyParser):
-    media_type = "text/yaml"
-
-
-class PlainTextYamlBodyParser(YamlBodyParser):
-    media_type = "text/plain"
-
-
-class YamlRenderer(BaseRenderer):
+class YamlRenderer(TextRenderer):
     media_type = "application/yaml"
     format = "yaml"
-    charset = "utf-8"
-
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
-        return data if isinstance(data, str | bytes) else str(data)
 
 
 class CatalogImportIn(serializers.Serializer):
@@ -129,7 +111,7 @@ def _body(request: Request) -> tuple[str | None, bool, list[CatalogProblem]]:
 
 
 class CatalogImportView(APIView):
-    parser_classes = [YamlBodyParser, TextYamlBodyParser, PlainTextYamlBodyParser, JSONParser]
+    parser_classes = [*YAML_PARSERS, JSONParser]
     renderer_classes = [JSONRenderer]
 
     @extend_schema(

@@ -16,12 +16,13 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import BaseParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .api.text_bodies import TextRenderer, raw_body_parser
 from .csv_io import (
     MAX_BYTES,
     CsvProblem,
@@ -31,29 +32,14 @@ from .csv_io import (
     registry_csv_import,
 )
 
-
-class CsvBodyParser(BaseParser):
-    """The raw body, as bytes (read no further than one byte past the size limit)."""
-
-    media_type = "text/csv"
-
-    def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: Any = None
-    ) -> bytes:
-        return stream.read(MAX_BYTES + 1) if stream is not None else b""
+CSV_PARSERS = [
+    raw_body_parser(media_type, limit=MAX_BYTES) for media_type in ("text/csv", "text/plain")
+]
 
 
-class PlainTextBodyParser(CsvBodyParser):
-    media_type = "text/plain"
-
-
-class CsvRenderer(BaseRenderer):
+class CsvRenderer(TextRenderer):
     media_type = "text/csv"
     format = "csv"
-    charset = "utf-8"
-
-    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
-        return data if isinstance(data, str | bytes) else str(data)
 
 
 class CsvProblemOut(serializers.Serializer):
@@ -105,7 +91,7 @@ def _uploaded_bytes(request: Request) -> bytes | None:
 
 
 class RegistryImportView(APIView):
-    parser_classes = [CsvBodyParser, PlainTextBodyParser, MultiPartParser]
+    parser_classes = [*CSV_PARSERS, MultiPartParser]
     renderer_classes = [JSONRenderer]
 
     @extend_schema(

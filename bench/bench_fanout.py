@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -104,6 +105,43 @@ def _queue_depth(broker) -> int:
     return sum(broker.llen(q) for q in ("pages", "default")) + broker.hlen("unacked")
 
 
+def delivery_rate(sink, log_path: Path, *, total: int, sent: Callable[[], int]) -> float:
+    """Start a worker on what is queued; messages per second from the first request the sink
+    receives until `sent()` reaches `total`."""
+    worker, _ = _worker(log_path)
+    try:
+        first = None
+        while first is None:
+            if sink.requests:
+                first = time.perf_counter()
+            time.sleep(0.01)
+        while sent() < total:
+            time.sleep(0.1)
+        return total / (time.perf_counter() - first)
+    finally:
+        _stop(worker)
+
+
+def noop_rate(broker, log_path: Path, count: int = NOOPS) -> float:
+    """The baseline: `count` bare no-op tasks published with no worker running, then drained
+    by a worker with the same settings, timed from its first take to an empty queue."""
+    from notifications.tasks import noop
+
+    broker.flushdb()
+    for _ in range(count):
+        noop.apply_async(queue="default")
+    worker, _ = _worker(log_path)
+    try:
+        while _queue_depth(broker) >= count:
+            time.sleep(0.005)
+        started = time.perf_counter()
+        while _queue_depth(broker) > 0:
+            time.sleep(0.01)
+        return count / (time.perf_counter() - started)
+    finally:
+        _stop(worker)
+
+
 def run() -> list[dict]:
     django_setup()
     import redis
@@ -149,19 +187,12 @@ def run() -> list[dict]:
     projects = outage.impacted.count()
 
     # 2. Delivery by a worker with two processes.
-    worker, _ = _worker(log_dir / "bench-fanout-worker.log")
-    try:
-        first = None
-        while first is None:
-            if sink.requests:
-                first = time.perf_counter()
-            time.sleep(0.01)
-        while Notification.objects.filter(event_id=outage.pk, state="sent").count() < total:
-            time.sleep(0.1)
-        delivered_at = time.perf_counter()
-    finally:
-        _stop(worker)
-    delivery_rate = total / (delivered_at - first)
+    rate = delivery_rate(
+        sink,
+        log_dir / "bench-fanout-worker.log",
+        total=total,
+        sent=Notification.objects.filter(event_id=outage.pk, state="sent").count,
+    )
     keys = sink.keys()
 
     # 2b. The escalation policy asked for every touched project: in one batch (what
@@ -192,21 +223,9 @@ def run() -> list[dict]:
     )
 
     # 3. Bare no-op tasks on the same Redis, same worker settings.
-    from notifications.tasks import noop
-
-    broker.flushdb()
-    for _ in range(NOOPS):
-        noop.apply_async(queue="default")
-    worker, _ = _worker(log_dir / "bench-noop-worker.log")
     try:
-        while _queue_depth(broker) >= NOOPS:
-            time.sleep(0.005)
-        noop_started = time.perf_counter()
-        while _queue_depth(broker) > 0:
-            time.sleep(0.01)
-        noop_rate = NOOPS / (time.perf_counter() - noop_started)
+        baseline = noop_rate(broker, log_dir / "bench-noop-worker.log")
     finally:
-        _stop(worker)
         server.shutdown()
         broker.flushdb()
 
@@ -232,10 +251,10 @@ def run() -> list[dict]:
         ),
         row(
             "fan-out: delivery to a webhook sink",
-            delivery_rate,
+            rate,
             "msg/s",
-            baseline=noop_rate,
-            ratio=delivery_rate / noop_rate,
+            baseline=baseline,
+            ratio=rate / baseline,
             note=f"1 worker × 2 processes, {SEND_BATCH} sends a message; baseline: bare no-op "
             f"task; {len(keys)} distinct Idempotency-Keys, {sum(keys.values())} requests",
         ),

@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 
 from bench import django_setup, row
-from bench.bench_fanout import _queue_depth, _sink, _stop, _worker
+from bench.bench_fanout import _sink, delivery_rate, noop_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = 0.5
-NOOPS = 5000
 
 
 def _open(root, title: str):
@@ -86,40 +85,21 @@ def run() -> list[dict]:
 
     # 2. Delivery of the endpoint deliveries by one worker.
     sink.clear()
-    worker, _ = _worker(log_dir / "bench-webhooks-worker.log")
-    try:
-        first = None
-        while first is None:
-            if sink.requests:
-                first = time.perf_counter()
-            time.sleep(0.01)
-        while Notification.objects.filter(event_id=outage.pk, state="sent").count() < total:
-            time.sleep(0.1)
-        delivered_at = time.perf_counter()
-    finally:
-        _stop(worker)
-    rate = total / (delivered_at - first)
+    rate = delivery_rate(
+        sink,
+        log_dir / "bench-webhooks-worker.log",
+        total=total,
+        sent=Notification.objects.filter(event_id=outage.pk, state="sent").count,
+    )
     ids = {r.headers.get("webhook-id") for r in sink.requests}
     signed = sum(
         1 for r in sink.requests if r.headers.get("webhook-signature", "").startswith("v1,")
     )
 
     # 3. Bare no-op tasks, the same way.
-    from notifications.tasks import noop
-
-    broker.flushdb()
-    for _ in range(NOOPS):
-        noop.apply_async(queue="default")
-    worker, _ = _worker(log_dir / "bench-webhooks-noop-worker.log")
     try:
-        while _queue_depth(broker) >= NOOPS:
-            time.sleep(0.005)
-        started = time.perf_counter()
-        while _queue_depth(broker) > 0:
-            time.sleep(0.01)
-        noop_rate = NOOPS / (time.perf_counter() - started)
+        baseline = noop_rate(broker, log_dir / "bench-webhooks-noop-worker.log")
     finally:
-        _stop(worker)
         server.shutdown()
         broker.flushdb()
 
@@ -137,8 +117,8 @@ def run() -> list[dict]:
             "webhooks: delivery to a local sink",
             rate,
             "msg/s",
-            baseline=noop_rate,
-            ratio=rate / noop_rate,
+            baseline=baseline,
+            ratio=rate / baseline,
             note=f"1 worker × 2 processes; baseline: bare no-op task; {len(ids)} distinct "
             f"webhook-ids, {len(sink.requests)} requests, {signed} signed",
         ),

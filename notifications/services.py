@@ -555,7 +555,7 @@ def _unique_people(people: Iterable[Person]) -> list[Person]:
 # --- pages and escalation ---------------------------------------------------------------------
 
 
-def _event_systems(event: models.Model | None) -> list:
+def event_systems(event: models.Model | None) -> list:
     """The event's IT systems, read once per event object (an outage pages thousands of projects
     in one loop with the same instance)."""
     if event is None or not hasattr(event, "systems"):
@@ -574,7 +574,7 @@ def default_escalation_levels(
     owners and maintainers → backups → the IT contacts of the event's systems."""
     from registry import oncall
 
-    systems = _event_systems(event)
+    systems = event_systems(event)
     return oncall.escalation_levels(project, systems, at, it_contacts=_it_contacts(event, systems))
 
 
@@ -585,7 +585,7 @@ def _default_escalation_many(
     project id → (levels, repeats)."""
     from registry import oncall
 
-    contacts = _it_contacts(event, _event_systems(event))
+    contacts = _it_contacts(event, event_systems(event))
     return {
         pid: (e.levels, e.repeats)
         for pid, e in oncall.escalation_many(projects, at, it_contacts=contacts).items()
@@ -1063,21 +1063,8 @@ def _finish(notification: Notification, **fields) -> bool:
 def _finish_sent(notification: Notification, *, started: datetime, latency: int, status) -> bool:
     """`_finish(state=sent)` and its DeliveryAttempt row in ONE statement (atomic on its own):
     the same conditional update on the lease, and the attempt written only when it matched. The
-    ORM's two statements and transaction cost a fast send several times more. SQLite (the
-    one-command demo) has no UPDATE in a WITH: there, the same two writes in a transaction."""
-    if connection.vendor != "postgresql":
-        with transaction.atomic():
-            if not _finish(notification, state=Notification.State.SENT, sent_at=timezone.now()):
-                return False
-            DeliveryAttempt.objects.create(
-                notification=notification,
-                number=notification.attempts,
-                started_at=started,
-                latency_ms=latency,
-                outcome=DeliveryAttempt.Outcome.SENT,
-                status_code=status,
-            )
-        return True
+    ORM's two statements and transaction cost a fast send several times more. PostgreSQL only
+    (SQLite has no UPDATE in a WITH): see `_send_claimed`."""
     sql = (
         "WITH done AS (UPDATE notifications_notification SET state = %s, sent_at = %s, "
         "lease_expires_at = NULL, lease_token = '' "
@@ -1184,9 +1171,11 @@ def _send_claimed(notification: Notification, *, now: datetime) -> str:
         latency = _ms_since(started)
         return _failed(notification, exc, started=started, latency=latency, now=now)
     latency = _ms_since(started)
-    if notification.kind != Notification.Kind.DIGEST:
+    if notification.kind != Notification.Kind.DIGEST and connection.vendor == "postgresql":
         sent = _finish_sent(notification, started=started, latency=latency, status=status_code)
         return "sent" if sent else "lost-lease"
+    # A digest also marks what it bundled; SQLite (the one-command demo) cannot run
+    # `_finish_sent`'s single statement. Both take the two writes in a transaction.
     with transaction.atomic():
         if not _finish(notification, state=Notification.State.SENT, sent_at=timezone.now()):
             return "lost-lease"

@@ -189,14 +189,6 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def _systems_of(event: Model) -> list[ITSystem]:
-    cached = getattr(event, "_steward_systems", None)
-    if cached is None:
-        cached = list(event.systems.all())
-        event._steward_systems = cached
-    return cached
-
-
 def _system_document(system: ITSystem) -> dict:
     return {"slug": system.slug, "name": system.name, "kind": system.kind}
 
@@ -204,7 +196,7 @@ def _system_document(system: ITSystem) -> dict:
 def event_document(event: Model) -> dict:
     """What a webhook says about an outage or a change: the same fields as the API's."""
     label = event._meta.label
-    systems = [_system_document(s) for s in _systems_of(event)]
+    systems = [_system_document(s) for s in delivery.event_systems(event)]
     if label == "incidents.Outage":
         return {
             "outage": {
@@ -303,7 +295,7 @@ def webhooks_emit(
     topic, endpoint): `topic` defaults to the event type; give one of its own to an event that
     can happen more than once (a second move, one update among several)."""
     now = now or timezone.now()
-    system_ids = [s.pk for s in _systems_of(event)] if systems else []
+    system_ids = [s.pk for s in delivery.event_systems(event)] if systems else []
     endpoints = _endpoints_for(event_type, project_ids=project_ids, system_ids=system_ids)
     if not endpoints:
         return []

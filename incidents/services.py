@@ -435,10 +435,11 @@ def change_complete(*, actor: Actor, change: Change, now: datetime | None = None
     change.state = Change.State.COMPLETED
     change.completed_at = now
     change.save(update_fields=["state", "completed_at", "updated_at"])
+    touched = _snapshot_project_ids(change)
     _send_notices(
         event=change,
         topic="change.completed",
-        project_ids=_snapshot_project_ids(change),
+        project_ids=touched,
         subject=f"IT change completed: {change.title}",
         body=f"The change is done.\n\n{_change_summary(change)}",
         link=_absolute(change.get_absolute_url()),
@@ -447,7 +448,7 @@ def change_complete(*, actor: Actor, change: Change, now: datetime | None = None
     _webhooks_emit(
         event=change,
         event_type="change.completed",
-        project_ids=_snapshot_project_ids(change),
+        project_ids=touched,
         now=now,
     )
     return change
@@ -467,10 +468,11 @@ def change_cancel(*, actor: Actor, change: Change, now: datetime | None = None) 
     change.save(update_fields=["state", "cancelled_at", "updated_at"])
     ChangeReminder.objects.filter(change=change, sent_at__isnull=True).delete()
     if was_scheduled:
+        touched = _snapshot_project_ids(change)
         _send_notices(
             event=change,
             topic="change.cancelled",
-            project_ids=_snapshot_project_ids(change),
+            project_ids=touched,
             subject=f"IT change cancelled: {change.title}",
             body=f"The change will not happen.\n\n{_change_summary(change)}",
             link=_absolute(change.get_absolute_url()),
@@ -479,7 +481,7 @@ def change_cancel(*, actor: Actor, change: Change, now: datetime | None = None) 
         _webhooks_emit(
             event=change,
             event_type="change.cancelled",
-            project_ids=_snapshot_project_ids(change),
+            project_ids=touched,
             now=now,
         )
     return change
@@ -690,22 +692,24 @@ def outage_update(
     update = OutageUpdate.objects.create(
         outage=outage, status=status, message=message, author=actor, created_at=now
     )
+    touched = _snapshot_project_ids(outage)
+    body = f"{message}\n\n{_outage_summary(outage)}"
     _send_notices(
         event=outage,
         # One topic per update: the notice key is (event, topic, recipient, channel).
         topic=f"outage.updated.{update.pk}",
-        project_ids=_snapshot_project_ids(outage),
+        project_ids=touched,
         subject=f"Outage update ({outage.get_status_display()}): {outage.title}",
-        body=f"{message}\n\n{_outage_summary(outage)}",
+        body=body,
         link=_absolute(outage.get_absolute_url()),
         now=now,
     )
     _subscribers_notify(
         event=outage,
         topic=f"outage.updated.{update.pk}",
-        project_ids=_snapshot_project_ids(outage),
+        project_ids=touched,
         subject=f"Outage update ({outage.get_status_display()}): {outage.title}",
-        body=f"{message}\n\n{_outage_summary(outage)}",
+        body=body,
         link=_absolute(outage.get_absolute_url()),
         now=now,
     )
@@ -713,7 +717,7 @@ def outage_update(
         event=outage,
         event_type="outage.updated",
         topic=f"outage.updated.{update.pk}",
-        project_ids=_snapshot_project_ids(outage),
+        project_ids=touched,
         extra={"update": {"status": status, "message": message}},
         now=now,
     )
@@ -739,28 +743,30 @@ def outage_resolve(
     )
     delivery = _delivery()
     delivery.pages_stop(event=outage, reason="resolved", now=now)
+    touched = _snapshot_project_ids(outage)
+    body = f"{message}\n\n{_outage_summary(outage)}"
     _send_notices(
         event=outage,
         topic="outage.resolved",
-        project_ids=_snapshot_project_ids(outage),
+        project_ids=touched,
         subject=f"Resolved: {outage.title}",
-        body=f"{message}\n\n{_outage_summary(outage)}",
+        body=body,
         link=_absolute(outage.get_absolute_url()),
         now=now,
     )
     _subscribers_notify(
         event=outage,
         topic="outage.resolved",
-        project_ids=_snapshot_project_ids(outage),
+        project_ids=touched,
         subject=f"Resolved: {outage.title}",
-        body=f"{message}\n\n{_outage_summary(outage)}",
+        body=body,
         link=_absolute(outage.get_absolute_url()),
         now=now,
     )
     _webhooks_emit(
         event=outage,
         event_type="outage.resolved",
-        project_ids=_snapshot_project_ids(outage),
+        project_ids=touched,
         extra={"update": {"status": outage.status, "message": message}},
         now=now,
     )

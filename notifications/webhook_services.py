@@ -299,15 +299,32 @@ def webhooks_emit(
     endpoints = _endpoints_for(event_type, project_ids=project_ids, system_ids=system_ids)
     if not endpoints:
         return []
-    topic = f"webhook.{topic or event_type}"
-    document = event_document(event) | (extra or {})
+    return _deliver_to(
+        endpoints,
+        event=event,
+        topic=f"webhook.{topic or event_type}",
+        event_type=event_type,
+        data=event_document(event) | (extra or {}),
+        now=now,
+    )
+
+
+def _deliver_to(
+    endpoints: Iterable[WebhookEndpoint],
+    *,
+    event: Model,
+    topic: str,
+    event_type: str,
+    data: dict,
+    now: datetime,
+) -> list[Notification]:
+    """The rows that send `data` (with each endpoint's own project or system) to each endpoint,
+    keyed (event, topic, endpoint); returns those written (none for a key already written)."""
     deliveries = []
     for endpoint in endpoints:
         ref = f"hook-{endpoint.pk}"
         key = delivery.message_key(event=event, topic=topic, ref=ref, channel=Channel.WEBHOOK)
-        body = _body(
-            key=key, event_type=event_type, now=now, data=document | _owner_document(endpoint)
-        )
+        body = _body(key=key, event_type=event_type, now=now, data=data | _owner_document(endpoint))
         deliveries.append(
             delivery.Delivery(
                 ref=ref,
@@ -318,11 +335,7 @@ def webhooks_emit(
             )
         )
     return delivery.messages_send(
-        event=event,
-        topic=topic,
-        deliveries=deliveries,
-        subject=event_type,
-        now=now,
+        event=event, topic=topic, deliveries=deliveries, subject=event_type, now=now
     )
 
 
@@ -363,28 +376,12 @@ def webhook_ping(*, actor: Actor, endpoint: WebhookEndpoint) -> Notification:
     """A `ping` delivery, to check the URL and the signature from the receiving end."""
     _require_manage(actor, endpoint.owner)
     now = timezone.now()
-    topic = f"webhook.ping.{now.timestamp():.6f}"
-    ref = f"hook-{endpoint.pk}"
-    key = delivery.message_key(event=endpoint, topic=topic, ref=ref, channel=Channel.WEBHOOK)
-    body = _body(
-        key=key,
-        event_type="ping",
-        now=now,
-        data={"message": "Steward can reach this endpoint."} | _owner_document(endpoint),
-    )
-    written = delivery.messages_send(
+    written = _deliver_to(
+        [endpoint],
         event=endpoint,
-        topic=topic,
-        deliveries=[
-            delivery.Delivery(
-                ref=ref,
-                channel=Channel.WEBHOOK,
-                address=endpoint.url,
-                body=body,
-                webhook_endpoint_id=endpoint.pk,
-            )
-        ],
-        subject="ping",
+        topic=f"webhook.ping.{now.timestamp():.6f}",
+        event_type="ping",
+        data={"message": "Steward can reach this endpoint."},
         now=now,
     )
     if not written:

@@ -13,13 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	mkdir -p var
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
 	$(PY) scripts/run_demo.py
 
 test: $(STAMP)
-	$(PY) scripts/with_services.py $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/with_services.py --use-local $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -38,7 +35,7 @@ check-deploy: $(STAMP)
 	ALLOWED_HOSTS=steward.example.com $(PY) manage.py check --deploy --fail-level WARNING
 
 bench: $(STAMP)
-	$(PY) scripts/with_services.py $(PY) -m bench.run_all
+	$(PY) scripts/with_services.py --use-local $(PY) -m bench.run_all
 
 clean:
 	rm -rf var/ .pytest_cache

@@ -154,32 +154,9 @@ def open_issues_for(project_ids: Iterable[int]) -> dict[int, OpenIssues]:
 
 
 def _open_rows(ids: list[int]) -> list[tuple]:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_OPEN_SQL, {"ids": ids})
-            return cursor.fetchall()
-    rows: list[tuple] = [  # pragma: no cover - the suite runs on PostgreSQL
-        ("incident", i, p, t, g, True, s, at, None)
-        for i, p, t, g, s, at in Incident.objects.filter(
-            resolved_at__isnull=True, project_id__in=ids
-        ).values_list("id", "project_id", "title", "impact", "status", "started_at")
-    ]
-    rows += [
-        ("outage", *row)
-        for row in ImpactedProject.objects.filter(
-            outage__isnull=False, outage__resolved_at__isnull=True, project_id__in=ids
-        ).values_list(
-            "outage_id",
-            "project_id",
-            "outage__title",
-            "outage__severity",
-            "all_hard",
-            "outage__status",
-            "outage__started_at",
-            "path",
-        )
-    ]
-    return rows
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_SQL, {"ids": ids})
+        return cursor.fetchall()
 
 
 def annotate_open_issues(projects: Sequence[Project]) -> Sequence[Project]:
@@ -453,12 +430,9 @@ JOIN registry_itsystem s ON s.id = t.node
 
 def systems_reached_by(project: Project) -> dict[int, Reached]:
     """Every IT system the project depends on, directly or through other systems (one query)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_REACH_SQL, {"project": project.pk})
-            rows = cursor.fetchall()
-    else:  # pragma: no cover - the suite runs on PostgreSQL
-        rows = _reach_python(project)
+    with connection.cursor() as cursor:
+        cursor.execute(_REACH_SQL, {"project": project.pk})
+        rows = cursor.fetchall()
     parents = {node: parent for node, parent, _depth, _name in rows}
     names = {node: name for node, _parent, _depth, name in rows}
     result: dict[int, Reached] = {}
@@ -470,37 +444,6 @@ def systems_reached_by(project: Project) -> dict[int, Reached]:
             current = parents[current]
         result[node] = Reached(node, depth, tuple(reversed(chain)))
     return result
-
-
-def _reach_python(project: Project) -> list[tuple[int, int | None, int, str]]:  # pragma: no cover
-    from registry.models import Dependency
-
-    edges: dict[int, list[int]] = {}
-    for source, target in Dependency.objects.filter(source_system__isnull=False).values_list(
-        "source_system_id", "target_system_id"
-    ):
-        edges.setdefault(source, []).append(target)
-    frontier = sorted(
-        set(
-            Dependency.objects.filter(source_project=project).values_list(
-                "target_system_id", flat=True
-            )
-        )
-    )
-    seen: dict[int, tuple[int | None, int]] = {n: (None, 1) for n in frontier}
-    depth = 1
-    while frontier:
-        depth += 1
-        nxt: dict[int, int] = {}
-        for parent in frontier:
-            for target in edges.get(parent, ()):
-                if target not in seen and (target not in nxt or parent < nxt[target]):
-                    nxt[target] = parent
-        for target, parent in nxt.items():
-            seen[target] = (parent, depth)
-        frontier = sorted(nxt)
-    names = dict(ITSystem.objects.filter(pk__in=seen).values_list("pk", "name"))
-    return [(n, p, d, names[n]) for n, (p, d) in seen.items()]
 
 
 @dataclass(frozen=True)

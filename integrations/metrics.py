@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import redis
 from django.conf import settings
@@ -67,31 +66,19 @@ def broker_queues() -> list[str]:
 
 
 def broker_queue_lengths() -> dict[str, int]:
-    """Messages waiting in each Celery queue: Redis list lengths, or the filesystem broker's
-    message files. Empty when the broker cannot be read."""
+    """Messages waiting in each Celery queue (Redis list lengths). Empty when Redis cannot be
+    read."""
     queues = broker_queues()
-    client = redis_connection()
-    if client is not None:
-        try:
-            pipe = client.pipeline(transaction=False)
-            for queue in queues:
-                for suffix in REDIS_PRIORITY_SUFFIXES:
-                    pipe.llen(f"{queue}{suffix}")
-            counts = pipe.execute()
-        except redis.RedisError:
-            return {}
-        step = len(REDIS_PRIORITY_SUFFIXES)
-        return {q: sum(counts[i * step : (i + 1) * step]) for i, q in enumerate(queues)}
-    folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in")
-    if not folder or not os.path.isdir(folder):
+    try:
+        pipe = redis_connection().pipeline(transaction=False)
+        for queue in queues:
+            for suffix in REDIS_PRIORITY_SUFFIXES:
+                pipe.llen(f"{queue}{suffix}")
+        counts = pipe.execute()
+    except redis.RedisError:
         return {}
-    lengths = dict.fromkeys(queues, 0)
-    for path in Path(folder).iterdir():
-        # kombu's filesystem transport names files "<time>_<uuid>.<queue>.msg".
-        parts = path.name.rsplit(".", 2)
-        if len(parts) == 3 and parts[2] == "msg" and parts[1] in lengths:
-            lengths[parts[1]] += 1
-    return lengths
+    step = len(REDIS_PRIORITY_SUFFIXES)
+    return {q: sum(counts[i * step : (i + 1) * step]) for i, q in enumerate(queues)}
 
 
 class DatabaseCollector:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
-from django.core.cache import cache
 
 from steward.health import redis_connection
 
@@ -49,18 +48,10 @@ def rate_limit_hit(*, scope: str, key: str, now: float | None = None) -> RateDec
     bucket, retry_after = _bucket(scope, key, window, now)
     client = redis_connection()
     try:
-        if client is not None:
-            pipe = client.pipeline(transaction=True)
-            pipe.incr(bucket)
-            pipe.expire(bucket, window + 1)
-            count = int(pipe.execute()[0])
-        else:
-            cache.add(bucket, 0, timeout=window + 1)
-            try:
-                count = cache.incr(bucket)
-            except ValueError:  # expired between add and incr
-                cache.set(bucket, 1, timeout=window + 1)
-                count = 1
+        pipe = client.pipeline(transaction=True)
+        pipe.incr(bucket)
+        pipe.expire(bucket, window + 1)
+        count = int(pipe.execute()[0])
     except (redis.RedisError, OSError) as exc:
         log.warning("rate limit store unreachable, letting the request through: %s", exc)
         return RateDecision(True, limit, 0, 0)

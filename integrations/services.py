@@ -67,10 +67,7 @@ def _heartbeat_key(heartbeat: Heartbeat) -> str:
 
 
 def _serialise(key: str) -> None:
-    """Hold a transaction-scoped advisory lock on `key` (PostgreSQL; a no-op on SQLite, which
-    serialises writers anyway)."""
-    if connection.vendor != "postgresql":
-        return
+    """Hold a transaction-scoped advisory lock on `key`."""
     number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [number])
@@ -429,15 +426,11 @@ def _overdue(now: datetime, limit: int = 500) -> list[Heartbeat]:
         .select_related("system")
         .filter(down_since__isnull=True)
     )
-    if connection.vendor == "postgresql":
-        return list(
-            candidates.annotate(deadline=_deadline())
-            .filter(deadline__lt=now)
-            .order_by("deadline", "pk")[:limit]
-        )
-    # SQLite (the one-command demo) cannot multiply an interval: the same in Python.
-    due = [h for h in candidates if heartbeat_deadline(h) < now]
-    return sorted(due, key=lambda h: (heartbeat_deadline(h), h.pk))[:limit]
+    return list(
+        candidates.annotate(deadline=_deadline())
+        .filter(deadline__lt=now)
+        .order_by("deadline", "pk")[:limit]
+    )
 
 
 def _heartbeat_down(heartbeat: Heartbeat, *, now: datetime) -> bool:

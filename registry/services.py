@@ -483,9 +483,8 @@ def system_delete(*, actor: Actor, system: ITSystem) -> None:
 
 def _lock_graph() -> None:
     """Serialise edge writes between systems, so two concurrent edges cannot close a cycle."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('steward.dependency_graph'))")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('steward.dependency_graph'))")
 
 
 def cycle_message(cycle: list[int]) -> str:

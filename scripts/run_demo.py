@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""`make run`: the web server, a Celery worker and beat, together; Ctrl-C stops all of them.
+"""`make run`: PostgreSQL and Redis, the web server, a Celery worker and beat, together; Ctrl-C
+stops all of them.
 
-Runs on the embedded defaults (SQLite, kombu's filesystem broker under var/) unless DATABASE_URL /
-REDIS_URL are set.
+PostgreSQL and Redis are real servers from pip wheels with their data under var/ (a second run
+keeps it), unless DATABASE_URL / REDIS_URL point at servers of your own. The database is migrated
+and the demo data loaded (idempotently) before the processes start.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from with_services import services
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("STEWARD_VAR_DIR", ROOT / "var"))
@@ -22,11 +27,28 @@ PORT = os.environ.get("STEWARD_PORT", "8000")
 
 
 def main() -> int:
-    for folder in ("broker/queue", "broker/processed", "broker/control", "mail"):
-        (VAR / folder).mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "steward.settings.dev")
-    env.setdefault("SITE_URL", f"http://{HOST}:{PORT}")
+    (VAR / "mail").mkdir(parents=True, exist_ok=True)
+    # Ctrl-C reaches every process of the terminal's group: the servers below stop in order
+    # instead, from the handler installed before they start.
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    with services(data=VAR, use_local=False) as urls:
+        env = dict(os.environ, **urls)
+        env.setdefault("DJANGO_SETTINGS_MODULE", "steward.settings.dev")
+        env.setdefault("SITE_URL", f"http://{HOST}:{PORT}")
+        for step in (["migrate", "--noinput"], ["load_demo"]):
+            if stopping or subprocess.call([PYTHON, "manage.py", *step], cwd=ROOT, env=env):
+                return 1
+        return _serve(env, lambda: stopping)
+
+
+def _serve(env: dict[str, str], stopping_requested: Callable[[], bool]) -> int:
     celery = [PYTHON, "-m", "celery", "-A", "steward"]
     commands = {
         "web": [PYTHON, "manage.py", "runserver", "--noreload", f"{HOST}:{PORT}"],
@@ -36,24 +58,15 @@ def main() -> int:
     processes = {
         name: subprocess.Popen(command, cwd=ROOT, env=env) for name, command in commands.items()
     }
-    broker = "Redis" if env.get("REDIS_URL") else f"filesystem broker in {VAR / 'broker'}"
-    database = "PostgreSQL" if env.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
     print(
-        f"\nSteward is running at http://{HOST}:{PORT}/  ({database}, {broker})\n"
+        f"\nSteward is running at http://{HOST}:{PORT}/  (PostgreSQL and Redis)\n"
         "Sign in as admin, it, owner or reader (passwords printed above).\n"
         "Web server, Celery worker and beat are up. Press Ctrl-C to stop all of them.\n",
         flush=True,
     )
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     exit_code = 0
-    while not stopping:
+    stopping = False
+    while not stopping and not stopping_requested():
         for name, process in processes.items():
             if process.poll() is not None:
                 print(f"{name} exited with {process.returncode}; stopping the rest.", flush=True)

@@ -1,17 +1,13 @@
 """Health: `/healthz` reports the web process, the database, the broker and how long ago the
 sweeper last ran, and answers 503 when any of them is down.
 
-The sweeper's last run is a timestamp the `notifications.sweep` task writes (`task_ran_record`):
-in Redis when REDIS_URL is set (every process sees it), else in a file under STEWARD_VAR_DIR
-(the one-machine demo, where web, worker and beat share the disk).
+The sweeper's last run is a timestamp the `notifications.sweep` task writes (`task_ran_record`)
+in Redis, where every process sees it.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import redis
 from django.conf import settings
@@ -26,11 +22,9 @@ _client: redis.Redis | None = None
 _client_url = ""
 
 
-def redis_connection() -> redis.Redis | None:
-    """A shared client for REDIS_URL with short timeouts, or None when Redis is not configured."""
+def redis_connection() -> redis.Redis:
+    """A shared client for REDIS_URL with short timeouts."""
     global _client, _client_url
-    if not settings.REDIS_URL:
-        return None
     if _client is None or _client_url != settings.REDIS_URL:
         _client = redis.Redis.from_url(
             settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
@@ -39,39 +33,19 @@ def redis_connection() -> redis.Redis | None:
     return _client
 
 
-def _beacon_dir() -> Path:
-    return Path(settings.VAR_DIR) / "health"
-
-
 def task_ran_record(name: str, *, at: float | None = None) -> None:
     """Remember that periodic task `name` just ran (wall-clock seconds). Never raises: a task
     must not fail because its health beacon could not be written."""
     at = time.time() if at is None else at
     try:
-        client = redis_connection()
-        if client is not None:
-            client.set(f"{BEACON_PREFIX}{name}", repr(at))
-            return
-        folder = _beacon_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        # Write then rename: a reader never sees a half-written file.
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False) as handle:
-            handle.write(repr(at))
-        os.replace(handle.name, folder / name)
+        redis_connection().set(f"{BEACON_PREFIX}{name}", repr(at))
     except (OSError, redis.RedisError):
         return
 
 
 def task_ran_at(name: str) -> float | None:
     """When periodic task `name` last ran (wall-clock seconds), or None if never recorded."""
-    client = redis_connection()
-    if client is not None:
-        value = client.get(f"{BEACON_PREFIX}{name}")
-    else:
-        try:
-            value = (_beacon_dir() / name).read_text()
-        except OSError:
-            return None
+    value = redis_connection().get(f"{BEACON_PREFIX}{name}")
     try:
         return float(value) if value is not None else None
     except ValueError:
@@ -88,20 +62,11 @@ def _database() -> dict:
 
 
 def _broker() -> dict:
-    client = redis_connection()
-    if client is not None:
-        try:
-            client.ping()
-        except redis.RedisError as exc:
-            return {"status": "down", "kind": "redis", "error": exc.__class__.__name__}
-        return {"status": "ok", "kind": "redis"}
-    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
-    folder = options.get("data_folder_in")
-    if not folder:
-        return {"status": "down", "kind": "unknown", "error": "no broker configured"}
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        return {"status": "down", "kind": "filesystem", "error": f"{folder} is not writable"}
-    return {"status": "ok", "kind": "filesystem"}
+    try:
+        redis_connection().ping()
+    except redis.RedisError as exc:
+        return {"status": "down", "kind": "redis", "error": exc.__class__.__name__}
+    return {"status": "ok", "kind": "redis"}
 
 
 def _sweeper(*, now: float) -> dict:

@@ -74,20 +74,19 @@ def login_attempt_check(*, username: str, client_address: str | None) -> LoginTh
         return LoginThrottle(True)
     client = redis_connection()
     retry_after = 0
-    if client is not None:
-        try:
-            pipe = client.pipeline(transaction=False)
-            for key, _ in keys:
-                pipe.get(key)
-                pipe.ttl(key)
-            answers = pipe.execute()
-            for index, (_, limit) in enumerate(keys):
-                count, ttl = answers[2 * index], answers[2 * index + 1]
-                if count is not None and int(count) >= limit:
-                    retry_after = max(retry_after, ttl if ttl and ttl > 0 else _window())
-            return LoginThrottle(retry_after == 0, retry_after)
-        except (redis.RedisError, OSError) as exc:
-            log.warning("login throttle: Redis unreachable, using the local cache: %s", exc)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for key, _ in keys:
+            pipe.get(key)
+            pipe.ttl(key)
+        answers = pipe.execute()
+        for index, (_, limit) in enumerate(keys):
+            count, ttl = answers[2 * index], answers[2 * index + 1]
+            if count is not None and int(count) >= limit:
+                retry_after = max(retry_after, ttl if ttl and ttl > 0 else _window())
+        return LoginThrottle(retry_after == 0, retry_after)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("login throttle: Redis unreachable, using the local cache: %s", exc)
     for key, limit in keys:
         if (cache.get(key) or 0) >= limit:
             retry_after = _window()
@@ -99,17 +98,16 @@ def login_failure_record(*, username: str, client_address: str | None) -> None:
     keys = _keys(username=username, client_address=client_address)
     window = _window()
     client = redis_connection()
-    if client is not None:
-        try:
-            pipe = client.pipeline(transaction=True)
-            for key, _ in keys:
-                # The window starts at the first failure (SET NX EX, then INCR keeps the TTL).
-                pipe.set(key, 0, ex=window, nx=True)
-                pipe.incr(key)
-            pipe.execute()
-            return
-        except (redis.RedisError, OSError) as exc:
-            log.warning("login throttle: Redis unreachable, using the local cache: %s", exc)
+    try:
+        pipe = client.pipeline(transaction=True)
+        for key, _ in keys:
+            # The window starts at the first failure (SET NX EX, then INCR keeps the TTL).
+            pipe.set(key, 0, ex=window, nx=True)
+            pipe.incr(key)
+        pipe.execute()
+        return
+    except (redis.RedisError, OSError) as exc:
+        log.warning("login throttle: Redis unreachable, using the local cache: %s", exc)
     for key, _ in keys:
         if not cache.add(key, 1, timeout=window):
             try:
@@ -124,12 +122,11 @@ def login_success_record(*, username: str) -> None:
     if not keys:
         return
     client = redis_connection()
-    if client is not None:
-        try:
-            client.delete(*keys)
-            return
-        except (redis.RedisError, OSError) as exc:
-            log.warning("login throttle: Redis unreachable, using the local cache: %s", exc)
+    try:
+        client.delete(*keys)
+        return
+    except (redis.RedisError, OSError) as exc:
+        log.warning("login throttle: Redis unreachable, using the local cache: %s", exc)
     cache.delete_many(keys)
 
 

@@ -1,7 +1,8 @@
 """Settings shared by every environment, read from the environment with working defaults.
 
-The defaults run the one-command demo: SQLite and kombu's filesystem broker under ``var/``.
-Set ``DATABASE_URL`` and ``REDIS_URL`` for PostgreSQL and Redis.
+Steward runs on PostgreSQL and Redis, in production, in tests and in the demo alike:
+``DATABASE_URL`` and ``REDIS_URL`` name them (``make run`` and ``make test`` start embedded
+servers from pip wheels and set both when no server is configured).
 """
 
 import os
@@ -84,7 +85,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'steward.sqlite3'}"),
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/steward"),
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
@@ -123,21 +124,10 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Steward <steward@localhost>")
 
-# Celery: Redis when REDIS_URL is set, else kombu's filesystem transport (no server needed).
-REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-else:
-    _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-    }
+# Celery's broker, rate limits, sign-in throttling and health beacons all live in Redis.
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -95,25 +95,6 @@ def test_a_database_that_fails_is_a_503(client, db, monkeypatch):
     }
 
 
-def test_without_redis_the_filesystem_broker_and_a_beacon_file_are_checked(
-    client, db, settings, tmp_path
-):
-    settings.REDIS_URL = ""
-    settings.VAR_DIR = tmp_path
-    queue = tmp_path / "queue"
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(queue)}
-
-    missing = client.get("/healthz")
-    assert missing.status_code == 503
-    assert missing.json()["broker"]["status"] == "down"
-
-    queue.mkdir()
-    task_ran_record(SWEEPER_TASK)
-    body = client.get("/healthz").json()
-    assert body["broker"] == {"status": "ok", "kind": "filesystem"}
-    assert body["sweeper"]["status"] == "ok"
-
-
 # --- /metrics ----------------------------------------------------------------------------------
 
 

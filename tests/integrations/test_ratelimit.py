@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.cache import cache
 
 from incidents.models import Outage
 from integrations import services
@@ -63,14 +62,6 @@ def test_windows_roll_over(limit_three):
     assert [d.allowed for d in decisions] == [True, True, True, False]
     assert decisions[-1].retry_after == 57
     assert rate_limit_hit(scope="t", key="k", now=start + 60).allowed
-
-
-def test_without_redis_djangos_cache_holds_the_window(settings, limit_three):
-    settings.REDIS_URL = ""
-    cache.clear()
-    decisions = [rate_limit_hit(scope="cache", key="k", now=1_700_000_040.0) for _ in range(4)]
-    assert [d.allowed for d in decisions] == [True, True, True, False]
-    assert rate_limit_hit(scope="cache", key="other", now=1_700_000_040.0).allowed
 
 
 def test_an_unreachable_redis_lets_requests_through(settings, limit_three):

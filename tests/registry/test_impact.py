@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from registry import selectors
-from registry.models import Dependency
+from registry.models import Dependency, ITSystem
+from registry.selectors import ImpactedProject
 from registry.services import dependency_add
 from tests.factories import DependencyFactory, ProjectFactory, SystemFactory
 
@@ -129,6 +130,79 @@ def test_sql_and_in_memory_search_agree_on_a_random_graph():
     for seeds in ([systems[0]], [systems[3], systems[10]], [systems[-1]]):
         ids = [s.pk for s in seeds]
         sql = selectors._impacted_projects_sql(ids)
-        python = selectors._impacted_projects_python(ids)
+        python = breadth_first_impact(ids)
         assert sql == python
         assert sql, "the random graph should touch some projects"
+
+
+def breadth_first_impact(system_ids: list[int]) -> list[ImpactedProject]:
+    """The reference the recursive query is checked against: the same breadth-first search,
+    level by level in memory."""
+    dependents: dict[int, list[tuple[int, bool]]] = {}
+    for source, target, criticality in Dependency.objects.filter(
+        source_system__isnull=False
+    ).values_list("source_system_id", "target_system_id", "criticality"):
+        dependents.setdefault(target, []).append(
+            (source, criticality == Dependency.Criticality.HARD)
+        )
+    seeds = sorted(set(ITSystem.objects.filter(pk__in=system_ids).values_list("pk", flat=True)))
+    # node -> (depth, hard, parent)
+    reached: dict[int, tuple[int, bool, int | None]] = {seed: (0, True, None) for seed in seeds}
+    frontier = seeds
+    depth = 0
+    while frontier:
+        depth += 1
+        best: dict[int, tuple[bool, int]] = {}
+        for parent in frontier:
+            parent_hard = reached[parent][1]
+            for source, edge_hard in dependents.get(parent, ()):
+                if source in reached:
+                    continue
+                candidate = (parent_hard and edge_hard, parent)
+                current = best.get(source)
+                # Prefer hard, then the lowest parent id: the same tie-break as the SQL.
+                if current is None or (candidate[0], -candidate[1]) > (current[0], -current[1]):
+                    best[source] = candidate
+        for source, (hard, parent) in best.items():
+            reached[source] = (depth, hard, parent)
+        frontier = sorted(best)
+    names = dict(ITSystem.objects.filter(pk__in=reached).values_list("pk", "name"))
+
+    def path_from(node: int) -> tuple[int, ...]:
+        ids = []
+        current: int | None = node
+        while current is not None:
+            ids.append(current)
+            current = reached[current][2]
+        return tuple(ids)
+
+    chosen: dict[int, tuple[tuple[int, bool, int], str, str, int]] = {}
+    for project_id, name, slug, target, criticality in Dependency.objects.filter(
+        source_project__isnull=False, target_system_id__in=list(reached)
+    ).values_list(
+        "source_project_id",
+        "source_project__name",
+        "source_project__slug",
+        "target_system_id",
+        "criticality",
+    ):
+        depth_of, hard_of, _parent = reached[target]
+        hard = hard_of and criticality == Dependency.Criticality.HARD
+        rank = (depth_of, not hard, target)
+        if project_id not in chosen or rank < chosen[project_id][0]:
+            chosen[project_id] = (rank, name, slug, target)
+    result = []
+    for project_id in sorted(chosen):
+        (_depth, not_hard, target), name, slug, _ = chosen[project_id]
+        ids = path_from(target)
+        result.append(
+            ImpactedProject(
+                project_id=project_id,
+                project_name=name,
+                project_slug=slug,
+                system_ids=ids,
+                path=tuple(names[i] for i in ids),
+                all_hard=not not_hard,
+            )
+        )
+    return result

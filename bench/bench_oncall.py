@@ -44,15 +44,8 @@ def ensure_rotations(now: datetime, seed: int = 7) -> int:
     """One rotation per project (made once per synthetic registry); returns the number."""
     from django.db import transaction
 
-    from registry.models import (
-        Override,
-        Person,
-        Project,
-        ProjectRole,
-        Rotation,
-        RotationLayer,
-        RotationMember,
-    )
+    from oncall.models import Override, Rotation, RotationLayer, RotationMember
+    from registry.models import Person, Project, ProjectRole
 
     projects = Project.objects.count()
     if Rotation.objects.filter(name=MARKER).count() == projects and projects:
@@ -128,14 +121,14 @@ def ensure_rotations(now: datetime, seed: int = 7) -> int:
 
 def who_is_on_call(now: datetime) -> dict[int, int | None]:
     """project id → the person on call now, for every project with someone on call."""
-    from registry.oncall import oncall_now_by_project
+    from oncall.bulk import oncall_now_by_project
 
     return {pid: calls[0].person.pk for pid, calls in oncall_now_by_project(at=now).items()}
 
 
 def who_is_on_call_orm(now: datetime) -> dict[int, int | None]:
     """The same through model instances (`rotations_queryset`: what the pages use for a few)."""
-    from registry.oncall import oncall_at, rotations_queryset
+    from oncall.schedule import oncall_at, rotations_queryset
 
     result = {}
     for rotation in rotations_queryset(overrides_after=now):

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from icalendar import Calendar, Event
 
-from registry.feeds import feed_for_token
+from oncall.feeds import feed_for_token
 from registry.models import ITSystem, Person, ProjectRole
 
 from .models import Change

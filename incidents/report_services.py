@@ -26,6 +26,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from oncall.selectors import support_for
 from registry.errors import Conflict
 from registry.models import Person, Project
 from registry.permissions import can_edit_project, is_it_staff
@@ -110,8 +111,6 @@ class ReportOutcome:
 def oncall_people(project: Project, *, at: datetime) -> list[Person]:
     """Who is on call for the project now; its owners and maintainers when no rotation has
     anyone; its backups when it has nobody else."""
-    from registry.selectors import support_for
-
     support = support_for(project, at=at)
     for supporters in (
         support.on_call_now,

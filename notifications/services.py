@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from oncall import escalation as oncall
 from registry.errors import Conflict
 from registry.models import ContactMethod, Person, Project, ProjectRole
 from registry.permissions import is_it_staff
@@ -572,8 +573,6 @@ def default_escalation_levels(
 ) -> list[tuple[list[Person], timedelta]]:
     """The registry's escalation rules: the project's policy when it has one, else on-call →
     owners and maintainers → backups → the IT contacts of the event's systems."""
-    from registry import oncall
-
     systems = event_systems(event)
     return oncall.escalation_levels(project, systems, at, it_contacts=_it_contacts(event, systems))
 
@@ -583,8 +582,6 @@ def _default_escalation_many(
 ) -> dict[int, tuple[list, int]]:
     """`default_escalation_levels` and the repeats for many projects in a fixed number of queries:
     project id → (levels, repeats)."""
-    from registry import oncall
-
     contacts = _it_contacts(event, event_systems(event))
     return {
         pid: (e.levels, e.repeats)
@@ -649,8 +646,6 @@ def escalation_for_many(
 
 
 def escalation_repeats_for(project: Project) -> int:
-    from registry import oncall
-
     return oncall.escalation_repeats(project)
 
 

@@ -1,17 +1,15 @@
-"""Reads of the registry: search, who supports a project now, impact over the dependency graph."""
+"""Reads of the registry: people's working hours, search, impact over the dependency graph."""
 
 from __future__ import annotations
 
 import zoneinfo
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
-from django.utils import timezone
 
 from .models import (
     AuditEntry,
@@ -106,117 +104,31 @@ def directory_projects(query: str = "") -> QuerySet[Project]:
     )
 
 
-def project_for_page(slug: str) -> Project:
-    """One project with everything its page shows, in a fixed number of queries."""
-    from .oncall import project_rotation_prefetches
-
-    return (
-        Project.objects.select_related("team")
-        .prefetch_related(
-            *project_rotation_prefetches(overrides_after=timezone.now()),
-            "aliases",
-            "urls",
-            Prefetch(
-                "roles",
-                queryset=ProjectRole.objects.select_related("person")
-                .prefetch_related(
-                    Prefetch(
-                        "person__contact_methods",
-                        queryset=ContactMethod.objects.order_by("order", "id"),
-                    )
+def project_page_queryset() -> QuerySet[Project]:
+    """A project with the registry's part of what its page shows (team, aliases, URLs, roles with
+    contact methods, dependencies), in a fixed number of queries; `oncall.selectors` adds the
+    rotations."""
+    return Project.objects.select_related("team").prefetch_related(
+        "aliases",
+        "urls",
+        Prefetch(
+            "roles",
+            queryset=ProjectRole.objects.select_related("person")
+            .prefetch_related(
+                Prefetch(
+                    "person__contact_methods",
+                    queryset=ContactMethod.objects.order_by("order", "id"),
                 )
-                .order_by("order", "id"),
+            )
+            .order_by("order", "id"),
+        ),
+        Prefetch(
+            "dependencies",
+            queryset=Dependency.objects.select_related("target_system").order_by(
+                "target_system__name"
             ),
-            Prefetch(
-                "dependencies",
-                queryset=Dependency.objects.select_related("target_system").order_by(
-                    "target_system__name"
-                ),
-            ),
-        )
-        .get(slug=slug)
+        ),
     )
-
-
-# --- who supports it now ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Supporter:
-    person: Person
-    role: str
-    order: int
-    local_time: datetime
-    in_working_hours: bool
-    # For on-call entries: the rotation, and the shift (start: when they take over; end: when
-    # someone else does, if that is within the look-ahead).
-    rotation: str = ""
-    shift_start: datetime | None = None
-    shift_end: datetime | None = None
-
-
-@dataclass
-class Support:
-    project: Project
-    at: datetime
-    supporters: list[Supporter]
-    # Filled by the on-call rotations: who is on call now and who is next.
-    on_call_now: list[Supporter] = field(default_factory=list)
-    on_call_next: list[Supporter] = field(default_factory=list)
-
-    def with_role(self, role: str) -> list[Supporter]:
-        return [s for s in self.supporters if s.role == role]
-
-    @property
-    def owners(self) -> list[Supporter]:
-        return self.with_role(ProjectRole.Role.OWNER)
-
-    @property
-    def maintainers(self) -> list[Supporter]:
-        return self.with_role(ProjectRole.Role.MAINTAINER)
-
-    @property
-    def backups(self) -> list[Supporter]:
-        return self.with_role(ProjectRole.Role.BACKUP)
-
-    @property
-    def anyone_awake(self) -> bool:
-        return any(s.in_working_hours for s in self.supporters)
-
-
-_ROLE_RANK = {ProjectRole.Role.OWNER: 0, ProjectRole.Role.MAINTAINER: 1, ProjectRole.Role.BACKUP: 2}
-
-
-def supporter_for(person: Person, *, role: str, order: int, at: datetime) -> Supporter:
-    return Supporter(
-        person=person,
-        role=role,
-        order=order,
-        local_time=person_local_time(person, at),
-        in_working_hours=is_within_working_hours(person, at),
-    )
-
-
-def support_for(
-    project: Project, *, at: datetime | None = None, with_on_call: bool = True
-) -> Support:
-    """Owners, then maintainers, then backups, each with their local time and working state, and
-    (unless `with_on_call` is false) who is on call now and next.
-
-    Uses the project's prefetched roles when there are some (see `project_for_page`).
-    """
-    at = at or timezone.now()
-    roles = sorted(project.roles.all(), key=lambda r: (_ROLE_RANK[r.role], r.order, r.pk))
-    support = Support(
-        project=project,
-        at=at,
-        supporters=[supporter_for(r.person, role=r.role, order=r.order, at=at) for r in roles],
-    )
-    if with_on_call:
-        from .oncall import fill_on_call  # the on-call computation imports this module
-
-        fill_on_call(support)
-    return support
 
 
 # --- impact over the dependency graph ---------------------------------------------------------

@@ -23,6 +23,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from incidents.status import annotate_open_issues
+from oncall.selectors import project_for_page, support_for, supporter_for
 
 from . import permissions, services
 from .forms import (
@@ -41,9 +42,6 @@ from .selectors import (
     blast_radius,
     directory_projects,
     history_for,
-    project_for_page,
-    support_for,
-    supporter_for,
     system_for_page,
 )
 

@@ -1,14 +1,15 @@
 """/api/v1/: one router for every app's viewsets, plus the token endpoint."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
+from rest_framework.urlpatterns import format_suffix_patterns
 
 from incidents import api as incidents_api
 from incidents import incident_api
 from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
 from notifications import api as notifications_api
 from notifications import webhook_api
-from registry import oncall_api
+from oncall import api as oncall_api
 from registry.api import views as registry_api
 from registry.catalog_api import CatalogExportView, CatalogImportView
 from registry.csv_api import RegistryExportView, RegistryImportView
@@ -27,6 +28,8 @@ router.register("projects", registry_api.ProjectViewSet, basename="project")
 router.register("systems", registry_api.SystemViewSet, basename="system")
 router.register("dependencies", registry_api.DependencyViewSet, basename="dependency")
 router.register("audit", registry_api.AuditEntryViewSet, basename="audit-entry")
+
+# oncall
 router.register("rotations", oncall_api.RotationViewSet, basename="rotation")
 router.register(
     "escalation-policies", oncall_api.EscalationPolicyViewSet, basename="escalation-policy"
@@ -50,5 +53,15 @@ urlpatterns = [
     path("catalog/export/", CatalogExportView.as_view(), name="catalog-export"),
     path("registry/import/", RegistryImportView.as_view(), name="registry-import"),
     path("registry/export/", RegistryExportView.as_view(), name="registry-export"),
+    # Beside the projects viewset (registry), answered by on-call: who supports it now.
+    *format_suffix_patterns(
+        [
+            re_path(
+                rf"^projects/(?P<slug>{registry_api.SLUG})/support/$",
+                oncall_api.ProjectSupportView.as_view(),
+                name="project-support",
+            )
+        ]
+    ),
     path("", include(router.urls)),
 ]

@@ -2,10 +2,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from incidents import change_feeds
 from integrations import views as integration_views
+from oncall import urls as oncall_urls
 
 from .health import healthz
 from .login_throttle import ThrottledLoginView
+
+# The IT change calendar is served at a person's calendar-feed token, beside their on-call shifts,
+# under the on-call namespace (`oncall:change_feed`); `oncall` itself does not import incidents.
+oncall_patterns = [
+    *oncall_urls.urlpatterns,
+    path("feeds/changes/<str:token>.ics", change_feeds.change_feed, name="change_feed"),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,7 +29,7 @@ urlpatterns = [
     path("v2/enqueue", integration_views.events_enqueue, name="events-enqueue"),
     path("integrations/", include("integrations.urls")),
     path("it/", include("incidents.urls")),
-    path("", include("registry.oncall_urls")),
+    path("", include((oncall_patterns, oncall_urls.app_name))),
     path("notifications/", include("notifications.urls")),
     path("", include("notifications.webhook_urls")),
     path("", include("incidents.feedback_urls")),

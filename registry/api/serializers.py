@@ -20,7 +20,7 @@ from ..models import (
     ProjectRole,
     Team,
 )
-from ..selectors import Supporter, is_within_working_hours, person_local_time
+from ..selectors import is_within_working_hours, person_local_time
 
 # Validation of every value is the services' work (they run full_clean); the input serializers
 # only check shape, type and length, so uniqueness validators are dropped here.
@@ -223,50 +223,6 @@ class ProjectIn(serializers.ModelSerializer):
             "urls",
         )
         extra_kwargs = {"name": NO_UNIQUE, "slug": NO_UNIQUE}
-
-
-# A supporter's role: a project role, or `on_call` for the rotations' entries (named in
-# SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] so it does not collide with the project roles).
-SUPPORTER_ROLES = [*ProjectRole.Role.choices, ("on_call", "On call")]
-
-
-class SupporterOut(serializers.Serializer):
-    person = serializers.IntegerField(source="person.pk")
-    name = serializers.CharField(source="person.display_name")
-    email = serializers.EmailField(source="person.email")
-    # The rotations' entries say `on_call`; the others, the project role.
-    role = serializers.ChoiceField(choices=SUPPORTER_ROLES)
-    order = serializers.IntegerField()
-    time_zone = serializers.CharField(source="person.time_zone")
-    local_time = serializers.SerializerMethodField(
-        help_text="The person's wall clock, ISO 8601 with its UTC offset."
-    )
-    in_working_hours = serializers.BooleanField()
-    rotation = serializers.CharField(help_text="On-call entries: the rotation; else empty.")
-    shift_start = serializers.DateTimeField(
-        allow_null=True, help_text="On call next: when they take over."
-    )
-    shift_end = serializers.DateTimeField(
-        allow_null=True, help_text="On-call entries: when someone else takes over, if known."
-    )
-
-    # Not a DateTimeField: that would convert to the server's zone, and the point is theirs.
-    @extend_schema_field(LOCAL_TIME)
-    def get_local_time(self, supporter: Supporter) -> str:
-        return supporter.local_time.isoformat()
-
-
-class SupportOut(serializers.Serializer):
-    project = serializers.SlugField(source="project.slug")
-    at = serializers.DateTimeField(help_text="The moment this answer is for.")
-    help_channel = serializers.CharField(source="project.help_channel")
-    runbook_url = serializers.CharField(source="project.runbook_url")
-    anyone_in_working_hours = serializers.BooleanField(source="anyone_awake")
-    on_call_now = SupporterOut(many=True, help_text="From the on-call rotations.")
-    on_call_next = SupporterOut(many=True, help_text="From the on-call rotations.")
-    owners = SupporterOut(many=True)
-    maintainers = SupporterOut(many=True)
-    backups = SupporterOut(many=True)
 
 
 # --- IT systems ---------------------------------------------------------------------------------

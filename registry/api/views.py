@@ -61,7 +61,6 @@ from .serializers import (
     ProjectOut,
     ProjectRoleIn,
     ProjectRoleOut,
-    SupportOut,
     SystemIn,
     SystemOut,
     TeamIn,
@@ -295,8 +294,6 @@ class ProjectViewSet(WriteViewSet):
         roles = Prefetch(
             "roles", queryset=ProjectRole.objects.select_related("person").order_by("order", "id")
         )
-        if self.action == "support":
-            return Project.objects.prefetch_related(roles)
         if self.action in {"history", "roles", "remove_role", "destroy"}:
             return Project.objects.all()  # these do not render the project itself
         return Project.objects.select_related("team").prefetch_related("aliases", "urls", roles)
@@ -315,17 +312,6 @@ class ProjectViewSet(WriteViewSet):
     def destroy(self, request: Request, slug: str) -> Response:
         services.project_delete(actor=request.user, project=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(
-        responses=SupportOut,
-        summary="Who supports it now",
-        description="Owners, maintainers and backups in order, each with their local time and "
-        "whether they are in working hours; `on_call_*` come from the rotations.",
-    )
-    @action(detail=True, methods=["get"], filter_backends=[])
-    def support(self, request: Request, slug: str) -> Response:
-        support = selectors.support_for(self.get_object())
-        return Response(SupportOut(support).data)
 
     @extend_schema(
         request=ProjectRoleIn,

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from registry import oncall_services
-from registry.models import Override
+from oncall import services as oncall_services
+from oncall.models import Override
 from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory
 
 from .conftest import sign_in

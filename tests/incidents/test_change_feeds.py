@@ -8,7 +8,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from incidents import services
-from registry import oncall_services
+from oncall import services as oncall_services
 
 pytestmark = pytest.mark.django_db
 

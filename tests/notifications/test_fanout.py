@@ -1,4 +1,4 @@
-"""The batched escalation path (`registry.oncall.escalation_many`, used by `pages_open_many` and so
+"""The batched escalation path (`oncall.escalation.escalation_many`, used by `pages_open_many` and so
 by every outage) agrees with the single-project path, project by project, and asks the database a
 fixed number of times however many projects an outage touches."""
 
@@ -12,10 +12,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from notifications import services as notifications
-from registry import oncall, oncall_services
-from registry.models import Project, ProjectRole, RotationLayer
+from oncall import escalation as oncall
+from oncall import services as oncall_services
+from oncall.models import RotationLayer
+from registry.models import Project, ProjectRole
 from tests.factories import ProjectFactory, ProjectRoleFactory, SystemFactory, TeamFactory
-from tests.registry.oncall_helpers import layer, person, rotation, utc
+from tests.oncall.helpers import layer, person, rotation, utc
 
 pytestmark = pytest.mark.django_db
 AT = utc(2025, 1, 7, 12)

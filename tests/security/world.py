@@ -21,7 +21,8 @@ from integrations.models import Heartbeat
 from integrations.services import heartbeat_create
 from notifications.models import Notification, WebhookEndpoint
 from notifications.webhook_services import webhook_endpoint_create
-from registry import oncall_services
+from oncall import services as oncall_services
+from oncall.models import Rotation
 from registry.models import (
     ContactMethod,
     Dependency,
@@ -29,7 +30,6 @@ from registry.models import (
     Person,
     Project,
     ProjectAlias,
-    Rotation,
     Team,
 )
 from registry.services import dependency_add

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from registry import oncall_services
-from registry.models import EscalationPolicy, ProjectRole, Rotation, RotationLayer
-from registry.oncall import escalation_levels, escalation_repeats
+from oncall import services as oncall_services
+from oncall.escalation import escalation_levels, escalation_repeats
+from oncall.models import EscalationPolicy, Rotation, RotationLayer
+from registry.models import ProjectRole
 from tests.factories import ProjectFactory, ProjectRoleFactory, SystemFactory, TeamFactory
-from tests.registry.oncall_helpers import layer, person, rotation, utc
+from tests.oncall.helpers import layer, person, rotation, utc
 
 pytestmark = pytest.mark.django_db
 

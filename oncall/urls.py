@@ -1,33 +1,31 @@
 """URLs of on-call: a project's schedule and overrides, calendar feeds (the feed itself needs no
-login: its secret token is the key)."""
+login: its secret token is the key). `steward.urls` adds the IT change calendar, served at the
+same feed token, to this namespace (`oncall:change_feed`)."""
 
 from django.urls import path
 
-from incidents import change_feeds
-
-from . import feeds, oncall_views
+from . import feeds, views
 
 app_name = "oncall"
 
 urlpatterns = [
-    path("projects/<slug:slug>/oncall/", oncall_views.schedule, name="schedule"),
+    path("projects/<slug:slug>/oncall/", views.schedule, name="schedule"),
     path(
         "projects/<slug:slug>/oncall/overrides/",
-        oncall_views.override_add,
+        views.override_add,
         name="override_add",
     ),
     path(
         "projects/<slug:slug>/oncall/take/",
-        oncall_views.override_take,
+        views.override_take,
         name="override_take",
     ),
     path(
         "projects/<slug:slug>/oncall/overrides/<int:pk>/remove/",
-        oncall_views.override_remove,
+        views.override_remove,
         name="override_remove",
     ),
-    path("me/feeds/", oncall_views.feeds, name="feeds"),
-    path("me/feeds/<int:pk>/revoke/", oncall_views.feed_revoke, name="feed_revoke"),
+    path("me/feeds/", views.feeds, name="feeds"),
+    path("me/feeds/<int:pk>/revoke/", views.feed_revoke, name="feed_revoke"),
     path("feeds/oncall/<str:token>.ics", feeds.oncall_feed, name="feed"),
-    path("feeds/changes/<str:token>.ics", change_feeds.change_feed, name="change_feed"),
 ]

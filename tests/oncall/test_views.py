@@ -11,10 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from icalendar import Calendar
 
-from registry import oncall_services
-from registry.models import CalendarFeed, Override, ProjectRole, RotationLayer
+from oncall import services as oncall_services
+from oncall.models import CalendarFeed, Override, RotationLayer
+from registry.models import ProjectRole
 from tests.factories import ProjectFactory, ProjectRoleFactory, TeamFactory
-from tests.registry.oncall_helpers import layer, person, rotation, utc
+from tests.oncall.helpers import layer, person, rotation, utc
 
 pytestmark = pytest.mark.django_db
 
@@ -210,7 +211,7 @@ def test_person_feed_lists_only_their_shifts_across_dst(setup):
     other = rotation(ProjectFactory(), name="Berlin desk")
     layer(other, [ann], time_zone="Europe/Berlin", restrict_start=time(9), restrict_end=time(10))
     feed = oncall_services.calendar_feed_create(actor=ann.user, person=ann)
-    from registry.feeds import calendar_for
+    from oncall.feeds import calendar_for
 
     body = calendar_for(feed, now=utc(2025, 3, 30, 12))
     events = _events(body)

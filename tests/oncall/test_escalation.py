@@ -9,10 +9,10 @@ import pytest
 
 from notifications import services as notifications
 from notifications.models import Notification
-from registry import oncall_services
-from registry.models import RotationLayer
+from oncall import services as oncall_services
+from oncall.models import RotationLayer
 from tests.factories import ProjectFactory, SystemFactory
-from tests.registry.oncall_helpers import layer, person, rotation, utc
+from tests.oncall.helpers import layer, person, rotation, utc
 
 pytestmark = pytest.mark.django_db
 MIN = timedelta(minutes=1)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 from icalendar import Calendar, Event
 
 from .models import CalendarFeed
-from .oncall import Shift, person_shifts, rotation_shifts, rotations_queryset
+from .schedule import Shift, person_shifts, rotation_shifts, rotations_queryset
 
 # What a subscribed calendar shows: the recent past and the coming quarter.
 FEED_PAST = timedelta(days=14)

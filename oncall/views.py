@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
@@ -23,9 +22,24 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from . import oncall, oncall_services, permissions
-from .models import CalendarFeed, Override, Person, Project, ProjectRole, Rotation
-from .validators import validate_time_zone
+from registry import permissions
+from registry.models import Person, Project, ProjectRole
+from registry.validators import validate_time_zone
+
+from . import services
+from .coverage import coverage_grid
+from .forms import OverrideForm
+from .models import CalendarFeed, Override, Rotation
+from .schedule import (
+    Shift,
+    layer_members,
+    oncall_at,
+    project_rotation_prefetches,
+    project_rotations,
+    rotation_overrides,
+    rotation_shifts,
+    zone,
+)
 
 SCHEDULE_DAYS = 14
 
@@ -46,7 +60,7 @@ def _project(slug: str, at: datetime) -> Project:
     project = (
         Project.objects.select_related("team")
         .prefetch_related(
-            *oncall.project_rotation_prefetches(overrides_after=at),
+            *project_rotation_prefetches(overrides_after=at),
             Prefetch("roles", queryset=ProjectRole.objects.select_related("person")),
         )
         .filter(slug=slug)
@@ -61,7 +75,7 @@ def _project(slug: str, at: datetime) -> Project:
 class Bar:
     """A shift drawn on one local day of the timeline, as percentages of that day."""
 
-    shift: oncall.Shift
+    shift: Shift
     left: float
     width: float
     local_start: datetime
@@ -71,22 +85,22 @@ class Bar:
 
 
 def _timeline(
-    shifts: list[oncall.Shift], tz: zoneinfo.ZoneInfo, first_day, days: int
+    shifts: list[Shift], tz: zoneinfo.ZoneInfo, first_day, days: int
 ) -> list[tuple[Any, list[Bar]]]:
     rows = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
-        day_start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(oncall.UTC)
+        day_start = datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
         day_end = datetime.combine(
             day + timedelta(days=1), datetime.min.time(), tzinfo=tz
-        ).astimezone(oncall.UTC)
+        ).astimezone(UTC)
         span = (day_end - day_start).total_seconds()
         bars = []
         for shift in shifts:
             a, b = max(shift.start, day_start), min(shift.end, day_end)
             if b <= a:
                 continue
-            person_tz = oncall.zone(shift.person.time_zone)
+            person_tz = zone(shift.person.time_zone)
             bars.append(
                 Bar(
                     shift=shift,
@@ -102,33 +116,11 @@ def _timeline(
     return rows
 
 
-class OverrideForm(forms.Form):
-    rotation = forms.TypedChoiceField(coerce=int)
-    person = forms.TypedChoiceField(coerce=int, label="Who covers")
-    covered = forms.TypedChoiceField(
-        coerce=int, required=False, empty_value=None, label="Covering for (empty: anyone)"
-    )
-    start_at = forms.DateTimeField(
-        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    end_at = forms.DateTimeField(
-        label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    reason = forms.CharField(required=False, max_length=200)
-
-    def __init__(self, *args: Any, rotations: list[Rotation], people: list[Person], **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.fields["rotation"].choices = [(r.pk, r.name) for r in rotations]
-        choices = [(p.pk, f"{p.display_name} ({p.time_zone})") for p in people]
-        self.fields["person"].choices = choices
-        self.fields["covered"].choices = [("", "—")] + choices
-
-
 def _people_of(project: Project, rotations: list[Rotation]) -> list[Person]:
     people: dict[int, Person] = {}
     for rotation in rotations:
         for layer in rotation.layers.all():
-            for person in oncall.layer_members(layer):
+            for person in layer_members(layer):
                 people.setdefault(person.pk, person)
     for role in project.roles.all():
         people.setdefault(role.person.pk, role.person)
@@ -140,7 +132,7 @@ def _can_edit(request: HttpRequest, project: Project, rotations: list[Rotation])
     if not permissions.can_edit_project(request.user, project):
         return False
     team_rotations = [r for r in rotations if r.team_id]
-    return not team_rotations or oncall_services.can_edit_team_rotations(request.user, project.team)
+    return not team_rotations or services.can_edit_team_rotations(request.user, project.team)
 
 
 def _schedule_context(
@@ -153,23 +145,23 @@ def _schedule_context(
 ) -> dict[str, Any]:
     now = now or timezone.now()
     tz_name = _viewer_zone(request)
-    tz = oncall.zone(tz_name)
-    rotations = oncall.project_rotations(project)
+    tz = zone(tz_name)
+    rotations = project_rotations(project)
     first_day = now.astimezone(tz).date()
-    start = datetime.combine(first_day, datetime.min.time(), tzinfo=tz).astimezone(oncall.UTC)
+    start = datetime.combine(first_day, datetime.min.time(), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(
         first_day + timedelta(days=SCHEDULE_DAYS), datetime.min.time(), tzinfo=tz
-    ).astimezone(oncall.UTC)
+    ).astimezone(UTC)
     schedules = []
     for rotation in rotations:
-        shifts = oncall.rotation_shifts(rotation, start, end)
+        shifts = rotation_shifts(rotation, start, end)
         schedules.append(
             {
                 "rotation": rotation,
-                "now": oncall.oncall_at(rotation, now),
+                "now": oncall_at(rotation, now),
                 "timeline": _timeline(shifts, tz, first_day, SCHEDULE_DAYS),
                 "upcoming": [s for s in shifts if s.end > now][:12],
-                "overrides": [o for o in oncall._overrides(rotation) if o.end_at > now],
+                "overrides": [o for o in rotation_overrides(rotation) if o.end_at > now],
                 "layers": list(rotation.layers.all()),
             }
         )
@@ -197,12 +189,12 @@ def _schedule_context(
         "members": [
             {
                 "person": p,
-                "local_now": now.astimezone(oncall.zone(p.time_zone)),
+                "local_now": now.astimezone(zone(p.time_zone)),
                 "working_hours": p.working_hours,
             }
             for p in people
         ],
-        "coverage": oncall.coverage_grid(rotations, time_zone=tz_name, start=now, days=14)
+        "coverage": coverage_grid(rotations, time_zone=tz_name, start=now, days=14)
         if rotations
         else [],
         "hours": range(24),
@@ -232,7 +224,7 @@ def schedule(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _parse_override(request: HttpRequest, project: Project) -> tuple[OverrideForm, dict | None]:
-    rotations = oncall.project_rotations(project)
+    rotations = project_rotations(project)
     form = OverrideForm(request.POST, rotations=rotations, people=_people_of(project, rotations))
     # The form's times are in the viewer's zone (a time that does not exist there is refused).
     with timezone.override(zoneinfo.ZoneInfo(_viewer_zone(request))):
@@ -260,7 +252,7 @@ def override_add(request: HttpRequest, slug: str) -> HttpResponse:
     form, parsed = _parse_override(request, project)
     if parsed is not None:
         try:
-            oncall_services.override_create(actor=request.user, **parsed)
+            services.override_create(actor=request.user, **parsed)
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, messages)
@@ -280,20 +272,20 @@ def override_take(request: HttpRequest, slug: str) -> HttpResponse:
     viewer = getattr(request.user, "person", None)
     if viewer is None:
         raise PermissionDenied("Only a person can take a shift.")
-    rotations = {r.pk: r for r in oncall.project_rotations(project)}
+    rotations = {r.pk: r for r in project_rotations(project)}
     try:
         rotation = rotations[int(request.POST.get("rotation", ""))]
-        start = datetime.fromtimestamp(int(request.POST.get("start", "")), tz=oncall.UTC)
-        end = datetime.fromtimestamp(int(request.POST.get("end", "")), tz=oncall.UTC)
+        start = datetime.fromtimestamp(int(request.POST.get("start", "")), tz=UTC)
+        end = datetime.fromtimestamp(int(request.POST.get("end", "")), tz=UTC)
     except (KeyError, ValueError, OverflowError, OSError):
         raise Http404("No such shift.") from None
     covered = None
-    for shift in oncall.rotation_shifts(rotation, start, end):
+    for shift in rotation_shifts(rotation, start, end):
         covered = shift.person
         break
     errors: list[str] = []
     try:
-        oncall_services.override_create(
+        services.override_create(
             actor=request.user,
             rotation=rotation,
             person=viewer,
@@ -319,9 +311,9 @@ def override_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     override = get_object_or_404(
         Override.objects.select_related("rotation__project", "rotation__team"),
         pk=pk,
-        rotation__in=[r.pk for r in oncall.project_rotations(project)],
+        rotation__in=[r.pk for r in project_rotations(project)],
     )
-    oncall_services.override_delete(actor=request.user, override=override)
+    services.override_delete(actor=request.user, override=override)
     if not request.htmx:
         return redirect("oncall:schedule", slug=slug)
     return _render(request, _project(slug, now), now=now)
@@ -344,9 +336,9 @@ def feeds(request: HttpRequest) -> HttpResponse:
         rotation_id = request.POST.get("rotation")
         if rotation_id:
             rotation = get_object_or_404(Rotation, pk=rotation_id)
-            oncall_services.calendar_feed_create(actor=request.user, rotation=rotation)
+            services.calendar_feed_create(actor=request.user, rotation=rotation)
         else:
-            oncall_services.calendar_feed_create(actor=request.user, person=person)
+            services.calendar_feed_create(actor=request.user, person=person)
         return redirect("oncall:feeds")
     mine = (
         CalendarFeed.objects.filter(created_by=person, revoked_at__isnull=True)
@@ -364,5 +356,5 @@ def feeds(request: HttpRequest) -> HttpResponse:
 @require_POST
 def feed_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     feed = get_object_or_404(CalendarFeed, pk=pk)
-    oncall_services.calendar_feed_revoke(actor=request.user, feed=feed)
+    services.calendar_feed_revoke(actor=request.user, feed=feed)
     return redirect("oncall:feeds")

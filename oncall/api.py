@@ -1,37 +1,39 @@
-"""API of on-call: `rotations/` (with layers, `oncall/?at=`, `overrides/`) and
-`escalation-policies/`. Each endpoint parses, calls one service or selector, and renders; the
-services check permissions (403) and validate (400 naming the field, nothing written)."""
+"""API of on-call: `rotations/` (with layers, `oncall/?at=`, `overrides/`),
+`escalation-policies/` and who supports a project now (`projects/{slug}/support/`). Each endpoint
+parses, calls one service or selector, and renders; the services check permissions (403) and
+validate (400 naming the field, nothing written)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from . import oncall, oncall_services
-from .api.views import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, _parse, _writes
-from .models import (
-    EscalationLevel,
-    EscalationPolicy,
-    Override,
-    Person,
-    Project,
-    Rotation,
-    RotationLayer,
-    Team,
-)
-from .validators import WEEKDAYS
+from registry.api.serializers import LOCAL_TIME
+from registry.api.views import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, _parse, _writes
+from registry.models import Person, Project, ProjectRole, Team
+from registry.validators import WEEKDAYS
+
+from . import schedule, services
+from .models import EscalationLevel, EscalationPolicy, Override, Rotation, RotationLayer
+from .selectors import Supporter, support_for
 
 # --- serializers ----------------------------------------------------------------------------------
 
@@ -182,17 +184,61 @@ class PolicyUpdateIn(serializers.Serializer):
     levels = LevelIn(many=True, required=False, allow_empty=True)
 
 
+# A supporter's role: a project role, or `on_call` for the rotations' entries (named in
+# SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] so it does not collide with the project roles).
+SUPPORTER_ROLES = [*ProjectRole.Role.choices, ("on_call", "On call")]
+
+
+class SupporterOut(serializers.Serializer):
+    person = serializers.IntegerField(source="person.pk")
+    name = serializers.CharField(source="person.display_name")
+    email = serializers.EmailField(source="person.email")
+    # The rotations' entries say `on_call`; the others, the project role.
+    role = serializers.ChoiceField(choices=SUPPORTER_ROLES)
+    order = serializers.IntegerField()
+    time_zone = serializers.CharField(source="person.time_zone")
+    local_time = serializers.SerializerMethodField(
+        help_text="The person's wall clock, ISO 8601 with its UTC offset."
+    )
+    in_working_hours = serializers.BooleanField()
+    rotation = serializers.CharField(help_text="On-call entries: the rotation; else empty.")
+    shift_start = serializers.DateTimeField(
+        allow_null=True, help_text="On call next: when they take over."
+    )
+    shift_end = serializers.DateTimeField(
+        allow_null=True, help_text="On-call entries: when someone else takes over, if known."
+    )
+
+    # Not a DateTimeField: that would convert to the server's zone, and the point is theirs.
+    @extend_schema_field(LOCAL_TIME)
+    def get_local_time(self, supporter: Supporter) -> str:
+        return supporter.local_time.isoformat()
+
+
+class SupportOut(serializers.Serializer):
+    project = serializers.SlugField(source="project.slug")
+    at = serializers.DateTimeField(help_text="The moment this answer is for.")
+    help_channel = serializers.CharField(source="project.help_channel")
+    runbook_url = serializers.CharField(source="project.runbook_url")
+    anyone_in_working_hours = serializers.BooleanField(source="anyone_awake")
+    on_call_now = SupporterOut(many=True, help_text="From the on-call rotations.")
+    on_call_next = SupporterOut(many=True, help_text="From the on-call rotations.")
+    owners = SupporterOut(many=True)
+    maintainers = SupporterOut(many=True)
+    backups = SupporterOut(many=True)
+
+
 # --- rotations ------------------------------------------------------------------------------------
 
 
 def _layers_replace(actor: Any, rotation: Rotation, layers: list[dict]) -> None:
     for existing in list(rotation.layers.all()):
-        oncall_services.layer_delete(actor=actor, layer=existing)
+        services.layer_delete(actor=actor, layer=existing)
     for order, spec in enumerate(layers):
         spec = dict(spec)
         spec.setdefault("order", order)
         members = spec.pop("members")
-        oncall_services.layer_create(actor=actor, rotation=rotation, members=members, **spec)
+        services.layer_create(actor=actor, rotation=rotation, members=members, **spec)
 
 
 AT = OpenApiParameter(
@@ -218,7 +264,7 @@ class RotationViewSet(WriteViewSet):
 
     def get_queryset(self) -> QuerySet[Rotation]:
         queryset = (
-            oncall.rotations_queryset(overrides_after=timezone.now())
+            schedule.rotations_queryset(overrides_after=timezone.now())
             .select_related("project", "team")
             .order_by("id")
         )
@@ -231,7 +277,7 @@ class RotationViewSet(WriteViewSet):
         data = _parse(RotationIn, request)
         layers = data.pop("layers", None)
         with transaction.atomic():
-            rotation = oncall_services.rotation_create(actor=request.user, **data)
+            rotation = services.rotation_create(actor=request.user, **data)
             if layers:
                 _layers_replace(request.user, rotation, layers)
         return self.render(rotation, status_code=status.HTTP_201_CREATED)
@@ -239,21 +285,21 @@ class RotationViewSet(WriteViewSet):
     def partial_update(self, request: Request, pk: str) -> Response:
         rotation = self.get_object()
         # Refused before parsing: an empty PATCH from someone else must not answer 200.
-        oncall_services._require_rotation(request.user, rotation)
+        services._require_rotation(request.user, rotation)
         data = _parse(RotationIn, request, partial=True)
         layers = data.pop("layers", None)
         if {"project", "team"} & set(data):
             raise ApiValidationError({"project": ["A rotation cannot move to another owner."]})
         with transaction.atomic():
             if data:
-                oncall_services.rotation_update(actor=request.user, rotation=rotation, **data)
+                services.rotation_update(actor=request.user, rotation=rotation, **data)
             if layers is not None:
-                oncall_services._require_rotation(request.user, rotation)
+                services._require_rotation(request.user, rotation)
                 _layers_replace(request.user, rotation, layers)
         return self.render(rotation)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        oncall_services.rotation_delete(actor=request.user, rotation=self.get_object())
+        services.rotation_delete(actor=request.user, rotation=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -273,9 +319,9 @@ class RotationViewSet(WriteViewSet):
                 raise ApiValidationError({"at": ["Give an ISO 8601 date-time with an offset."]})
         else:
             at = timezone.now()
-        rotation = oncall.rotations_queryset().get(pk=self.get_object().pk)
-        current = oncall.oncall_at(rotation, at)
-        upcoming = oncall.next_oncall(rotation, at)
+        rotation = schedule.rotations_queryset().get(pk=self.get_object().pk)
+        current = schedule.oncall_at(rotation, at)
+        upcoming = schedule.next_oncall(rotation, at)
         body = {"rotation": rotation.pk, "at": at, "on_call": current, "next": upcoming}
         return Response(OnCallOut(body).data)
 
@@ -287,7 +333,7 @@ class RotationViewSet(WriteViewSet):
     @action(detail=True, methods=["post"])
     def overrides(self, request: Request, pk: str) -> Response:
         rotation = self.get_object()
-        override = oncall_services.override_create(
+        override = services.override_create(
             actor=request.user, rotation=rotation, **_parse(OverrideIn, request)
         )
         return Response(OverrideOut(override).data, status=status.HTTP_201_CREATED)
@@ -303,7 +349,7 @@ class RotationViewSet(WriteViewSet):
     )
     def remove_override(self, request: Request, pk: str, override_pk: str) -> Response:
         override = get_object_or_404(Override, pk=override_pk, rotation_id=self.get_object().pk)
-        oncall_services.override_delete(actor=request.user, override=override)
+        services.override_delete(actor=request.user, override=override)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -341,7 +387,7 @@ class EscalationPolicyViewSet(WriteViewSet):
 
     def create(self, request: Request) -> Response:
         data = _parse(PolicyIn, request)
-        policy = oncall_services.escalation_policy_create(
+        policy = services.escalation_policy_create(
             actor=request.user,
             project=data["project"],
             repeat_count=data["repeat_count"],
@@ -352,7 +398,7 @@ class EscalationPolicyViewSet(WriteViewSet):
     def partial_update(self, request: Request, pk: str) -> Response:
         policy = self.get_object()
         data = _parse(PolicyUpdateIn, request)
-        oncall_services.escalation_policy_update(
+        services.escalation_policy_update(
             actor=request.user,
             policy=policy,
             repeat_count=data.get("repeat_count"),
@@ -361,5 +407,30 @@ class EscalationPolicyViewSet(WriteViewSet):
         return self.render(policy)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        oncall_services.escalation_policy_delete(actor=request.user, policy=self.get_object())
+        services.escalation_policy_delete(actor=request.user, policy=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- who supports a project now -------------------------------------------------------------------
+
+
+class ProjectSupportView(GenericAPIView):
+    """`projects/{slug}/support/`: the registry's project, read with its on-call rotations."""
+
+    queryset = Project.objects.prefetch_related(
+        Prefetch(
+            "roles", queryset=ProjectRole.objects.select_related("person").order_by("order", "id")
+        )
+    )
+    lookup_field = "slug"
+    filter_backends: list = []
+
+    @extend_schema(
+        responses=SupportOut,
+        summary="Who supports it now",
+        description="Owners, maintainers and backups in order, each with their local time and "
+        "whether they are in working hours; `on_call_*` come from the rotations.",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        support = support_for(self.get_object())
+        return Response(SupportOut(support).data)

@@ -17,22 +17,28 @@ from django.db import transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
-from . import permissions
+from registry import permissions
+from registry.models import AuditEntry, Person, Project, Team
+from registry.services import (
+    Actor,
+    _audited,
+    _require,
+    _save,
+    _set_fields,
+    audit_record,
+    audit_snapshot,
+)
+from registry.validators import WEEKDAYS
+
 from .models import (
-    AuditEntry,
     CalendarFeed,
     EscalationLevel,
     EscalationPolicy,
     Override,
-    Person,
-    Project,
     Rotation,
     RotationLayer,
     RotationMember,
-    Team,
 )
-from .services import Actor, _audited, _require, _save, _set_fields, audit_record, audit_snapshot
-from .validators import WEEKDAYS
 
 MAX_MEMBERS = 100
 MAX_LEVELS = 20

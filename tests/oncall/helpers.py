@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from registry import oncall_services
-from registry.models import Rotation, RotationLayer
+from oncall import services as oncall_services
+from oncall.models import Rotation, RotationLayer
 from tests.factories import PersonFactory, ProjectFactory
 
 ALWAYS = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -54,6 +54,6 @@ def layer(
 
 def fresh(rot: Rotation) -> Rotation:
     """The rotation reloaded with its rules, the way the pages and the API read it."""
-    from registry.oncall import rotations_queryset
+    from oncall.schedule import rotations_queryset
 
     return rotations_queryset().get(pk=rot.pk)

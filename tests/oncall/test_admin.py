@@ -6,9 +6,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from registry.models import EscalationPolicy, Override, ProjectRole, RotationMember
+from oncall.models import EscalationPolicy, Override, RotationMember
+from registry.models import ProjectRole
 from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory, UserFactory
-from tests.registry.oncall_helpers import layer, rotation, utc
+from tests.oncall.helpers import layer, rotation, utc
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def test_an_overlapping_override_is_refused_in_the_admin(admin_client, settings)
     )
 
     response = admin_client.post(
-        reverse("admin:registry_override_add"),
+        reverse("admin:oncall_override_add"),
         _override_form(rot, ben, utc(2026, 1, 1, 12), utc(2026, 1, 3, 0)),
     )
 
@@ -58,7 +59,7 @@ def test_an_override_that_fits_is_saved_from_the_admin(admin_client, settings):
     layer(rot, [ana])
 
     response = admin_client.post(
-        reverse("admin:registry_override_add"),
+        reverse("admin:oncall_override_add"),
         _override_form(rot, ana, utc(2026, 2, 1, 0), utc(2026, 2, 2, 0)),
     )
 
@@ -89,7 +90,7 @@ def test_a_policy_whose_levels_all_wait_zero_minutes_is_refused(admin_client):
         ]
     )
 
-    response = admin_client.post(reverse("admin:registry_escalationpolicy_add"), data)
+    response = admin_client.post(reverse("admin:oncall_escalationpolicy_add"), data)
 
     assert response.status_code == 200
     assert "the policy would loop through its levels at once" in response.content.decode()
@@ -124,9 +125,7 @@ def test_a_layer_left_without_members_is_refused(admin_client):
         "memberships-0-DELETE": "on",
     }
 
-    response = admin_client.post(
-        reverse("admin:registry_rotationlayer_change", args=[lay.pk]), data
-    )
+    response = admin_client.post(reverse("admin:oncall_rotationlayer_change", args=[lay.pk]), data)
 
     assert response.status_code == 200
     assert RotationMember.objects.filter(layer=lay).exists()
@@ -134,7 +133,7 @@ def test_a_layer_left_without_members_is_refused(admin_client):
 
 def _rename(client, rot, name: str):
     return client.post(
-        reverse("admin:registry_rotation_change", args=[rot.pk]),
+        reverse("admin:oncall_rotation_change", args=[rot.pk]),
         {
             "name": name,
             "project": str(rot.project_id),

@@ -3,6 +3,12 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from imports.api import (
+    CatalogExportView,
+    CatalogImportView,
+    RegistryExportView,
+    RegistryImportView,
+)
 from incidents import api as incidents_api
 from incidents import incident_api
 from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
@@ -10,8 +16,6 @@ from notifications import api as notifications_api
 from notifications import webhook_api
 from registry import oncall_api
 from registry.api import views as registry_api
-from registry.catalog_api import CatalogExportView, CatalogImportView
-from registry.csv_api import RegistryExportView, RegistryImportView
 
 router = DefaultRouter()
 

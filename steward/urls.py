@@ -2,10 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from imports import urls as imports_urls
 from integrations import views as integration_views
+from registry import urls as registry_urls
 
 from .health import healthz
 from .login_throttle import ThrottledLoginView
+
+# The import and export pages (the imports app) keep the `registry:` URL names they always had:
+# one namespace for both, mounted here, since the registry may not import the app above it.
+registry_pages = (registry_urls.urlpatterns + imports_urls.urlpatterns, registry_urls.app_name)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -25,5 +31,5 @@ urlpatterns = [
     path("", include("notifications.webhook_urls")),
     path("", include("incidents.feedback_urls")),
     path("", include("incidents.incident_urls")),
-    path("", include("registry.urls")),
+    path("", include(registry_pages)),
 ]

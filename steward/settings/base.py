@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "incidents",
     "notifications",
     "integrations",
+    "imports",
 ]
 
 MIDDLEWARE = [

@@ -6,8 +6,10 @@ An import is two steps.
 *Plan.* The format reads its file and checks every record against Steward, collecting every
 problem at once: where it is (a row, a YAML document), the field and the reason. A record the
 actor may not change is a problem too, marked ``forbidden`` (authorisation is per object, decided
-while planning). Planning writes nothing. A plan's records say what they will do: ``create``,
-``update`` (naming the fields that differ), ``unchanged``, or an edge ``removed``.
+while planning). Planning writes nothing. The CSV's plan says, row by row, what each will do
+(``create``, ``update`` naming the columns that differ, ``unchanged``); the catalog's plan holds
+the checked entities, and whether each is created, updated, unchanged (or an edge removed) is
+counted as it is written, which is why its dry run rehearses.
 
 *Apply.* `plan_apply` runs in one transaction: it takes the format's lock, plans again (what was
 checked earlier may have changed), refuses the whole file with `ImportRejected` if the plan has

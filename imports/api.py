@@ -39,7 +39,7 @@ from imports.csv.format import CsvProblem, CsvRejected, csv_text_from_bytes
 from imports.engine import ImportRejected, Problem
 from registry import permissions
 
-from .text_bodies import TextRenderer, raw_body_parser
+from .text_bodies import TextRenderer, attachment, raw_body_parser
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -193,9 +193,9 @@ class CatalogExportView(APIView):
         tags=["registry"],
     )
     def get(self, request: Request) -> HttpResponse:
-        response = HttpResponse(catalog_export(), content_type="application/yaml; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="catalog-info.yaml"'
-        return response
+        return attachment(
+            catalog_export(), content_type="application/yaml", filename="catalog-info.yaml"
+        )
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -325,6 +325,4 @@ class RegistryExportView(APIView):
         tags=["registry"],
     )
     def get(self, request: Request) -> HttpResponse:
-        response = HttpResponse(registry_csv_export(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="registry.csv"'
-        return response
+        return attachment(registry_csv_export(), content_type="text/csv", filename="registry.csv")

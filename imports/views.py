@@ -33,6 +33,8 @@ from imports.csv.format import COLUMNS, MAX_ROWS, REQUIRED, CsvRejected, csv_tex
 from imports.csv.format import MAX_BYTES as CSV_MAX_BYTES
 from registry import permissions
 
+from .text_bodies import attachment
+
 # --- Backstage catalog -------------------------------------------------------------------------
 
 
@@ -97,9 +99,9 @@ def catalog_import_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def catalog_export_file(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(catalog_export(), content_type="application/yaml; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="catalog-info.yaml"'
-    return response
+    return attachment(
+        catalog_export(), content_type="application/yaml", filename="catalog-info.yaml"
+    )
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -145,6 +147,4 @@ def csv_import(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def csv_export(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(registry_csv_export(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="registry.csv"'
-    return response
+    return attachment(registry_csv_export(), content_type="text/csv", filename="registry.csv")

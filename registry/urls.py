@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import catalog_views, csv_views, views
+from . import views
 
 app_name = "registry"
 
@@ -39,10 +39,6 @@ urlpatterns = [
         views.system_dependency_remove,
         name="system_dependency_remove",
     ),
-    path("import/csv/", csv_views.csv_import, name="csv_import"),
-    path("export/registry.csv", csv_views.csv_export, name="csv_export"),
-    path("catalog/", catalog_views.catalog_import_page, name="catalog_import"),
-    path("catalog/export.yaml", catalog_views.catalog_export_file, name="catalog_export"),
     path("me/", views.profile, name="profile"),
     path("me/contacts/", views.contact_add, name="contact_add"),
     path("me/contacts/<int:pk>/remove/", views.contact_remove, name="contact_remove"),

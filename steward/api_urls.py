@@ -4,6 +4,12 @@ from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 from rest_framework.urlpatterns import format_suffix_patterns
 
+from imports.api import (
+    CatalogExportView,
+    CatalogImportView,
+    RegistryExportView,
+    RegistryImportView,
+)
 from incidents import api as incidents_api
 from incidents import incident_api
 from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
@@ -11,8 +17,6 @@ from notifications import api as notifications_api
 from notifications import webhook_api
 from oncall import api as oncall_api
 from registry.api import views as registry_api
-from registry.catalog_api import CatalogExportView, CatalogImportView
-from registry.csv_api import RegistryExportView, RegistryImportView
 
 router = DefaultRouter()
 

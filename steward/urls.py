@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from imports import urls as imports_urls
 from incidents import change_feeds
 from integrations import views as integration_views
 from oncall import urls as oncall_urls
+from registry import urls as registry_urls
 
 from .health import healthz
 from .login_throttle import ThrottledLoginView
@@ -15,6 +17,10 @@ oncall_patterns = [
     *oncall_urls.urlpatterns,
     path("feeds/changes/<str:token>.ics", change_feeds.change_feed, name="change_feed"),
 ]
+
+# The import and export pages (the imports app) keep the `registry:` URL names they always had:
+# one namespace for both, mounted here, since the registry may not import the app above it.
+registry_pages = (registry_urls.urlpatterns + imports_urls.urlpatterns, registry_urls.app_name)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -34,5 +40,5 @@ urlpatterns = [
     path("", include("notifications.webhook_urls")),
     path("", include("incidents.feedback_urls")),
     path("", include("incidents.incident_urls")),
-    path("", include("registry.urls")),
+    path("", include(registry_pages)),
 ]

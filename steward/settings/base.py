@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "incidents",
     "notifications",
     "integrations",
+    "imports",
 ]
 
 MIDDLEWARE = [

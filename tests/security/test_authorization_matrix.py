@@ -223,7 +223,7 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "project-roles": ("POST", "/api/v1/projects/{project}/roles/", "401 400 400 400 400 400"),
     "project-support": ("GET", "/api/v1/projects/{project}/support/", "401 200 200 200 200 200"),
     # CSV import: JSON is not a CSV (415); who may import which rows is in WRITES and in
-    # tests/registry/test_csv_io.py.
+    # tests/imports/test_csv.py.
     "registry-import": ("POST", "/api/v1/registry/import/", "401 415 415 415 415 415"),
     "registry-export": ("GET", "/api/v1/registry/export/", "401 200 200 200 200 200"),
     "registry:contact_add": ("POST", "/me/contacts/", "302 200 200 200 200 200"),

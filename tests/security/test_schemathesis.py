@@ -116,7 +116,7 @@ IT_WRITES = (
         "POST /api/v1/outages/",
         "POST /api/v1/outages/{id}/resolve/",
         "POST /api/v1/outages/{id}/updates/",
-        # Backstage catalog import (registry/catalog.py): IT staff and admins only.
+        # Backstage catalog import (imports/backstage): IT staff and admins only.
         "POST /api/v1/catalog/import/",
         # Team rotations: IT staff manage teams, so their rotations too.
         "POST /api/v1/rotations/",

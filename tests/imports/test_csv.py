@@ -1,4 +1,4 @@
-"""CSV import and export of the registry (registry/csv_io.py), through the service, the API, the
+"""CSV import and export of the registry (imports/csv), through the service, the API, the
 page and the management commands, on PostgreSQL."""
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
-from registry.csv_io import (
-    MAX_BYTES,
-    CsvRejected,
-    registry_csv_export,
-    registry_csv_import,
-    registry_csv_plan,
-)
+from imports.csv.apply import registry_csv_import
+from imports.csv.export import registry_csv_export
+from imports.csv.format import MAX_BYTES, CsvRejected
+from imports.csv.plan import registry_csv_plan
 from registry.models import AuditEntry, Dependency, Project, ProjectAlias, ProjectRole, ProjectURL
 from registry.services import audit_snapshot
 from tests.factories import (

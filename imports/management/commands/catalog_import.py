@@ -1,19 +1,12 @@
-"""Import a Backstage catalog-info.yaml (mapping: registry/catalog.py): every entity or none."""
+"""Import a Backstage catalog-info.yaml (mapping: imports/backstage): every entity or none."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.core.management.base import CommandError
-
-from registry.catalog import (
-    MAX_BYTES,
-    CatalogRejected,
-    catalog_import,
-    catalog_text_from_bytes,
-)
-from registry.management.importing import ImportCommand
+from imports.backstage.apply import catalog_import
+from imports.backstage.format import MAX_BYTES, CatalogRejected, catalog_text_from_bytes
+from imports.management.importing import ImportCommand
 
 
 class Command(ImportCommand):
@@ -29,16 +22,10 @@ class Command(ImportCommand):
         actor = self.actor(options)
         data = self.read(options, limit=MAX_BYTES)
         text, problems = catalog_text_from_bytes(data)
-        try:
+        with self.refusals():
             if problems:
                 raise CatalogRejected(problems)
             summary = catalog_import(actor=actor, text=text, dry_run=options["dry_run"])
-        except CatalogRejected as exc:
-            for problem in exc.problems:
-                self.stderr.write(str(problem))
-            raise CommandError(f"{len(exc.problems)} problem(s); nothing was imported.") from None
-        except PermissionDenied as exc:
-            raise CommandError(str(exc)) from None
         for warning in summary["warnings"]:
             self.stdout.write(
                 f"skipped: {warning['entity'] or 'document ' + str(warning['document'])}: {warning['reason']}"

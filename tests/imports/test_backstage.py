@@ -15,7 +15,10 @@ from django.core.management.base import CommandError
 from django.test import Client
 from rest_framework.test import APIClient
 
-from registry.catalog import CatalogRejected, catalog_export, catalog_import, catalog_plan
+from imports.backstage.apply import catalog_import
+from imports.backstage.export import catalog_export
+from imports.backstage.format import CatalogRejected
+from imports.backstage.plan import catalog_plan
 from registry.models import (
     AuditEntry,
     Dependency,

@@ -1,13 +1,18 @@
-"""What the registry's import commands share: a file or stdin, `--dry-run`, `--actor`."""
+"""What the import commands share: a file or stdin, `--dry-run`, `--actor`."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from imports.engine import ImportRejected
 
 
 class ImportCommand(BaseCommand):
@@ -45,3 +50,15 @@ class ImportCommand(BaseCommand):
                 return handle.read(size)
         except OSError as exc:
             raise CommandError(f"Cannot read {options['path']}: {exc}") from None
+
+    @contextmanager
+    def refusals(self) -> Iterator[None]:
+        """A refused file lists every problem on stderr and fails; so does a refused actor."""
+        try:
+            yield
+        except ImportRejected as exc:
+            for problem in exc.problems:
+                self.stderr.write(str(problem))
+            raise CommandError(f"{len(exc.problems)} problem(s); nothing was imported.") from None
+        except PermissionDenied as exc:
+            raise CommandError(str(exc)) from None

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from registry.csv_io import registry_csv_export
+from imports.csv.export import registry_csv_export
 
 
 class Command(BaseCommand):

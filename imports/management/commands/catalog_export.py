@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from registry.catalog import catalog_export
+from imports.backstage.export import catalog_export
 
 
 class Command(BaseCommand):

@@ -19,11 +19,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from changes.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse
+from changes.models import Change
 from registry.models import Project
 
 from . import incident_services as services
-from .api import BAD_REQUEST, CONFLICT, FORBIDDEN, _parse
-from .models import Change, Incident, IncidentUpdate, Outage
+from .models import Incident, IncidentUpdate, Outage
 from .status import project_status, status_overview
 
 
@@ -242,13 +243,13 @@ class IncidentViewSet(
         return Response(IncidentOut(_incidents().get(pk=incident.pk)).data, status=status_code)
 
     def create(self, request: Request) -> Response:
-        incident = services.incident_open(actor=request.user, **_parse(IncidentIn, request))
+        incident = services.incident_open(actor=request.user, **parse(IncidentIn, request))
         return self._render(incident, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         incident = self.get_object()
         services.incident_edit(
-            actor=request.user, incident=incident, **_parse(IncidentEditIn, request)
+            actor=request.user, incident=incident, **parse(IncidentEditIn, request)
         )
         return self._render(incident)
 
@@ -269,7 +270,7 @@ class IncidentViewSet(
         if request.method == "GET":
             return Response(IncidentUpdateOut(incident.updates.all(), many=True).data)
         update = services.incident_update_post(
-            actor=request.user, incident=incident, **_parse(IncidentUpdateIn, request)
+            actor=request.user, incident=incident, **parse(IncidentUpdateIn, request)
         )
         return Response(IncidentUpdateOut(update).data, status=status.HTTP_201_CREATED)
 
@@ -281,7 +282,7 @@ class IncidentViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def resolve(self, request: Request, pk: str) -> Response:
         incident = services.incident_resolve(
-            actor=request.user, incident=self.get_object(), **_parse(IncidentResolveIn, request)
+            actor=request.user, incident=self.get_object(), **parse(IncidentResolveIn, request)
         )
         return self._render(incident)
 
@@ -293,7 +294,7 @@ class IncidentViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def cause(self, request: Request, pk: str) -> Response:
         incident = self.get_object()
-        data = _parse(IncidentCauseIn, request)
+        data = parse(IncidentCauseIn, request)
         services.incident_cause_set(
             actor=request.user,
             incident=incident,

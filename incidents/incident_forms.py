@@ -11,7 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .forms import LocalDateTimeInput
+from changes.forms import LocalDateTimeInput
+
 from .incident_services import MAX_MESSAGE, MAX_TITLE
 from .insights import MAX_PERIOD_DAYS
 from .models import Incident

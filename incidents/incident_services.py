@@ -24,12 +24,13 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from changes.models import Change
 from registry.errors import Conflict
 from registry.models import AuditEntry, Project, ProjectRole
 from registry.permissions import EDITING_ROLES, can_edit_project, is_it_staff
 from registry.services import audit_record, audit_snapshot
 
-from .models import Change, Incident, IncidentUpdate, Outage
+from .models import Incident, IncidentUpdate, Outage
 
 Actor = AbstractBaseUser | AnonymousUser | None
 

@@ -25,6 +25,8 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
+from changes.models import Change
+from changes.web import domain_errors_to_form, in_time_zone
 from registry.errors import Conflict
 from registry.models import ITSystem, Project
 from registry.permissions import is_it_staff
@@ -32,14 +34,13 @@ from registry.permissions import is_it_staff
 from . import incident_services as services
 from .incident_forms import IncidentCauseForm, IncidentOpenForm, IncidentUpdateForm, PeriodForm
 from .insights import insights_csv, period_bounds, project_insights, system_insights
-from .models import Change, Incident, IncidentUpdate, Outage
+from .models import Incident, IncidentUpdate, Outage
 from .status import (
     STATE_LABELS,
     project_status,
     status_overview,
     suspects_for,
 )
-from .views import _domain_errors_to_form, _in_time_zone
 
 STATUS_PAGE_SIZE = 100
 
@@ -98,14 +99,14 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
 
 
 @status_visible
-@_in_time_zone
+@in_time_zone
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident(pk)
     return render(request, "portal/incident_detail.html", _detail_context(request, incident))
 
 
 @login_required
-@_in_time_zone
+@in_time_zone
 @require_http_methods(["GET", "POST"])
 def incident_open(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
@@ -120,7 +121,7 @@ def incident_open(request: HttpRequest, slug: str) -> HttpResponse:
                 actor=request.user, project=project, **form.cleaned_data
             )
         except (ValidationError, Conflict) as exc:
-            _domain_errors_to_form(form, exc)
+            domain_errors_to_form(form, exc)
         else:
             messages.success(request, "Incident opened: subscribers and owners are being told.")
             return redirect("incident_portal:incident-detail", pk=incident.pk)
@@ -133,7 +134,7 @@ def incident_open(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@_in_time_zone
+@in_time_zone
 @require_POST
 def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident(pk)
@@ -152,7 +153,7 @@ def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
                 status=409,
             )
         except ValidationError as exc:
-            _domain_errors_to_form(form, exc)
+            domain_errors_to_form(form, exc)
         else:
             messages.success(request, "Update posted: subscribers and owners are being told.")
             return redirect("incident_portal:incident-detail", pk=incident.pk)
@@ -182,7 +183,7 @@ def incident_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@_in_time_zone
+@in_time_zone
 @require_POST
 def incident_cause(request: HttpRequest, pk: int) -> HttpResponse:
     """Name a suspect as the cause (or clear it). From htmx, answers the refreshed suspects."""
@@ -222,7 +223,7 @@ def incident_cause(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @status_visible
-@_in_time_zone
+@in_time_zone
 def status_index(request: HttpRequest) -> HttpResponse:
     projects = Project.objects.exclude(support_tier="retired").order_by("name")
     page = Paginator(projects, STATUS_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -238,7 +239,7 @@ def status_index(request: HttpRequest) -> HttpResponse:
 
 
 @status_visible
-@_in_time_zone
+@in_time_zone
 def status_project(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
     status = project_status(project)
@@ -331,7 +332,7 @@ def _chart(insights) -> dict[str, Any]:
 
 
 @login_required
-@_in_time_zone
+@in_time_zone
 def insights_project(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
     if not services.may_run_incidents(request.user, project):
@@ -340,7 +341,7 @@ def insights_project(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@_in_time_zone
+@in_time_zone
 def insights_system(request: HttpRequest, slug: str) -> HttpResponse:
     system = get_object_or_404(ITSystem, slug=slug)
     if not is_it_staff(request.user):

@@ -1,9 +1,8 @@
 """URLs of on-call: a project's schedule and overrides, calendar feeds (the feed itself needs no
-login: its secret token is the key)."""
+login: its secret token is the key). `steward.urls` adds the IT change feed of `changes`, which
+shares the token, to this namespace."""
 
 from django.urls import path
-
-from incidents import change_feeds
 
 from . import feeds, oncall_views
 
@@ -29,5 +28,4 @@ urlpatterns = [
     path("me/feeds/", oncall_views.feeds, name="feeds"),
     path("me/feeds/<int:pk>/revoke/", oncall_views.feed_revoke, name="feed_revoke"),
     path("feeds/oncall/<str:token>.ics", feeds.oncall_feed, name="feed"),
-    path("feeds/changes/<str:token>.ics", change_feeds.change_feed, name="change_feed"),
 ]

@@ -3,6 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from changes import api as changes_api
 from incidents import api as incidents_api
 from incidents import incident_api
 from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
@@ -32,8 +33,8 @@ router.register(
     "escalation-policies", oncall_api.EscalationPolicyViewSet, basename="escalation-policy"
 )
 
-# incidents
-router.register("changes", incidents_api.ChangeViewSet, basename="change")
+# changes and incidents
+router.register("changes", changes_api.ChangeViewSet, basename="change")
 router.register("outages", incidents_api.OutageViewSet, basename="outage")
 router.register("reports", ReportViewSet, basename="report")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")

@@ -2,7 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from changes import urls as changes_urls
+from incidents import urls as incidents_urls
 from integrations import views as integration_views
+from registry import oncall_urls
 
 from .health import healthz
 from .login_throttle import ThrottledLoginView
@@ -19,8 +22,10 @@ urlpatterns = [
     path("metrics", integration_views.metrics, name="metrics"),
     path("v2/enqueue", integration_views.events_enqueue, name="events-enqueue"),
     path("integrations/", include("integrations.urls")),
-    path("it/", include("incidents.urls")),
-    path("", include("registry.oncall_urls")),
+    # IT changes and outages share the `incidents` namespace, as before `changes` was its own app.
+    path("it/", include((changes_urls.urlpatterns + incidents_urls.urlpatterns, "incidents"))),
+    # The IT change feed rides on the on-call feed's token, in its namespace.
+    path("", include((oncall_urls.urlpatterns + changes_urls.feed_urlpatterns, "oncall"))),
     path("notifications/", include("notifications.urls")),
     path("", include("notifications.webhook_urls")),
     path("", include("incidents.feedback_urls")),

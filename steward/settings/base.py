@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "registry",
+    "changes",
     "incidents",
     "notifications",
     "integrations",

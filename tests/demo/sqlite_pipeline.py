@@ -33,7 +33,7 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    from incidents.services import outage_open
+    from incidents.services.outages import outage_open
     from integrations import services as integrations
     from notifications import services as delivery
     from notifications.models import DeliveryAttempt, Notification

@@ -4,8 +4,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from incidents import services
 from incidents.models import ProblemReport, Subscription
+from incidents.services import outages as services
 from tests.factories import PersonFactory, SubscriptionFactory
 
 pytestmark = pytest.mark.django_db

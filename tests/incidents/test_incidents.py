@@ -221,16 +221,17 @@ def test_an_empty_update_or_an_unknown_status_is_refused(graph, owner):
 
 
 def test_the_cause_is_one_change_or_one_outage(graph, owner, it_user):
-    from incidents import services as it_services
+    from changes import services as change_services
+    from incidents.services import outages as outage_services
 
     incident = services.incident_open(actor=owner, project=graph.people, title="Login fails")
-    outage = it_services.outage_open(
+    outage = outage_services.outage_open(
         actor=it_user,
         title="SSO down",
         systems=[graph.sso],
         started_at=incident.started_at - timedelta(minutes=30),
     )
-    change = it_services.change_create(
+    change = change_services.change_create(
         actor=it_user,
         title="Patch SSO",
         systems=[graph.sso],

@@ -10,9 +10,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from incidents import report_services, services
+from incidents import report_services
 from incidents.models import Incident, ProblemReport, ReportGroup
 from incidents.report_services import RateLimited, report_submit
+from incidents.services import outages as services
 from notifications.models import Notification, Page
 from registry.errors import Conflict
 from tests.factories import PersonFactory

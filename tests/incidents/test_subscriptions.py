@@ -10,8 +10,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from incidents import services, subscription_services
+from incidents import subscription_services
 from incidents.models import Outage, Subscription
+from incidents.services import outages as services
 from notifications.models import Notification
 from tests.factories import SubscriptionFactory
 

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from incidents import services
 from incidents.models import Subscription
+from incidents.services import outages as services
 from notifications import services as pipeline
 from notifications.models import Notification
 from tests.e2e_support import celery_worker, http_sink, smtp_sink, wait_for  # noqa: F401

@@ -1,18 +1,19 @@
-"""Changes and outages through their services, against PostgreSQL: transitions allowed and
-refused, the impact snapshot with transitive paths, moved windows, answers, reminders, pages."""
+"""Changes through their services, against PostgreSQL: transitions allowed and refused, the
+impact snapshot with transitive paths, moved windows, answers, reminders."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from incidents import selectors, services
-from incidents.models import Change, ChangeReminder, ChangeResponse, ImpactedProject, Outage
+from changes import selectors
+from changes import services as change_services
+from changes.models import Change, ChangeReminder, ChangeResponse, ImpactedProject
 from registry.errors import Conflict
 from tests.factories import PersonFactory, ProjectRoleFactory
 
 from .conftest import edge
-from .notified import notice_recipients, notification_count, paged_projects
+from .notified import notice_recipients, notification_count
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ END = START + timedelta(hours=2)
 
 
 def draft(it_user, systems, **fields):
-    return services.change_create(
+    return change_services.change_create(
         actor=it_user,
         title=fields.pop("title", "Patch SSO"),
         planned_start_at=fields.pop("planned_start_at", START),
@@ -34,7 +35,7 @@ def draft(it_user, systems, **fields):
 
 def scheduled(it_user, systems, **fields):
     change = draft(it_user, systems, **fields)
-    return services.change_schedule(actor=it_user, change=change, now=NOW)
+    return change_services.change_schedule(actor=it_user, change=change, now=NOW)
 
 
 # --- changes: create and validate -------------------------------------------------------------
@@ -78,30 +79,12 @@ def test_a_change_needs_systems(graph, it_user):
     assert not Change.objects.exists()
 
 
-def test_only_it_staff_write_changes_and_outages(graph, it_user):
-    owner = graph.people_owner.user
-    with pytest.raises(PermissionDenied):
-        draft(owner, [graph.dc])
-    change = draft(it_user, [graph.dc])
-    for write in (services.change_schedule, services.change_cancel, services.change_start):
-        with pytest.raises(PermissionDenied):
-            write(actor=owner, change=change)
-    with pytest.raises(PermissionDenied):
-        services.outage_open(actor=owner, title="Down", systems=[graph.dc])
-    change.refresh_from_db()
-    assert change.state == Change.State.DRAFT
-    assert not Outage.objects.exists()
-
-
-# --- changes: transitions ------------------------------------------------------------------------
-
-
 def test_a_change_goes_draft_scheduled_in_progress_completed_with_the_time_of_each(graph, it_user):
     change = scheduled(it_user, [graph.dc])
     assert (change.state, change.scheduled_at) == (Change.State.SCHEDULED, NOW)
 
-    services.change_start(actor=it_user, change=change, now=START)
-    services.change_complete(actor=it_user, change=change, now=END)
+    change_services.change_start(actor=it_user, change=change, now=START)
+    change_services.change_complete(actor=it_user, change=change, now=END)
 
     change.refresh_from_db()
     assert change.state == Change.State.COMPLETED
@@ -111,26 +94,26 @@ def test_a_change_goes_draft_scheduled_in_progress_completed_with_the_time_of_ea
 @pytest.mark.parametrize(
     ("steps", "refused", "message"),
     [
-        ([], services.change_complete, "A draft change cannot be completed."),
-        ([], services.change_start, "A draft change cannot be started."),
+        ([], change_services.change_complete, "A draft change cannot be completed."),
+        ([], change_services.change_start, "A draft change cannot be started."),
         (
-            [services.change_schedule],
-            services.change_schedule,
+            [change_services.change_schedule],
+            change_services.change_schedule,
             "A scheduled change cannot be scheduled.",
         ),
         (
-            [services.change_schedule],
-            services.change_complete,
+            [change_services.change_schedule],
+            change_services.change_complete,
             "A scheduled change cannot be completed.",
         ),
         (
-            [services.change_schedule, services.change_start],
-            services.change_cancel,
+            [change_services.change_schedule, change_services.change_start],
+            change_services.change_cancel,
             "An in progress change cannot be cancelled.",
         ),
         (
-            [services.change_cancel],
-            services.change_schedule,
+            [change_services.change_cancel],
+            change_services.change_schedule,
             "A cancelled change cannot be scheduled.",
         ),
     ],
@@ -153,20 +136,20 @@ def test_refused_transitions_are_conflicts_that_name_them_and_send_nothing(
 
 def test_a_completed_change_cannot_be_edited(graph, it_user):
     change = scheduled(it_user, [graph.dc])
-    services.change_start(actor=it_user, change=change, now=START)
-    services.change_complete(actor=it_user, change=change, now=END)
+    change_services.change_start(actor=it_user, change=change, now=START)
+    change_services.change_complete(actor=it_user, change=change, now=END)
 
     with pytest.raises(Conflict, match="A completed change cannot be edited."):
-        services.change_update(actor=it_user, change=change, title="Sneaky")
+        change_services.change_update(actor=it_user, change=change, title="Sneaky")
     assert Change.objects.get().title == "Patch SSO"
 
 
 def test_only_a_draft_can_be_deleted(graph, it_user):
     change = scheduled(it_user, [graph.dc])
     with pytest.raises(Conflict):
-        services.change_delete(actor=it_user, change=change)
+        change_services.change_delete(actor=it_user, change=change)
     other = draft(it_user, [graph.sso], title="Other")
-    services.change_delete(actor=it_user, change=other)
+    change_services.change_delete(actor=it_user, change=other)
     assert list(Change.objects.values_list("title", flat=True)) == ["Patch SSO"]
 
 
@@ -200,19 +183,19 @@ def test_scheduling_plans_reminders_and_the_periodic_task_sends_each_once(graph,
     due = dict(ChangeReminder.objects.values_list("lead_minutes", "due_at"))
     assert due == {1440: START - timedelta(days=1), 60: START - timedelta(hours=1)}
 
-    assert services.change_reminders_send_due(now=START - timedelta(hours=25)) == 0
-    assert services.change_reminders_send_due(now=START - timedelta(hours=23)) == 1
-    assert services.change_reminders_send_due(now=START - timedelta(hours=23)) == 0
+    assert change_services.change_reminders_send_due(now=START - timedelta(hours=25)) == 0
+    assert change_services.change_reminders_send_due(now=START - timedelta(hours=23)) == 1
+    assert change_services.change_reminders_send_due(now=START - timedelta(hours=23)) == 0
     assert notice_recipients(change, "change.reminder.24h") == {graph.people_owner.pk}
     assert notice_recipients(change, "change.reminder.1h") == set()
 
 
 def test_reminders_already_past_are_not_planned_and_cancel_drops_the_rest(graph, it_user):
     change = draft(it_user, [graph.sso], planned_start_at=NOW + timedelta(hours=3))
-    services.change_schedule(actor=it_user, change=change, now=NOW)
+    change_services.change_schedule(actor=it_user, change=change, now=NOW)
     assert list(ChangeReminder.objects.values_list("lead_minutes", flat=True)) == [60]
 
-    services.change_cancel(actor=it_user, change=change, now=NOW)
+    change_services.change_cancel(actor=it_user, change=change, now=NOW)
 
     assert not ChangeReminder.objects.exists()
     assert notice_recipients(change, "change.cancelled") == {graph.people_owner.pk}
@@ -220,15 +203,15 @@ def test_reminders_already_past_are_not_planned_and_cancel_drops_the_rest(graph,
 
 def test_cancelling_a_draft_tells_nobody(graph, it_user):
     change = draft(it_user, [graph.dc])
-    services.change_cancel(actor=it_user, change=change, now=NOW)
+    change_services.change_cancel(actor=it_user, change=change, now=NOW)
     assert Change.objects.get().state == Change.State.CANCELLED
     assert notification_count() == 0
 
 
 def test_completing_notifies_the_touched_owners(graph, it_user):
     change = scheduled(it_user, [graph.mail])
-    services.change_start(actor=it_user, change=change, now=START)
-    services.change_complete(actor=it_user, change=change, now=END)
+    change_services.change_start(actor=it_user, change=change, now=START)
+    change_services.change_complete(actor=it_user, change=change, now=END)
     assert notice_recipients(change, "change.completed") == {graph.connect_owner.pk}
 
 
@@ -237,7 +220,7 @@ def test_moving_the_systems_tells_newly_touched_no_longer_touched_and_still_touc
 ):
     change = scheduled(it_user, [graph.sso, graph.mail])  # People and Connect
 
-    services.change_update(
+    change_services.change_update(
         actor=it_user, change=change, systems=[graph.sso, graph.database], now=NOW
     )  # People and Wiki
 
@@ -256,14 +239,14 @@ def test_moving_the_window_replans_reminders_and_a_second_move_is_told_again(gra
     change = scheduled(it_user, [graph.sso])
     later = START + timedelta(days=1)
 
-    services.change_update(
+    change_services.change_update(
         actor=it_user,
         change=change,
         planned_start_at=later,
         planned_end_at=later + timedelta(hours=1),
         now=NOW,
     )
-    services.change_update(
+    change_services.change_update(
         actor=it_user, change=change, planned_start_at=START, planned_end_at=END, now=NOW
     )
 
@@ -279,7 +262,7 @@ def test_editing_a_scheduled_change_without_moving_it_tells_nobody(graph, it_use
     change = scheduled(it_user, [graph.sso])
     sent = notification_count()
 
-    services.change_update(
+    change_services.change_update(
         actor=it_user, change=change, title="Patch SSO (v2)", systems=[graph.sso]
     )
 
@@ -292,7 +275,7 @@ def test_a_move_that_ends_before_it_starts_changes_nothing_and_sends_nothing(gra
     sent = notification_count()
 
     with pytest.raises(ValidationError) as exc:
-        services.change_update(
+        change_services.change_update(
             actor=it_user, change=change, planned_end_at=START - timedelta(hours=1), now=NOW
         )
 
@@ -308,8 +291,10 @@ def test_an_owner_answers_and_answering_again_updates(graph, it_user):
     change = scheduled(it_user, [graph.dc])
     owner = graph.people_owner.user
 
-    services.change_respond(actor=owner, change=change, answer="concern", comment="Payroll runs")
-    services.change_respond(actor=owner, change=change, answer="fine")
+    change_services.change_respond(
+        actor=owner, change=change, answer="concern", comment="Payroll runs"
+    )
+    change_services.change_respond(actor=owner, change=change, answer="fine")
 
     response = ChangeResponse.objects.get()
     assert (response.project, response.person, response.answer) == (
@@ -321,11 +306,11 @@ def test_an_owner_answers_and_answering_again_updates(graph, it_user):
 
 def test_a_backup_on_a_touched_project_may_answer_but_an_outsider_may_not(graph, it_user):
     change = scheduled(it_user, [graph.dc])
-    services.change_respond(actor=graph.people_backup.user, change=change, answer="fine")
+    change_services.change_respond(actor=graph.people_backup.user, change=change, answer="fine")
 
     for outsider in (graph.wiki_owner.user, PersonFactory().user, it_user):
         with pytest.raises(PermissionDenied):
-            services.change_respond(actor=outsider, change=change, answer="fine")
+            change_services.change_respond(actor=outsider, change=change, answer="fine")
     assert ChangeResponse.objects.count() == 1
 
 
@@ -335,20 +320,22 @@ def test_a_concern_needs_a_comment_and_someone_on_two_projects_names_one(graph, 
     owner = graph.people_owner.user
 
     with pytest.raises(ValidationError) as exc:
-        services.change_respond(actor=owner, change=change, answer="concern", project=graph.people)
+        change_services.change_respond(
+            actor=owner, change=change, answer="concern", project=graph.people
+        )
     assert "comment" in exc.value.message_dict
     with pytest.raises(ValidationError) as exc:
-        services.change_respond(actor=owner, change=change, answer="fine")
+        change_services.change_respond(actor=owner, change=change, answer="fine")
     assert "project" in exc.value.message_dict
 
-    services.change_respond(actor=owner, change=change, answer="fine", project=graph.connect)
+    change_services.change_respond(actor=owner, change=change, answer="fine", project=graph.connect)
     assert ChangeResponse.objects.get().project == graph.connect
 
 
 def test_a_draft_cannot_be_answered(graph, it_user):
     change = draft(it_user, [graph.dc])
     with pytest.raises(Conflict, match="A draft change cannot be answered."):
-        services.change_respond(actor=graph.people_owner.user, change=change, answer="fine")
+        change_services.change_respond(actor=graph.people_owner.user, change=change, answer="fine")
 
 
 # --- preview ---------------------------------------------------------------------------------------
@@ -369,79 +356,14 @@ def test_preview_lists_projects_with_paths_owners_and_who_is_outside_working_hou
 # --- outages -----------------------------------------------------------------------------------------
 
 
-def test_opening_an_outage_snapshots_impact_and_pages_each_touched_project_at_once(graph, it_user):
-    outage = services.outage_open(
-        actor=it_user, title="DC power", systems=[graph.dc], severity="sev1", now=NOW
-    )
-
-    assert outage.status == Outage.Status.INVESTIGATING
-    assert set(outage.impacted.values_list("project__slug", flat=True)) == {"people", "connect"}
-    assert paged_projects(outage) == {graph.people.pk, graph.connect.pk}
-    assert [u.message for u in outage.updates.all()] == ["Outage opened."]
-
-
-def test_an_outage_needs_systems_and_a_known_severity_and_nothing_is_paged(graph, it_user):
-    with pytest.raises(ValidationError) as exc:
-        services.outage_open(actor=it_user, title="Down", systems=[])
-    assert "systems" in exc.value.message_dict
-    with pytest.raises(ValidationError) as exc:
-        services.outage_open(actor=it_user, title="Down", systems=[graph.dc], severity="sev9")
-    assert "severity" in exc.value.message_dict
-    assert not Outage.objects.exists()
-    assert notification_count() == 0
-
-
-def test_an_open_outage_owns_its_dedup_key_until_resolved(graph, it_user):
-    first = services.outage_open(actor=it_user, title="A", systems=[graph.sso], dedup_key="k1")
-    with pytest.raises(Conflict):
-        services.outage_open(actor=it_user, title="B", systems=[graph.sso], dedup_key="k1")
-    services.outage_resolve(actor=it_user, outage=first)
-    services.outage_open(actor=it_user, title="C", systems=[graph.sso], dedup_key="k1")
-    assert Outage.objects.count() == 2
-
-
-def test_updates_make_a_timeline_and_notify_owners_each_time(graph, it_user):
-    outage = services.outage_open(actor=it_user, title="SSO down", systems=[graph.sso], now=NOW)
-    first = services.outage_update(
-        actor=it_user, outage=outage, status="identified", message="Cert expired", now=NOW
-    )
-    second = services.outage_update(
-        actor=it_user, outage=outage, message="Renewing", now=NOW + timedelta(minutes=5)
-    )
-
-    outage.refresh_from_db()
-    assert outage.status == Outage.Status.IDENTIFIED
-    assert [u.status for u in outage.updates.all()] == ["investigating", "identified", "identified"]
-    assert notice_recipients(outage, f"outage.updated.{first.pk}") == {graph.people_owner.pk}
-    assert notice_recipients(outage, f"outage.updated.{second.pk}") == {graph.people_owner.pk}
-
-
-def test_resolving_stops_pages_tells_owners_and_cannot_happen_twice(graph, it_user):
-    outage = services.outage_open(actor=it_user, title="SSO down", systems=[graph.sso], now=NOW)
-    services.outage_resolve(
-        actor=it_user, outage=outage, message="Back", now=NOW + timedelta(hours=1)
-    )
-    outage.refresh_from_db()
-    assert (outage.status, outage.resolved_at) == ("resolved", NOW + timedelta(hours=1))
-    assert notice_recipients(outage, "outage.resolved") == {graph.people_owner.pk}
-    sent = notification_count()
-
-    with pytest.raises(Conflict, match="A resolved outage cannot be resolved."):
-        services.outage_resolve(actor=it_user, outage=outage)
-    with pytest.raises(Conflict, match="A resolved outage cannot be updated."):
-        services.outage_update(actor=it_user, outage=outage, message="More")
-    assert notification_count() == sent
-    assert outage.updates.count() == 2
-
-
 def test_the_periodic_task_sends_due_reminders_once_however_often_it_runs(graph, it_user):
-    from incidents.tasks import due_reminders
+    from changes.tasks import due_reminders
 
     start = datetime.now(UTC) + timedelta(minutes=30)
     change = draft(
         it_user, [graph.sso], planned_start_at=start, planned_end_at=start + timedelta(hours=1)
     )
-    services.change_schedule(actor=it_user, change=change, now=start - timedelta(hours=2))
+    change_services.change_schedule(actor=it_user, change=change, now=start - timedelta(hours=2))
     assert ChangeReminder.objects.get().lead_minutes == 60  # the 24 h one was already past
 
     assert due_reminders.apply().get() == 1

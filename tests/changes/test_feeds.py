@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from icalendar import Calendar
 
-from incidents import services
+from changes import services
 from registry import oncall_services
 
 pytestmark = pytest.mark.django_db

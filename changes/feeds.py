@@ -27,7 +27,7 @@ from registry.feeds import feed_for_token
 from registry.models import ITSystem, Person, ProjectRole
 
 from .models import Change
-from .status import systems_reached_by
+from .selectors import systems_reached_by
 
 FEED_PAST = timedelta(days=30)
 FEED_AHEAD = timedelta(days=180)

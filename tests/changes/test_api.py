@@ -1,5 +1,5 @@
-"""The changes and outages API over HTTP: CRUD and transitions, bad input that must come back as
-400/409 naming the reason with nothing written and nothing sent, and who may do what."""
+"""The changes API over HTTP: CRUD and transitions, bad input that must come back as 400/409
+naming the reason with nothing written and nothing sent, and who may do what."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -8,11 +8,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from incidents import services
-from incidents.models import Change, ChangeResponse, ImpactedProject, Outage, OutageUpdate
+from changes import services as change_services
+from changes.models import Change, ChangeResponse, ImpactedProject
+from incidents.models import Outage, OutageUpdate
 from tests.factories import PersonFactory
 
-from .notified import notice_recipients, notification_count, paged_projects
+from .notified import notice_recipients, notification_count
 
 pytestmark = pytest.mark.django_db
 
@@ -87,19 +88,19 @@ def test_changes_are_read_by_everyone_signed_in_in_a_fixed_number_of_queries(
     graph, it_user, reader
 ):
     for n in range(3):
-        change = services.change_create(
+        change = change_services.change_create(
             actor=it_user,
             title=f"C{n}",
             planned_start_at=START,
             planned_end_at=END,
             systems=[graph.dc, graph.sso],
         )
-        services.change_schedule(actor=it_user, change=change)
+        change_services.change_schedule(actor=it_user, change=change)
     api = client_for(reader)
 
     with CaptureQueriesContext(connection) as three:
         assert api.get(f"{API}/changes/").json()["count"] == 3
-    services.change_create(
+    change_services.change_create(
         actor=it_user, title="C4", planned_start_at=START, planned_end_at=END, systems=[graph.mail]
     )
     with CaptureQueriesContext(connection) as four:
@@ -196,7 +197,7 @@ def test_moving_a_scheduled_change_to_end_before_it_starts_is_refused_and_nothin
 @pytest.mark.parametrize("who", ["reader", "owner"])
 def test_readers_and_owners_cannot_create_or_move_changes(graph, it_user, reader, who):
     user = reader if who == "reader" else graph.people_owner.user
-    change = services.change_create(
+    change = change_services.change_create(
         actor=it_user, title="C", planned_start_at=START, planned_end_at=END, systems=[graph.dc]
     )
     api = client_for(user)
@@ -215,7 +216,7 @@ def test_readers_and_owners_cannot_create_or_move_changes(graph, it_user, reader
 
 
 def test_owners_answer_a_change_and_outsiders_cannot(graph, it_user, reader):
-    change = services.change_create(
+    change = change_services.change_create(
         actor=it_user, title="C", planned_start_at=START, planned_end_at=END, systems=[graph.dc]
     )
     url = f"{API}/changes/{change.pk}/respond/"
@@ -223,7 +224,7 @@ def test_owners_answer_a_change_and_outsiders_cannot(graph, it_user, reader):
         client_for(graph.people_owner.user).post(url, {"answer": "fine"}, format="json").status_code
         == 409
     )
-    services.change_schedule(actor=it_user, change=change)
+    change_services.change_schedule(actor=it_user, change=change)
     owner = client_for(graph.people_owner.user)
 
     concern = owner.post(url, {"answer": "concern"}, format="json")
@@ -261,116 +262,12 @@ def test_change_preview_counts_projects_owners_and_those_outside_working_hours(g
 # --- outages -----------------------------------------------------------------------------------
 
 
-def test_opening_an_outage_through_the_api_pages_each_touched_project(graph, it_user):
-    response = client_for(it_user).post(
-        f"{API}/outages/",
-        {"title": "DC power", "severity": "sev1", "systems": ["dc-austin"]},
-        format="json",
-    )
-
-    assert response.status_code == 201, response.json()
-    body = response.json()
-    assert body["status"] == "investigating"
-    assert {i["project"] for i in body["impacted"]} == {"people", "connect"}
-    assert paged_projects(Outage.objects.get()) == {graph.people.pk, graph.connect.pk}
-
-
-def test_outage_updates_and_resolution_through_the_api(graph, it_user, reader):
-    api = client_for(it_user)
-    outage_id = api.post(
-        f"{API}/outages/", {"title": "SSO down", "systems": ["sso"]}, format="json"
-    ).json()["id"]
-    url = f"{API}/outages/{outage_id}"
-
-    update = api.post(
-        f"{url}/updates/", {"status": "identified", "message": "Cert expired"}, format="json"
-    )
-    assert update.status_code == 201 and update.json()["status"] == "identified"
-    assert [u["message"] for u in client_for(reader).get(f"{url}/updates/").json()] == [
-        "Outage opened.",
-        "Cert expired",
-    ]
-    resolved = api.post(f"{url}/resolve/", {"message": "Renewed"}, format="json")
-    assert resolved.status_code == 200
-    assert resolved.json()["status"] == "resolved" and resolved.json()["resolved_at"]
-    outage = Outage.objects.get()
-    assert notice_recipients(outage, "outage.resolved") == {graph.people_owner.pk}
-
-    before = written()
-    again = api.post(f"{url}/resolve/")
-    assert again.status_code == 409
-    assert again.json()["detail"] == "A resolved outage cannot be resolved."
-    late = api.post(f"{url}/updates/", {"message": "More"}, format="json")
-    assert late.status_code == 409
-    assert written() == before
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"title": "Down", "systems": []}, "systems"),
-        ({"title": "Down", "systems": ["atlantis"]}, "systems"),
-        ({"title": "Down", "systems": ["sso"], "severity": "sev9"}, "severity"),
-        ({"title": "", "systems": ["sso"]}, "title"),
-        ({"systems": ["sso"]}, "title"),
-    ],
-)
-def test_bad_outage_input_is_a_400_naming_the_field_and_pages_nobody(graph, it_user, body, field):
-    before = written()
-
-    response = client_for(it_user).post(f"{API}/outages/", body, format="json")
-
-    assert response.status_code == 400
-    assert field in response.json()
-    assert written() == before
-
-
-@pytest.mark.parametrize("who", ["reader", "owner"])
-def test_readers_and_owners_cannot_open_update_or_resolve_outages(graph, it_user, reader, who):
-    user = reader if who == "reader" else graph.people_owner.user
-    outage = services.outage_open(actor=it_user, title="SSO down", systems=[graph.sso])
-    api = client_for(user)
-    before = written()
-
-    assert (
-        api.post(f"{API}/outages/", {"title": "X", "systems": ["sso"]}, format="json").status_code
-        == 403
-    )
-    assert (
-        api.post(
-            f"{API}/outages/{outage.pk}/updates/", {"message": "hi"}, format="json"
-        ).status_code
-        == 403
-    )
-    assert api.post(f"{API}/outages/{outage.pk}/resolve/").status_code == 403
-    assert api.get(f"{API}/outages/{outage.pk}/").status_code == 200
-    assert written() == before
-
-
-def test_outage_preview(graph, reader):
-    response = client_for(reader).post(
-        f"{API}/outages/preview/", {"systems": ["sso", "database"]}, format="json"
-    )
-    assert response.status_code == 200
-    assert {p["project"] for p in response.json()["projects"]} == {"people", "wiki"}
-
-
-def test_a_second_open_outage_with_the_same_dedup_key_is_a_409(graph, it_user):
-    api = client_for(it_user)
-    body = {"title": "Alert", "systems": ["sso"], "dedup_key": "mon-42"}
-    assert api.post(f"{API}/outages/", body, format="json").status_code == 201
-    before = written()
-    again = api.post(f"{API}/outages/", body, format="json")
-    assert again.status_code == 409 and "dedup key" in again.json()["detail"]
-    assert written() == before
-
-
 def test_nobody_else_answers_for_a_project_they_are_not_on(graph, it_user):
     stranger = PersonFactory().user
-    change = services.change_create(
+    change = change_services.change_create(
         actor=it_user, title="C", planned_start_at=START, planned_end_at=END, systems=[graph.sso]
     )
-    services.change_schedule(actor=it_user, change=change)
+    change_services.change_schedule(actor=it_user, change=change)
     response = client_for(graph.people_owner.user).post(
         f"{API}/changes/{change.pk}/respond/",
         {"answer": "fine", "project": "wiki"},

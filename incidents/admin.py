@@ -6,15 +6,7 @@ from django.contrib import admin
 
 from changes.admin import ImpactedProjectInline
 
-from .models import (
-    Incident,
-    IncidentUpdate,
-    Outage,
-    OutageUpdate,
-    ProblemReport,
-    ReportGroup,
-    Subscription,
-)
+from .models import Incident, IncidentUpdate, Outage, OutageUpdate
 
 
 class OutageUpdateInline(admin.TabularInline):
@@ -38,67 +30,6 @@ class OutageAdmin(admin.ModelAdmin):
     list_select_related = ("opened_by",)
     readonly_fields = ("status", "resolved_at", "created_at", "updated_at")
     inlines = [ImpactedProjectInline, OutageUpdateInline]
-
-
-# --- problem reports and subscriptions -----------------------------------------------------------
-
-
-class ProblemReportInline(admin.TabularInline):
-    model = ProblemReport
-    fields = ("created_at", "reporter", "description", "contact")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-
-@admin.register(ReportGroup)
-class ReportGroupAdmin(admin.ModelAdmin):
-    """Notices, pages and closing go through `incidents.report_services`; read-only here."""
-
-    list_display = (
-        "project",
-        "report_count",
-        "opened_at",
-        "last_report_at",
-        "paged_at",
-        "closed_at",
-    )
-    list_filter = ("closed_at",)
-    list_select_related = ("project", "incident")
-    search_fields = ("project__name",)
-    readonly_fields = (
-        "project",
-        "opened_at",
-        "last_report_at",
-        "report_count",
-        "notified_at",
-        "paged_at",
-        "closed_at",
-        "incident",
-    )
-    inlines = [ProblemReportInline]
-
-
-@admin.register(ProblemReport)
-class ProblemReportAdmin(admin.ModelAdmin):
-    list_display = ("project", "created_at", "reporter", "reporter_address", "incident", "outage")
-    list_select_related = ("project", "reporter", "incident", "outage")
-    search_fields = ("description", "contact", "project__name", "reporter__username")
-    date_hierarchy = "created_at"
-    raw_id_fields = ("project", "reporter", "incident", "outage", "group")
-    readonly_fields = ("created_at", "reporter_address")
-
-
-@admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
-    """Admins see every project's subscribers (owners do not); unsubscribe by setting the date."""
-
-    list_display = ("project", "channel", "address", "person", "confirmed_at", "unsubscribed_at")
-    list_filter = ("channel",)
-    list_select_related = ("project", "person")
-    search_fields = ("address", "project__name", "person__display_name")
-    raw_id_fields = ("project", "person")
-    readonly_fields = ("created_at",)
 
 
 # --- project incidents ---------------------------------------------------------------------------

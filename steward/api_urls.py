@@ -6,9 +6,9 @@ from rest_framework.routers import DefaultRouter
 from changes import api as changes_api
 from incidents import api as incidents_api
 from incidents import incident_api
-from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
 from notifications import api as notifications_api
 from notifications import webhook_api
+from portal.api import ReportViewSet, SubscriptionViewSet
 from registry import oncall_api
 from registry.api import views as registry_api
 from registry.catalog_api import CatalogExportView, CatalogImportView
@@ -33,7 +33,7 @@ router.register(
     "escalation-policies", oncall_api.EscalationPolicyViewSet, basename="escalation-policy"
 )
 
-# changes and incidents
+# changes, incidents and the portal
 router.register("changes", changes_api.ChangeViewSet, basename="change")
 router.register("outages", incidents_api.OutageViewSet, basename="outage")
 router.register("reports", ReportViewSet, basename="report")

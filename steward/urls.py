@@ -5,7 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from changes import urls as changes_urls
 from incidents import urls as incidents_urls
 from integrations import views as integration_views
+from portal import urls as portal_urls
 from registry import oncall_urls
+from registry import urls as registry_urls
 
 from .health import healthz
 from .login_throttle import ThrottledLoginView
@@ -28,7 +30,10 @@ urlpatterns = [
     path("", include((oncall_urls.urlpatterns + changes_urls.feed_urlpatterns, "oncall"))),
     path("notifications/", include("notifications.urls")),
     path("", include("notifications.webhook_urls")),
-    path("", include("incidents.feedback_urls")),
+    path("", include("portal.urls")),
     path("", include("incidents.incident_urls")),
-    path("", include("registry.urls")),
+    # The directory and the project page compose the registry with on-call and incidents: they
+    # live in the portal, under their registry names. The registry's own URLs go first, so that
+    # `projects/new/` is not taken for a project's slug.
+    path("", include((registry_urls.urlpatterns + portal_urls.registry_urlpatterns, "registry"))),
 ]

@@ -31,7 +31,7 @@ def _subscribers_notify(**kwargs: Any) -> None:
     """Status subscribers of the touched projects hear too. Subscriptions belong to the portal,
     which sits above incidents: imported late so that the import graph has no cycle (the one
     upward edge left by the app split, see the split's report)."""
-    from incidents.subscription_services import subscribers_notify
+    from portal.services.subscriptions import subscribers_notify
 
     subscribers_notify(**kwargs)
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "registry",
     "changes",
     "incidents",
+    "portal",
     "notifications",
     "integrations",
 ]
@@ -204,7 +205,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ContactMethodKindEnum": "registry.models.ContactMethod.Kind",
         "SystemKindEnum": "registry.models.ITSystem.Kind",
-        "SubscriptionChannelEnum": "incidents.models.Subscription.Channel",
+        "SubscriptionChannelEnum": "portal.models.Subscription.Channel",
         "ProjectRoleEnum": "registry.models.ProjectRole.Role",
         "SupporterRoleEnum": "registry.api.serializers.SUPPORTER_ROLES",
         "NotificationStateEnum": "notifications.models.Notification.State",

@@ -110,7 +110,7 @@ def test_the_lifecycle_from_open_to_resolved_tells_subscribers_and_the_other_own
     # (The token carries a timestamp: read it back rather than compare strings.)
     import re
 
-    from incidents.subscription_services import (
+    from portal.services.subscriptions import (
         UNSUBSCRIBE_SALT,
         subscription_from_token,
     )

@@ -16,13 +16,14 @@ from rest_framework.authtoken.models import Token
 
 from changes import services as change_services
 from changes.models import Change
-from incidents.models import Incident, Outage, ProblemReport, ReportGroup, Subscription
-from incidents.report_services import report_submit
+from incidents.models import Incident, Outage
 from incidents.services import outages as outage_services
 from integrations.models import Heartbeat
 from integrations.services import heartbeat_create
 from notifications.models import Notification, WebhookEndpoint
 from notifications.webhook_services import webhook_endpoint_create
+from portal.models import ProblemReport, ReportGroup, Subscription
+from portal.services.reports import report_submit
 from registry import oncall_services
 from registry.models import (
     ContactMethod,

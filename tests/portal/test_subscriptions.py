@@ -10,10 +10,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from incidents import subscription_services
-from incidents.models import Outage, Subscription
+from incidents.models import Outage
 from incidents.services import outages as services
 from notifications.models import Notification
+from portal.models import Subscription
+from portal.services import subscriptions as subscription_services
 from tests.factories import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
@@ -487,7 +488,7 @@ def test_incidents_reach_the_projects_subscribers(graph):
 
 
 def test_owners_get_the_open_groups_fragment(client, graph, reader):
-    from incidents.report_services import report_submit
+    from portal.services.reports import report_submit
 
     report_submit(actor=reader, project=graph.people, description="cannot <log> in")
     client.force_login(graph.people_owner.user)
@@ -499,7 +500,7 @@ def test_owners_get_the_open_groups_fragment(client, graph, reader):
 
 
 def test_a_quiet_group_is_not_shown_to_owners(client, graph, reader):
-    from incidents.report_services import report_submit
+    from portal.services.reports import report_submit
 
     report_submit(actor=reader, project=graph.people, description="old news", now=NOW)
     client.force_login(graph.people_owner.user)

@@ -24,9 +24,10 @@ from django.db.models import Model
 from django.utils import timezone
 
 from notifications.models import Channel, Notification
+from notifications.services import Delivery, messages_send
 from registry.models import Person, Project
 
-from .models import Subscription
+from ..models import Subscription
 
 UNSUBSCRIBE_SALT = "steward.incidents.subscription-unsubscribe"
 CONFIRM_SALT = "steward.incidents.subscription-confirm"
@@ -153,8 +154,6 @@ def subscribers_notify(
     subscriptions, one `messages_send` for all of them, and one UPDATE that stamps each new row
     with its subscription's project (`Delivery` has no project; the rows are not visible to a
     worker before commit, so stamping them here is safe)."""
-    from notifications.services import Delivery, messages_send
-
     now = now or timezone.now()
     project_ids = list(set(project_ids))
     if not project_ids:
@@ -344,8 +343,6 @@ def subscription_create(
 
 
 def _send_confirmation(subscription: Subscription, *, now: datetime) -> None:
-    from notifications.services import Delivery, messages_send
-
     hours = confirm_max_age() // 3600
     body = (
         f"Someone (we hope you) asked to follow the status of {subscription.project.name} on "

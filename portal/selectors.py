@@ -12,7 +12,7 @@ from registry.models import Project, ProjectRole
 from registry.permissions import EDITING_ROLES, is_it_staff
 
 from .models import ProblemReport, ReportGroup, Subscription
-from .report_services import quiet_after
+from .services.reports import quiet_after
 
 
 def open_report_groups(project: Project, *, now: datetime | None = None) -> list[ReportGroup]:

@@ -1,12 +1,14 @@
 """Forms of the problem-report and subscription pages. They check shape only; the services
-(`report_services`, `subscription_services`) own the rules and name the field when they refuse."""
+(`services.reports`, `services.subscriptions`) own the rules and name the field when they refuse."""
 
 from __future__ import annotations
 
 from django import forms
 
-from .models import Incident, Subscription
-from .report_services import MAX_CONTACT, MAX_DESCRIPTION
+from incidents.models import Incident
+
+from .models import Subscription
+from .services.reports import MAX_CONTACT, MAX_DESCRIPTION
 
 
 class ProblemReportForm(forms.Form):

@@ -26,11 +26,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from incidents.incident_services import incident_open
+from incidents.models import Incident, Outage
+from notifications import services as delivery
 from registry.errors import Conflict
 from registry.models import Person, Project
 from registry.permissions import can_edit_project, is_it_staff
 
-from .models import Incident, Outage, ProblemReport, ReportGroup
+from ..models import ProblemReport, ReportGroup
 
 Actor = AbstractBaseUser | AnonymousUser
 
@@ -294,7 +297,6 @@ def report_submit(
     group.report_count += 1
     group.last_report_at = now
     notified = paged = False
-    delivery = _delivery()
     if group.notified_at is None:
         delivery.notices_send(
             event=group,
@@ -335,12 +337,6 @@ def report_submit(
     return ReportOutcome(report, group=group, notified=notified, paged=paged)
 
 
-def _delivery():
-    from notifications import services
-
-    return services
-
-
 # --- owners act on a group ----------------------------------------------------------------------
 
 
@@ -367,7 +363,7 @@ def report_group_dismiss(
     group = _locked_open_group(group)
     group.closed_at = now
     group.save(update_fields=["closed_at"])
-    _delivery().pages_stop(event=group, reason="dismissed", now=now)
+    delivery.pages_stop(event=group, reason="dismissed", now=now)
     return group
 
 
@@ -387,8 +383,6 @@ def report_group_escalate(
         raise PermissionDenied("Only the project's owners and IT staff handle its reports.")
     now = now or timezone.now()
     group = _locked_open_group(group)
-    from .incident_services import incident_open
-
     incident = incident_open(
         actor=actor,
         project=group.project,
@@ -401,7 +395,7 @@ def report_group_escalate(
     group.incident = incident
     group.save(update_fields=["closed_at", "incident"])
     group.reports.update(incident=incident)
-    _delivery().pages_stop(event=group, reason="incident opened", now=now)
+    delivery.pages_stop(event=group, reason="incident opened", now=now)
     return incident
 
 

@@ -10,11 +10,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from incidents import report_services
-from incidents.models import Incident, ProblemReport, ReportGroup
-from incidents.report_services import RateLimited, report_submit
+from incidents.models import Incident
 from incidents.services import outages as services
 from notifications.models import Notification, Page
+from portal.models import ProblemReport, ReportGroup
+from portal.services import reports as report_services
+from portal.services.reports import RateLimited, report_submit
 from registry.errors import Conflict
 from tests.factories import PersonFactory
 
@@ -135,7 +136,7 @@ def test_closing_quiet_groups_periodically(graph):
 
 
 def test_beat_closes_quiet_groups_through_the_task(graph, settings):
-    from incidents.tasks import report_groups_close_quiet
+    from portal.tasks import report_groups_close_quiet
 
     [a] = users(1)
     submit(a, graph.people, at=timezone.now() - timedelta(hours=3))

@@ -30,8 +30,9 @@ from rest_framework.response import Response
 
 from registry.models import Project
 
-from . import portal_selectors, report_services, subscription_services
+from . import selectors
 from .models import ProblemReport, Subscription
+from .services import reports, subscriptions
 
 BAD_REQUEST = OpenApiResponse(
     response=OpenApiTypes.OBJECT, description="Invalid input: `{field: [messages]}`."
@@ -62,12 +63,12 @@ def _project_field(**kwargs: Any) -> serializers.SlugRelatedField:
 class ReportIn(serializers.Serializer):
     project = _project_field()
     description = serializers.CharField(
-        max_length=report_services.MAX_DESCRIPTION,
+        max_length=reports.MAX_DESCRIPTION,
         allow_blank=True,
         help_text="What is not working (required, at most 2000 characters).",
     )
     contact = serializers.CharField(
-        max_length=report_services.MAX_CONTACT,
+        max_length=reports.MAX_CONTACT,
         required=False,
         allow_blank=True,
         default="",
@@ -148,23 +149,23 @@ class ReportViewSet(
     filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[ProblemReport]:
-        reports = portal_selectors.reports_visible_to(self.request.user)
+        visible = selectors.reports_visible_to(self.request.user)
         project = self.request.query_params.get("project") if self.action == "list" else None
         if project:
-            reports = reports.filter(project__slug=project)
-        return reports
+            visible = visible.filter(project__slug=project)
+        return visible
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _parse(ReportIn, request)
         try:
-            outcome = report_services.report_submit(
+            outcome = reports.report_submit(
                 actor=request.user,
                 project=data["project"],
                 description=data["description"],
                 contact=data["contact"],
                 address=request.META.get("REMOTE_ADDR") or None,
             )
-        except report_services.RateLimited as exc:
+        except reports.RateLimited as exc:
             return Response(
                 {"detail": exc.message, "code": "rate_limited", "retry_after": exc.retry_after},
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
@@ -236,15 +237,13 @@ class SubscriptionViewSet(
     filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[Subscription]:
-        return portal_selectors.subscriptions_of(self.request.user)
+        return selectors.subscriptions_of(self.request.user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _parse(SubscriptionIn, request)
-        subscription = subscription_services.subscription_create(actor=request.user, **data)
+        subscription = subscriptions.subscription_create(actor=request.user, **data)
         return Response(SubscriptionOut(subscription).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        subscription_services.subscription_cancel(
-            actor=request.user, subscription=self.get_object()
-        )
+        subscriptions.subscription_cancel(actor=request.user, subscription=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

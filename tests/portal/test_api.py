@@ -4,8 +4,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from incidents.models import ProblemReport, Subscription
 from incidents.services import outages as services
+from portal.models import ProblemReport, Subscription
 from tests.factories import PersonFactory, SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
@@ -195,8 +195,8 @@ def test_admin_lists_reports_groups_and_subscriptions(client, graph, reader):
     admin = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(admin)
     for name in ("problemreport", "reportgroup", "subscription"):
-        assert client.get(f"/admin/incidents/{name}/").status_code == 200
+        assert client.get(f"/admin/portal/{name}/").status_code == 200
     group = ProblemReport.objects.get().group
-    detail = client.get(f"/admin/incidents/reportgroup/{group.pk}/change/")
+    detail = client.get(f"/admin/portal/reportgroup/{group.pk}/change/")
     assert detail.status_code == 200
     assert b"&lt;b&gt;bold&lt;/b&gt; claim" in detail.content

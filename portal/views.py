@@ -1,26 +1,193 @@
-"""Pages for problem reports ("this is not working") and status subscriptions.
+"""The portal's pages: the directory (search as you type), a project's page with everything
+around it (support and on-call, status, dependencies, history, reporting a problem), problem
+reports ("this is not working") and status subscriptions.
 
 Each view parses a form, calls one service or selector, and renders. htmx requests get the
 fragment on the same URL; without JavaScript every page works as a plain form post. Refusals
 keep their status (400 bad input, 429 rate limit) and the report form asks htmx to swap them in.
+The directory and the project page keep their `registry:` URL names (see `urls.py`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from incidents.status import annotate_open_issues
+from registry import permissions
+from registry import services as registry_services
 from registry.errors import Conflict
-from registry.models import Project
+from registry.forms import ProjectDependencyForm, RoleForm, add_service_error
+from registry.models import ContactMethod, Dependency, Person, Project
+from registry.selectors import directory_projects, support_for
+from registry.views import history_rows, project_or_404, render_page_or_fragment, wants_fragment
 
-from . import portal_selectors, report_services, subscription_services
-from .feedback_forms import EscalateForm, ProblemReportForm, SubscribeForm
+from . import selectors
+from .forms import EscalateForm, ProblemReportForm, SubscribeForm
 from .models import ReportGroup, Subscription
+from .services import reports, subscriptions
+
+# Search as you type wants the best few matches fast; each result carries its owners' local
+# times, so a shorter page is a faster one.
+DIRECTORY_PAGE_SIZE = 20
+
+# Contact methods a signed-in reader may see on a project page. Webhook URLs are credentials:
+# only their owner sees them, on their own profile.
+VISIBLE_CONTACT_KINDS = (ContactMethod.Kind.EMAIL, ContactMethod.Kind.SMS, ContactMethod.Kind.PHONE)
+
+
+# --- directory ----------------------------------------------------------------------------------
+
+
+@login_required
+def directory(request: HttpRequest) -> HttpResponse:
+    # PostgreSQL refuses NUL in a string literal; nobody means one in a search.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:500]
+    page = Paginator(directory_projects(query), DIRECTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    now = timezone.now()
+    results = [
+        (project, support_for(project, at=now, with_on_call=False)) for project in page.object_list
+    ]
+    annotate_open_issues([project for project, _support in results])  # the status badges
+    context = {"q": query, "page": page, "results": results, "now": now}
+    return render_page_or_fragment(
+        request, "registry/directory.html", "registry/_project_list.html", context
+    )
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+
+def _project_context(
+    request: HttpRequest,
+    project: Project,
+    *,
+    role_form: RoleForm | None = None,
+    role_errors: list[str] | None = None,
+    dependency_form: ProjectDependencyForm | None = None,
+    dependency_errors: list[str] | None = None,
+) -> dict[str, Any]:
+    can_edit = permissions.can_edit_project(request.user, project)
+    can_edit_dependencies = can_edit or permissions.is_it_staff(request.user)
+    annotate_open_issues([project])  # the status banner
+    return {
+        "project": project,
+        "support": support_for(project),
+        "history": history_rows(project),
+        "can_edit": can_edit,
+        "can_edit_dependencies": can_edit_dependencies,
+        # Owners, maintainers and IT staff run incidents: the same people as dependencies.
+        "can_run_incidents": can_edit_dependencies,
+        "visible_contact_kinds": VISIBLE_CONTACT_KINDS if request.user.is_authenticated else (),
+        "role_form": role_form or (RoleForm() if can_edit else None),
+        "role_errors": role_errors or [],
+        "dependency_form": dependency_form
+        or (ProjectDependencyForm() if can_edit_dependencies else None),
+        "dependency_errors": dependency_errors or [],
+    }
+
+
+@login_required
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_or_404(slug)
+    return render(request, "registry/project.html", _project_context(request, project))
+
+
+def _project_section(
+    request: HttpRequest, slug: str, fragment: str, anchor: str, **forms: Any
+) -> HttpResponse:
+    """After a change to a section of the project page: the fresh fragment, or PRG."""
+    project = project_or_404(slug)
+    failed = any(forms.values())
+    if wants_fragment(request):
+        context = _project_context(request, project, **forms)
+        return render(request, fragment, {**context, "fragment": True})
+    if failed:
+        return render(request, "registry/project.html", _project_context(request, project, **forms))
+    return redirect(reverse("registry:project_detail", kwargs={"slug": slug}) + anchor)
+
+
+@login_required
+@require_POST
+def project_role_add(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_or_404(slug)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            registry_services.project_role_set(
+                actor=request.user,
+                project=project,
+                person=form.cleaned_data["person"],
+                role=form.cleaned_data["role"],
+                order=form.cleaned_data["order"],
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+    failed = form if form.errors else None
+    return _project_section(
+        request, slug, "registry/_project_support.html", "#support", role_form=failed
+    )
+
+
+@login_required
+@require_POST
+def project_role_remove(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    project = project_or_404(slug)
+    person = get_object_or_404(Person, pk=person_id)
+    errors = None
+    try:
+        registry_services.project_role_remove(actor=request.user, project=project, person=person)
+    except ValidationError as exc:
+        errors = exc.messages
+    return _project_section(
+        request, slug, "registry/_project_support.html", "#support", role_errors=errors
+    )
+
+
+@login_required
+@require_POST
+def project_dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_or_404(slug)
+    form = ProjectDependencyForm(request.POST)
+    if form.is_valid():
+        try:
+            registry_services.dependency_add(
+                actor=request.user, source_project=project, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+    failed = form if form.errors else None
+    return _project_section(
+        request,
+        slug,
+        "registry/_project_dependencies.html",
+        "#dependencies",
+        dependency_form=failed,
+    )
+
+
+@login_required
+@require_POST
+def project_dependency_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project = project_or_404(slug)
+    edge = get_object_or_404(Dependency, pk=pk, source_project=project)
+    registry_services.dependency_remove(actor=request.user, dependency=edge)
+    return _project_section(request, slug, "registry/_project_dependencies.html", "#dependencies")
+
+
+# --- problem reports and subscriptions: shared helpers ------------------------------------------
 
 
 def _htmx(request: HttpRequest) -> bool:
@@ -60,7 +227,7 @@ def report_create(request: HttpRequest, slug: str) -> HttpResponse:
     status = 400
     if form.is_valid():
         try:
-            outcome = report_services.report_submit(
+            outcome = reports.report_submit(
                 actor=request.user,
                 project=project,
                 description=form.cleaned_data["description"],
@@ -69,7 +236,7 @@ def report_create(request: HttpRequest, slug: str) -> HttpResponse:
             )
         except ValidationError as exc:
             _service_errors(form, exc)
-        except report_services.RateLimited as exc:
+        except reports.RateLimited as exc:
             context["rate_limited"] = exc.message
             response = render(request, template, context, status=429)
             response["Retry-After"] = str(exc.retry_after)
@@ -97,7 +264,7 @@ def project_reports(request: HttpRequest, slug: str) -> HttpResponse:
     """Open report groups for the project's owners and IT staff. Others get nothing: an empty
     204 for the fragment the project page loads, 403 for the page itself."""
     project = _project(slug)
-    if not report_services.may_handle_reports(request.user, project):
+    if not reports.may_handle_reports(request.user, project):
         if _htmx(request):
             return HttpResponse(status=204)
         raise PermissionDenied("Only the project's owners and IT staff see its reports.")
@@ -107,7 +274,7 @@ def project_reports(request: HttpRequest, slug: str) -> HttpResponse:
         template,
         {
             "project": project,
-            "groups": portal_selectors.open_report_groups(project),
+            "groups": selectors.open_report_groups(project),
             "escalate_form": EscalateForm(),
         },
     )
@@ -123,7 +290,7 @@ def report_group_dismiss(request: HttpRequest, slug: str, pk: int) -> HttpRespon
     project = _project(slug)
     group = _group(project, pk)
     try:
-        report_services.report_group_dismiss(actor=request.user, group=group)
+        reports.report_group_dismiss(actor=request.user, group=group)
     except Conflict as exc:
         messages.info(request, exc.message)
     else:
@@ -136,12 +303,12 @@ def report_group_dismiss(request: HttpRequest, slug: str, pk: int) -> HttpRespon
 def report_group_escalate(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     project = _project(slug)
     group = _group(project, pk)
-    if not report_services.may_handle_reports(request.user, project):
+    if not reports.may_handle_reports(request.user, project):
         raise PermissionDenied("Only the project's owners and IT staff handle its reports.")
     form = EscalateForm(request.POST)
     if form.is_valid():
         try:
-            report_services.report_group_escalate(
+            reports.report_group_escalate(
                 actor=request.user,
                 group=group,
                 title=form.cleaned_data["title"],
@@ -160,7 +327,7 @@ def report_group_escalate(request: HttpRequest, slug: str, pk: int) -> HttpRespo
         "portal/reports/groups.html",
         {
             "project": project,
-            "groups": portal_selectors.open_report_groups(project),
+            "groups": selectors.open_report_groups(project),
             "escalate_form": form,
             "escalate_group": group.pk,
         },
@@ -177,7 +344,7 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
     while status pages are public."""
     project = _project(slug)
     signed_in = request.user.is_authenticated
-    if not signed_in and not subscription_services.status_is_public():
+    if not signed_in and not subscriptions.status_is_public():
         return redirect_to_login(request.get_full_path())
     form = SubscribeForm(request.POST or None, signed_in=signed_in)
     fragment = _htmx(request)
@@ -190,9 +357,7 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method != "POST":
         return render(request, template, context)
     if not signed_in:
-        wait = subscription_services.anonymous_signup_allowed(
-            client_address=_client_address(request)
-        )
+        wait = subscriptions.anonymous_signup_allowed(client_address=_client_address(request))
         if wait:
             form.add_error(
                 None,
@@ -204,7 +369,7 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
             return response
     if form.is_valid():
         try:
-            subscription = subscription_services.subscription_create(
+            subscription = subscriptions.subscription_create(
                 actor=request.user,
                 project=project,
                 channel=form.cleaned_data["channel"],
@@ -230,7 +395,7 @@ def my_subscriptions(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/subscriptions/mine.html",
-        {"subscriptions": list(portal_selectors.subscriptions_of(request.user))},
+        {"subscriptions": list(selectors.subscriptions_of(request.user))},
     )
 
 
@@ -238,7 +403,7 @@ def my_subscriptions(request: HttpRequest) -> HttpResponse:
 @require_POST
 def subscription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = get_object_or_404(Subscription.objects.select_related("person"), pk=pk)
-    subscription_services.subscription_cancel(actor=request.user, subscription=subscription)
+    subscriptions.subscription_cancel(actor=request.user, subscription=subscription)
     messages.success(request, "Unsubscribed.")
     return redirect("feedback:my-subscriptions")
 
@@ -248,14 +413,14 @@ def _link_page(request: HttpRequest, token: str, *, confirm: bool) -> HttpRespon
     every link in a message therefore neither confirms nor cancels anything."""
     salt, max_age, noun = (
         (
-            subscription_services.CONFIRM_SALT,
-            subscription_services.confirm_max_age(),
+            subscriptions.CONFIRM_SALT,
+            subscriptions.confirm_max_age(),
             "confirmation",
         )
         if confirm
         else (
-            subscription_services.UNSUBSCRIBE_SALT,
-            subscription_services.unsubscribe_max_age(),
+            subscriptions.UNSUBSCRIBE_SALT,
+            subscriptions.unsubscribe_max_age(),
             "unsubscribe",
         )
     )
@@ -263,9 +428,9 @@ def _link_page(request: HttpRequest, token: str, *, confirm: bool) -> HttpRespon
     try:
         if request.method == "POST":
             service = (
-                subscription_services.subscription_confirm
+                subscriptions.subscription_confirm
                 if confirm
-                else subscription_services.subscription_unsubscribe
+                else subscriptions.subscription_unsubscribe
             )
             outcome = service(token=token)
             return render(
@@ -278,10 +443,10 @@ def _link_page(request: HttpRequest, token: str, *, confirm: bool) -> HttpRespon
                     "changed": outcome.changed,
                 },
             )
-        subscription = subscription_services.subscription_from_token(
+        subscription = subscriptions.subscription_from_token(
             token, salt=salt, max_age=max_age, noun=noun
         )
-    except subscription_services.SubscriptionLinkError as exc:
+    except subscriptions.SubscriptionLinkError as exc:
         return render(
             request, template, {"confirm": confirm, "error": exc.message}, status=exc.status
         )

@@ -48,7 +48,7 @@ class IncidentUpdateInline(admin.TabularInline):
 
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
-    """Updates, resolution and cause go through `incidents.incident_services` (they tell the
+    """Updates, resolution and cause go through `incidents.services.incidents` (they tell the
     subscribers and owners); here, look, or fix a typo in the title."""
 
     list_display = ("title", "project", "impact", "status", "started_at", "resolved_at")

@@ -1,12 +1,24 @@
-"""Forms of the IT outage pages. They parse; the services validate the domain and write."""
+"""Forms of the outage and incident pages. They parse; the services validate the domain and
+write.
+
+Datetimes are read in the current time zone, which the views set to the author's own.
+"""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from changes.forms import systems_field
+from changes.forms import LocalDateTimeInput, systems_field
 
-from .models import Outage
+from .insights import MAX_PERIOD_DAYS
+from .models import Incident, Outage
+from .services.incidents import MAX_MESSAGE, MAX_TITLE
+
+# --- outages -------------------------------------------------------------------------------------
 
 
 class OutageForm(forms.Form):
@@ -19,3 +31,71 @@ class OutageForm(forms.Form):
 class OutageUpdateForm(forms.Form):
     status = forms.ChoiceField(choices=Outage.Status.choices)
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+# --- project incidents ---------------------------------------------------------------------------
+
+OPEN_STATUS_CHOICES = [c for c in Incident.Status.choices if c[0] != Incident.Status.RESOLVED]
+
+
+class IncidentOpenForm(forms.Form):
+    title = forms.CharField(max_length=MAX_TITLE)
+    impact = forms.ChoiceField(choices=Incident.Impact.choices, initial=Incident.Impact.DEGRADED)
+    message = forms.CharField(
+        label="First update (public)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=MAX_MESSAGE,
+        required=False,
+        help_text="What users see; empty: “We are investigating.”",
+    )
+    started_at = forms.DateTimeField(
+        label="Began at",
+        widget=LocalDateTimeInput(),
+        required=False,
+        help_text="Empty: now. Set it when the trouble began before you noticed.",
+    )
+
+
+class IncidentUpdateForm(forms.Form):
+    status = forms.ChoiceField(choices=Incident.Status.choices)
+    impact = forms.ChoiceField(choices=Incident.Impact.choices)
+    message = forms.CharField(
+        label="Update (public)", widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_MESSAGE
+    )
+
+
+class IncidentCauseForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[("change", "IT change"), ("outage", "IT outage"), ("", "None")], required=False
+    )
+    event = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("kind") and not data.get("event"):
+            raise ValidationError({"event": "Say which change or outage."})
+        return data
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+
+    def period(self) -> tuple[date, date]:
+        """The chosen days (both included); default the last 30 days up to today."""
+        today = timezone.now().date()
+        data = self.cleaned_data if self.is_valid() else {}
+        end = data.get("end") or today
+        start = data.get("start") or end - timedelta(days=29)
+        if start > end or (end - start).days >= MAX_PERIOD_DAYS:
+            start = end - timedelta(days=29)
+        return start, end
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end") or timezone.now().date()
+        if start and start > end:
+            raise ValidationError({"end": "The period must end on or after its start."})
+        if start and (end - start).days >= MAX_PERIOD_DAYS:
+            raise ValidationError({"start": f"Pick at most {MAX_PERIOD_DAYS} days."})
+        return data

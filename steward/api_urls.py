@@ -4,8 +4,8 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from changes import api as changes_api
-from incidents import api as incidents_api
-from incidents import incident_api
+from incidents.api import incidents as incidents_api
+from incidents.api import outages as outages_api
 from notifications import api as notifications_api
 from notifications import webhook_api
 from portal.api import ReportViewSet, SubscriptionViewSet
@@ -35,11 +35,11 @@ router.register(
 
 # changes, incidents and the portal
 router.register("changes", changes_api.ChangeViewSet, basename="change")
-router.register("outages", incidents_api.OutageViewSet, basename="outage")
+router.register("outages", outages_api.OutageViewSet, basename="outage")
 router.register("reports", ReportViewSet, basename="report")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
-router.register("incidents", incident_api.IncidentViewSet, basename="incident")
-router.register("status", incident_api.StatusViewSet, basename="status")
+router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
+router.register("status", incidents_api.StatusViewSet, basename="status")
 
 # notifications
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")

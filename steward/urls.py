@@ -31,7 +31,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("", include("notifications.webhook_urls")),
     path("", include("portal.urls")),
-    path("", include("incidents.incident_urls")),
+    path("", include((incidents_urls.incident_urlpatterns, "incident_portal"))),
     # The directory and the project page compose the registry with on-call and incidents: they
     # live in the portal, under their registry names. The registry's own URLs go first, so that
     # `projects/new/` is not taken for a project's slug.

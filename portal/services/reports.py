@@ -26,8 +26,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from incidents.incident_services import incident_open
 from incidents.models import Incident, Outage
+from incidents.services.incidents import incident_open
 from notifications import services as delivery
 from registry.errors import Conflict
 from registry.models import Person, Project

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from incidents import incident_services as services
 from incidents.models import Incident, IncidentUpdate
+from incidents.services import incidents as services
 from notifications.models import Notification
 from registry.errors import Conflict
 from registry.models import AuditEntry, ProjectRole

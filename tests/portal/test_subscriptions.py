@@ -474,7 +474,7 @@ def test_link_pages_ask_before_acting_and_refuse_bad_links(client, graph):
 
 
 def test_incidents_reach_the_projects_subscribers(graph):
-    from incidents.incident_services import incident_open
+    from incidents.services.incidents import incident_open
 
     sub = SubscriptionFactory(project=graph.people, address="follower@example.org")
     SubscriptionFactory(project=graph.wiki, address="elsewhere@example.org")

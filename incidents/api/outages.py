@@ -30,8 +30,8 @@ from changes.api import (
 )
 from changes.models import ImpactedProject
 
-from .models import Outage, OutageUpdate
-from .services import outages as services
+from ..models import Outage, OutageUpdate
+from ..services import outages as services
 
 
 class OutageUpdateOut(serializers.ModelSerializer):

@@ -31,11 +31,11 @@ from registry.errors import Conflict
 from registry.models import ITSystem, Project
 from registry.permissions import is_it_staff
 
-from . import incident_services as services
-from .incident_forms import IncidentCauseForm, IncidentOpenForm, IncidentUpdateForm, PeriodForm
-from .insights import insights_csv, period_bounds, project_insights, system_insights
-from .models import Incident, IncidentUpdate, Outage
-from .status import (
+from ..forms import IncidentCauseForm, IncidentOpenForm, IncidentUpdateForm, PeriodForm
+from ..insights import insights_csv, period_bounds, project_insights, system_insights
+from ..models import Incident, IncidentUpdate, Outage
+from ..services import incidents as services
+from ..status import (
     STATE_LABELS,
     project_status,
     status_overview,

@@ -23,9 +23,9 @@ from changes.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse
 from changes.models import Change
 from registry.models import Project
 
-from . import incident_services as services
-from .models import Incident, IncidentUpdate, Outage
-from .status import project_status, status_overview
+from ..models import Incident, IncidentUpdate, Outage
+from ..services import incidents as services
+from ..status import project_status, status_overview
 
 
 class IncidentWrites(permissions.BasePermission):

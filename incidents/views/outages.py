@@ -24,10 +24,10 @@ from changes.web import (
 )
 from registry.errors import Conflict
 
-from . import selectors
-from .forms import OutageForm, OutageUpdateForm
-from .models import Outage
-from .services import outages as services
+from .. import selectors
+from ..forms import OutageForm, OutageUpdateForm
+from ..models import Outage
+from ..services import outages as services
 
 
 @login_required

@@ -31,7 +31,7 @@ from registry.models import AuditEntry, Project, ProjectRole
 from registry.permissions import EDITING_ROLES, can_edit_project, is_it_staff
 from registry.services import audit_record, audit_snapshot
 
-from .models import Incident, IncidentUpdate, Outage
+from ..models import Incident, IncidentUpdate, Outage
 
 Actor = AbstractBaseUser | AnonymousUser | None
 

@@ -1,5 +1,5 @@
 """Fan-out: an outage on a root IT system of the synthetic registry at scale 0.5 (5,000 projects),
-opened through `incidents.services.outage_open` exactly as the form and the API do.
+opened through `incidents.services.outages.outage_open` exactly as the form and the API do.
 
 Prints: the time until every notification row exists (the transaction that writes the outage, its
 impact snapshot, the pages and their notifications commits), then the delivery rate of those
@@ -150,7 +150,7 @@ def run() -> list[dict]:
     from django.utils import timezone
 
     from bench import synthetic
-    from incidents.services import outage_open
+    from incidents.services.outages import outage_open
     from notifications.models import Notification
     from notifications.services import SEND_BATCH
     from registry.models import ITSystem

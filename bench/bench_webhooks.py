@@ -1,5 +1,5 @@
 """Outgoing webhooks at scale: an outage on a root IT system of the synthetic registry at scale 0.5
-(5,000 projects touched), opened through `incidents.services.outage_open`.
+(5,000 projects touched), opened through `incidents.services.outages.outage_open`.
 
 1. What webhook endpoints add to the outage's transaction: the same outage opened without any
    endpoint (baseline) and with one endpoint on every touched project, in the same run.
@@ -29,7 +29,7 @@ SCALE = 0.5
 def _open(root, title: str):
     from django.db import transaction
 
-    from incidents.services import outage_open
+    from incidents.services.outages import outage_open
 
     committed = {}
     started = time.perf_counter()

@@ -8,7 +8,7 @@ a bare Django view (`/bench/bare/`, a constant response through the same middlew
 server, mounted because `STEWARD_BENCH_BARE_VIEW` is on; see bench/urls.py), as ratios.
 
 Then the same four under an outage storm: 100 outages opened in a minute on IT systems of the
-two upper layers, through `incidents.services.outage_open`, by a separate process, while a real
+two upper layers, through `incidents.services.outages.outage_open`, by a separate process, while a real
 Celery worker (one, two processes, production settings) delivers the pages to a local webhook
 sink. Reported beside: pages written and delivered per second during the storm, the oldest
 undelivered page's age (its worst during the storm), and how long after the last outage every page
@@ -200,7 +200,7 @@ class _Pages:
 def storm(count: int, seconds: float) -> None:
     """Open `count` outages, evenly over `seconds`, on random systems of the two upper layers."""
     django_setup(migrate=False)
-    from incidents.services import outage_open
+    from incidents.services.outages import outage_open
     from registry.models import ITSystem
 
     systems = list(

@@ -1,54 +1,12 @@
-"""Admin for IT events. Transitions and notifications go through the services (the web pages and
-the API); the admin is for looking, and for fixing a typo in a title."""
+"""Admin for IT outages and project incidents. Transitions and notifications go through the
+services (the web pages and the API); the admin is for looking, and for fixing a typo in a
+title."""
 
 from django.contrib import admin
 
-from .models import (
-    Change,
-    ChangeReminder,
-    ChangeResponse,
-    ImpactedProject,
-    Incident,
-    IncidentUpdate,
-    Outage,
-    OutageUpdate,
-    ProblemReport,
-    ReportGroup,
-    Subscription,
-)
+from changes.admin import ImpactedProjectInline
 
-
-class ImpactedProjectInline(admin.TabularInline):
-    model = ImpactedProject
-    fields = ("project", "path", "all_hard", "depth")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ChangeReminderInline(admin.TabularInline):
-    model = ChangeReminder
-    fields = ("lead_minutes", "due_at", "sent_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ChangeResponseInline(admin.TabularInline):
-    model = ChangeResponse
-    fields = ("project", "person", "answer", "comment", "updated_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+from .models import Incident, IncidentUpdate, Outage, OutageUpdate
 
 
 class OutageUpdateInline(admin.TabularInline):
@@ -62,36 +20,6 @@ class OutageUpdateInline(admin.TabularInline):
         return False
 
 
-@admin.register(Change)
-class ChangeAdmin(admin.ModelAdmin):
-    list_display = (
-        "title",
-        "type",
-        "risk",
-        "state",
-        "planned_start_at",
-        "planned_end_at",
-        "author",
-    )
-    list_filter = ("state", "type", "risk")
-    search_fields = ("title", "description")
-    date_hierarchy = "planned_start_at"
-    filter_horizontal = ("systems",)
-    list_select_related = ("author",)
-    # State and its times move only through the services, which also notify the owners.
-    readonly_fields = (
-        "state",
-        "revision",
-        "scheduled_at",
-        "started_at",
-        "completed_at",
-        "cancelled_at",
-        "created_at",
-        "updated_at",
-    )
-    inlines = [ImpactedProjectInline, ChangeReminderInline, ChangeResponseInline]
-
-
 @admin.register(Outage)
 class OutageAdmin(admin.ModelAdmin):
     list_display = ("title", "severity", "status", "started_at", "resolved_at", "opened_by")
@@ -102,77 +30,6 @@ class OutageAdmin(admin.ModelAdmin):
     list_select_related = ("opened_by",)
     readonly_fields = ("status", "resolved_at", "created_at", "updated_at")
     inlines = [ImpactedProjectInline, OutageUpdateInline]
-
-
-@admin.register(ChangeResponse)
-class ChangeResponseAdmin(admin.ModelAdmin):
-    list_display = ("change", "project", "person", "answer", "updated_at")
-    list_filter = ("answer",)
-    list_select_related = ("change", "project", "person")
-    search_fields = ("comment", "change__title", "project__name", "person__display_name")
-    readonly_fields = ("created_at", "updated_at")
-    raw_id_fields = ("change", "project", "person")
-
-
-# --- problem reports and subscriptions -----------------------------------------------------------
-
-
-class ProblemReportInline(admin.TabularInline):
-    model = ProblemReport
-    fields = ("created_at", "reporter", "description", "contact")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-
-@admin.register(ReportGroup)
-class ReportGroupAdmin(admin.ModelAdmin):
-    """Notices, pages and closing go through `incidents.report_services`; read-only here."""
-
-    list_display = (
-        "project",
-        "report_count",
-        "opened_at",
-        "last_report_at",
-        "paged_at",
-        "closed_at",
-    )
-    list_filter = ("closed_at",)
-    list_select_related = ("project", "incident")
-    search_fields = ("project__name",)
-    readonly_fields = (
-        "project",
-        "opened_at",
-        "last_report_at",
-        "report_count",
-        "notified_at",
-        "paged_at",
-        "closed_at",
-        "incident",
-    )
-    inlines = [ProblemReportInline]
-
-
-@admin.register(ProblemReport)
-class ProblemReportAdmin(admin.ModelAdmin):
-    list_display = ("project", "created_at", "reporter", "reporter_address", "incident", "outage")
-    list_select_related = ("project", "reporter", "incident", "outage")
-    search_fields = ("description", "contact", "project__name", "reporter__username")
-    date_hierarchy = "created_at"
-    raw_id_fields = ("project", "reporter", "incident", "outage", "group")
-    readonly_fields = ("created_at", "reporter_address")
-
-
-@admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
-    """Admins see every project's subscribers (owners do not); unsubscribe by setting the date."""
-
-    list_display = ("project", "channel", "address", "person", "confirmed_at", "unsubscribed_at")
-    list_filter = ("channel",)
-    list_select_related = ("project", "person")
-    search_fields = ("address", "project__name", "person__display_name")
-    raw_id_fields = ("project", "person")
-    readonly_fields = ("created_at",)
 
 
 # --- project incidents ---------------------------------------------------------------------------
@@ -191,7 +48,7 @@ class IncidentUpdateInline(admin.TabularInline):
 
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
-    """Updates, resolution and cause go through `incidents.incident_services` (they tell the
+    """Updates, resolution and cause go through `incidents.services.incidents` (they tell the
     subscribers and owners); here, look, or fix a typo in the title."""
 
     list_display = ("title", "project", "impact", "status", "started_at", "resolved_at")

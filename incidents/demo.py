@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from registry.models import Project
 
-from . import incident_services
 from .models import Incident, IncidentUpdate
+from .services import incidents as incident_services
 
 RESOLVED_TITLE = "Timeline does not load"
 OPEN_TITLE = "Posting a tweet is slow"

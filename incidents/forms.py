@@ -1,77 +1,30 @@
-"""Forms of the IT event pages. They parse; the services validate the domain and write.
+"""Forms of the outage and incident pages. They parse; the services validate the domain and
+write.
 
-Datetimes are read and shown in the current time zone, which the views set to the author's own
-(`Person.time_zone`); Django makes them aware in it and they are stored in UTC.
+Datetimes are read in the current time zone, which the views set to the author's own.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from registry.models import ITSystem
+from changes.forms import LocalDateTimeInput, systems_field
 
-from .models import Change, ChangeResponse, ImpactedProject, Outage
+from .insights import MAX_PERIOD_DAYS
+from .models import Incident, Outage
+from .services.incidents import MAX_MESSAGE, MAX_TITLE
 
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"
-
-
-class LocalDateTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(format=LOCAL_INPUT, **kwargs)
-
-
-def _systems_field() -> forms.ModelMultipleChoiceField:
-    return forms.ModelMultipleChoiceField(
-        queryset=ITSystem.objects.order_by("name"),
-        widget=forms.SelectMultiple(attrs={"size": 8}),
-        help_text="Hold Ctrl or ⌘ to pick several; the impact below follows your choice.",
-    )
-
-
-class ChangeForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    type = forms.ChoiceField(choices=Change.Type.choices, initial=Change.Type.NORMAL)
-    risk = forms.ChoiceField(choices=Change.Risk.choices, initial=Change.Risk.LOW)
-    planned_start_at = forms.DateTimeField(label="Planned start", widget=LocalDateTimeInput())
-    planned_end_at = forms.DateTimeField(label="Planned end", widget=LocalDateTimeInput())
-    systems = _systems_field()
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
-    rollback_plan = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    reminder_lead_minutes = forms.CharField(
-        label="Reminders (minutes before the start)",
-        required=False,
-        help_text="Comma-separated, e.g. 1440, 60. Empty: no reminders.",
-    )
-
-    @classmethod
-    def initial_for(cls, change: Change) -> dict:
-        return {
-            "title": change.title,
-            "type": change.type,
-            "risk": change.risk,
-            "planned_start_at": change.planned_start_at,
-            "planned_end_at": change.planned_end_at,
-            "systems": list(change.systems.all()),
-            "description": change.description,
-            "rollback_plan": change.rollback_plan,
-            "reminder_lead_minutes": ", ".join(str(m) for m in change.reminder_lead_minutes),
-        }
-
-    def clean_reminder_lead_minutes(self) -> list[int]:
-        raw = self.cleaned_data["reminder_lead_minutes"]
-        try:
-            return [int(part) for part in raw.replace(" ", "").split(",") if part]
-        except ValueError as exc:
-            raise ValidationError("Give whole minutes separated by commas.") from exc
+# --- outages -------------------------------------------------------------------------------------
 
 
 class OutageForm(forms.Form):
     title = forms.CharField(max_length=200)
     severity = forms.ChoiceField(choices=Outage.Severity.choices, initial=Outage.Severity.SEV2)
-    systems = _systems_field()
+    systems = systems_field()
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
 
 
@@ -80,19 +33,69 @@ class OutageUpdateForm(forms.Form):
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class ChangeResponseForm(forms.Form):
-    project = forms.TypedChoiceField(coerce=int, label="For project")
-    answer = forms.ChoiceField(
-        choices=ChangeResponse.Answer.choices, widget=forms.RadioSelect, initial="fine"
-    )
-    comment = forms.CharField(
+# --- project incidents ---------------------------------------------------------------------------
+
+OPEN_STATUS_CHOICES = [c for c in Incident.Status.choices if c[0] != Incident.Status.RESOLVED]
+
+
+class IncidentOpenForm(forms.Form):
+    title = forms.CharField(max_length=MAX_TITLE)
+    impact = forms.ChoiceField(choices=Incident.Impact.choices, initial=Incident.Impact.DEGRADED)
+    message = forms.CharField(
+        label="First update (public)",
         widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=MAX_MESSAGE,
         required=False,
-        help_text="Required with a concern: say what worries you.",
+        help_text="What users see; empty: “We are investigating.”",
+    )
+    started_at = forms.DateTimeField(
+        label="Began at",
+        widget=LocalDateTimeInput(),
+        required=False,
+        help_text="Empty: now. Set it when the trouble began before you noticed.",
     )
 
-    def __init__(self, *args, touched: list[ImpactedProject], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["project"].choices = [(i.project_id, i.project.name) for i in touched]
-        if len(touched) == 1:
-            self.fields["project"].initial = touched[0].project_id
+
+class IncidentUpdateForm(forms.Form):
+    status = forms.ChoiceField(choices=Incident.Status.choices)
+    impact = forms.ChoiceField(choices=Incident.Impact.choices)
+    message = forms.CharField(
+        label="Update (public)", widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_MESSAGE
+    )
+
+
+class IncidentCauseForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[("change", "IT change"), ("outage", "IT outage"), ("", "None")], required=False
+    )
+    event = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("kind") and not data.get("event"):
+            raise ValidationError({"event": "Say which change or outage."})
+        return data
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+
+    def period(self) -> tuple[date, date]:
+        """The chosen days (both included); default the last 30 days up to today."""
+        today = timezone.now().date()
+        data = self.cleaned_data if self.is_valid() else {}
+        end = data.get("end") or today
+        start = data.get("start") or end - timedelta(days=29)
+        if start > end or (end - start).days >= MAX_PERIOD_DAYS:
+            start = end - timedelta(days=29)
+        return start, end
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end") or timezone.now().date()
+        if start and start > end:
+            raise ValidationError({"end": "The period must end on or after its start."})
+        if start and (end - start).days >= MAX_PERIOD_DAYS:
+            raise ValidationError({"start": f"Pick at most {MAX_PERIOD_DAYS} days."})
+        return data

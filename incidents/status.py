@@ -26,9 +26,11 @@ from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from changes.models import Change, ImpactedProject
+from changes.selectors import systems_reached_by
 from registry.models import ITSystem, Project
 
-from .models import Change, ImpactedProject, Incident, IncidentUpdate, Outage
+from .models import Incident, IncidentUpdate, Outage
 
 OPERATIONAL, DEGRADED, PARTIAL, MAJOR = 0, 1, 2, 3
 STATE_NAMES = {OPERATIONAL: "operational", DEGRADED: "degraded", PARTIAL: "partial", MAJOR: "major"}
@@ -384,66 +386,6 @@ def affected_projects() -> QuerySet[Project]:
 
 
 # --- suspects ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reached:
-    """An IT system a project depends on, with the shortest chain of systems that reaches it."""
-
-    system_id: int
-    depth: int
-    path: tuple[str, ...]  # names, from the system the project depends on directly to this one
-
-
-# Breadth-first from the project's direct dependencies along system → system edges, the whole
-# frontier in one row per level (as in `registry.selectors`), so each system is reached once, by
-# a shortest path (ties: the lowest parent id). One statement whatever the size of the graph.
-_REACH_SQL = """
-WITH RECURSIVE bfs(depth, nodes, parents, visited) AS (
-    SELECT 1, seeds.ids, array_fill(NULL::bigint, ARRAY[cardinality(seeds.ids)]), seeds.ids
-    FROM (SELECT ARRAY(SELECT DISTINCT target_system_id FROM registry_dependency
-                       WHERE source_project_id = %(project)s ORDER BY 1) AS ids) seeds
-    WHERE cardinality(seeds.ids) > 0
-  UNION ALL
-    SELECT b.depth + 1, step.nodes, step.parents, b.visited || step.nodes
-    FROM bfs b
-    CROSS JOIN LATERAL (
-        SELECT array_agg(pick.dst ORDER BY pick.dst) AS nodes,
-               array_agg(pick.parent ORDER BY pick.dst) AS parents
-        FROM (
-            SELECT DISTINCT ON (d.target_system_id)
-                   d.target_system_id AS dst, d.source_system_id AS parent
-            FROM unnest(b.nodes) AS prev(node)
-            JOIN registry_dependency d ON d.source_system_id = prev.node
-            WHERE NOT (d.target_system_id = ANY(b.visited))
-            ORDER BY d.target_system_id, d.source_system_id
-        ) pick
-    ) step
-    WHERE step.nodes IS NOT NULL
-)
-SELECT t.node, t.parent, b.depth, s.name
-FROM bfs b
-CROSS JOIN LATERAL unnest(b.nodes, b.parents) AS t(node, parent)
-JOIN registry_itsystem s ON s.id = t.node
-"""
-
-
-def systems_reached_by(project: Project) -> dict[int, Reached]:
-    """Every IT system the project depends on, directly or through other systems (one query)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_REACH_SQL, {"project": project.pk})
-        rows = cursor.fetchall()
-    parents = {node: parent for node, parent, _depth, _name in rows}
-    names = {node: name for node, _parent, _depth, name in rows}
-    result: dict[int, Reached] = {}
-    for node, _parent, depth, _name in rows:
-        chain = []
-        current: int | None = node
-        while current is not None:
-            chain.append(names[current])
-            current = parents[current]
-        result[node] = Reached(node, depth, tuple(reversed(chain)))
-    return result
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,28 @@
+"""URLs of incidents. `steward.urls` mounts `urlpatterns` (IT outages) at `it/` in the `incidents`
+namespace, beside the IT changes of `changes.urls`, and `incident_urlpatterns` (project incidents,
+status pages, insights) at the site root in the `incident_portal` namespace. The namespaces are
+older than the app split and stay."""
+
 from django.urls import path
 
-from . import views
-
-app_name = "incidents"
+from .views import incidents, outages
 
 urlpatterns = [
-    path("changes/", views.change_list, name="change-list"),
-    path("changes/new/", views.change_create, name="change-create"),
-    path("changes/<int:pk>/", views.change_detail, name="change-detail"),
-    path("changes/<int:pk>/edit/", views.change_edit, name="change-edit"),
-    path("changes/<int:pk>/respond/", views.change_respond, name="change-respond"),
-    path("changes/<int:pk>/<slug:action>/", views.change_transition, name="change-transition"),
-    path("outages/", views.outage_list, name="outage-list"),
-    path("outages/new/", views.outage_open, name="outage-open"),
-    path("outages/<int:pk>/", views.outage_detail, name="outage-detail"),
-    path("outages/<int:pk>/update/", views.outage_update, name="outage-update"),
-    path("outages/<int:pk>/resolve/", views.outage_resolve, name="outage-resolve"),
+    path("outages/", outages.outage_list, name="outage-list"),
+    path("outages/new/", outages.outage_open, name="outage-open"),
+    path("outages/<int:pk>/", outages.outage_detail, name="outage-detail"),
+    path("outages/<int:pk>/update/", outages.outage_update, name="outage-update"),
+    path("outages/<int:pk>/resolve/", outages.outage_resolve, name="outage-resolve"),
+]
+
+incident_urlpatterns = [
+    path("projects/<slug:slug>/incidents/new/", incidents.incident_open, name="incident-open"),
+    path("incidents/<int:pk>/", incidents.incident_detail, name="incident-detail"),
+    path("incidents/<int:pk>/updates/", incidents.incident_update, name="incident-update"),
+    path("incidents/<int:pk>/resolve/", incidents.incident_resolve, name="incident-resolve"),
+    path("incidents/<int:pk>/cause/", incidents.incident_cause, name="incident-cause"),
+    path("status/", incidents.status_index, name="status-index"),
+    path("status/<slug:slug>/", incidents.status_project, name="status-project"),
+    path("insights/projects/<slug:slug>/", incidents.insights_project, name="insights-project"),
+    path("insights/systems/<slug:slug>/", incidents.insights_system, name="insights-system"),
 ]

@@ -1,7 +1,7 @@
 """Writes for what monitors send: Events API events, Alertmanager notifications, heartbeats.
 
 Accepted means stored: each service writes its `InboundEvent` row and the effect (an outage
-opened through `incidents.services.outage_open`, with its pages; pages acknowledged; an outage
+opened through `incidents.services.outages.outage_open`, with its pages; pages acknowledged; an outage
 resolved, its escalation stopped) in ONE transaction. The view answers 202 only after that
 transaction committed; if it fails nothing is kept and the sender gets a 5xx, which both
 PagerDuty clients and Alertmanager retry. Nothing is queued between "accepted" and "done", so
@@ -27,8 +27,8 @@ from django.db.models import DurationField, ExpressionWrapper, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from incidents import services as incident_services
 from incidents.models import Outage
+from incidents.services import outages as incident_services
 from notifications import services as delivery
 from notifications.models import Page
 from notifications.selectors import pages_for_event

@@ -211,7 +211,7 @@ def event_document(event: Model) -> dict:
                 "url": _absolute(event.get_absolute_url()),
             }
         }
-    if label == "incidents.Change":
+    if label == "changes.Change":
         return {
             "change": {
                 "id": event.pk,

@@ -29,11 +29,12 @@ from rest_framework.response import Response
 from registry.api.serializers import LOCAL_TIME
 from registry.api.views import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, _parse, _writes
 from registry.models import Person, Project, ProjectRole, Team
+from registry.selectors import Supporter
 from registry.validators import WEEKDAYS
 
 from . import schedule, services
 from .models import EscalationLevel, EscalationPolicy, Override, Rotation, RotationLayer
-from .selectors import Supporter, support_for
+from .selectors import support_for
 
 # --- serializers ----------------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from registry.models import Person, Project, ProjectRole
-from registry.selectors import is_within_working_hours, person_local_time, project_page_queryset
+from registry.models import Project, ProjectRole
+from registry.selectors import Supporter, project_page_queryset, supporter_for
 
 from .schedule import project_oncall, project_rotation_prefetches
 
@@ -23,20 +23,6 @@ def project_for_page(slug: str) -> Project:
         .prefetch_related(*project_rotation_prefetches(overrides_after=timezone.now()))
         .get(slug=slug)
     )
-
-
-@dataclass(frozen=True)
-class Supporter:
-    person: Person
-    role: str
-    order: int
-    local_time: datetime
-    in_working_hours: bool
-    # For on-call entries: the rotation, and the shift (start: when they take over; end: when
-    # someone else does, if that is within the look-ahead).
-    rotation: str = ""
-    shift_start: datetime | None = None
-    shift_end: datetime | None = None
 
 
 @dataclass
@@ -69,16 +55,6 @@ class Support:
 
 
 _ROLE_RANK = {ProjectRole.Role.OWNER: 0, ProjectRole.Role.MAINTAINER: 1, ProjectRole.Role.BACKUP: 2}
-
-
-def supporter_for(person: Person, *, role: str, order: int, at: datetime) -> Supporter:
-    return Supporter(
-        person=person,
-        role=role,
-        order=order,
-        local_time=person_local_time(person, at),
-        in_working_hours=is_within_working_hours(person, at),
-    )
 
 
 def support_for(

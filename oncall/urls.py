@@ -1,6 +1,6 @@
 """URLs of on-call: a project's schedule and overrides, calendar feeds (the feed itself needs no
-login: its secret token is the key). `steward.urls` adds the IT change calendar, served at the
-same feed token, to this namespace (`oncall:change_feed`)."""
+login: its secret token is the key). `steward.urls` adds the IT change feed of `changes`, which
+shares the token, to this namespace."""
 
 from django.urls import path
 

@@ -19,12 +19,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from registry import permissions
 from registry.models import Person, Project, ProjectRole
 from registry.validators import validate_time_zone
+from steward.web import render_page_or_fragment
 
 from . import services
 from .coverage import coverage_grid
@@ -210,11 +210,9 @@ def _render(
     request: HttpRequest, project: Project, *, status: int = 200, **kwargs: Any
 ) -> HttpResponse:
     context = _schedule_context(request, project, **kwargs)
-    fragment = bool(request.htmx) and not request.htmx.history_restore_request
-    template = "oncall/_schedule.html" if fragment else "oncall/schedule.html"
-    response = render(request, template, context, status=status)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return render_page_or_fragment(
+        request, "oncall/schedule.html", "oncall/_schedule.html", context, status=status
+    )
 
 
 @login_required

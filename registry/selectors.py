@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -67,6 +68,30 @@ def next_working_start(person: Person, after: datetime) -> datetime | None:
 
 
 # --- directory -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Supporter:
+    person: Person
+    role: str
+    order: int
+    local_time: datetime
+    in_working_hours: bool
+    # For on-call entries: the rotation, and the shift (start: when they take over; end: when
+    # someone else does, if that is within the look-ahead).
+    rotation: str = ""
+    shift_start: datetime | None = None
+    shift_end: datetime | None = None
+
+
+def supporter_for(person: Person, *, role: str, order: int, at: datetime) -> Supporter:
+    return Supporter(
+        person=person,
+        role=role,
+        order=order,
+        local_time=person_local_time(person, at),
+        in_working_hours=is_within_working_hours(person, at),
+    )
 
 
 def _looks_like_url(query: str) -> bool:

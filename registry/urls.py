@@ -1,30 +1,14 @@
+"""URLs of the registry. `steward.urls` mounts them in the `registry` namespace together with the
+directory and the project page of `portal.urls` (`registry_urlpatterns`), which compose the
+registry with on-call and incidents."""
+
 from django.urls import path
 
 from . import views
 
-app_name = "registry"
-
 urlpatterns = [
-    path("", views.directory, name="directory"),
     path("projects/new/", views.project_create, name="project_create"),
-    path("projects/<slug:slug>/", views.project_detail, name="project_detail"),
     path("projects/<slug:slug>/edit/", views.project_edit, name="project_edit"),
-    path("projects/<slug:slug>/roles/", views.project_role_add, name="project_role_add"),
-    path(
-        "projects/<slug:slug>/roles/<int:person_id>/remove/",
-        views.project_role_remove,
-        name="project_role_remove",
-    ),
-    path(
-        "projects/<slug:slug>/dependencies/",
-        views.project_dependency_add,
-        name="project_dependency_add",
-    ),
-    path(
-        "projects/<slug:slug>/dependencies/<int:pk>/remove/",
-        views.project_dependency_remove,
-        name="project_dependency_remove",
-    ),
     path("systems/", views.system_list, name="system_list"),
     path("systems/new/", views.system_create, name="system_create"),
     path("systems/<slug:slug>/", views.system_detail, name="system_detail"),

@@ -19,19 +19,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from incidents.status import annotate_open_issues
-from oncall.selectors import project_for_page, support_for, supporter_for
+from steward.web import wants_fragment
 
 from . import permissions, services
 from .forms import (
     ContactMethodForm,
     ProfileForm,
-    ProjectDependencyForm,
     ProjectForm,
-    RoleForm,
     SystemDependencyForm,
     SystemForm,
     add_service_error,
@@ -40,33 +36,13 @@ from .forms import (
 from .models import ContactMethod, Dependency, ITSystem, Person, Project
 from .selectors import (
     blast_radius,
-    directory_projects,
     history_for,
+    project_page_queryset,
+    supporter_for,
     system_for_page,
 )
 
 PAGE_SIZE = 50
-# Search as you type wants the best few matches fast; each result carries its owners' local
-# times, so a shorter page is a faster one.
-DIRECTORY_PAGE_SIZE = 20
-
-# Contact methods a signed-in reader may see on a project page. Webhook URLs are credentials:
-# only their owner sees them, on their own profile.
-VISIBLE_CONTACT_KINDS = (ContactMethod.Kind.EMAIL, ContactMethod.Kind.SMS, ContactMethod.Kind.PHONE)
-
-
-def _wants_fragment(request: HttpRequest) -> bool:
-    """An htmx swap wants the fragment; htmx restoring history after a cache miss wants a page."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def _render_page_or_fragment(
-    request: HttpRequest, page: str, fragment: str, context: dict[str, Any]
-) -> HttpResponse:
-    response = render(request, fragment if _wants_fragment(request) else page, context)
-    # The same URL answers with two bodies: caches must key on the header that picks one.
-    patch_vary_headers(response, ("HX-Request",))
-    return response
 
 
 def _history_value(value: Any) -> str:
@@ -79,7 +55,7 @@ def _history_value(value: Any) -> str:
     return str(value)
 
 
-def _history_rows(instance: object) -> list[dict[str, Any]]:
+def history_rows(instance: object) -> list[dict[str, Any]]:
     return [
         {
             "entry": entry,
@@ -92,70 +68,14 @@ def _history_rows(instance: object) -> list[dict[str, Any]]:
     ]
 
 
-# --- directory ----------------------------------------------------------------------------------
-
-
-@login_required
-def directory(request: HttpRequest) -> HttpResponse:
-    # PostgreSQL refuses NUL in a string literal; nobody means one in a search.
-    query = request.GET.get("q", "").replace("\x00", "").strip()[:500]
-    page = Paginator(directory_projects(query), DIRECTORY_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    now = timezone.now()
-    results = [
-        (project, support_for(project, at=now, with_on_call=False)) for project in page.object_list
-    ]
-    annotate_open_issues([project for project, _support in results])  # the status badges
-    context = {"q": query, "page": page, "results": results, "now": now}
-    return _render_page_or_fragment(
-        request, "registry/directory.html", "registry/_project_list.html", context
-    )
-
-
 # --- projects -----------------------------------------------------------------------------------
 
 
-def _project(slug: str) -> Project:
+def project_or_404(slug: str) -> Project:
     try:
-        return project_for_page(slug)
+        return project_page_queryset().get(slug=slug)
     except Project.DoesNotExist:
         raise Http404("No such project.") from None
-
-
-def _project_context(
-    request: HttpRequest,
-    project: Project,
-    *,
-    role_form: RoleForm | None = None,
-    role_errors: list[str] | None = None,
-    dependency_form: ProjectDependencyForm | None = None,
-    dependency_errors: list[str] | None = None,
-) -> dict[str, Any]:
-    can_edit = permissions.can_edit_project(request.user, project)
-    can_edit_dependencies = can_edit or permissions.is_it_staff(request.user)
-    annotate_open_issues([project])  # the status banner
-    return {
-        "project": project,
-        "support": support_for(project),
-        "history": _history_rows(project),
-        "can_edit": can_edit,
-        "can_edit_dependencies": can_edit_dependencies,
-        # Owners, maintainers and IT staff run incidents: the same people as dependencies.
-        "can_run_incidents": can_edit_dependencies,
-        "visible_contact_kinds": VISIBLE_CONTACT_KINDS if request.user.is_authenticated else (),
-        "role_form": role_form or (RoleForm() if can_edit else None),
-        "role_errors": role_errors or [],
-        "dependency_form": dependency_form
-        or (ProjectDependencyForm() if can_edit_dependencies else None),
-        "dependency_errors": dependency_errors or [],
-    }
-
-
-@login_required
-def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _project(slug)
-    return render(request, "registry/project.html", _project_context(request, project))
 
 
 @login_required
@@ -180,7 +100,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _project(slug)
+    project = project_or_404(slug)
     if not permissions.can_edit_project(request.user, project):
         raise PermissionDenied("Only the project's owners and maintainers can edit it.")
     form = ProjectForm(request.POST or None, initial=ProjectForm.initial_for(project))
@@ -197,86 +117,6 @@ def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, "Saved.")
             return redirect("registry:project_detail", slug=project.slug)
     return render(request, "registry/project_form.html", {"form": form, "editing": slug})
-
-
-def _project_section(
-    request: HttpRequest, slug: str, fragment: str, anchor: str, **forms: Any
-) -> HttpResponse:
-    """After a change to a section of the project page: the fresh fragment, or PRG."""
-    project = _project(slug)
-    failed = any(forms.values())
-    if _wants_fragment(request):
-        context = _project_context(request, project, **forms)
-        return render(request, fragment, {**context, "fragment": True})
-    if failed:
-        return render(request, "registry/project.html", _project_context(request, project, **forms))
-    return redirect(reverse("registry:project_detail", kwargs={"slug": slug}) + anchor)
-
-
-@login_required
-@require_POST
-def project_role_add(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _project(slug)
-    form = RoleForm(request.POST)
-    if form.is_valid():
-        try:
-            services.project_role_set(
-                actor=request.user,
-                project=project,
-                person=form.cleaned_data["person"],
-                role=form.cleaned_data["role"],
-                order=form.cleaned_data["order"],
-            )
-        except ValidationError as exc:
-            add_service_error(form, exc)
-    failed = form if form.errors else None
-    return _project_section(
-        request, slug, "registry/_project_support.html", "#support", role_form=failed
-    )
-
-
-@login_required
-@require_POST
-def project_role_remove(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
-    project = _project(slug)
-    person = get_object_or_404(Person, pk=person_id)
-    errors = None
-    try:
-        services.project_role_remove(actor=request.user, project=project, person=person)
-    except ValidationError as exc:
-        errors = exc.messages
-    return _project_section(
-        request, slug, "registry/_project_support.html", "#support", role_errors=errors
-    )
-
-
-@login_required
-@require_POST
-def project_dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
-    project = _project(slug)
-    form = ProjectDependencyForm(request.POST)
-    if form.is_valid():
-        try:
-            services.dependency_add(actor=request.user, source_project=project, **form.cleaned_data)
-        except ValidationError as exc:
-            add_service_error(form, exc)
-    failed = form if form.errors else None
-    return _project_section(
-        request,
-        slug,
-        "registry/_project_dependencies.html",
-        "#dependencies",
-        dependency_form=failed,
-    )
-
-
-@login_required
-@require_POST
-def project_dependency_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    project = _project(slug)
-    edge = get_object_or_404(Dependency, pk=pk, source_project=project)
-    services.dependency_remove(actor=request.user, dependency=edge)
-    return _project_section(request, slug, "registry/_project_dependencies.html", "#dependencies")
 
 
 # --- IT systems ---------------------------------------------------------------------------------
@@ -318,7 +158,7 @@ def _system_context(
         ],
         "blast_groups": [{"path": path, "projects": projects} for path, projects in groups.items()],
         "blast_count": sum(len(projects) for projects in groups.values()),
-        "history": _history_rows(system),
+        "history": history_rows(system),
         "can_edit": can_edit,
         "dependency_form": dependency_form
         or (SystemDependencyForm(source=system) if can_edit else None),
@@ -367,7 +207,7 @@ def system_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _system_section(request: HttpRequest, slug: str, **forms: Any) -> HttpResponse:
     system = _system(slug)
-    if _wants_fragment(request):
+    if wants_fragment(request):
         return render(
             request, "registry/_system_dependencies.html", _system_context(request, system, **forms)
         )
@@ -446,7 +286,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 def _contacts_section(request: HttpRequest, **forms: Any) -> HttpResponse:
     person = _own_person(request)
-    if _wants_fragment(request):
+    if wants_fragment(request):
         return render(request, "registry/_contact_methods.html", _profile_context(person, **forms))
     if any(forms.values()):
         return render(request, "registry/profile.html", _profile_context(person, **forms))

@@ -4,18 +4,19 @@ from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 from rest_framework.urlpatterns import format_suffix_patterns
 
+from changes import api as changes_api
 from imports.api import (
     CatalogExportView,
     CatalogImportView,
     RegistryExportView,
     RegistryImportView,
 )
-from incidents import api as incidents_api
-from incidents import incident_api
-from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
+from incidents.api import incidents as incidents_api
+from incidents.api import outages as outages_api
 from notifications import api as notifications_api
 from notifications import webhook_api
 from oncall import api as oncall_api
+from portal.api import ReportViewSet, SubscriptionViewSet
 from registry.api import views as registry_api
 
 router = DefaultRouter()
@@ -39,13 +40,13 @@ router.register(
     "escalation-policies", oncall_api.EscalationPolicyViewSet, basename="escalation-policy"
 )
 
-# incidents
-router.register("changes", incidents_api.ChangeViewSet, basename="change")
-router.register("outages", incidents_api.OutageViewSet, basename="outage")
+# changes, incidents and the portal
+router.register("changes", changes_api.ChangeViewSet, basename="change")
+router.register("outages", outages_api.OutageViewSet, basename="outage")
 router.register("reports", ReportViewSet, basename="report")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
-router.register("incidents", incident_api.IncidentViewSet, basename="incident")
-router.register("status", incident_api.StatusViewSet, basename="status")
+router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
+router.register("status", incidents_api.StatusViewSet, basename="status")
 
 # notifications
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")

@@ -2,25 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from changes import urls as changes_urls
 from imports import urls as imports_urls
-from incidents import change_feeds
+from incidents import urls as incidents_urls
 from integrations import views as integration_views
 from oncall import urls as oncall_urls
+from portal import urls as portal_urls
 from registry import urls as registry_urls
 
 from .health import healthz
 from .login_throttle import ThrottledLoginView
-
-# The IT change calendar is served at a person's calendar-feed token, beside their on-call shifts,
-# under the on-call namespace (`oncall:change_feed`); `oncall` itself does not import incidents.
-oncall_patterns = [
-    *oncall_urls.urlpatterns,
-    path("feeds/changes/<str:token>.ics", change_feeds.change_feed, name="change_feed"),
-]
-
-# The import and export pages (the imports app) keep the `registry:` URL names they always had:
-# one namespace for both, mounted here, since the registry may not import the app above it.
-registry_pages = (registry_urls.urlpatterns + imports_urls.urlpatterns, registry_urls.app_name)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -34,11 +25,29 @@ urlpatterns = [
     path("metrics", integration_views.metrics, name="metrics"),
     path("v2/enqueue", integration_views.events_enqueue, name="events-enqueue"),
     path("integrations/", include("integrations.urls")),
-    path("it/", include("incidents.urls")),
-    path("", include((oncall_patterns, oncall_urls.app_name))),
+    # IT changes and outages share the `incidents` namespace, as before `changes` was its own app.
+    path("it/", include((changes_urls.urlpatterns + incidents_urls.urlpatterns, "incidents"))),
+    # The IT change feed rides on the on-call feed's token, in its namespace.
+    path(
+        "", include((oncall_urls.urlpatterns + changes_urls.feed_urlpatterns, oncall_urls.app_name))
+    ),
     path("notifications/", include("notifications.urls")),
     path("", include("notifications.webhook_urls")),
-    path("", include("incidents.feedback_urls")),
-    path("", include("incidents.incident_urls")),
-    path("", include(registry_pages)),
+    path("", include("portal.urls")),
+    path("", include((incidents_urls.incident_urlpatterns, "incident_portal"))),
+    # The import pages (imports) and the directory and project page (the portal, which composes
+    # the registry with on-call and incidents) keep the `registry:` names they always had; the
+    # registry may not import the apps above it, so they are joined here. The registry's own URLs
+    # go first, so that `projects/new/` is not taken for a project's slug.
+    path(
+        "",
+        include(
+            (
+                registry_urls.urlpatterns
+                + imports_urls.urlpatterns
+                + portal_urls.registry_urlpatterns,
+                "registry",
+            )
+        ),
+    ),
 ]

@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import incidents.models
+import changes.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('risk', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High')], default='low', max_length=8)),
                 ('rollback_plan', models.TextField(blank=True, validators=[django.core.validators.MaxLengthValidator(10000)])),
                 ('state', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('in_progress', 'In progress'), ('completed', 'Completed'), ('cancelled', 'Cancelled')], default='draft', max_length=16)),
-                ('reminder_lead_minutes', models.JSONField(default=incidents.models.default_reminder_lead_minutes)),
+                ('reminder_lead_minutes', models.JSONField(default=changes.models.default_reminder_lead_minutes)),
                 ('revision', models.PositiveIntegerField(default=0)),
                 ('scheduled_at', models.DateTimeField(blank=True, null=True)),
                 ('started_at', models.DateTimeField(blank=True, null=True)),

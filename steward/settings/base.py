@@ -46,7 +46,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "registry",
     "oncall",
+    "changes",
     "incidents",
+    "portal",
     "notifications",
     "integrations",
     "imports",
@@ -195,7 +197,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ContactMethodKindEnum": "registry.models.ContactMethod.Kind",
         "SystemKindEnum": "registry.models.ITSystem.Kind",
-        "SubscriptionChannelEnum": "incidents.models.Subscription.Channel",
+        "SubscriptionChannelEnum": "portal.models.Subscription.Channel",
         "ProjectRoleEnum": "registry.models.ProjectRole.Role",
         "SupporterRoleEnum": "oncall.api.SUPPORTER_ROLES",
         "NotificationStateEnum": "notifications.models.Notification.State",

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from incidents import services as it_services
+from incidents.services import outages as it_services
 from notifications import services as notification_services
 from notifications.models import Page as PageRow
 from registry.models import ContactMethod

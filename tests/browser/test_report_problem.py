@@ -4,7 +4,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from incidents.models import ProblemReport, Subscription
+from portal.models import ProblemReport, Subscription
 from tests.factories import IncidentFactory, PersonFactory, ProjectFactory, ProjectRoleFactory
 
 from .conftest import sign_in

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents import services as it_services
 from incidents.models import Incident, IncidentUpdate
+from incidents.services import outages as it_services
 from tests.factories import IncidentFactory, PersonFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db

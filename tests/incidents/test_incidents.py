@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from incidents import incident_services as services
 from incidents.models import Incident, IncidentUpdate
+from incidents.services import incidents as services
 from notifications.models import Notification
 from registry.errors import Conflict
 from registry.models import AuditEntry, ProjectRole
@@ -110,7 +110,7 @@ def test_the_lifecycle_from_open_to_resolved_tells_subscribers_and_the_other_own
     # (The token carries a timestamp: read it back rather than compare strings.)
     import re
 
-    from incidents.subscription_services import (
+    from portal.services.subscriptions import (
         UNSUBSCRIBE_SALT,
         subscription_from_token,
     )
@@ -221,16 +221,17 @@ def test_an_empty_update_or_an_unknown_status_is_refused(graph, owner):
 
 
 def test_the_cause_is_one_change_or_one_outage(graph, owner, it_user):
-    from incidents import services as it_services
+    from changes import services as change_services
+    from incidents.services import outages as outage_services
 
     incident = services.incident_open(actor=owner, project=graph.people, title="Login fails")
-    outage = it_services.outage_open(
+    outage = outage_services.outage_open(
         actor=it_user,
         title="SSO down",
         systems=[graph.sso],
         started_at=incident.started_at - timedelta(minutes=30),
     )
-    change = it_services.change_create(
+    change = change_services.change_create(
         actor=it_user,
         title="Patch SSO",
         systems=[graph.sso],

@@ -9,7 +9,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from incidents import services as it_services
 from incidents.insights import (
     median,
     percentile,
@@ -17,6 +16,7 @@ from incidents.insights import (
     project_insights,
     system_insights,
 )
+from incidents.services import outages as it_services
 from notifications.models import Page
 from notifications.services import page_ack
 from tests.factories import IncidentFactory

@@ -12,8 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from incidents import services as it_services
-from incidents.models import Change
+from changes import services as change_services
+from changes.models import Change
+from incidents.services import outages as outage_services
 from incidents.status import (
     DEGRADED,
     MAJOR,
@@ -57,7 +58,9 @@ def test_a_project_is_as_bad_as_the_worst_thing_open_on_it(graph, it_user):
     assert open_issues_for([graph.people.pk])[graph.people.pk].level == DEGRADED
 
     # SEV3 on the datacenter: People is hard all the way (partial), Connect soft (degraded).
-    it_services.outage_open(actor=it_user, title="DC cooling", systems=[graph.dc], severity="sev3")
+    outage_services.outage_open(
+        actor=it_user, title="DC cooling", systems=[graph.dc], severity="sev3"
+    )
     issues = open_issues_for([graph.people.pk, graph.connect.pk, graph.wiki.pk])
     assert issues[graph.people.pk].level == PARTIAL
     assert issues[graph.people.pk].outages[0].path == ("SSO", "Datacenter Austin")
@@ -65,7 +68,9 @@ def test_a_project_is_as_bad_as_the_worst_thing_open_on_it(graph, it_user):
     assert issues[graph.wiki.pk].level == OPERATIONAL and not issues[graph.wiki.pk]
 
     # SEV1 makes People a major outage, Connect still only degraded (soft dependency).
-    it_services.outage_open(actor=it_user, title="SSO down", systems=[graph.sso], severity="sev1")
+    outage_services.outage_open(
+        actor=it_user, title="SSO down", systems=[graph.sso], severity="sev1"
+    )
     issues = open_issues_for([graph.people.pk, graph.connect.pk])
     assert issues[graph.people.pk].level == MAJOR
     assert [i.title for i in issues[graph.people.pk].items][0] == "SSO down"  # worst first
@@ -73,10 +78,10 @@ def test_a_project_is_as_bad_as_the_worst_thing_open_on_it(graph, it_user):
 
 
 def test_resolved_things_no_longer_count(graph, it_user):
-    outage = it_services.outage_open(actor=it_user, title="SSO", systems=[graph.sso])
+    outage = outage_services.outage_open(actor=it_user, title="SSO", systems=[graph.sso])
     resolved(graph.people, timezone.now() - timedelta(hours=3), 1, "major")
     assert open_issues_for([graph.people.pk])[graph.people.pk].level == MAJOR
-    it_services.outage_resolve(actor=it_user, outage=outage)
+    outage_services.outage_resolve(actor=it_user, outage=outage)
     assert not open_issues_for([graph.people.pk])[graph.people.pk]
 
 
@@ -87,7 +92,7 @@ def test_what_is_open_takes_one_query_for_any_number_of_projects(
     for project in projects:
         DependencyFactory(source_project=project, target_system=graph.dc)
         IncidentFactory(project=project)
-    it_services.outage_open(actor=it_user, title="DC", systems=[graph.dc])
+    outage_services.outage_open(actor=it_user, title="DC", systems=[graph.dc])
     with django_assert_num_queries(1):
         issues = open_issues_for(p.pk for p in projects)
     assert all(len(i.items) == 2 for i in issues.values())
@@ -133,16 +138,16 @@ def test_project_status_brings_it_together(graph, it_user):
     resolved(graph.people, at - timedelta(days=3), 6, "major")
     resolved(graph.people, at - timedelta(days=120), 6, "major")  # outside the 90 days
     IncidentFactory(project=graph.people, impact="degraded", title="Slow search")
-    it_services.outage_open(actor=it_user, title="SSO", systems=[graph.sso], severity="sev3")
-    change = it_services.change_create(
+    outage_services.outage_open(actor=it_user, title="SSO", systems=[graph.sso], severity="sev3")
+    change = change_services.change_create(
         actor=it_user,
         title="Patch the DC",
         systems=[graph.dc],
         planned_start_at=at + timedelta(days=2),
         planned_end_at=at + timedelta(days=2, hours=1),
     )
-    it_services.change_schedule(actor=it_user, change=change)
-    it_services.change_create(  # a draft: nobody knows yet, not shown
+    change_services.change_schedule(actor=it_user, change=change)
+    change_services.change_create(  # a draft: nobody knows yet, not shown
         actor=it_user,
         title="Maybe later",
         systems=[graph.dc],
@@ -184,15 +189,15 @@ def _more_data(graph, it_user, n):
         project = ProjectFactory()
         DependencyFactory(source_project=project, target_system=graph.sso)
         IncidentFactory(project=project)
-        it_services.outage_open(actor=it_user, title=f"O{i}", systems=[graph.dc])
-        change = it_services.change_create(
+        outage_services.outage_open(actor=it_user, title=f"O{i}", systems=[graph.dc])
+        change = change_services.change_create(
             actor=it_user,
             title=f"C{i}",
             systems=[graph.dc],
             planned_start_at=timezone.now() + timedelta(days=i + 1),
             planned_end_at=timezone.now() + timedelta(days=i + 1, hours=1),
         )
-        it_services.change_schedule(actor=it_user, change=change)
+        change_services.change_schedule(actor=it_user, change=change)
 
 
 # Anonymous: project, open items, open incidents, their updates, open outages, changes ahead,
@@ -225,7 +230,7 @@ def test_status_pages_run_a_fixed_number_of_queries(
 def test_the_project_status_page_shows_state_bars_and_uptime(client, graph, it_user):
     resolved(graph.people, timezone.now() - timedelta(days=2), 3, "major")
     IncidentFactory(project=graph.people, title="<b>Slow</b>", impact="partial")
-    it_services.outage_open(actor=it_user, title="SSO gone", systems=[graph.sso])
+    outage_services.outage_open(actor=it_user, title="SSO gone", systems=[graph.sso])
     _, body = _count(client, "/status/people/")
     assert "Major outage" in body  # the SEV2 outage through a hard path
     assert "&lt;b&gt;Slow&lt;/b&gt;" in body and "<b>Slow</b>" not in body
@@ -239,7 +244,7 @@ def test_the_project_status_page_shows_state_bars_and_uptime(client, graph, it_u
 
 
 def test_the_overview_lists_affected_apps_first(client, graph, it_user):
-    it_services.outage_open(actor=it_user, title="Mail down", systems=[graph.mail])
+    outage_services.outage_open(actor=it_user, title="Mail down", systems=[graph.mail])
     _, body = _count(client, "/status/")
     assert body.index("Connect") < body.index("People") < body.index("Wiki")
     assert "IT outage: Mail down" in body
@@ -266,7 +271,9 @@ def test_the_directory_and_project_page_show_a_banner_when_something_is_open(
     project_page = client.get("/projects/people/").content.decode()
     assert "Nothing open touches People" in project_page
 
-    it_services.outage_open(actor=it_user, title="SSO down", systems=[graph.sso], severity="sev1")
+    outage_services.outage_open(
+        actor=it_user, title="SSO down", systems=[graph.sso], severity="sev1"
+    )
     IncidentFactory(project=graph.wiki, title="Wiki slow", impact="degraded")
 
     directory = client.get("/").content.decode()
@@ -281,14 +288,14 @@ def test_the_directory_and_project_page_show_a_banner_when_something_is_open(
 
 def test_banners_keep_the_pages_query_counts_fixed(client, graph, it_user, reader):
     client.force_login(reader)
-    it_services.outage_open(actor=it_user, title="SSO down", systems=[graph.sso])
+    outage_services.outage_open(actor=it_user, title="SSO down", systems=[graph.sso])
     IncidentFactory(project=graph.people)
     directory_small, _ = _count(client, "/")
     project_small, _ = _count(client, "/projects/people/")
     for i in range(10):
         IncidentFactory(project=graph.people)
         IncidentFactory(project=graph.wiki)
-        it_services.outage_open(actor=it_user, title=f"DC {i}", systems=[graph.dc])
+        outage_services.outage_open(actor=it_user, title=f"DC {i}", systems=[graph.dc])
     directory_large, _ = _count(client, "/")
     project_large, body = _count(client, "/projects/people/")
     assert directory_small == directory_large
@@ -304,14 +311,14 @@ def test_owners_get_the_incident_links_on_their_project_page(client, graph):
 
 def test_scheduled_changes_in_progress_count_as_ahead_until_they_end(graph, it_user):
     at = timezone.now()
-    change = it_services.change_create(
+    change = change_services.change_create(
         actor=it_user,
         title="Now",
         systems=[graph.sso],
         planned_start_at=at - timedelta(hours=1),
         planned_end_at=at + timedelta(hours=1),
     )
-    it_services.change_schedule(actor=it_user, change=change)
+    change_services.change_schedule(actor=it_user, change=change)
     assert [i.change for i in project_status(graph.people, at=at).changes_ahead] == [change]
     later = at + timedelta(hours=2)
     assert project_status(graph.people, at=later).changes_ahead == []
@@ -321,7 +328,7 @@ def test_scheduled_changes_in_progress_count_as_ahead_until_they_end(graph, it_u
 
 def test_a_system_without_projects_changes_nothing(graph, it_user):
     lonely = SystemFactory()
-    it_services.outage_open(actor=it_user, title="Lonely", systems=[lonely])
+    outage_services.outage_open(actor=it_user, title="Lonely", systems=[lonely])
     assert not open_issues_for([graph.people.pk])[graph.people.pk]
 
 

@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from incidents.models import Change, Outage
-from incidents.status import HOP_WEIGHT, suspects_for, systems_reached_by
+from changes.models import Change
+from changes.selectors import systems_reached_by
+from incidents.models import Outage
+from incidents.status import HOP_WEIGHT, suspects_for
 from tests.factories import DependencyFactory, IncidentFactory, SystemFactory
 
 pytestmark = pytest.mark.django_db

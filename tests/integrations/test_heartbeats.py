@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from incidents.models import Outage
-from incidents.services import outage_resolve
+from incidents.services.outages import outage_resolve
 from integrations import services, tasks
 from integrations.models import Heartbeat, InboundEvent
 from notifications.models import Page

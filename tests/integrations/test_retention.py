@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from incidents.services import outage_open, outage_resolve
+from incidents.services.outages import outage_open, outage_resolve
 from integrations import services
 from integrations.models import InboundEvent
 from tests.factories import it_staff_user

@@ -17,8 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from incidents import services as incidents
-from incidents.models import Change, Outage
+from changes import services as change_services
+from changes.models import Change
+from incidents.models import Outage
+from incidents.services import outages as outage_services
 from notifications import services as delivery
 from notifications import webhook_services as webhooks
 from notifications.models import Notification, Page, WebhookEndpoint
@@ -105,7 +107,7 @@ def types(endpoint: WebhookEndpoint) -> list[str]:
 
 
 def open_outage(world: World, *systems: ITSystem, title="SSO down"):
-    return incidents.outage_open(actor=world.it, title=title, systems=list(systems), now=NOW)
+    return outage_services.outage_open(actor=world.it, title=title, systems=list(systems), now=NOW)
 
 
 def send_all() -> None:
@@ -148,13 +150,13 @@ def test_an_outage_upstream_reaches_projects_transitively_but_only_that_systems_
 
 def test_the_whole_outage_lifecycle_in_order_and_each_event_once(world):
     outage = open_outage(world, world.sso)
-    incidents.outage_update(
+    outage_services.outage_update(
         actor=world.it, outage=outage, message="Found it", status="identified", now=NOW
     )
     page = Page.objects.get(project=world.people)
     delivery.page_ack(page=page, person=world.owner, via="web", now=NOW)
     delivery.page_ack(page=page, person=world.owner, via="web", now=NOW)  # harmless twice
-    incidents.outage_resolve(actor=world.it, outage=outage, message="Back", now=NOW)
+    outage_services.outage_resolve(actor=world.it, outage=outage, message="Back", now=NOW)
 
     expected = ["outage.opened", "outage.updated", "outage.acknowledged", "outage.resolved"]
     assert types(world.people_hook) == expected
@@ -181,30 +183,30 @@ def test_a_systems_endpoint_hears_the_first_acknowledgement_only(world):
 
 
 def test_a_change_from_scheduled_to_completed_and_a_move(world):
-    change = incidents.change_create(
+    change = change_services.change_create(
         actor=world.it,
         title="Upgrade SSO",
         systems=[world.sso],
         planned_start_at=NOW + dt.timedelta(days=2),
         planned_end_at=NOW + dt.timedelta(days=2, hours=1),
     )
-    incidents.change_schedule(actor=world.it, change=change, now=NOW)
-    incidents.change_update(
+    change_services.change_schedule(actor=world.it, change=change, now=NOW)
+    change_services.change_update(
         actor=world.it,
         change=change,
         planned_start_at=NOW + dt.timedelta(days=3),
         planned_end_at=NOW + dt.timedelta(days=3, hours=1),
         now=NOW,
     )
-    incidents.change_update(
+    change_services.change_update(
         actor=world.it,
         change=change,
         planned_start_at=NOW + dt.timedelta(days=4),
         planned_end_at=NOW + dt.timedelta(days=4, hours=1),
         now=NOW,
     )
-    incidents.change_start(actor=world.it, change=change, now=NOW)
-    incidents.change_complete(actor=world.it, change=change, now=NOW)
+    change_services.change_start(actor=world.it, change=change, now=NOW)
+    change_services.change_complete(actor=world.it, change=change, now=NOW)
 
     expected = [
         "change.scheduled",
@@ -224,7 +226,7 @@ def test_a_change_from_scheduled_to_completed_and_a_move(world):
 
 def test_a_cancelled_change_is_heard_only_if_it_had_been_scheduled(world):
     def change():
-        return incidents.change_create(
+        return change_services.change_create(
             actor=world.it,
             title="Maybe",
             systems=[world.sso],
@@ -232,11 +234,11 @@ def test_a_cancelled_change_is_heard_only_if_it_had_been_scheduled(world):
             planned_end_at=NOW + dt.timedelta(days=2, hours=1),
         )
 
-    incidents.change_cancel(actor=world.it, change=change(), now=NOW)  # a draft: nobody knew
+    change_services.change_cancel(actor=world.it, change=change(), now=NOW)  # a draft: nobody knew
     assert types(world.people_hook) == []
     scheduled = change()
-    incidents.change_schedule(actor=world.it, change=scheduled, now=NOW)
-    incidents.change_cancel(actor=world.it, change=scheduled, now=NOW)
+    change_services.change_schedule(actor=world.it, change=scheduled, now=NOW)
+    change_services.change_cancel(actor=world.it, change=scheduled, now=NOW)
     assert types(world.people_hook) == ["change.scheduled", "change.cancelled"]
 
 
@@ -246,7 +248,7 @@ def test_an_endpoint_hears_only_the_events_it_chose_and_none_when_disabled(world
     )
     webhooks.webhook_endpoint_update(actor=world.it, endpoint=world.sso_hook, is_active=False)
     outage = open_outage(world, world.sso)
-    incidents.outage_resolve(actor=world.it, outage=outage, now=NOW)
+    outage_services.outage_resolve(actor=world.it, outage=outage, now=NOW)
 
     assert types(world.people_hook) == ["outage.resolved"]
     assert types(world.sso_hook) == []
@@ -254,7 +256,7 @@ def test_an_endpoint_hears_only_the_events_it_chose_and_none_when_disabled(world
 
 def test_a_failing_event_writes_no_delivery(world):
     with pytest.raises(ValidationError):
-        incidents.outage_open(actor=world.it, title="", systems=[world.sso], now=NOW)
+        outage_services.outage_open(actor=world.it, title="", systems=[world.sso], now=NOW)
     assert not Notification.objects.filter(webhook_endpoint__isnull=False).exists()
 
 
@@ -496,7 +498,7 @@ def test_the_endpoint_page_shows_the_log_in_a_fixed_number_of_queries(world, htt
     few = queries()
     for n in range(5):
         open_outage(world, world.sso, title=f"Again {n}")
-        incidents.outage_resolve(
+        outage_services.outage_resolve(
             actor=world.it, outage=Outage.objects.get(title=f"Again {n}"), now=NOW
         )
     send_all()

@@ -120,7 +120,7 @@ IT_WRITES = (
         "POST /api/v1/catalog/import/",
         # Team rotations: IT staff manage teams, so their rotations too.
         "POST /api/v1/rotations/",
-        # IT staff may run any project's incident (incidents.incident_services.may_run_incidents).
+        # IT staff may run any project's incident (incidents.services.incidents.may_run_incidents).
         "POST /api/v1/incidents/",
         "PATCH /api/v1/incidents/{id}/",
         "POST /api/v1/incidents/{id}/cause/",

@@ -12,7 +12,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.test import Client
 
-from incidents.incident_services import incident_update_post
+from incidents.services.incidents import incident_update_post
 from notifications.models import Notification
 from tests.security.test_authorization_matrix import EXPECTED, _values
 from tests.security.world import ROLES, World, world_build

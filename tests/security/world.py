@@ -14,15 +14,18 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from incidents import services as it_services
-from incidents.models import Change, Incident, Outage, ProblemReport, ReportGroup, Subscription
-from incidents.report_services import report_submit
+from changes import services as change_services
+from changes.models import Change
+from incidents.models import Incident, Outage
+from incidents.services import outages as outage_services
 from integrations.models import Heartbeat
 from integrations.services import heartbeat_create
 from notifications.models import Notification, WebhookEndpoint
 from notifications.webhook_services import webhook_endpoint_create
 from oncall import services as oncall_services
 from oncall.models import Rotation
+from portal.models import ProblemReport, ReportGroup, Subscription
+from portal.services.reports import report_submit
 from registry.models import (
     ContactMethod,
     Dependency,
@@ -149,7 +152,7 @@ def world_build(**texts: str) -> World:
         actor=owner.user, project=project, levels=[{"target": "rotation", "rotation": rotation}]
     )
 
-    change = it_services.change_create(
+    change = change_services.change_create(
         actor=it_user,
         title=title,
         description=description,
@@ -167,11 +170,11 @@ def world_build(**texts: str) -> World:
     system_webhook = webhook_endpoint_create(
         actor=it_user, system=system, url="https://hooks.example.com/database"
     )
-    it_services.change_schedule(actor=it_user, change=change)
-    outage = it_services.outage_open(
+    change_services.change_schedule(actor=it_user, change=change)
+    outage = outage_services.outage_open(
         actor=it_user, title=title, description=description, systems=[system]
     )
-    it_services.outage_update(actor=it_user, outage=outage, message=message)
+    outage_services.outage_update(actor=it_user, outage=outage, message=message)
     incident = IncidentFactory(project=project, title=title)
     notification = Notification.objects.filter(recipient=owner, page__isnull=False).first()
     # A finished delivery, so that it can be redelivered (nothing sends in these tests).

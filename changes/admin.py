@@ -1,0 +1,79 @@
+"""Admin for IT changes. Transitions and notifications go through the services (the web pages
+and the API); the admin is for looking, and for fixing a typo in a title."""
+
+from django.contrib import admin
+
+from .models import Change, ChangeReminder, ChangeResponse, ImpactedProject
+
+
+class ImpactedProjectInline(admin.TabularInline):
+    model = ImpactedProject
+    fields = ("project", "path", "all_hard", "depth")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ChangeReminderInline(admin.TabularInline):
+    model = ChangeReminder
+    fields = ("lead_minutes", "due_at", "sent_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ChangeResponseInline(admin.TabularInline):
+    model = ChangeResponse
+    fields = ("project", "person", "answer", "comment", "updated_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Change)
+class ChangeAdmin(admin.ModelAdmin):
+    list_display = (
+        "title",
+        "type",
+        "risk",
+        "state",
+        "planned_start_at",
+        "planned_end_at",
+        "author",
+    )
+    list_filter = ("state", "type", "risk")
+    search_fields = ("title", "description")
+    date_hierarchy = "planned_start_at"
+    filter_horizontal = ("systems",)
+    list_select_related = ("author",)
+    # State and its times move only through the services, which also notify the owners.
+    readonly_fields = (
+        "state",
+        "revision",
+        "scheduled_at",
+        "started_at",
+        "completed_at",
+        "cancelled_at",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [ImpactedProjectInline, ChangeReminderInline, ChangeResponseInline]
+
+
+@admin.register(ChangeResponse)
+class ChangeResponseAdmin(admin.ModelAdmin):
+    list_display = ("change", "project", "person", "answer", "updated_at")
+    list_filter = ("answer",)
+    list_select_related = ("change", "project", "person")
+    search_fields = ("comment", "change__title", "project__name", "person__display_name")
+    readonly_fields = ("created_at", "updated_at")
+    raw_id_fields = ("change", "project", "person")

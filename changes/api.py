@@ -1,0 +1,342 @@
+"""The IT changes API: `changes/`, their transitions, owners' answers and impact previews, and
+what the outages API of `incidents` shares with it.
+
+Every signed-in user reads; IT staff write (the services decide, and a permission class refuses
+other roles before the body is even parsed, so a reader gets 403 whatever they send). Owners
+answer changes through `changes/{id}/respond/`. Systems are addressed by slug. Domain errors
+become 400 (naming the field) or 409 (naming the transition) in `registry.api_errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from registry.models import ITSystem, Project
+from registry.permissions import is_it_staff
+
+from . import selectors, services
+from .models import Change, ChangeResponse, ImpactedProject
+
+BAD_REQUEST = OpenApiResponse(
+    response=OpenApiTypes.OBJECT, description="Invalid input: `{field: [messages]}`."
+)
+FORBIDDEN = OpenApiResponse(
+    response=OpenApiTypes.OBJECT, description="You may not do this: `{detail: message}`."
+)
+CONFLICT = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description="Not allowed in the current state: `{detail, code}`, e.g. "
+    "“A draft change cannot be completed.”",
+)
+MAX_TEXT = 10000
+
+
+def parse(serializer_class: type[serializers.Serializer], request: Request, **kwargs) -> dict:
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class ITStaffWrites(permissions.BasePermission):
+    """Reads for everyone signed in; the listed actions (or `action:METHOD`) for IT staff."""
+
+    message = "Only IT staff register changes and outages."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        action = getattr(view, "action", None)
+        guarded = getattr(view, "it_staff_actions", ())
+        if action in guarded or f"{action}:{request.method}" in guarded:
+            return is_it_staff(request.user)
+        return True
+
+
+def systems_field(**kwargs: Any) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=ITSystem.objects.all(),
+        many=True,
+        help_text="Slugs of the affected IT systems.",
+        **kwargs,
+    )
+
+
+# --- shared output -----------------------------------------------------------------------------
+
+
+class ImpactedSnapshotOut(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    path = serializers.ListField(child=serializers.CharField(), read_only=True)
+    path_display = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ImpactedProject
+        fields = ("project", "project_name", "path", "path_display", "all_hard", "depth")
+        read_only_fields = fields
+
+
+class PreviewIn(serializers.Serializer):
+    systems = systems_field(allow_empty=True)
+    planned_start_at = serializers.DateTimeField(
+        required=False, help_text="When to judge working hours; default now."
+    )
+
+
+class PreviewOwnerOut(serializers.Serializer):
+    person = serializers.IntegerField(source="person.pk")
+    display_name = serializers.CharField(source="person.display_name")
+    role = serializers.CharField()
+    local_time = serializers.DateTimeField(default_timezone=None)
+    in_working_hours = serializers.BooleanField()
+
+
+class PreviewProjectOut(serializers.Serializer):
+    project = serializers.SlugField(source="impact.project_slug")
+    project_name = serializers.CharField(source="impact.project_name")
+    path = serializers.ListField(child=serializers.CharField(), source="impact.path")
+    path_display = serializers.CharField(source="impact.path_display")
+    all_hard = serializers.BooleanField(source="impact.all_hard")
+    depth = serializers.IntegerField(source="impact.depth")
+    owners = PreviewOwnerOut(many=True)
+
+
+class PreviewOut(serializers.Serializer):
+    at = serializers.DateTimeField()
+    project_count = serializers.IntegerField()
+    owner_count = serializers.IntegerField()
+    owners_outside_hours = serializers.IntegerField(
+        help_text="Owners (and maintainers) outside their working hours at `at`."
+    )
+    projects = PreviewProjectOut(many=True)
+
+
+def impact_preview_answer(request: Request) -> Response:
+    data = parse(PreviewIn, request)
+    preview = selectors.impact_preview(systems=data["systems"], at=data.get("planned_start_at"))
+    return Response(PreviewOut(preview).data)
+
+
+# --- changes -----------------------------------------------------------------------------------
+
+
+class ChangeResponseOut(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    person_name = serializers.CharField(source="person.display_name", read_only=True)
+
+    class Meta:
+        model = ChangeResponse
+        fields = (
+            "id",
+            "project",
+            "person",
+            "person_name",
+            "answer",
+            "comment",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class ChangeOut(serializers.ModelSerializer):
+    systems = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    impacted = ImpactedSnapshotOut(many=True, read_only=True)
+    responses = ChangeResponseOut(many=True, read_only=True)
+
+    class Meta:
+        model = Change
+        fields = (
+            "id",
+            "title",
+            "description",
+            "type",
+            "risk",
+            "state",
+            "planned_start_at",
+            "planned_end_at",
+            "systems",
+            "rollback_plan",
+            "reminder_lead_minutes",
+            "revision",
+            "author",
+            "scheduled_at",
+            "started_at",
+            "completed_at",
+            "cancelled_at",
+            "created_at",
+            "updated_at",
+            "impacted",
+            "responses",
+        )
+        read_only_fields = fields
+
+
+class ChangeIn(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=MAX_TEXT, allow_blank=True, required=False)
+    type = serializers.ChoiceField(choices=Change.Type.choices, required=False)
+    risk = serializers.ChoiceField(choices=Change.Risk.choices, required=False)
+    planned_start_at = serializers.DateTimeField()
+    planned_end_at = serializers.DateTimeField()
+    systems = systems_field(allow_empty=True)
+    rollback_plan = serializers.CharField(max_length=MAX_TEXT, allow_blank=True, required=False)
+    reminder_lead_minutes = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=services.MAX_REMINDER_LEAD_MINUTES),
+        max_length=10,
+        required=False,
+        help_text="Minutes before the start at which owners are reminded; default [1440, 60].",
+    )
+
+
+class ChangeRespondIn(serializers.Serializer):
+    answer = serializers.ChoiceField(choices=ChangeResponse.Answer.choices)
+    comment = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    project = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Project.objects.all(),
+        required=False,
+        help_text="Needed only when you are on several touched projects.",
+    )
+
+
+def _changes() -> QuerySet[Change]:
+    return Change.objects.select_related("author").prefetch_related(
+        "systems",
+        Prefetch(
+            "impacted",
+            queryset=ImpactedProject.objects.select_related("project").order_by(
+                "depth", "project__name"
+            ),
+        ),
+        Prefetch(
+            "responses",
+            queryset=ChangeResponse.objects.select_related("person", "project").order_by(
+                "project__name", "id"
+            ),
+        ),
+    )
+
+
+def _transition_schema(summary: str) -> Any:
+    return extend_schema(
+        request=None,
+        responses={200: ChangeOut, 403: FORBIDDEN, 409: CONFLICT},
+        summary=summary,
+    )
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=ChangeIn,
+        responses={201: ChangeOut, 400: BAD_REQUEST, 403: FORBIDDEN},
+        summary="Register a change (a draft: nobody is told yet)",
+    ),
+    partial_update=extend_schema(
+        request=ChangeIn,
+        responses={200: ChangeOut, 400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT},
+        summary="Edit a draft or scheduled change",
+        description="Moving a scheduled change's window or systems tells the owners of every "
+        "project touched before or after.",
+    ),
+    destroy=extend_schema(
+        responses={204: None, 403: FORBIDDEN, 409: CONFLICT}, summary="Delete a draft change"
+    ),
+)
+class ChangeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Planned IT changes, their impact snapshot and the owners' answers."""
+
+    queryset = _changes()
+    serializer_class = ChangeOut
+    permission_classes = [ITStaffWrites]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filterset_fields = ("state", "type", "risk")
+    ordering_fields = ("planned_start_at", "created_at", "id")
+    ordering = ("-planned_start_at", "-id")
+    it_staff_actions = (
+        "create",
+        "partial_update",
+        "destroy",
+        "schedule",
+        "start",
+        "complete",
+        "cancel",
+    )
+
+    def get_queryset(self) -> QuerySet[Change]:
+        return _changes()
+
+    def _render(self, change: Change, *, status_code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=change.pk)
+        return Response(ChangeOut(fresh).data, status=status_code)
+
+    def create(self, request: Request) -> Response:
+        change = services.change_create(actor=request.user, **parse(ChangeIn, request))
+        return self._render(change, status_code=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        change = self.get_object()
+        services.change_update(
+            actor=request.user, change=change, **parse(ChangeIn, request, partial=True)
+        )
+        return self._render(change)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.change_delete(actor=request.user, change=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @_transition_schema("Schedule: snapshot the impact and tell every touched project's owners")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def schedule(self, request: Request, pk: str) -> Response:
+        return self._render(services.change_schedule(actor=request.user, change=self.get_object()))
+
+    @_transition_schema("Start a scheduled change")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def start(self, request: Request, pk: str) -> Response:
+        return self._render(services.change_start(actor=request.user, change=self.get_object()))
+
+    @_transition_schema("Complete a change in progress; owners are told")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def complete(self, request: Request, pk: str) -> Response:
+        return self._render(services.change_complete(actor=request.user, change=self.get_object()))
+
+    @_transition_schema("Cancel a draft or scheduled change; owners who were told hear it is off")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self._render(services.change_cancel(actor=request.user, change=self.get_object()))
+
+    @extend_schema(
+        request=ChangeRespondIn,
+        responses={200: ChangeResponseOut, 400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT},
+        summary="Answer a change for your project: fine, or concern with a comment",
+        description="Only people with a role on a touched project. Answering again updates.",
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def respond(self, request: Request, pk: str) -> Response:
+        response = services.change_respond(
+            actor=request.user, change=self.get_object(), **parse(ChangeRespondIn, request)
+        )
+        return Response(ChangeResponseOut(response).data)
+
+    @extend_schema(
+        request=PreviewIn,
+        responses={200: PreviewOut, 400: BAD_REQUEST},
+        summary="Preview the impact of a change on these systems at its planned start",
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def preview(self, request: Request) -> Response:
+        return impact_preview_answer(request)

@@ -1,0 +1,143 @@
+"""What the writes of IT events share: a change here, an outage in `incidents` (which builds on
+this module). Both are about IT systems, snapshot the projects those systems touch, lock their row
+before a transition, and tell the touched projects' owners and maintainers through the
+notifications contract in the transaction that writes the event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model
+
+from notifications import services as delivery
+from registry.errors import Conflict
+from registry.models import ITSystem, Person, Project, ProjectRole
+from registry.permissions import EDITING_ROLES, is_it_staff
+from registry.selectors import impacted_projects_for
+
+from .models import Change, ImpactedProject
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+def require_it_staff(actor: Actor) -> None:
+    """`actor=None` is Steward itself (inbound alerts, demo data): allowed."""
+    if actor is not None and not is_it_staff(actor):
+        raise PermissionDenied("Only IT staff register changes and outages.")
+
+
+def _article(word: str) -> str:
+    return "An" if word[:1].lower() in "aeiou" else "A"
+
+
+def refused(noun: str, state_label: str, verb: str) -> Conflict:
+    """The conflict of a transition the event's state does not allow."""
+    label = state_label.lower()
+    return Conflict(f"{_article(label)} {label} {noun} cannot be {verb}.", code="bad_transition")
+
+
+def absolute(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def utc_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def systems_clean(systems: Iterable[ITSystem] | None) -> list[ITSystem]:
+    systems = list(systems or [])
+    if not systems:
+        raise ValidationError({"systems": "Pick at least one affected IT system."})
+    return systems
+
+
+def full_clean(instance: Model, *, exclude: Sequence[str] = ()) -> None:
+    """Model validation, with the window checked first so its message names the end field."""
+    if isinstance(instance, Change):
+        start, end = instance.planned_start_at, instance.planned_end_at
+        if start is None:
+            raise ValidationError({"planned_start_at": "Give the planned start."})
+        if end is None:
+            raise ValidationError({"planned_end_at": "Give the planned end."})
+        if end <= start:
+            raise ValidationError({"planned_end_at": "The change must end after it starts."})
+    instance.full_clean(exclude=[*exclude, "systems"], validate_constraints=False)
+
+
+def lock(instance: Model) -> Any:
+    """Lock the row and read its current state: two concurrent transitions serialise here."""
+    fresh = type(instance).objects.select_for_update().get(pk=instance.pk)
+    for f in instance._meta.concrete_fields:
+        setattr(instance, f.attname, getattr(fresh, f.attname))
+    return instance
+
+
+def _notice_roles(project_ids: Iterable[int]) -> dict[int, list[Person]]:
+    """Owners and maintainers of each project, by project id."""
+    people: dict[int, list[Person]] = {}
+    for role in (
+        ProjectRole.objects.filter(project_id__in=list(project_ids), role__in=EDITING_ROLES)
+        .select_related("person")
+        .order_by("project_id", "order", "id")
+    ):
+        people.setdefault(role.project_id, []).append(role.person)
+    return people
+
+
+def impact_snapshot(event: Model, systems: Iterable[ITSystem]) -> list[ImpactedProject]:
+    """Replace the event's (a change's or an outage's) snapshot of touched projects with the
+    impact of `systems` now."""
+    field = "change" if isinstance(event, Change) else "outage"
+    ImpactedProject.objects.filter(**{field: event}).delete()
+    rows = [
+        ImpactedProject(
+            **{field: event},
+            project_id=impact.project_id,
+            path=list(impact.path),
+            all_hard=impact.all_hard,
+            depth=impact.depth,
+        )
+        for impact in impacted_projects_for(systems)
+    ]
+    # One COPY rather than bulk_create: an outage on a root system touches thousands of projects.
+    delivery.rows_insert(ImpactedProject, rows)
+    return rows
+
+
+def snapshot_project_ids(event: Model) -> list[int]:
+    return list(event.impacted.order_by("project_id").values_list("project_id", flat=True))
+
+
+def owners_notify(
+    *,
+    event: Model,
+    topic: str,
+    project_ids: Iterable[int],
+    subject: str,
+    body: str,
+    link: str,
+    now: datetime,
+) -> int:
+    """A notice to the owners and maintainers of each project; returns the rows written."""
+    project_ids = list(project_ids)
+    projects = Project.objects.in_bulk(project_ids)
+    written = 0
+    for project_id, people in _notice_roles(project_ids).items():
+        written += len(
+            delivery.notices_send(
+                event=event,
+                topic=topic,
+                recipients=people,
+                subject=subject,
+                body=body,
+                link=link,
+                project=projects[project_id],
+                now=now,
+            )
+        )
+    return written

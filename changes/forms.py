@@ -1,0 +1,87 @@
+"""Forms of the IT change pages (and what the outage forms of `incidents` share with them).
+They parse; the services validate the domain and write.
+
+Datetimes are read and shown in the current time zone, which the views set to the author's own
+(`Person.time_zone`); Django makes them aware in it and they are stored in UTC.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from registry.models import ITSystem
+
+from .models import Change, ChangeResponse, ImpactedProject
+
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(format=LOCAL_INPUT, **kwargs)
+
+
+def systems_field() -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        queryset=ITSystem.objects.order_by("name"),
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text="Hold Ctrl or ⌘ to pick several; the impact below follows your choice.",
+    )
+
+
+class ChangeForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    type = forms.ChoiceField(choices=Change.Type.choices, initial=Change.Type.NORMAL)
+    risk = forms.ChoiceField(choices=Change.Risk.choices, initial=Change.Risk.LOW)
+    planned_start_at = forms.DateTimeField(label="Planned start", widget=LocalDateTimeInput())
+    planned_end_at = forms.DateTimeField(label="Planned end", widget=LocalDateTimeInput())
+    systems = systems_field()
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    rollback_plan = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reminder_lead_minutes = forms.CharField(
+        label="Reminders (minutes before the start)",
+        required=False,
+        help_text="Comma-separated, e.g. 1440, 60. Empty: no reminders.",
+    )
+
+    @classmethod
+    def initial_for(cls, change: Change) -> dict:
+        return {
+            "title": change.title,
+            "type": change.type,
+            "risk": change.risk,
+            "planned_start_at": change.planned_start_at,
+            "planned_end_at": change.planned_end_at,
+            "systems": list(change.systems.all()),
+            "description": change.description,
+            "rollback_plan": change.rollback_plan,
+            "reminder_lead_minutes": ", ".join(str(m) for m in change.reminder_lead_minutes),
+        }
+
+    def clean_reminder_lead_minutes(self) -> list[int]:
+        raw = self.cleaned_data["reminder_lead_minutes"]
+        try:
+            return [int(part) for part in raw.replace(" ", "").split(",") if part]
+        except ValueError as exc:
+            raise ValidationError("Give whole minutes separated by commas.") from exc
+
+
+class ChangeResponseForm(forms.Form):
+    project = forms.TypedChoiceField(coerce=int, label="For project")
+    answer = forms.ChoiceField(
+        choices=ChangeResponse.Answer.choices, widget=forms.RadioSelect, initial="fine"
+    )
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Required with a concern: say what worries you.",
+    )
+
+    def __init__(self, *args, touched: list[ImpactedProject], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [(i.project_id, i.project.name) for i in touched]
+        if len(touched) == 1:
+            self.fields["project"].initial = touched[0].project_id

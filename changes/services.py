@@ -1,0 +1,415 @@
+"""Writes for IT changes: create, edit, schedule, start, complete, cancel, delete, owners'
+answers, and the reminders before the window.
+
+Every service checks that the actor is IT staff (owners only answer changes), checks that the
+transition is allowed in the current state, writes in one transaction, and writes the
+notifications of what happened in that same transaction through the `notifications` contract
+(`notices_send`) and the outgoing webhooks. When a service raises, nothing is written and
+nothing is sent: the notification rows roll back with the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.webhook_services import webhooks_emit
+from registry.models import ITSystem, Project
+
+from . import events
+from .events import Actor
+from .models import (
+    Change,
+    ChangeReminder,
+    ChangeResponse,
+    ImpactedProject,
+    default_reminder_lead_minutes,
+)
+
+CHANGE_FIELDS = (
+    "title",
+    "description",
+    "type",
+    "planned_start_at",
+    "planned_end_at",
+    "risk",
+    "rollback_plan",
+    "reminder_lead_minutes",
+)
+# Editing these on a scheduled change moves its window: owners hear about it.
+WINDOW_FIELDS = ("planned_start_at", "planned_end_at")
+MAX_REMINDER_LEAD_MINUTES = 60 * 24 * 14
+
+
+def _clean_leads(leads: Any) -> list[int]:
+    if not isinstance(leads, list | tuple) or not all(
+        isinstance(m, int) and not isinstance(m, bool) for m in leads
+    ):
+        raise ValidationError(
+            {"reminder_lead_minutes": "Give a list of whole minutes before the start."}
+        )
+    if any(m <= 0 or m > MAX_REMINDER_LEAD_MINUTES for m in leads):
+        raise ValidationError(
+            {"reminder_lead_minutes": "Each reminder is between 1 minute and 14 days before."}
+        )
+    return sorted(set(leads), reverse=True)
+
+
+def _revision_suffix(change: Change) -> str:
+    # The notification key is (event, topic, recipient, channel): a second move, or a reminder
+    # after a move, needs a topic of its own or it would be taken for a duplicate.
+    return f".r{change.revision}" if change.revision else ""
+
+
+def _change_summary(change: Change) -> str:
+    systems = ", ".join(s.name for s in change.systems.all())
+    lines = [
+        f"{change.title} ({change.get_type_display()} change, {change.get_risk_display()} risk)",
+        f"Window: {events.utc_text(change.planned_start_at)} – {events.utc_text(change.planned_end_at)}",
+        f"Systems: {systems}",
+    ]
+    if change.description:
+        lines += ["", change.description]
+    if change.rollback_plan:
+        lines += ["", f"Rollback plan: {change.rollback_plan}"]
+    return "\n".join(lines)
+
+
+def _respond_link(change: Change) -> str:
+    return events.absolute(change.get_respond_url())
+
+
+@transaction.atomic
+def change_create(
+    *,
+    actor: Actor,
+    title: str,
+    planned_start_at: datetime,
+    planned_end_at: datetime,
+    systems: Iterable[ITSystem],
+    description: str = "",
+    type: str = Change.Type.NORMAL,
+    risk: str = Change.Risk.LOW,
+    rollback_plan: str = "",
+    reminder_lead_minutes: list[int] | None = None,
+) -> Change:
+    """A draft change: nobody is told anything until it is scheduled."""
+    events.require_it_staff(actor)
+    systems = events.systems_clean(systems)
+    change = Change(
+        title=title,
+        description=description,
+        type=type,
+        planned_start_at=planned_start_at,
+        planned_end_at=planned_end_at,
+        risk=risk,
+        rollback_plan=rollback_plan,
+        author=actor,
+        reminder_lead_minutes=_clean_leads(
+            default_reminder_lead_minutes()
+            if reminder_lead_minutes is None
+            else reminder_lead_minutes
+        ),
+    )
+    events.full_clean(change)
+    change.save()
+    change.systems.set(systems)
+    return change
+
+
+@transaction.atomic
+def change_update(
+    *,
+    actor: Actor,
+    change: Change,
+    systems: Iterable[ITSystem] | None = None,
+    now: datetime | None = None,
+    **fields: Any,
+) -> Change:
+    """Edit a draft or a scheduled change. When a scheduled change's window or systems move, the
+    impact is computed again: newly touched and no-longer-touched owners hear about it, and the
+    owners who stay touched are told it moved (topic ``change.moved``)."""
+    events.require_it_staff(actor)
+    now = now or timezone.now()
+    unknown = set(fields) - set(CHANGE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+    events.lock(change)
+    if change.state not in (Change.State.DRAFT, Change.State.SCHEDULED):
+        raise events.refused("change", change.get_state_display(), "edited")
+    old_window = (change.planned_start_at, change.planned_end_at)
+    old_system_ids = set(change.systems.values_list("pk", flat=True))
+    if "reminder_lead_minutes" in fields:
+        fields["reminder_lead_minutes"] = _clean_leads(fields["reminder_lead_minutes"])
+    for name, value in fields.items():
+        setattr(change, name, value)
+    new_systems = events.systems_clean(systems) if systems is not None else None
+    events.full_clean(change)
+    window_moved = (change.planned_start_at, change.planned_end_at) != old_window
+    systems_moved = new_systems is not None and {s.pk for s in new_systems} != old_system_ids
+    leads_changed = "reminder_lead_minutes" in fields
+    moved = change.state == Change.State.SCHEDULED and (window_moved or systems_moved)
+    if moved:
+        change.revision += 1
+    change.save()
+    if new_systems is not None:
+        change.systems.set(new_systems)
+    if change.state != Change.State.SCHEDULED:
+        return change
+    if window_moved or leads_changed:
+        _plan_reminders(change, now=now)
+    if moved:
+        _notify_moved(change, old_window=old_window, now=now)
+    return change
+
+
+def _notify_moved(change: Change, *, old_window: tuple[datetime, datetime], now: datetime) -> None:
+    before = set(events.snapshot_project_ids(change))
+    events.impact_snapshot(change, change.systems.all())
+    after = set(events.snapshot_project_ids(change))
+    topic = f"change.moved{_revision_suffix(change)}"
+    was = f"Was: {events.utc_text(old_window[0])} – {events.utc_text(old_window[1])}"
+    summary = _change_summary(change)
+    link = _respond_link(change)
+    groups = (
+        (after - before, "now affects your project", "It now affects your project."),
+        (before - after, "no longer affects your project", "It no longer affects your project."),
+        (before & after, "moved", "Its window or systems moved."),
+    )
+    webhooks_emit(
+        event=change,
+        event_type="change.moved",
+        topic=f"change.moved.r{change.revision}",
+        project_ids=sorted(before | after),
+        extra={
+            "previous_window": {
+                "planned_start_at": old_window[0].isoformat(),
+                "planned_end_at": old_window[1].isoformat(),
+            }
+        },
+        now=now,
+    )
+    # A person on two projects that fall in different groups gets the first message only (the
+    # notice key has no project): newly touched outranks no-longer-touched outranks moved.
+    for project_ids, what, lead in groups:
+        if project_ids:
+            events.owners_notify(
+                event=change,
+                topic=topic,
+                project_ids=sorted(project_ids),
+                subject=f"IT change {what}: {change.title}",
+                body=f"{lead}\n\n{summary}\n{was}",
+                link=link,
+                now=now,
+            )
+
+
+def _plan_reminders(change: Change, *, now: datetime) -> list[ChangeReminder]:
+    """Reminder rows for the current window. Those already past are not made: the scheduling
+    notice says it all. A moved window sends its reminders again, under a new topic."""
+    ChangeReminder.objects.filter(change=change).delete()
+    rows = [
+        ChangeReminder(change=change, lead_minutes=lead, due_at=due_at)
+        for lead in change.reminder_lead_minutes
+        if (due_at := change.planned_start_at - timedelta(minutes=lead)) > now
+    ]
+    return ChangeReminder.objects.bulk_create(rows)
+
+
+@transaction.atomic
+def change_schedule(*, actor: Actor, change: Change, now: datetime | None = None) -> Change:
+    """Draft → scheduled: snapshot the touched projects, tell their owners and maintainers
+    (topic ``change.scheduled``), and plan the reminders."""
+    events.require_it_staff(actor)
+    now = now or timezone.now()
+    events.lock(change)
+    if change.state != Change.State.DRAFT:
+        raise events.refused("change", change.get_state_display(), "scheduled")
+    systems = list(change.systems.all())
+    events.systems_clean(systems)
+    change.state = Change.State.SCHEDULED
+    change.scheduled_at = now
+    change.save(update_fields=["state", "scheduled_at", "updated_at"])
+    impacted = events.impact_snapshot(change, systems)
+    _plan_reminders(change, now=now)
+    events.owners_notify(
+        event=change,
+        topic="change.scheduled",
+        project_ids=[i.project_id for i in impacted],
+        subject=f"IT change scheduled: {change.title}",
+        body=f"{_change_summary(change)}\n\nAnswer “fine” or “concern” at the link.",
+        link=_respond_link(change),
+        now=now,
+    )
+    webhooks_emit(
+        event=change,
+        event_type="change.scheduled",
+        project_ids=[i.project_id for i in impacted],
+        now=now,
+    )
+    return change
+
+
+@transaction.atomic
+def change_start(*, actor: Actor, change: Change, now: datetime | None = None) -> Change:
+    events.require_it_staff(actor)
+    events.lock(change)
+    if change.state != Change.State.SCHEDULED:
+        raise events.refused("change", change.get_state_display(), "started")
+    change.state = Change.State.IN_PROGRESS
+    change.started_at = now or timezone.now()
+    change.save(update_fields=["state", "started_at", "updated_at"])
+    webhooks_emit(
+        event=change,
+        event_type="change.started",
+        project_ids=events.snapshot_project_ids(change),
+        now=change.started_at,
+    )
+    return change
+
+
+@transaction.atomic
+def change_complete(*, actor: Actor, change: Change, now: datetime | None = None) -> Change:
+    """In progress → completed; owners hear it is done (topic ``change.completed``)."""
+    events.require_it_staff(actor)
+    now = now or timezone.now()
+    events.lock(change)
+    if change.state != Change.State.IN_PROGRESS:
+        raise events.refused("change", change.get_state_display(), "completed")
+    change.state = Change.State.COMPLETED
+    change.completed_at = now
+    change.save(update_fields=["state", "completed_at", "updated_at"])
+    touched = events.snapshot_project_ids(change)
+    events.owners_notify(
+        event=change,
+        topic="change.completed",
+        project_ids=touched,
+        subject=f"IT change completed: {change.title}",
+        body=f"The change is done.\n\n{_change_summary(change)}",
+        link=events.absolute(change.get_absolute_url()),
+        now=now,
+    )
+    webhooks_emit(
+        event=change,
+        event_type="change.completed",
+        project_ids=touched,
+        now=now,
+    )
+    return change
+
+
+@transaction.atomic
+def change_cancel(*, actor: Actor, change: Change, now: datetime | None = None) -> Change:
+    """Draft or scheduled → cancelled; owners who were told of it hear it is off."""
+    events.require_it_staff(actor)
+    now = now or timezone.now()
+    events.lock(change)
+    if change.state not in (Change.State.DRAFT, Change.State.SCHEDULED):
+        raise events.refused("change", change.get_state_display(), "cancelled")
+    was_scheduled = change.state == Change.State.SCHEDULED
+    change.state = Change.State.CANCELLED
+    change.cancelled_at = now
+    change.save(update_fields=["state", "cancelled_at", "updated_at"])
+    ChangeReminder.objects.filter(change=change, sent_at__isnull=True).delete()
+    if was_scheduled:
+        touched = events.snapshot_project_ids(change)
+        events.owners_notify(
+            event=change,
+            topic="change.cancelled",
+            project_ids=touched,
+            subject=f"IT change cancelled: {change.title}",
+            body=f"The change will not happen.\n\n{_change_summary(change)}",
+            link=events.absolute(change.get_absolute_url()),
+            now=now,
+        )
+        webhooks_emit(
+            event=change,
+            event_type="change.cancelled",
+            project_ids=touched,
+            now=now,
+        )
+    return change
+
+
+@transaction.atomic
+def change_delete(*, actor: Actor, change: Change) -> None:
+    """Only a draft can be deleted: nobody has heard of it yet."""
+    events.require_it_staff(actor)
+    events.lock(change)
+    if change.state != Change.State.DRAFT:
+        raise events.refused("change", change.get_state_display(), "deleted")
+    change.delete()
+
+
+@transaction.atomic
+def change_respond(
+    *,
+    actor: Actor,
+    change: Change,
+    answer: str,
+    comment: str = "",
+    project: Project | None = None,
+) -> ChangeResponse:
+    """A touched project's owner (any role on it) answers fine or concern; answering again
+    updates the answer. Without `project`, the one touched project the person is on."""
+    person = getattr(actor, "person", None) if actor is not None else None
+    if person is None:
+        raise PermissionDenied("Only people with a role on a touched project answer a change.")
+    if change.state not in (Change.State.SCHEDULED, Change.State.IN_PROGRESS):
+        raise events.refused("change", change.get_state_display(), "answered")
+    if answer not in ChangeResponse.Answer.values:
+        raise ValidationError({"answer": "Answer “fine” or “concern”."})
+    comment = (comment or "").strip()
+    if answer == ChangeResponse.Answer.CONCERN and not comment:
+        raise ValidationError({"comment": "Say what the concern is."})
+    touched = ImpactedProject.objects.filter(change=change, project__roles__person=person)
+    if project is not None:
+        touched = touched.filter(project=project)
+    project_ids = list(touched.values_list("project_id", flat=True).distinct())
+    if not project_ids:
+        raise PermissionDenied("Only people with a role on a touched project answer a change.")
+    if len(project_ids) > 1:
+        raise ValidationError({"project": "You are on several touched projects: name one."})
+    response, _ = ChangeResponse.objects.update_or_create(
+        change=change,
+        project_id=project_ids[0],
+        person=person,
+        defaults={"answer": answer, "comment": comment},
+    )
+    return response
+
+
+@transaction.atomic
+def change_reminders_send_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Send the reminders that are due. Rows are claimed with SKIP LOCKED, so two beats or a
+    retried task never send one twice; a reminder of a change that is no longer scheduled is
+    marked sent without a word. Returns how many were sent."""
+    now = now or timezone.now()
+    due = list(
+        ChangeReminder.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("change")
+        .filter(sent_at__isnull=True, due_at__lte=now)
+        .order_by("due_at", "id")[:limit]
+    )
+    sent = 0
+    for reminder in due:
+        change = reminder.change
+        if change.state == Change.State.SCHEDULED:
+            events.owners_notify(
+                event=change,
+                topic=f"change.reminder.{reminder.label}{_revision_suffix(change)}",
+                project_ids=events.snapshot_project_ids(change),
+                subject=f"Reminder: IT change in {reminder.label}: {change.title}",
+                body=_change_summary(change),
+                link=_respond_link(change),
+                now=now,
+            )
+            sent += 1
+        reminder.sent_at = now
+        reminder.save(update_fields=["sent_at"])
+    return sent

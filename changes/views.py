@@ -1,0 +1,181 @@
+"""Server-rendered pages for IT changes (htmx for the live impact preview).
+
+Each view parses a form, calls one service or selector, and renders or redirects. Datetimes are
+read and shown in the signed-in person's own time zone. Service errors show inline on the form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from registry.errors import Conflict
+
+from . import selectors, services
+from .forms import ChangeForm, ChangeResponseForm
+from .models import Change
+from .web import (
+    delivery_log_template,
+    domain_errors_to_form,
+    event_or_404,
+    impact_preview_response,
+    in_time_zone,
+    require_it_staff,
+    wants_impact_preview,
+)
+
+
+@login_required
+@in_time_zone
+def change_list(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state", "")
+    if state not in Change.State.values:
+        state = ""
+    changes = selectors.changes_for_list(state=state)[:200]
+    return render(
+        request,
+        "incidents/change_list.html",
+        {"changes": changes, "state": state, "states": Change.State.choices},
+    )
+
+
+@login_required
+@in_time_zone
+@require_http_methods(["GET", "POST"])
+def change_create(request: HttpRequest) -> HttpResponse:
+    """GET with the form's fields from htmx renders only the impact preview."""
+    require_it_staff(request)
+    if request.method == "GET" and wants_impact_preview(request):
+        return impact_preview_response(request, ChangeForm(request.GET))
+    form = ChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            change = services.change_create(actor=request.user, **form.cleaned_data)
+        except (ValidationError, Conflict) as exc:
+            domain_errors_to_form(form, exc)
+        else:
+            messages.success(request, "Draft saved. Schedule it to tell the owners.")
+            return redirect(change)
+    return render(request, "incidents/change_form.html", {"form": form, "change": None})
+
+
+@login_required
+@in_time_zone
+@require_http_methods(["GET", "POST"])
+def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    require_it_staff(request)
+    change = event_or_404(selectors.change_for_page, pk)
+    if request.method == "GET" and wants_impact_preview(request):
+        return impact_preview_response(request, ChangeForm(request.GET))
+    if request.method == "POST":
+        form = ChangeForm(request.POST)
+        if form.is_valid():
+            try:
+                services.change_update(actor=request.user, change=change, **form.cleaned_data)
+            except (ValidationError, Conflict) as exc:
+                domain_errors_to_form(form, exc)
+            else:
+                messages.success(request, "Change saved.")
+                return redirect(change)
+    else:
+        form = ChangeForm(initial=ChangeForm.initial_for(change))
+    return render(request, "incidents/change_form.html", {"form": form, "change": change})
+
+
+@login_required
+@in_time_zone
+def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    change = event_or_404(selectors.change_for_page, pk)
+    person = getattr(request.user, "person", None)
+    answerable = (
+        selectors.projects_a_person_answers_for(change=change, person=person) if person else []
+    )
+    preview = None
+    if change.state == Change.State.DRAFT:
+        preview = selectors.impact_preview(systems=change.systems.all(), at=change.planned_start_at)
+    return render(
+        request,
+        "incidents/change_detail.html",
+        {
+            "change": change,
+            "preview": preview,
+            "answerable": answerable,
+            "delivery_log": delivery_log_template(),
+        },
+    )
+
+
+CHANGE_TRANSITIONS: dict[str, tuple[Callable[..., Change], str]] = {
+    "schedule": (services.change_schedule, "Scheduled: the touched owners are being told."),
+    "start": (services.change_start, "Started."),
+    "complete": (services.change_complete, "Completed: the touched owners are being told."),
+    "cancel": (services.change_cancel, "Cancelled."),
+}
+
+
+@login_required
+@require_POST
+def change_transition(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    if action not in CHANGE_TRANSITIONS:
+        raise Http404("No such transition.")
+    change = get_object_or_404(Change, pk=pk)
+    service, done = CHANGE_TRANSITIONS[action]
+    try:
+        service(actor=request.user, change=change)
+    except (ValidationError, Conflict) as exc:
+        messages.error(
+            request, exc.message if isinstance(exc, Conflict) else " ".join(exc.messages)
+        )
+    else:
+        messages.success(request, done)
+    return redirect(change)
+
+
+@login_required
+@in_time_zone
+@require_http_methods(["GET", "POST"])
+def change_respond(request: HttpRequest, pk: int) -> HttpResponse:
+    """The page the notice's link opens: a touched project's people answer fine or concern."""
+    change = event_or_404(selectors.change_for_page, pk)
+    person = getattr(request.user, "person", None)
+    touched = (
+        selectors.projects_a_person_answers_for(change=change, person=person) if person else []
+    )
+    if not touched:
+        raise PermissionDenied("Only people with a role on a touched project answer a change.")
+    mine = {
+        (r.project_id, r.answer, r.comment) for r in change.responses.all() if r.person == person
+    }
+    initial: dict[str, Any] = {}
+    wanted = request.GET.get("project")
+    for item in touched:
+        if item.project.slug == wanted:
+            initial["project"] = item.project_id
+    form = ChangeResponseForm(request.POST or None, touched=touched, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        project = next(i.project for i in touched if i.project_id == form.cleaned_data["project"])
+        try:
+            services.change_respond(
+                actor=request.user,
+                change=change,
+                project=project,
+                answer=form.cleaned_data["answer"],
+                comment=form.cleaned_data["comment"],
+            )
+        except (ValidationError, Conflict) as exc:
+            domain_errors_to_form(form, exc)
+        else:
+            messages.success(request, "Thank you: IT sees your answer on the change.")
+            return redirect(change)
+    return render(
+        request,
+        "incidents/change_respond.html",
+        {"change": change, "form": form, "touched": touched, "mine": mine},
+    )

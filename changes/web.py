@@ -1,0 +1,96 @@
+"""What the pages of IT events share: a change here, an outage or a project incident in
+`incidents`. Datetimes are read and shown in the signed-in person's own time zone; a service's
+domain errors land on the form; the live impact preview is one htmx fragment."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.utils import timezone
+
+from registry.errors import Conflict
+from registry.permissions import is_it_staff
+
+from . import selectors
+
+DELIVERY_LOG = "notifications/_delivery_log.html"
+
+
+def _time_zone(request: HttpRequest) -> zoneinfo.ZoneInfo:
+    person = getattr(request.user, "person", None)
+    try:
+        return zoneinfo.ZoneInfo(person.time_zone if person else "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+@contextmanager
+def _in_users_time_zone(request: HttpRequest):
+    with timezone.override(_time_zone(request)):
+        yield
+
+
+def in_time_zone(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Forms read and templates show datetimes in the signed-in person's time zone."""
+
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with _in_users_time_zone(request):
+            return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def require_it_staff(request: HttpRequest) -> None:
+    if not is_it_staff(request.user):
+        raise PermissionDenied("Only IT staff register changes and outages.")
+
+
+def domain_errors_to_form(form: Any, exc: ValidationError | Conflict) -> None:
+    """A service's ValidationError lands on the field it names (or on top); a Conflict on top."""
+    if isinstance(exc, Conflict):
+        form.add_error(None, exc.message)
+        return
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def delivery_log_template() -> str | None:
+    """The notifications app's delivery log fragment, when it exists."""
+    try:
+        get_template(DELIVERY_LOG)
+    except TemplateDoesNotExist:
+        return None
+    return DELIVERY_LOG
+
+
+def event_or_404(loader: Callable[[int], Any], pk: int) -> Any:
+    try:
+        return loader(pk)
+    except ObjectDoesNotExist as exc:
+        raise Http404("No such IT event.") from exc
+
+
+def impact_preview_response(request: HttpRequest, form: Any) -> HttpResponse:
+    """The impact preview fragment for whatever systems and start the form holds so far."""
+    form.is_valid()  # errors of other fields do not matter for the preview
+    systems = form.cleaned_data.get("systems") or []
+    at = form.cleaned_data.get("planned_start_at") or timezone.now()
+    preview = selectors.impact_preview(systems=systems, at=at)
+    return render(request, "incidents/_impact_preview.html", {"preview": preview})
+
+
+def wants_impact_preview(request: HttpRequest) -> bool:
+    return bool(request.htmx) and request.htmx.target == "impact-preview"

@@ -1,0 +1,1 @@
+"""Writes of incidents: IT outages (`outages`) and project incidents."""

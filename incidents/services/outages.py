@@ -1,0 +1,238 @@
+"""Writes for IT outages: open (paging every touched project at once), post updates, resolve.
+
+Every service checks that the actor is IT staff, checks that the transition is allowed in the
+current state, writes in one transaction, and writes the notifications of what happened in that
+same transaction through the `notifications` contract (`pages_open_many`, `notices_send`,
+`pages_stop`), to the status subscribers and to the outgoing webhooks. When a service raises,
+nothing is written and nothing is sent: the notification rows roll back with the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from changes import events
+from changes.events import Actor
+from notifications import services as delivery
+from notifications.webhook_services import webhooks_emit
+from registry.errors import Conflict
+from registry.models import ITSystem, Project
+
+from ..models import Outage, OutageUpdate
+
+
+def _subscribers_notify(**kwargs: Any) -> None:
+    """Status subscribers of the touched projects hear too. Subscriptions belong to the portal,
+    which sits above incidents: imported late so that the import graph has no cycle (the one
+    upward edge left by the app split, see the split's report)."""
+    from portal.services.subscriptions import subscribers_notify
+
+    subscribers_notify(**kwargs)
+
+
+def _outage_summary(outage: Outage) -> str:
+    systems = ", ".join(s.name for s in outage.systems.all())
+    lines = [
+        f"{outage.title} ({outage.get_severity_display()}, {outage.get_status_display()})",
+        f"Since: {events.utc_text(outage.started_at)}",
+        f"Systems: {systems}",
+    ]
+    if outage.description:
+        lines += ["", outage.description]
+    return "\n".join(lines)
+
+
+@transaction.atomic
+def outage_open(
+    *,
+    actor: Actor,
+    title: str,
+    systems: Iterable[ITSystem],
+    severity: str = Outage.Severity.SEV2,
+    description: str = "",
+    started_at: datetime | None = None,
+    dedup_key: str | None = None,
+    now: datetime | None = None,
+) -> Outage:
+    """Open an outage and page every touched project's responders at once, in this transaction."""
+    events.require_it_staff(actor)
+    now = now or timezone.now()
+    systems = events.systems_clean(systems)
+    started_at = started_at or now
+    if started_at > now + timedelta(minutes=5):
+        raise ValidationError({"started_at": "An outage cannot start in the future."})
+    outage = Outage(
+        title=title,
+        description=description,
+        severity=severity,
+        started_at=started_at,
+        opened_by=actor,
+        dedup_key=dedup_key or None,
+    )
+    events.full_clean(outage, exclude=["opened_by"])
+    try:
+        with transaction.atomic():
+            outage.save()
+    except IntegrityError as exc:
+        raise Conflict(
+            "An open outage already has this dedup key.", code="duplicate_outage"
+        ) from exc
+    outage.systems.set(systems)
+    OutageUpdate.objects.create(
+        outage=outage,
+        status=outage.status,
+        message=description or "Outage opened.",
+        author=actor,
+        created_at=now,
+    )
+    impacted = events.impact_snapshot(outage, systems)
+    link = events.absolute(outage.get_absolute_url())
+    summary = _outage_summary(outage)
+    projects = Project.objects.in_bulk([i.project_id for i in impacted])
+    # Every touched project in one batch: a fixed number of statements however many there are.
+    delivery.pages_open_many(
+        event=outage,
+        requests=[
+            delivery.PageRequest(
+                projects[impact.project_id],
+                f"[{outage.get_severity_display()}] {outage.title} affects "
+                f"{projects[impact.project_id].name}",
+                f"{summary}\n\nPath: "
+                f"{' → '.join((projects[impact.project_id].name, *impact.path))}",
+            )
+            for impact in impacted
+        ],
+        link=link,
+        now=now,
+    )
+    _subscribers_notify(
+        event=outage,
+        topic="outage.opened",
+        project_ids=[i.project_id for i in impacted],
+        subject=f"Outage: {outage.title}",
+        body=summary,
+        link=link,
+        now=now,
+    )
+    webhooks_emit(
+        event=outage,
+        event_type="outage.opened",
+        project_ids=[i.project_id for i in impacted],
+        now=now,
+    )
+    return outage
+
+
+@transaction.atomic
+def outage_update(
+    *,
+    actor: Actor,
+    outage: Outage,
+    message: str,
+    status: str | None = None,
+    now: datetime | None = None,
+) -> OutageUpdate:
+    """A timestamped update, maybe with a new status; owners get a notice, not a page.
+    Status ``resolved`` resolves the outage (see `outage_resolve`)."""
+    events.require_it_staff(actor)
+    now = now or timezone.now()
+    message = (message or "").strip()
+    if not message:
+        raise ValidationError({"message": "Say what is going on."})
+    events.lock(outage)
+    if outage.status == Outage.Status.RESOLVED:
+        raise events.refused("outage", "resolved", "updated")
+    status = status or outage.status
+    if status not in Outage.Status.values:
+        raise ValidationError({"status": f"Unknown status “{status}”."})
+    if status == Outage.Status.RESOLVED:
+        return outage_resolve(actor=actor, outage=outage, message=message, now=now).updates.last()
+    outage.status = status
+    outage.save(update_fields=["status", "updated_at"])
+    update = OutageUpdate.objects.create(
+        outage=outage, status=status, message=message, author=actor, created_at=now
+    )
+    touched = events.snapshot_project_ids(outage)
+    body = f"{message}\n\n{_outage_summary(outage)}"
+    events.owners_notify(
+        event=outage,
+        # One topic per update: the notice key is (event, topic, recipient, channel).
+        topic=f"outage.updated.{update.pk}",
+        project_ids=touched,
+        subject=f"Outage update ({outage.get_status_display()}): {outage.title}",
+        body=body,
+        link=events.absolute(outage.get_absolute_url()),
+        now=now,
+    )
+    _subscribers_notify(
+        event=outage,
+        topic=f"outage.updated.{update.pk}",
+        project_ids=touched,
+        subject=f"Outage update ({outage.get_status_display()}): {outage.title}",
+        body=body,
+        link=events.absolute(outage.get_absolute_url()),
+        now=now,
+    )
+    webhooks_emit(
+        event=outage,
+        event_type="outage.updated",
+        topic=f"outage.updated.{update.pk}",
+        project_ids=touched,
+        extra={"update": {"status": status, "message": message}},
+        now=now,
+    )
+    return update
+
+
+@transaction.atomic
+def outage_resolve(
+    *, actor: Actor, outage: Outage, message: str = "", now: datetime | None = None
+) -> Outage:
+    """Resolved: stop every page's escalation and tell the owners."""
+    events.require_it_staff(actor)
+    now = now or timezone.now()
+    events.lock(outage)
+    if outage.status == Outage.Status.RESOLVED:
+        raise events.refused("outage", "resolved", "resolved")
+    outage.status = Outage.Status.RESOLVED
+    outage.resolved_at = max(now, outage.started_at)
+    outage.save(update_fields=["status", "resolved_at", "updated_at"])
+    message = (message or "").strip() or "Resolved."
+    OutageUpdate.objects.create(
+        outage=outage, status=outage.status, message=message, author=actor, created_at=now
+    )
+    delivery.pages_stop(event=outage, reason="resolved", now=now)
+    touched = events.snapshot_project_ids(outage)
+    body = f"{message}\n\n{_outage_summary(outage)}"
+    events.owners_notify(
+        event=outage,
+        topic="outage.resolved",
+        project_ids=touched,
+        subject=f"Resolved: {outage.title}",
+        body=body,
+        link=events.absolute(outage.get_absolute_url()),
+        now=now,
+    )
+    _subscribers_notify(
+        event=outage,
+        topic="outage.resolved",
+        project_ids=touched,
+        subject=f"Resolved: {outage.title}",
+        body=body,
+        link=events.absolute(outage.get_absolute_url()),
+        now=now,
+    )
+    webhooks_emit(
+        event=outage,
+        event_type="outage.resolved",
+        project_ids=touched,
+        extra={"update": {"status": outage.status, "message": message}},
+        now=now,
+    )
+    return outage

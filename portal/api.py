@@ -1,0 +1,249 @@
+"""The problem-report and subscription API: `reports/` and `subscriptions/`.
+
+reports/: anyone signed in creates (the same service, grouping, paging and rate limits as the
+page; past a limit: 429 with `Retry-After`, nothing stored). Reading is scoped per object by the
+queryset: IT staff and admins see every report, a project's owners and maintainers see that
+project's reports, anyone else only their own; someone else's report is a 404. The reporter's
+network address is never shown.
+
+subscriptions/: a person's own subscriptions (list, create, retrieve, delete = unsubscribe).
+Owners do NOT list their project's subscribers: addresses are personal data and webhook URLs
+often carry secrets; the Django admin shows them to admins. Anonymous subscribing is the status
+page's double opt-in form, not the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from registry.models import Project
+
+from . import selectors
+from .models import ProblemReport, Subscription
+from .services import reports, subscriptions
+
+BAD_REQUEST = OpenApiResponse(
+    response=OpenApiTypes.OBJECT, description="Invalid input: `{field: [messages]}`."
+)
+FORBIDDEN = OpenApiResponse(
+    response=OpenApiTypes.OBJECT, description="You may not do this: `{detail: message}`."
+)
+NOT_FOUND = OpenApiResponse(
+    response=OpenApiTypes.OBJECT, description="No such object, or not one you may see."
+)
+
+
+def _parse(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _project_field(**kwargs: Any) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(
+        slug_field="slug", queryset=Project.objects.all(), help_text="The project's slug.", **kwargs
+    )
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+class ReportIn(serializers.Serializer):
+    project = _project_field()
+    description = serializers.CharField(
+        max_length=reports.MAX_DESCRIPTION,
+        allow_blank=True,
+        help_text="What is not working (required, at most 2000 characters).",
+    )
+    contact = serializers.CharField(
+        max_length=reports.MAX_CONTACT,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Optional: how to reach the reporter.",
+    )
+
+
+class ReportOut(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    reporter = serializers.CharField(
+        source="reporter.get_username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = ProblemReport
+        fields = (
+            "id",
+            "project",
+            "description",
+            "contact",
+            "reporter",
+            "incident",
+            "outage",
+            "group",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class ReportCreatedOut(serializers.Serializer):
+    report = ReportOut()
+    me_too = serializers.BooleanField(
+        help_text="True: attached to an open incident or outage; subscribe instead of a ticket."
+    )
+    incident = serializers.IntegerField(allow_null=True)
+    outage = serializers.IntegerField(allow_null=True)
+    me_too_count = serializers.IntegerField(help_text="Reports on that incident or outage.")
+    group = serializers.IntegerField(allow_null=True)
+    notified = serializers.BooleanField(help_text="This report told the on-call (a notice).")
+    paged = serializers.BooleanField(help_text="This report paged the on-call.")
+
+
+class RateLimitedOut(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    retry_after = serializers.IntegerField(help_text="Seconds until a report is accepted again.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Problem reports you may see",
+        description="IT staff: all; owners and maintainers: their projects'; others: their own.",
+        parameters=[OpenApiParameter("project", str, description="Only this project's (slug).")],
+    ),
+    retrieve=extend_schema(
+        summary="One problem report", responses={200: ReportOut, 404: NOT_FOUND}
+    ),
+    create=extend_schema(
+        summary="Report a problem",
+        request=ReportIn,
+        responses={
+            201: ReportCreatedOut,
+            400: BAD_REQUEST,
+            429: OpenApiResponse(
+                response=RateLimitedOut,
+                description="Too many reports from you or your address; nothing was stored.",
+            ),
+        },
+    ),
+)
+class ReportViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ReportOut
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[ProblemReport]:
+        visible = selectors.reports_visible_to(self.request.user)
+        project = self.request.query_params.get("project") if self.action == "list" else None
+        if project:
+            visible = visible.filter(project__slug=project)
+        return visible
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = _parse(ReportIn, request)
+        try:
+            outcome = reports.report_submit(
+                actor=request.user,
+                project=data["project"],
+                description=data["description"],
+                contact=data["contact"],
+                address=request.META.get("REMOTE_ADDR") or None,
+            )
+        except reports.RateLimited as exc:
+            return Response(
+                {"detail": exc.message, "code": "rate_limited", "retry_after": exc.retry_after},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
+        body = ReportCreatedOut(
+            {
+                "report": outcome.report,
+                "me_too": outcome.is_me_too,
+                "incident": outcome.incident.pk if outcome.incident else None,
+                "outage": outcome.outage.pk if outcome.outage else None,
+                "me_too_count": outcome.me_too_count,
+                "group": outcome.group.pk if outcome.group else None,
+                "notified": outcome.notified,
+                "paged": outcome.paged,
+            }
+        )
+        return Response(body.data, status=status.HTTP_201_CREATED)
+
+
+# --- subscriptions -------------------------------------------------------------------------------
+
+
+class SubscriptionIn(serializers.Serializer):
+    project = _project_field()
+    channel = serializers.ChoiceField(
+        choices=Subscription.Channel.choices, default=Subscription.Channel.EMAIL
+    )
+    address = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Webhook: an http(s) URL. Email: ignored; your account's address is used.",
+    )
+
+
+class SubscriptionOut(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = ("id", "project", "channel", "address", "confirmed_at", "created_at")
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your subscriptions"),
+    retrieve=extend_schema(
+        summary="One of your subscriptions", responses={200: SubscriptionOut, 404: NOT_FOUND}
+    ),
+    create=extend_schema(
+        summary="Follow a project's status (email to your own address, or a webhook)",
+        request=SubscriptionIn,
+        responses={201: SubscriptionOut, 400: BAD_REQUEST},
+    ),
+    destroy=extend_schema(
+        summary="Unsubscribe", responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND}
+    ),
+)
+class SubscriptionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = SubscriptionOut
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Subscription]:
+        return selectors.subscriptions_of(self.request.user)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = _parse(SubscriptionIn, request)
+        subscription = subscriptions.subscription_create(actor=request.user, **data)
+        return Response(SubscriptionOut(subscription).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        subscriptions.subscription_cancel(actor=request.user, subscription=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,53 @@
+"""Forms of the problem-report and subscription pages. They check shape only; the services
+(`services.reports`, `services.subscriptions`) own the rules and name the field when they refuse."""
+
+from __future__ import annotations
+
+from django import forms
+
+from incidents.models import Incident
+
+from .models import Subscription
+from .services.reports import MAX_CONTACT, MAX_DESCRIPTION
+
+
+class ProblemReportForm(forms.Form):
+    description = forms.CharField(
+        label="What is not working?",
+        max_length=MAX_DESCRIPTION,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": MAX_DESCRIPTION}),
+        error_messages={"required": "Say what is not working."},
+        help_text="What you tried, what happened, any error message.",
+    )
+    contact = forms.CharField(
+        label="How to reach you (optional)",
+        max_length=MAX_CONTACT,
+        required=False,
+        help_text="A phone number or chat handle, if not your account's email.",
+    )
+
+
+class SubscribeForm(forms.Form):
+    """Signed-in: email (their own address) or webhook. Anonymous: an email address."""
+
+    channel = forms.ChoiceField(
+        label="How", choices=Subscription.Channel.choices, initial=Subscription.Channel.EMAIL
+    )
+    address = forms.CharField(
+        label="Webhook URL (for a webhook) or email address (when not signed in)",
+        max_length=500,
+        required=False,
+    )
+
+    def __init__(self, *args, signed_in: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not signed_in:
+            self.fields["channel"].choices = [(Subscription.Channel.EMAIL, "Email")]
+            self.fields["address"].label = "Your email address"
+            self.fields["address"].required = True
+            self.fields["address"].error_messages["required"] = "Give an email address."
+
+
+class EscalateForm(forms.Form):
+    title = forms.CharField(label="Incident title", max_length=200)
+    impact = forms.ChoiceField(choices=Incident.Impact.choices, initial=Incident.Impact.DEGRADED)

@@ -1,0 +1,1 @@
+"""Writes of the portal: problem reports (`reports`) and status subscriptions (`subscriptions`)."""

@@ -1,0 +1,473 @@
+"""The portal's pages: the directory (search as you type), a project's page with everything
+around it (support and on-call, status, dependencies, history, reporting a problem), problem
+reports ("this is not working") and status subscriptions.
+
+Each view parses a form, calls one service or selector, and renders. htmx requests get the
+fragment on the same URL; without JavaScript every page works as a plain form post. Refusals
+keep their status (400 bad input, 429 rate limit) and the report form asks htmx to swap them in.
+The directory and the project page keep their `registry:` URL names (see `urls.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from incidents.status import annotate_open_issues
+from oncall.selectors import project_for_page, support_for
+from registry import permissions
+from registry import services as registry_services
+from registry.errors import Conflict
+from registry.forms import ProjectDependencyForm, RoleForm, add_service_error
+from registry.models import ContactMethod, Dependency, Person, Project
+from registry.selectors import directory_projects
+from registry.views import history_rows
+from steward.web import render_page_or_fragment, wants_fragment
+
+from . import selectors
+from .forms import EscalateForm, ProblemReportForm, SubscribeForm
+from .models import ReportGroup, Subscription
+from .services import reports, subscriptions
+
+# Search as you type wants the best few matches fast; each result carries its owners' local
+# times, so a shorter page is a faster one.
+DIRECTORY_PAGE_SIZE = 20
+
+# Contact methods a signed-in reader may see on a project page. Webhook URLs are credentials:
+# only their owner sees them, on their own profile.
+VISIBLE_CONTACT_KINDS = (ContactMethod.Kind.EMAIL, ContactMethod.Kind.SMS, ContactMethod.Kind.PHONE)
+
+
+# --- directory ----------------------------------------------------------------------------------
+
+
+def project_or_404(slug: str) -> Project:
+    """The project with everything its page shows, on-call rotations included."""
+    try:
+        return project_for_page(slug)
+    except Project.DoesNotExist:
+        raise Http404("No such project.") from None
+
+
+@login_required
+def directory(request: HttpRequest) -> HttpResponse:
+    # PostgreSQL refuses NUL in a string literal; nobody means one in a search.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:500]
+    page = Paginator(directory_projects(query), DIRECTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    now = timezone.now()
+    results = [
+        (project, support_for(project, at=now, with_on_call=False)) for project in page.object_list
+    ]
+    annotate_open_issues([project for project, _support in results])  # the status badges
+    context = {"q": query, "page": page, "results": results, "now": now}
+    return render_page_or_fragment(
+        request, "registry/directory.html", "registry/_project_list.html", context
+    )
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+
+def _project_context(
+    request: HttpRequest,
+    project: Project,
+    *,
+    role_form: RoleForm | None = None,
+    role_errors: list[str] | None = None,
+    dependency_form: ProjectDependencyForm | None = None,
+    dependency_errors: list[str] | None = None,
+) -> dict[str, Any]:
+    can_edit = permissions.can_edit_project(request.user, project)
+    can_edit_dependencies = can_edit or permissions.is_it_staff(request.user)
+    annotate_open_issues([project])  # the status banner
+    return {
+        "project": project,
+        "support": support_for(project),
+        "history": history_rows(project),
+        "can_edit": can_edit,
+        "can_edit_dependencies": can_edit_dependencies,
+        # Owners, maintainers and IT staff run incidents: the same people as dependencies.
+        "can_run_incidents": can_edit_dependencies,
+        "visible_contact_kinds": VISIBLE_CONTACT_KINDS if request.user.is_authenticated else (),
+        "role_form": role_form or (RoleForm() if can_edit else None),
+        "role_errors": role_errors or [],
+        "dependency_form": dependency_form
+        or (ProjectDependencyForm() if can_edit_dependencies else None),
+        "dependency_errors": dependency_errors or [],
+    }
+
+
+@login_required
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_or_404(slug)
+    return render(request, "registry/project.html", _project_context(request, project))
+
+
+def _project_section(
+    request: HttpRequest, slug: str, fragment: str, anchor: str, **forms: Any
+) -> HttpResponse:
+    """After a change to a section of the project page: the fresh fragment, or PRG."""
+    project = project_or_404(slug)
+    failed = any(forms.values())
+    if wants_fragment(request):
+        context = _project_context(request, project, **forms)
+        return render(request, fragment, {**context, "fragment": True})
+    if failed:
+        return render(request, "registry/project.html", _project_context(request, project, **forms))
+    return redirect(reverse("registry:project_detail", kwargs={"slug": slug}) + anchor)
+
+
+@login_required
+@require_POST
+def project_role_add(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_or_404(slug)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            registry_services.project_role_set(
+                actor=request.user,
+                project=project,
+                person=form.cleaned_data["person"],
+                role=form.cleaned_data["role"],
+                order=form.cleaned_data["order"],
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+    failed = form if form.errors else None
+    return _project_section(
+        request, slug, "registry/_project_support.html", "#support", role_form=failed
+    )
+
+
+@login_required
+@require_POST
+def project_role_remove(request: HttpRequest, slug: str, person_id: int) -> HttpResponse:
+    project = project_or_404(slug)
+    person = get_object_or_404(Person, pk=person_id)
+    errors = None
+    try:
+        registry_services.project_role_remove(actor=request.user, project=project, person=person)
+    except ValidationError as exc:
+        errors = exc.messages
+    return _project_section(
+        request, slug, "registry/_project_support.html", "#support", role_errors=errors
+    )
+
+
+@login_required
+@require_POST
+def project_dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_or_404(slug)
+    form = ProjectDependencyForm(request.POST)
+    if form.is_valid():
+        try:
+            registry_services.dependency_add(
+                actor=request.user, source_project=project, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+    failed = form if form.errors else None
+    return _project_section(
+        request,
+        slug,
+        "registry/_project_dependencies.html",
+        "#dependencies",
+        dependency_form=failed,
+    )
+
+
+@login_required
+@require_POST
+def project_dependency_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project = project_or_404(slug)
+    edge = get_object_or_404(Dependency, pk=pk, source_project=project)
+    registry_services.dependency_remove(actor=request.user, dependency=edge)
+    return _project_section(request, slug, "registry/_project_dependencies.html", "#dependencies")
+
+
+# --- problem reports and subscriptions: shared helpers ------------------------------------------
+
+
+def _project(slug: str) -> Project:
+    return get_object_or_404(Project, slug=slug)
+
+
+def _service_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+# --- problem reports ----------------------------------------------------------------------------
+
+
+def _client_address(request: HttpRequest) -> str | None:
+    """The TCP peer. X-Forwarded-For is not trusted here: anyone can write it, and a limit keyed
+    on it would be no limit (a deployment behind a proxy sets REMOTE_ADDR from the proxy)."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report_create(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _project(slug)
+    form = ProblemReportForm(request.POST or None)
+    template = (
+        "portal/reports/_report_form.html" if wants_fragment(request) else "portal/reports/new.html"
+    )
+    context = {"project": project, "report_form": form}
+    if request.method != "POST":
+        return render(request, template, context)
+    status = 400
+    if form.is_valid():
+        try:
+            outcome = reports.report_submit(
+                actor=request.user,
+                project=project,
+                description=form.cleaned_data["description"],
+                contact=form.cleaned_data["contact"],
+                address=_client_address(request),
+            )
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        except reports.RateLimited as exc:
+            context["rate_limited"] = exc.message
+            response = render(request, template, context, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        else:
+            result = (
+                "portal/reports/_report_result.html"
+                if wants_fragment(request)
+                else "portal/reports/submitted.html"
+            )
+            return render(
+                request,
+                result,
+                {
+                    "project": project,
+                    "outcome": outcome,
+                    "subscribe_form": SubscribeForm(signed_in=True),
+                },
+            )
+    return render(request, template, context, status=status)
+
+
+@login_required
+def project_reports(request: HttpRequest, slug: str) -> HttpResponse:
+    """Open report groups for the project's owners and IT staff. Others get nothing: an empty
+    204 for the fragment the project page loads, 403 for the page itself."""
+    project = _project(slug)
+    if not reports.may_handle_reports(request.user, project):
+        if wants_fragment(request):
+            return HttpResponse(status=204)
+        raise PermissionDenied("Only the project's owners and IT staff see its reports.")
+    template = (
+        "portal/reports/_groups.html" if wants_fragment(request) else "portal/reports/groups.html"
+    )
+    return render(
+        request,
+        template,
+        {
+            "project": project,
+            "groups": selectors.open_report_groups(project),
+            "escalate_form": EscalateForm(),
+        },
+    )
+
+
+def _group(project: Project, pk: int) -> ReportGroup:
+    return get_object_or_404(ReportGroup.objects.select_related("project"), pk=pk, project=project)
+
+
+@login_required
+@require_POST
+def report_group_dismiss(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project = _project(slug)
+    group = _group(project, pk)
+    try:
+        reports.report_group_dismiss(actor=request.user, group=group)
+    except Conflict as exc:
+        messages.info(request, exc.message)
+    else:
+        messages.success(request, "Reports dismissed; the next report starts a new group.")
+    return redirect("feedback:project-reports", slug=project.slug)
+
+
+@login_required
+@require_POST
+def report_group_escalate(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project = _project(slug)
+    group = _group(project, pk)
+    if not reports.may_handle_reports(request.user, project):
+        raise PermissionDenied("Only the project's owners and IT staff handle its reports.")
+    form = EscalateForm(request.POST)
+    if form.is_valid():
+        try:
+            reports.report_group_escalate(
+                actor=request.user,
+                group=group,
+                title=form.cleaned_data["title"],
+                impact=form.cleaned_data["impact"],
+            )
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        except Conflict as exc:
+            messages.info(request, exc.message)
+            return redirect("feedback:project-reports", slug=project.slug)
+        else:
+            messages.success(request, "Incident opened from the reports; subscribers are told.")
+            return redirect("registry:project_detail", slug=project.slug)
+    return render(
+        request,
+        "portal/reports/groups.html",
+        {
+            "project": project,
+            "groups": selectors.open_report_groups(project),
+            "escalate_form": form,
+            "escalate_group": group.pk,
+        },
+        status=400,
+    )
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
+    """Signed in: email (own address) or webhook. Anonymous: email with double opt-in, only
+    while status pages are public."""
+    project = _project(slug)
+    signed_in = request.user.is_authenticated
+    if not signed_in and not subscriptions.status_is_public():
+        return redirect_to_login(request.get_full_path())
+    form = SubscribeForm(request.POST or None, signed_in=signed_in)
+    fragment = wants_fragment(request)
+    template = (
+        "portal/subscriptions/_subscribe_form.html"
+        if fragment
+        else "portal/subscriptions/subscribe.html"
+    )
+    context = {"project": project, "subscribe_form": form, "signed_in": signed_in}
+    if request.method != "POST":
+        return render(request, template, context)
+    if not signed_in:
+        wait = subscriptions.anonymous_signup_allowed(client_address=_client_address(request))
+        if wait:
+            form.add_error(
+                None,
+                "Too many subscribe requests from your network address. Nothing was stored "
+                f"and no email was sent. Try again in {(wait + 59) // 60} minutes.",
+            )
+            response = render(request, template, context, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+    if form.is_valid():
+        try:
+            subscription = subscriptions.subscription_create(
+                actor=request.user,
+                project=project,
+                channel=form.cleaned_data["channel"],
+                address=form.cleaned_data["address"],
+            )
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            context["subscription"] = subscription
+            done = (
+                "portal/subscriptions/_subscribed.html"
+                if fragment
+                else "portal/subscriptions/subscribed.html"
+            )
+            return render(request, done, context)
+    return render(request, template, context, status=400)
+
+
+@login_required
+def my_subscriptions(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/subscriptions/mine.html",
+        {"subscriptions": list(selectors.subscriptions_of(request.user))},
+    )
+
+
+@login_required
+@require_POST
+def subscription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    subscription = get_object_or_404(Subscription.objects.select_related("person"), pk=pk)
+    subscriptions.subscription_cancel(actor=request.user, subscription=subscription)
+    messages.success(request, "Unsubscribed.")
+    return redirect("feedback:my-subscriptions")
+
+
+def _link_page(request: HttpRequest, token: str, *, confirm: bool) -> HttpResponse:
+    """GET shows what the link does and one button; POST does it. A mail scanner that fetches
+    every link in a message therefore neither confirms nor cancels anything."""
+    salt, max_age, noun = (
+        (
+            subscriptions.CONFIRM_SALT,
+            subscriptions.confirm_max_age(),
+            "confirmation",
+        )
+        if confirm
+        else (
+            subscriptions.UNSUBSCRIBE_SALT,
+            subscriptions.unsubscribe_max_age(),
+            "unsubscribe",
+        )
+    )
+    template = "portal/subscriptions/link.html"
+    try:
+        if request.method == "POST":
+            service = (
+                subscriptions.subscription_confirm
+                if confirm
+                else subscriptions.subscription_unsubscribe
+            )
+            outcome = service(token=token)
+            return render(
+                request,
+                template,
+                {
+                    "confirm": confirm,
+                    "subscription": outcome.subscription,
+                    "done": True,
+                    "changed": outcome.changed,
+                },
+            )
+        subscription = subscriptions.subscription_from_token(
+            token, salt=salt, max_age=max_age, noun=noun
+        )
+    except subscriptions.SubscriptionLinkError as exc:
+        return render(
+            request, template, {"confirm": confirm, "error": exc.message}, status=exc.status
+        )
+    return render(request, template, {"confirm": confirm, "subscription": subscription})
+
+
+@require_http_methods(["GET", "POST"])
+def subscription_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    return _link_page(request, token, confirm=True)
+
+
+@require_http_methods(["GET", "POST"])
+def subscription_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    return _link_page(request, token, confirm=False)

@@ -1,0 +1,351 @@
+"""The directory and the project page over HTTP, against PostgreSQL: search, htmx fragments, who
+supports a project and whether they are awake, fixed query counts, the project page's role and
+dependency forms with inline errors, permissions and escaping."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from registry import services
+from registry.models import (
+    ContactMethod,
+    Dependency,
+    ProjectAlias,
+    ProjectRole,
+    ProjectURL,
+)
+from tests.factories import (
+    ContactMethodFactory,
+    DependencyFactory,
+    PersonFactory,
+    ProjectFactory,
+    ProjectRoleFactory,
+    SystemFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+ALL_DAY = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def reader():
+    return PersonFactory(display_name="Rita Reader").user
+
+
+@pytest.fixture
+def people_app():
+    """The People app, reached at people.example.com, also called "HR portal"; one owner."""
+    project = ProjectFactory(name="People", slug="people", support_tier="side_project")
+    ProjectAlias.objects.create(project=project, alias="HR portal")
+    ProjectURL(project=project, url="https://people.example.com/").save()
+    owner = PersonFactory(display_name="Olga Owner", time_zone="Asia/Tokyo", working_hours=ALL_DAY)
+    ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+    return project, owner.user
+
+
+def names_in(response) -> list[str]:
+    return re.findall(r'class="title"[^>]*>([^<]+)</a>', response.content.decode())
+
+
+# --- directory ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["peop", "PEOPLE", "hr port", "https://people.example.com/app/x", "people.example.com"],
+)
+def test_directory_finds_project_by_name_alias_and_pasted_url(reader, people_app, query):
+    ProjectFactory(name="Payroll", slug="payroll")
+    response = client_for(reader).get("/", {"q": query})
+    assert response.status_code == 200
+    assert names_in(response) == ["People"]
+
+
+def test_directory_without_query_lists_everything_with_owner_state(reader, people_app):
+    ProjectFactory(name="Payroll", slug="payroll")
+    response = client_for(reader).get("/")
+    assert names_in(response) == ["Payroll", "People"]
+    body = response.content.decode()
+    assert "Olga Owner" in body
+    assert "in working hours" in body
+    assert "No owner listed." in body  # Payroll has none
+
+
+def test_directory_htmx_request_returns_only_the_fragment(reader, people_app):
+    client = client_for(reader)
+    fragment = client.get("/", {"q": "people"}, **HTMX)
+    assert fragment.status_code == 200
+    body = fragment.content.decode()
+    assert "<html" not in body and "<body" not in body
+    assert "People" in body
+    assert "HX-Request" in fragment["Vary"]
+
+    page = client.get("/", {"q": "people"})
+    assert "<html" in page.content.decode()
+    assert 'id="results"' in page.content.decode()
+
+
+def test_directory_history_restore_gets_the_full_page(reader, people_app):
+    response = client_for(reader).get(
+        "/", {"q": "people"}, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert "<html" in response.content.decode()
+
+
+def test_directory_paginates_by_twenty(reader):
+    ProjectFactory.create_batch(21)
+    client = client_for(reader)
+    first = client.get("/")
+    assert len(names_in(first)) == 20
+    assert "Page 1 of 2" in first.content.decode()
+    assert len(names_in(client.get("/", {"page": 2}))) == 1
+
+
+@pytest.mark.parametrize("query", ["peo\x00ple", "x" * 5000, "%", "'; drop table x; --"])
+def test_directory_survives_odd_queries(reader, people_app, query):
+    response = client_for(reader).get("/", {"q": query, "page": "-1"})
+    assert response.status_code == 200
+
+
+def test_directory_search_form_works_without_javascript(reader):
+    body = client_for(reader).get("/").content.decode()
+    form = re.search(r"<form[^>]*role=\"search\"[^>]*>", body).group(0)
+    assert 'method="get"' in form and 'action="/"' in form
+    assert 'name="q"' in body
+
+
+# --- fixed query counts ------------------------------------------------------------------------
+
+
+def _registry_of(n: int) -> None:
+    """n projects, each with two people (one with a contact method), an alias, a URL, an edge."""
+    system = SystemFactory()
+    for i in range(n):
+        project = ProjectFactory(name=f"App {n}-{i:02d}")
+        ProjectAlias.objects.create(project=project, alias=f"alias {i}")
+        ProjectURL(project=project, url=f"https://app{i}.example.com/").save()
+        owner = PersonFactory(time_zone="Europe/Paris")
+        ContactMethodFactory(person=owner)
+        ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+        ProjectRoleFactory(project=project, role=ProjectRole.Role.BACKUP, order=1)
+        DependencyFactory(source_project=project, target_system=system)
+
+
+def _count_queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+# session, user, count, page, aliases, roles+people, IT group (nav), own person (nav), open
+# incidents and outages of the page's projects (status badges); no on-call: that is per project
+DIRECTORY_QUERIES = 9
+
+
+def test_directory_runs_a_fixed_number_of_queries(reader):
+    client = client_for(reader)
+    _registry_of(3)
+    small = _count_queries(client, "/")
+    _registry_of(30)
+    large = _count_queries(client, "/")
+    assert small == large == DIRECTORY_QUERIES
+    assert _count_queries(client, "/?q=app") == DIRECTORY_QUERIES
+
+
+# session, user, project+team, aliases, urls, roles+people, contact methods, dependencies+systems,
+# may-edit check, IT group, history+actors, own person (nav), on-call rotations, open incidents
+# and outages (status banner)
+PROJECT_PAGE_QUERIES = 14
+
+
+def _project_with(n: int):
+    project = ProjectFactory()
+    owner = PersonFactory()
+    ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+    for i in range(n):
+        ProjectAlias.objects.create(project=project, alias=f"alias {i}")
+        ProjectURL(project=project, url=f"https://x{i}.example.com/").save()
+        person = PersonFactory()
+        ContactMethodFactory(person=person)
+        ProjectRoleFactory(project=project, person=person, role=ProjectRole.Role.MAINTAINER)
+        DependencyFactory(source_project=project, target_system=SystemFactory())
+        services.project_update(actor=owner.user, project=project, description=f"v{i}")
+    return project, owner.user
+
+
+@pytest.mark.parametrize("as_owner", [False, True])
+def test_project_page_runs_a_fixed_number_of_queries(reader, as_owner):
+    small, small_owner = _project_with(3)
+    large, large_owner = _project_with(30)
+    small_client = client_for(small_owner if as_owner else reader)
+    large_client = client_for(large_owner if as_owner else reader)
+    small_count = _count_queries(small_client, f"/projects/{small.slug}/")
+    large_count = _count_queries(large_client, f"/projects/{large.slug}/")
+    # An editor's page also lists the IT systems to pick a new dependency from: one query more.
+    assert small_count == large_count == PROJECT_PAGE_QUERIES + (1 if as_owner else 0)
+
+
+# --- project page ------------------------------------------------------------------------------
+
+
+def test_project_page_shows_owners_with_their_local_time_first(reader, people_app):
+    project, _ = people_app
+    night_owl = PersonFactory(display_name="Bob Backup", time_zone="America/New_York")
+    night_owl.working_hours = {}
+    night_owl.save()
+    ProjectRoleFactory(project=project, person=night_owl, role=ProjectRole.Role.BACKUP)
+
+    before = timezone.now()
+    body = client_for(reader).get("/projects/people/").content.decode()
+    after = timezone.now()
+
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    shown = {moment.astimezone(tokyo).strftime("%a %H:%M") for moment in (before, after)}
+    assert any(text in body for text in shown), (shown, body)
+    assert "Asia/Tokyo" in body
+    owner_at = body.index("Olga Owner")
+    backup_at = body.index("Bob Backup")
+    assert owner_at < backup_at < body.index("Getting help")
+    # Olga works all day; Bob has no working hours at all.
+    assert "in working hours" in body[owner_at:backup_at]
+    assert "outside hours" in body[backup_at:]
+    assert "On call: rotations not set up" in body
+
+
+def test_project_page_shows_phone_but_never_webhook_urls(reader, people_app):
+    project, owner_user = people_app
+    person = owner_user.person
+    ContactMethod.objects.create(person=person, kind="sms", address="+14155550100")
+    ContactMethod.objects.create(
+        person=person, kind="slack", address="https://hooks.slack.example.com/secret-token"
+    )
+    body = client_for(reader).get("/projects/people/").content.decode()
+    assert "+14155550100" in body
+    assert "secret-token" not in body
+
+
+def test_project_page_lists_dependencies_and_history(reader, people_app):
+    project, owner_user = people_app
+    sso = SystemFactory(name="SSO", slug="sso")
+    DependencyFactory(source_project=project, target_system=sso, criticality="soft")
+    services.project_update(actor=owner_user, project=project, help_channel="#people-help")
+    body = client_for(reader).get("/projects/people/").content.decode()
+    assert 'href="/systems/sso/"' in body
+    assert 'class="badge soft"' in body
+    assert "#people-help" in body
+    assert re.search(r"help_channel: <del>—</del> → <ins>#people-help</ins>", body)
+    assert owner_user.username in body
+
+
+def test_unknown_project_is_404(reader):
+    assert client_for(reader).get("/projects/nope/").status_code == 404
+
+
+def test_user_text_is_escaped(reader):
+    project = ProjectFactory(
+        name="<b>Bold</b>", description="<script>alert('x')</script>", help_channel="<img src=x>"
+    )
+    client = client_for(reader)
+    for body in (
+        client.get(f"/projects/{project.slug}/").content.decode(),
+        client.get("/").content.decode(),
+    ):
+        assert "<script>alert" not in body
+        assert "<b>Bold</b>" not in body
+        assert "<img src=x>" not in body
+        assert "&lt;b&gt;Bold&lt;/b&gt;" in body
+    page = client.get(f"/projects/{project.slug}/").content.decode()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+
+
+# --- project forms and permissions ------------------------------------------------------------
+
+
+def test_owner_adds_a_backup_with_htmx_and_gets_a_fresh_fragment(people_app):
+    project, owner_user = people_app
+    backup = PersonFactory(display_name="Bea Backup")
+    response = client_for(owner_user).post(
+        "/projects/people/roles/",
+        {"person": backup.user.username, "role": "backup", "order": "1"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body
+    assert body.lstrip().startswith('<div id="support">')
+    assert "Bea Backup" in body
+    # The form comes back empty, and the history is refreshed out of band.
+    assert f'value="{backup.user.username}"' not in body
+    assert 'hx-swap-oob="true"' in body
+    assert project.roles.get(person=backup).role == "backup"
+
+
+def test_role_form_without_htmx_redirects_after_post(people_app):
+    project, owner_user = people_app
+    backup = PersonFactory()
+    response = client_for(owner_user).post(
+        "/projects/people/roles/", {"person": backup.user.username, "role": "maintainer"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/projects/people/#support"
+
+
+def test_unknown_username_is_an_inline_error(people_app):
+    project, owner_user = people_app
+    response = client_for(owner_user).post(
+        "/projects/people/roles/", {"person": "ghost", "role": "owner"}, **HTMX
+    )
+    assert response.status_code == 200
+    assert "Nobody has the username “ghost”." in response.content.decode()
+    assert project.roles.count() == 1
+
+
+def test_removing_the_last_owner_is_refused_inline(people_app):
+    project, owner_user = people_app
+    response = client_for(owner_user).post(
+        f"/projects/people/roles/{owner_user.person.pk}/remove/", **HTMX
+    )
+    assert response.status_code == 200
+    assert "must keep at least one owner" in response.content.decode()
+    assert project.roles.count() == 1
+
+
+def test_owner_adds_and_removes_a_dependency(people_app):
+    project, owner_user = people_app
+    sso = SystemFactory(name="SSO", slug="sso")
+    client = client_for(owner_user)
+    response = client.post(
+        "/projects/people/dependencies/",
+        {"target_system": "sso", "criticality": "hard"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert response.content.decode().lstrip().startswith('<section id="dependencies"')
+    edge = Dependency.objects.get(source_project=project, target_system=sso)
+    response = client.post(f"/projects/people/dependencies/{edge.pk}/remove/")
+    assert response.status_code == 302
+    assert not Dependency.objects.filter(pk=edge.pk).exists()
+
+
+def test_reader_cannot_remove_a_dependency(people_app, reader):
+    project, _ = people_app
+    edge = DependencyFactory(source_project=project)
+    response = client_for(reader).post(f"/projects/people/dependencies/{edge.pk}/remove/")
+    assert response.status_code == 403
+    assert Dependency.objects.filter(pk=edge.pk).exists()

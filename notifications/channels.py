@@ -61,6 +61,7 @@ def signature(body: bytes) -> str:
 def _ack_url(notification: Notification) -> str:
     if notification.kind != Notification.Kind.PAGE or notification.page_id is None:
         return ""
+    # Late: the services import this module to send.
     from .services import ack_url
 
     return ack_url(page=notification.page_id, person=notification.recipient_id)

@@ -72,7 +72,7 @@ def _subscribers_notify(**kwargs: Any) -> None:
 def _webhooks_emit(**kwargs: Any) -> None:
     """The outgoing webhooks of the touched projects and of the event's systems (imported late,
     like `_delivery`)."""
-    from notifications.webhook_services import webhooks_emit
+    from webhooks.services import webhooks_emit
 
     webhooks_emit(**kwargs)
 

@@ -7,11 +7,11 @@ from incidents import api as incidents_api
 from incidents import incident_api
 from incidents.feedback_api import ReportViewSet, SubscriptionViewSet
 from notifications import api as notifications_api
-from notifications import webhook_api
 from registry import oncall_api
 from registry.api import views as registry_api
 from registry.catalog_api import CatalogExportView, CatalogImportView
 from registry.csv_api import RegistryExportView, RegistryImportView
+from webhooks import api as webhooks_api
 
 router = DefaultRouter()
 
@@ -42,7 +42,7 @@ router.register("status", incident_api.StatusViewSet, basename="status")
 
 # notifications
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
-router.register("webhooks", webhook_api.WebhookEndpointViewSet, basename="webhook")
+router.register("webhooks", webhooks_api.WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     path("auth/token/", registry_api.TokenView.as_view(), name="api-token"),

@@ -22,7 +22,7 @@ urlpatterns = [
     path("it/", include("incidents.urls")),
     path("", include("registry.oncall_urls")),
     path("notifications/", include("notifications.urls")),
-    path("", include("notifications.webhook_urls")),
+    path("", include("webhooks.urls")),
     path("", include("incidents.feedback_urls")),
     path("", include("incidents.incident_urls")),
     path("", include("registry.urls")),

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "registry",
     "incidents",
     "notifications",
+    "webhooks",
     "integrations",
 ]
 
@@ -208,7 +209,7 @@ SPECTACULAR_SETTINGS = {
         "SupporterRoleEnum": "registry.api.serializers.SUPPORTER_ROLES",
         "NotificationStateEnum": "notifications.models.Notification.State",
         "PageStateEnum": "notifications.models.Page.State",
-        "WebhookEventEnum": "notifications.models.WebhookEndpoint.Event",
+        "WebhookEventEnum": "webhooks.models.WebhookEndpoint.Event",
     },
 }
 

@@ -37,7 +37,6 @@ def main() -> None:
     from integrations import services as integrations
     from notifications import services as delivery
     from notifications.models import DeliveryAttempt, Notification
-    from notifications.webhook_services import webhook_endpoint_create
     from registry.models import ContactMethod, ProjectRole
     from tests.factories import (
         ContactMethodFactory,
@@ -48,6 +47,7 @@ def main() -> None:
         SystemFactory,
         it_staff_user,
     )
+    from webhooks.services import webhook_endpoint_create
 
     call_command("migrate", verbosity=0)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)

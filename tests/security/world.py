@@ -19,8 +19,7 @@ from incidents.models import Change, Incident, Outage, ProblemReport, ReportGrou
 from incidents.report_services import report_submit
 from integrations.models import Heartbeat
 from integrations.services import heartbeat_create
-from notifications.models import Notification, WebhookEndpoint
-from notifications.webhook_services import webhook_endpoint_create
+from notifications.models import Notification
 from registry import oncall_services
 from registry.models import (
     ContactMethod,
@@ -43,6 +42,8 @@ from tests.factories import (
     TeamFactory,
     it_staff_user,
 )
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_endpoint_create
 
 ROLES = ("anonymous", "reader", "other_owner", "owner", "it", "admin")
 

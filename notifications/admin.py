@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from . import services
 from .models import DeliveryAttempt, Notification, Page
 
 
@@ -62,8 +63,6 @@ class PageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Acknowledge (stops escalation)")
     def acknowledge(self, request, queryset) -> None:
-        from . import services
-
         person = getattr(request.user, "person", None)
         for page in queryset:
             services.page_ack(page=page, person=person, via="admin")

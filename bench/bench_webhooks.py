@@ -49,8 +49,9 @@ def run() -> list[dict]:
 
     from bench import synthetic
     from incidents.models import Outage
-    from notifications.models import Notification, WebhookEndpoint
+    from notifications.models import Notification
     from registry.models import ITSystem
+    from webhooks.models import WebhookEndpoint
 
     sink, server = _sink()
     broker = redis.Redis.from_url(settings.REDIS_URL)

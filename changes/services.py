@@ -18,8 +18,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.webhook_services import webhooks_emit
 from registry.models import ITSystem, Project
+from webhooks.services import webhooks_emit
 
 from . import events
 from .events import Actor

@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from .models import DeliveryAttempt, Notification, Page, WebhookEndpoint
+from . import services
+from .models import DeliveryAttempt, Notification, Page
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -62,29 +63,6 @@ class PageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Acknowledge (stops escalation)")
     def acknowledge(self, request, queryset) -> None:
-        from . import services
-
         person = getattr(request.user, "person", None)
         for page in queryset:
             services.page_ack(page=page, person=person, via="admin")
-
-
-@admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
-    """Read-only: endpoints are managed on their project's or system's webhooks page, through the
-    services (permissions, validation, audit)."""
-
-    list_display = ["id", "url", "project", "system", "is_active", "created_at"]
-    list_filter = ["is_active"]
-    search_fields = ["url", "description", "project__name", "system__name"]
-    list_select_related = ["project", "system"]
-    exclude = ["secret"]
-    readonly_fields = [
-        f.name for f in WebhookEndpoint._meta.concrete_fields if f.name not in ("id", "secret")
-    ]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

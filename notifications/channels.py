@@ -24,6 +24,7 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .models import Channel, Notification
@@ -61,6 +62,7 @@ def signature(body: bytes) -> str:
 def _ack_url(notification: Notification) -> str:
     if notification.kind != Notification.Kind.PAGE or notification.page_id is None:
         return ""
+    # Late: the services import this module to send.
     from .services import ack_url
 
     return ack_url(page=notification.page_id, person=notification.recipient_id)
@@ -196,8 +198,6 @@ def _retry_after(response: requests.Response) -> float | None:
         parsed = email.utils.parsedate_to_datetime(value) if value else None
         if parsed is None:
             return None
-        from django.utils import timezone
-
         return max(0.0, (parsed - timezone.now()).total_seconds())
 
 

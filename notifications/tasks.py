@@ -11,6 +11,7 @@ from django.utils import timezone
 from steward.health import task_ran_record
 
 from . import services
+from .services import enqueue
 
 
 @shared_task(name="notifications.send", ignore_result=True)
@@ -38,13 +39,13 @@ def send_pages(notification_ids: list[int]) -> dict:
 def fan_out(notification_ids: list[int]) -> int:
     """Publish one send per id (a big fan-out leaves the request as a few of these instead of
     thousands of messages). Running it twice publishes twice: harmless, the claim decides."""
-    services._publish(notification_ids, urgent=False)
+    enqueue._publish(notification_ids, urgent=False)
     return len(notification_ids)
 
 
 @shared_task(name="notifications.fan_out_pages", ignore_result=True)
 def fan_out_pages(notification_ids: list[int]) -> int:
-    services._publish(notification_ids, urgent=True)
+    enqueue._publish(notification_ids, urgent=True)
     return len(notification_ids)
 
 

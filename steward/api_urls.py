@@ -14,10 +14,10 @@ from imports.api import (
 from incidents.api import incidents as incidents_api
 from incidents.api import outages as outages_api
 from notifications import api as notifications_api
-from notifications import webhook_api
 from oncall import api as oncall_api
 from portal.api import ReportViewSet, SubscriptionViewSet
 from registry.api import views as registry_api
+from webhooks import api as webhooks_api
 
 router = DefaultRouter()
 
@@ -50,7 +50,7 @@ router.register("status", incidents_api.StatusViewSet, basename="status")
 
 # notifications
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")
-router.register("webhooks", webhook_api.WebhookEndpointViewSet, basename="webhook")
+router.register("webhooks", webhooks_api.WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns = [
     path("auth/token/", registry_api.TokenView.as_view(), name="api-token"),

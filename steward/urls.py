@@ -32,7 +32,7 @@ urlpatterns = [
         "", include((oncall_urls.urlpatterns + changes_urls.feed_urlpatterns, oncall_urls.app_name))
     ),
     path("notifications/", include("notifications.urls")),
-    path("", include("notifications.webhook_urls")),
+    path("", include("webhooks.urls")),
     path("", include("portal.urls")),
     path("", include((incidents_urls.incident_urlpatterns, "incident_portal"))),
     # The import pages (imports) and the directory and project page (the portal, which composes

@@ -20,9 +20,9 @@ from django.utils import timezone
 from changes import events
 from changes.events import Actor
 from notifications import services as delivery
-from notifications.webhook_services import webhooks_emit
 from registry.errors import Conflict
 from registry.models import ITSystem, Project
+from webhooks.services import webhooks_emit
 
 from ..models import Outage, OutageUpdate
 

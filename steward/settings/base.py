@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "incidents",
     "portal",
     "notifications",
+    "webhooks",
     "integrations",
     "imports",
 ]
@@ -202,7 +203,7 @@ SPECTACULAR_SETTINGS = {
         "SupporterRoleEnum": "oncall.api.SUPPORTER_ROLES",
         "NotificationStateEnum": "notifications.models.Notification.State",
         "PageStateEnum": "notifications.models.Page.State",
-        "WebhookEventEnum": "notifications.models.WebhookEndpoint.Event",
+        "WebhookEventEnum": "webhooks.models.WebhookEndpoint.Event",
     },
 }
 

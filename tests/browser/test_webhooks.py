@@ -7,9 +7,10 @@ from playwright.sync_api import Page, expect
 from standardwebhooks.webhooks import Webhook
 
 from notifications import services as delivery
-from notifications.models import Notification, WebhookEndpoint
+from notifications.models import Notification
 from tests.e2e_support import http_sink  # noqa: F401
 from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory
+from webhooks.models import WebhookEndpoint
 
 from .conftest import sign_in
 

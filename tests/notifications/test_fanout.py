@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from notifications import services as notifications
+from notifications.services import enqueue, sending
 from oncall import escalation as oncall
 from oncall import services as oncall_services
 from oncall.models import RotationLayer
@@ -208,7 +209,7 @@ def test_two_batch_claims_never_share_a_row(http_sink, event):
     later = AT + timedelta(seconds=django_settings.STEWARD_LEASE_SECONDS + 1)
     again = notifications.notifications_claim(notification_ids=ids[:1], now=later)
     assert [n.pk for n in again] == ids[:1]
-    assert not notifications._finish_sent(first[0], started=AT, latency=1, status=200)
+    assert not sending._finish_sent(first[0], started=AT, latency=1, status=200)
 
 
 def test_a_batch_releases_the_rows_it_could_not_send_within_its_lease(
@@ -218,7 +219,7 @@ def test_a_batch_releases_the_rows_it_could_not_send_within_its_lease(
 
     published = []
     monkeypatch.setattr(
-        notifications,
+        enqueue,
         "_publish",
         lambda ids, urgent, countdown=None: published.append((list(ids), urgent)),
     )
@@ -253,16 +254,16 @@ def test_sends_are_published_in_batches_on_their_queues(monkeypatch):
         monkeypatch.setattr(
             task, "apply_async", lambda t=task, **kw: sent.append((t.name, kw["args"][0], kw))
         )
-    notifications._publish(list(range(1, 41)), urgent=True)
+    enqueue._publish(list(range(1, 41)), urgent=True)
     assert [(name, len(ids)) for name, ids, _ in sent] == [("notifications.send_pages", 16)] * 2 + [
         ("notifications.send_pages", 8)
     ]
     assert {kw["queue"] for *_, kw in sent} == {"pages"}
     assert [i for _, ids, _ in sent for i in ids] == list(range(1, 41))
     sent.clear()
-    notifications._publish([1, 2], urgent=False)
-    notifications._publish([3], urgent=False)
-    notifications._publish([4, 5], urgent=True, countdown=2.0)  # retries go one by one
+    enqueue._publish([1, 2], urgent=False)
+    enqueue._publish([3], urgent=False)
+    enqueue._publish([4, 5], urgent=True, countdown=2.0)  # retries go one by one
     assert [(name, ids, kw["queue"]) for name, ids, kw in sent] == [
         ("notifications.send_many", [1, 2], "default"),
         ("notifications.send", 3, "default"),

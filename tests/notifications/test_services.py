@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from notifications import channels, services
 from notifications.models import DeliveryAttempt, Notification, Page
+from notifications.services import enqueue
 from registry.models import ContactMethod, ProjectRole
 from tests.factories import PersonFactory, ProjectRoleFactory
 
@@ -407,7 +408,7 @@ def test_sms_goes_through_the_provider_interface(event):
 def test_the_sweeper_re_enqueues_only_rows_whose_message_may_be_lost(event, monkeypatch):
     published = []
     monkeypatch.setattr(
-        services, "_publish", lambda ids, urgent, countdown=None: published.extend(ids)
+        enqueue, "_publish", lambda ids, urgent, countdown=None: published.extend(ids)
     )
     person = PersonFactory()
     [row] = services.notices_send(
@@ -497,10 +498,10 @@ def test_messages_go_out_once_per_row_after_commit_and_never_for_a_rollback(even
 
     published = []
     monkeypatch.setattr(
-        services, "_publish", lambda ids, urgent, countdown=None: published.append(list(ids))
+        enqueue, "_publish", lambda ids, urgent, countdown=None: published.append(list(ids))
     )
     monkeypatch.setattr(
-        services, "_publish_fan_out", lambda ids, urgent: published.append(("fan-out", len(ids)))
+        enqueue, "_publish_fan_out", lambda ids, urgent: published.append(("fan-out", len(ids)))
     )
     people = [PersonFactory() for _ in range(3)]
 
@@ -540,7 +541,7 @@ def test_messages_go_out_once_per_row_after_commit_and_never_for_a_rollback(even
 def test_the_sweeper_publishes_a_row_whose_worker_died_mid_send(event, monkeypatch):
     published = []
     monkeypatch.setattr(
-        services, "_publish", lambda ids, urgent, countdown=None: published.extend(ids)
+        enqueue, "_publish", lambda ids, urgent, countdown=None: published.extend(ids)
     )
     [row] = services.notices_send(
         event=event, topic="t", recipients=[PersonFactory()], subject="s", body="", now=MONDAY_10

@@ -20,8 +20,7 @@ from incidents.models import Incident, Outage
 from incidents.services import outages as outage_services
 from integrations.models import Heartbeat
 from integrations.services import heartbeat_create
-from notifications.models import Notification, WebhookEndpoint
-from notifications.webhook_services import webhook_endpoint_create
+from notifications.models import Notification
 from oncall import services as oncall_services
 from oncall.models import Rotation
 from portal.models import ProblemReport, ReportGroup, Subscription
@@ -46,6 +45,8 @@ from tests.factories import (
     TeamFactory,
     it_staff_user,
 )
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_endpoint_create
 
 ROLES = ("anonymous", "reader", "other_owner", "owner", "it", "admin")
 

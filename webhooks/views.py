@@ -12,24 +12,25 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from notifications.models import DeliveryAttempt
 from registry.errors import Conflict
 from registry.forms import add_service_error
 from registry.models import ITSystem, Project
 
-from . import webhook_services
-from .models import DeliveryAttempt, WebhookEndpoint
-from .webhook_forms import WebhookEndpointForm
+from . import services
+from .forms import WebhookEndpointForm
+from .models import WebhookEndpoint
 
 LOG_ROWS = 50
 
 
 def _owner_page(request: HttpRequest, owner: Project | ITSystem, scope: str) -> HttpResponse:
-    if not webhook_services.can_manage_webhooks(request.user, owner):
+    if not services.can_manage_webhooks(request.user, owner):
         raise PermissionDenied("Only the people who manage it see its webhooks.")
     form = WebhookEndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            endpoint = webhook_services.webhook_endpoint_create(
+            endpoint = services.webhook_endpoint_create(
                 actor=request.user, **{scope: owner}, **form.cleaned_data
             )
         except ValidationError as exc:
@@ -43,7 +44,7 @@ def _owner_page(request: HttpRequest, owner: Project | ITSystem, scope: str) -> 
         "endpoints": owner.webhooks.order_by("id"),
         "form": form,
     }
-    return render(request, "notifications/webhooks.html", context)
+    return render(request, "webhooks/endpoints.html", context)
 
 
 @login_required
@@ -58,7 +59,7 @@ def system_webhooks(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _endpoint(request: HttpRequest, pk: int) -> WebhookEndpoint:
     endpoint = get_object_or_404(WebhookEndpoint.objects.select_related("project", "system"), pk=pk)
-    if not webhook_services.can_manage_webhooks(request.user, endpoint.owner):
+    if not services.can_manage_webhooks(request.user, endpoint.owner):
         raise PermissionDenied("Only the people who manage it see this webhook.")
     return endpoint
 
@@ -75,7 +76,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = WebhookEndpointForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            webhook_services.webhook_endpoint_update(
+            services.webhook_endpoint_update(
                 actor=request.user, endpoint=endpoint, **form.cleaned_data
             )
         except ValidationError as exc:
@@ -87,7 +88,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("started_at", "id"))
     )[:LOG_ROWS]
     context = {"endpoint": endpoint, "form": form, "deliveries": deliveries}
-    return render(request, "notifications/webhook.html", context)
+    return render(request, "webhooks/endpoint.html", context)
 
 
 def _done(request: HttpRequest, endpoint: WebhookEndpoint, message: str) -> HttpResponse:
@@ -100,7 +101,7 @@ def _done(request: HttpRequest, endpoint: WebhookEndpoint, message: str) -> Http
 def ping(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint(request, pk)
     try:
-        webhook_services.webhook_ping(actor=request.user, endpoint=endpoint)
+        services.webhook_ping(actor=request.user, endpoint=endpoint)
     except Conflict as exc:
         messages.error(request, exc.message)
         return redirect("webhooks:detail", pk=endpoint.pk)
@@ -111,7 +112,7 @@ def ping(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint(request, pk)
-    webhook_services.webhook_secret_rotate(actor=request.user, endpoint=endpoint)
+    services.webhook_secret_rotate(actor=request.user, endpoint=endpoint)
     return _done(request, endpoint, "New secret made; deliveries from now on are signed with it.")
 
 
@@ -120,7 +121,7 @@ def rotate_secret(request: HttpRequest, pk: int) -> HttpResponse:
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint(request, pk)
     owner = endpoint.owner
-    webhook_services.webhook_endpoint_delete(actor=request.user, endpoint=endpoint)
+    services.webhook_endpoint_delete(actor=request.user, endpoint=endpoint)
     messages.success(request, "Webhook deleted.")
     if isinstance(owner, Project):
         return redirect("webhooks:project", slug=owner.slug)
@@ -133,7 +134,7 @@ def redeliver(request: HttpRequest, pk: int, delivery_id: int) -> HttpResponse:
     endpoint = _endpoint(request, pk)
     row = get_object_or_404(endpoint.deliveries.all(), pk=delivery_id)
     try:
-        webhook_services.webhook_redeliver(actor=request.user, notification=row)
+        services.webhook_redeliver(actor=request.user, notification=row)
     except Conflict as exc:
         messages.error(request, exc.message)
         return redirect("webhooks:detail", pk=endpoint.pk)

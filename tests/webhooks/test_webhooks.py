@@ -22,8 +22,7 @@ from changes.models import Change
 from incidents.models import Outage
 from incidents.services import outages as outage_services
 from notifications import services as delivery
-from notifications import webhook_services as webhooks
-from notifications.models import Notification, Page, WebhookEndpoint
+from notifications.models import Notification, Page
 from registry.errors import Conflict
 from registry.models import AuditEntry, Dependency, ITSystem, Person, Project, ProjectRole
 from tests.factories import (
@@ -34,6 +33,8 @@ from tests.factories import (
     SystemFactory,
     it_staff_user,
 )
+from webhooks import services as webhooks
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -378,7 +379,7 @@ def test_the_audit_trail_never_holds_the_secret(world):
     webhooks.webhook_endpoint_update(
         actor=world.it, endpoint=world.people_hook, description="Team bot"
     )
-    entries = AuditEntry.objects.filter(object_type="notifications.webhookendpoint")
+    entries = AuditEntry.objects.filter(object_type="webhooks.webhookendpoint")
     assert entries.count() == 4 + 2  # four created by the world, then the rotation and the edit
     world.people_hook.refresh_from_db()
     assert not any(world.people_hook.secret in json.dumps(e.changes) for e in entries)

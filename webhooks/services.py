@@ -9,7 +9,9 @@ document sent, frozen when the event happens; a redelivery sends the same docume
 Signing follows the Standard Webhooks scheme (https://www.standardwebhooks.com/): headers
 `webhook-id` (the message id, the same on every attempt and redelivery), `webhook-timestamp`
 and `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed with the
-endpoint's secret, so receivers can verify with any Standard Webhooks library.
+endpoint's secret, so receivers can verify with any Standard Webhooks library. The signing and
+the POST are the pipeline's webhook channel (`notifications.channels.post_endpoint`), at send
+time; this module decides what is sent and to which endpoint.
 
 Which endpoints hear an event: a project's endpoints when the event touches the project (the
 event's snapshot of impacted projects); an IT system's endpoints when the event is on that system
@@ -33,14 +35,15 @@ from django.db.models import Model, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications import services as delivery
+from notifications.channels import denied_address
+from notifications.models import Channel, Notification
 from registry import permissions
 from registry.errors import Conflict
 from registry.models import AuditEntry, ITSystem, Project
 from registry.services import audit_record, audit_snapshot
 
-from . import services as delivery
-from .channels import denied_address
-from .models import Channel, Notification, WebhookEndpoint
+from .models import WebhookEndpoint, new_webhook_secret
 
 Actor = AbstractBaseUser | AnonymousUser | None
 
@@ -162,8 +165,6 @@ def webhook_endpoint_delete(*, actor: Actor, endpoint: WebhookEndpoint) -> None:
 def webhook_secret_rotate(*, actor: Actor, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     """A new secret at once. Deliveries already sent were signed with the old one; retries and
     redeliveries from now on are signed with the new one (signing happens at send time)."""
-    from .models import new_webhook_secret
-
     _require_manage(actor, endpoint.owner)
     locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     locked.secret = new_webhook_secret()

@@ -14,7 +14,6 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from notifications import services as delivery
-from notifications import webhook_services as webhooks
 from notifications.models import Notification
 from tests.e2e_support import wait_for
 from tests.factories import (
@@ -25,6 +24,7 @@ from tests.factories import (
     SystemFactory,
     it_staff_user,
 )
+from webhooks import services as webhooks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

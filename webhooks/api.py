@@ -14,13 +14,14 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from notifications.api import DeliveryAttemptSerializer
+from notifications.models import DeliveryAttempt, Notification
 from registry import permissions
 from registry.api.views import BAD_REQUEST, FORBIDDEN, METHODS
 from registry.models import ITSystem, Project
 
-from . import webhook_services
-from .api import DeliveryAttemptSerializer
-from .models import DeliveryAttempt, Notification, WebhookEndpoint
+from . import services
+from .models import WebhookEndpoint
 
 
 class WebhookEndpointOut(serializers.ModelSerializer):
@@ -127,21 +128,19 @@ class WebhookEndpointViewSet(
     def create(self, request: Request) -> Response:
         data = WebhookEndpointIn(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = webhook_services.webhook_endpoint_create(
-            actor=request.user, **data.validated_data
-        )
+        endpoint = services.webhook_endpoint_create(actor=request.user, **data.validated_data)
         return Response(WebhookEndpointOut(endpoint).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         data = WebhookEndpointUpdate(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = webhook_services.webhook_endpoint_update(
+        endpoint = services.webhook_endpoint_update(
             actor=request.user, endpoint=self.get_object(), **data.validated_data
         )
         return Response(WebhookEndpointOut(endpoint).data)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        webhook_services.webhook_endpoint_delete(actor=request.user, endpoint=self.get_object())
+        services.webhook_endpoint_delete(actor=request.user, endpoint=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={200: WebhookDeliveryOut(many=True)})
@@ -162,16 +161,14 @@ class WebhookEndpointViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def ping(self, request: Request, pk: str | None = None) -> Response:
         """Queue a `ping` delivery to the endpoint."""
-        row = webhook_services.webhook_ping(actor=request.user, endpoint=self.get_object())
+        row = services.webhook_ping(actor=request.user, endpoint=self.get_object())
         return Response(WebhookDeliveryOut(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: WebhookEndpointOut, 403: FORBIDDEN})
     @action(detail=True, methods=["post"], url_path="rotate-secret", filter_backends=[])
     def rotate_secret(self, request: Request, pk: str | None = None) -> Response:
         """Replace the signing secret; the response holds the new one."""
-        endpoint = webhook_services.webhook_secret_rotate(
-            actor=request.user, endpoint=self.get_object()
-        )
+        endpoint = services.webhook_secret_rotate(actor=request.user, endpoint=self.get_object())
         return Response(WebhookEndpointOut(endpoint).data)
 
     @extend_schema(request=None, responses={201: WebhookDeliveryOut, 403: FORBIDDEN, 409: None})
@@ -185,5 +182,5 @@ class WebhookEndpointViewSet(
         """Send a finished delivery's document again (same `webhook-id`)."""
         endpoint = self.get_object()
         row = get_object_or_404(endpoint.deliveries.all(), pk=int(delivery_id))
-        copy = webhook_services.webhook_redeliver(actor=request.user, notification=row)
+        copy = services.webhook_redeliver(actor=request.user, notification=row)
         return Response(WebhookDeliveryOut(copy).data, status=status.HTTP_201_CREATED)

@@ -8,10 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from registry.errors import Conflict
 from registry.models import ContactMethod, Person, Project, ProjectRole
@@ -256,12 +258,10 @@ def page_ack(*, page: Page, person: Person | None, via: str, now: datetime | Non
         ]
     )
     _cancel_unsent([locked.pk])
-    # LAYERING EXCEPTION, reported: notifications may not import webhooks (a higher layer), but an
-    # acknowledged outage page emits `outage.acknowledged`, and webhooks import this package at
-    # module level, so this import is late to avoid the cycle.
-    from webhooks.services import webhooks_emit_ack
-
-    webhooks_emit_ack(page=locked, now=now)
+    # The apps above the pipeline say what else an acknowledgement does (webhooks: send
+    # `outage.acknowledged`), in the same transaction; the project's settings wire them in.
+    for acknowledged in settings.STEWARD_PAGE_ACKNOWLEDGED:
+        import_string(acknowledged)(page=locked, now=now)
     return locked
 
 

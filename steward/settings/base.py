@@ -226,6 +226,9 @@ STEWARD_ESCALATION_REPEATS = int(os.environ.get("STEWARD_ESCALATION_REPEATS", "2
 STEWARD_ESCALATION_LEVELS = os.environ.get(
     "STEWARD_ESCALATION_LEVELS", "notifications.services.default_escalation_levels"
 )
+# What an acknowledged page also does, called with (page=, now=) inside the acknowledging
+# transaction: how the apps above the delivery pipeline hook in without it importing them.
+STEWARD_PAGE_ACKNOWLEDGED = ["webhooks.services.webhooks_emit_ack"]
 STEWARD_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("STEWARD_DELIVERY_MAX_ATTEMPTS", "5"))
 STEWARD_RETRY_BASE_SECONDS = float(os.environ.get("STEWARD_RETRY_BASE_SECONDS", "5"))
 STEWARD_RETRY_MAX_SECONDS = float(os.environ.get("STEWARD_RETRY_MAX_SECONDS", "600"))

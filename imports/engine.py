@@ -32,7 +32,7 @@ from django.db import transaction
 from django.db.models import Model
 
 from registry.models import AuditEntry
-from registry.services import _save, audit_record, audit_snapshot
+from registry.services import audit_record, audit_snapshot, save_validated
 
 Actor = AbstractBaseUser | None
 
@@ -170,7 +170,7 @@ def save_if_changed(
     for key, value in differs.items():
         setattr(instance, key, value)
     if is_new or differs:
-        _save(instance)
+        save_validated(instance)
     if after_save is not None:
         after_save()
     audit_record(

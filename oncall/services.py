@@ -21,12 +21,12 @@ from registry import permissions
 from registry.models import AuditEntry, Person, Project, Team
 from registry.services import (
     Actor,
-    _audited,
-    _require,
-    _save,
-    _set_fields,
+    assign_fields,
     audit_record,
     audit_snapshot,
+    audited_change,
+    require_allowed,
+    save_validated,
 )
 from registry.validators import WEEKDAYS
 
@@ -61,7 +61,7 @@ def can_edit_rotation(user: Any, rotation: Rotation) -> bool:
 
 
 def _require_rotation(actor: Actor, rotation: Rotation) -> None:
-    _require(actor is None or can_edit_rotation(actor, rotation))
+    require_allowed(actor is None or can_edit_rotation(actor, rotation))
 
 
 # --- audit helpers --------------------------------------------------------------------------------
@@ -130,17 +130,17 @@ def rotation_create(
     if (project is None) == (team is None):
         raise ValidationError({"project": "A rotation belongs to one project or one team."})
     if project is not None:
-        _require(actor is None or permissions.can_edit_project(actor, project))
+        require_allowed(actor is None or permissions.can_edit_project(actor, project))
     else:
-        _require(actor is None or can_edit_team_rotations(actor, team))
+        require_allowed(actor is None or can_edit_team_rotations(actor, team))
     rotation = Rotation(name=name.strip(), project=project, team=team)
-    return _audited(actor, rotation, lambda: _save(rotation))
+    return audited_change(actor, rotation, lambda: save_validated(rotation))
 
 
 def rotation_update(*, actor: Actor, rotation: Rotation, **fields: Any) -> Rotation:
     _require_rotation(actor, rotation)
-    _set_fields(rotation, fields, ("name",))
-    return _audited(actor, rotation, lambda: _save(rotation))
+    assign_fields(rotation, fields, ("name",))
+    return audited_change(actor, rotation, lambda: save_validated(rotation))
 
 
 def rotation_delete(*, actor: Actor, rotation: Rotation) -> None:
@@ -203,7 +203,7 @@ def _set_members(layer: RotationLayer, members: Sequence[Person]) -> None:
 
 def _save_layer(layer: RotationLayer, members: Sequence[Person] | None) -> None:
     layer_clean(layer, members)
-    _save(layer)
+    save_validated(layer)
     if members is not None:
         _set_members(layer, members)
 
@@ -215,7 +215,7 @@ def layer_create(
     _require_rotation(actor, rotation)
     members = list(members)
     layer = RotationLayer(rotation=rotation)
-    _set_fields(layer, fields, LAYER_FIELDS)
+    assign_fields(layer, fields, LAYER_FIELDS)
     with transaction.atomic():
         Rotation.objects.select_for_update().filter(pk=rotation.pk).first()
         if "order" not in fields:
@@ -235,7 +235,7 @@ def layer_update(
     members = None if members is None else list(members)
     with transaction.atomic():
         before = _snapshot(RotationLayer.objects.get(pk=layer.pk))
-        _set_fields(layer, fields, LAYER_FIELDS)
+        assign_fields(layer, fields, LAYER_FIELDS)
         return _recorded(actor, layer, lambda: _save_layer(layer, members), before=before)
 
 
@@ -287,7 +287,7 @@ def _save_override(override: Override) -> None:
     # One writer at a time per rotation, so two overlapping overrides cannot both pass the check.
     Rotation.objects.select_for_update().filter(pk=override.rotation_id).first()
     override_clean(override)
-    _save(override)
+    save_validated(override)
 
 
 def override_create(
@@ -310,14 +310,14 @@ def override_create(
         reason=reason.strip(),
     )
     with transaction.atomic():
-        return _audited(actor, override, lambda: _save_override(override))
+        return audited_change(actor, override, lambda: _save_override(override))
 
 
 def override_update(*, actor: Actor, override: Override, **fields: Any) -> Override:
     _require_rotation(actor, override.rotation)
-    _set_fields(override, fields, OVERRIDE_FIELDS)
+    assign_fields(override, fields, OVERRIDE_FIELDS)
     with transaction.atomic():
-        return _audited(actor, override, lambda: _save_override(override))
+        return audited_change(actor, override, lambda: _save_override(override))
 
 
 def override_delete(*, actor: Actor, override: Override) -> None:
@@ -418,7 +418,7 @@ def escalation_policy_create(
     levels: Sequence[dict[str, Any]],
     repeat_count: int = 2,
 ) -> EscalationPolicy:
-    _require(actor is None or permissions.can_edit_project(actor, project))
+    require_allowed(actor is None or permissions.can_edit_project(actor, project))
     rows = _clean_levels(project, levels)
     policy = EscalationPolicy(project=project, repeat_count=_clean_repeat(repeat_count))
     with transaction.atomic():
@@ -426,7 +426,7 @@ def escalation_policy_create(
             raise ValidationError({"project": f"{project} already has an escalation policy."})
 
         def change() -> None:
-            _save(policy)
+            save_validated(policy)
             _write_levels(policy, rows)
 
         return _recorded(actor, policy, change, before=None)
@@ -441,7 +441,7 @@ def escalation_policy_update(
 ) -> EscalationPolicy:
     """Change the levels (replaced as a whole) or the repeat count. Pages already under way keep
     the levels they started with (the pipeline snapshots them)."""
-    _require(actor is None or permissions.can_edit_project(actor, policy.project))
+    require_allowed(actor is None or permissions.can_edit_project(actor, policy.project))
     rows = None if levels is None else _clean_levels(policy.project, levels)
     if repeat_count is not None:
         policy.repeat_count = _clean_repeat(repeat_count)
@@ -450,7 +450,7 @@ def escalation_policy_update(
         before = _snapshot(locked)
 
         def change() -> None:
-            _save(policy)
+            save_validated(policy)
             if rows is not None:
                 _write_levels(policy, rows)
 
@@ -458,7 +458,7 @@ def escalation_policy_update(
 
 
 def escalation_policy_delete(*, actor: Actor, policy: EscalationPolicy) -> None:
-    _require(actor is None or permissions.can_edit_project(actor, policy.project))
+    require_allowed(actor is None or permissions.can_edit_project(actor, policy.project))
     _deleted(actor, policy)
 
 
@@ -473,16 +473,16 @@ def calendar_feed_create(
     if (person is None) == (rotation is None):
         raise ValidationError({"person": "A feed is of one person or of one rotation."})
     if person is not None:
-        _require(actor is None or permissions.can_edit_person(actor, person))
+        require_allowed(actor is None or permissions.can_edit_person(actor, person))
     else:
-        _require(actor is None or actor.is_authenticated)
+        require_allowed(actor is None or actor.is_authenticated)
     feed = CalendarFeed(
         person=person,
         rotation=rotation,
         created_by=getattr(actor, "person", None) if actor is not None else None,
     )
     with transaction.atomic():
-        return _recorded(actor, feed, lambda: _save(feed), before=None)
+        return _recorded(actor, feed, lambda: save_validated(feed), before=None)
 
 
 def can_manage_feed(user: Any, feed: CalendarFeed) -> bool:
@@ -495,7 +495,7 @@ def can_manage_feed(user: Any, feed: CalendarFeed) -> bool:
 
 def calendar_feed_revoke(*, actor: Actor, feed: CalendarFeed) -> CalendarFeed:
     """Revoke a feed: its URL answers 404 from now on. Harmless when already revoked."""
-    _require(actor is None or can_manage_feed(actor, feed))
+    require_allowed(actor is None or can_manage_feed(actor, feed))
     if feed.revoked_at is not None:
         return feed
     with transaction.atomic():

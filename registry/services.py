@@ -102,12 +102,12 @@ def audit_record(
     )
 
 
-def _require(allowed: bool, message: str = "You may not change this.") -> None:
+def require_allowed(allowed: bool, message: str = "You may not change this.") -> None:
     if not allowed:
         raise PermissionDenied(message)
 
 
-def _set_fields(instance: Model, fields: dict[str, Any], allowed: Iterable[str]) -> None:
+def assign_fields(instance: Model, fields: dict[str, Any], allowed: Iterable[str]) -> None:
     allowed = set(allowed)
     unknown = sorted(set(fields) - allowed)
     if unknown:
@@ -116,7 +116,7 @@ def _set_fields(instance: Model, fields: dict[str, Any], allowed: Iterable[str])
         setattr(instance, name, value)
 
 
-def _save(instance: Model) -> None:
+def save_validated(instance: Model) -> None:
     """Validate every field and constraint, then save; a lost race on a unique value is a 400."""
     instance.full_clean()
     try:
@@ -128,7 +128,7 @@ def _save(instance: Model) -> None:
         ) from exc
 
 
-def _audited(actor: Actor, instance: Model, change: Callable[[], None]) -> Model:
+def audited_change(actor: Actor, instance: Model, change: Callable[[], None]) -> Model:
     with transaction.atomic():
         is_new = instance.pk is None
         before = None if is_new else audit_snapshot(type(instance).objects.get(pk=instance.pk))
@@ -143,7 +143,7 @@ def _audited(actor: Actor, instance: Model, change: Callable[[], None]) -> Model
     return instance
 
 
-def _audited_delete(actor: Actor, instance: Model) -> None:
+def audited_delete(actor: Actor, instance: Model) -> None:
     with transaction.atomic():
         before = audit_snapshot(instance)
         audit_record(
@@ -162,18 +162,18 @@ PERSON_FIELDS = ("display_name", "email", "time_zone", "working_hours")
 
 
 def person_create(*, actor: Actor, user: AbstractBaseUser, **fields: Any) -> Person:
-    _require(actor is None or permissions.is_admin(actor))
+    require_allowed(actor is None or permissions.is_admin(actor))
     person = Person(user=user)
     fields.setdefault("display_name", user.get_full_name() or user.get_username())
     fields.setdefault("email", getattr(user, "email", ""))
-    _set_fields(person, fields, PERSON_FIELDS)
-    return _audited(actor, person, lambda: _save(person))
+    assign_fields(person, fields, PERSON_FIELDS)
+    return audited_change(actor, person, lambda: save_validated(person))
 
 
 def person_update(*, actor: Actor, person: Person, **fields: Any) -> Person:
-    _require(actor is None or permissions.can_edit_person(actor, person))
-    _set_fields(person, fields, PERSON_FIELDS)
-    return _audited(actor, person, lambda: _save(person))
+    require_allowed(actor is None or permissions.can_edit_person(actor, person))
+    assign_fields(person, fields, PERSON_FIELDS)
+    return audited_change(actor, person, lambda: save_validated(person))
 
 
 def contact_method_add(
@@ -187,7 +187,7 @@ def contact_method_add(
     for_notices: bool = True,
     order: int | None = None,
 ) -> ContactMethod:
-    _require(actor is None or permissions.can_edit_person(actor, person))
+    require_allowed(actor is None or permissions.can_edit_person(actor, person))
     if order is None:
         order = person.contact_methods.count()
     method = ContactMethod(
@@ -202,27 +202,27 @@ def contact_method_add(
 
     def change() -> None:
         _validate_contact(method)
-        _save(method)
+        save_validated(method)
 
-    _audited(actor, person, change)
+    audited_change(actor, person, change)
     return method
 
 
 def contact_method_update(*, actor: Actor, method: ContactMethod, **fields: Any) -> ContactMethod:
-    _require(actor is None or permissions.can_edit_person(actor, method.person))
-    _set_fields(method, fields, ("kind", "address", "label", "for_pages", "for_notices", "order"))
+    require_allowed(actor is None or permissions.can_edit_person(actor, method.person))
+    assign_fields(method, fields, ("kind", "address", "label", "for_pages", "for_notices", "order"))
 
     def change() -> None:
         _validate_contact(method)
-        _save(method)
+        save_validated(method)
 
-    _audited(actor, method.person, change)
+    audited_change(actor, method.person, change)
     return method
 
 
 def contact_method_remove(*, actor: Actor, method: ContactMethod) -> None:
-    _require(actor is None or permissions.can_edit_person(actor, method.person))
-    _audited(actor, method.person, method.delete)
+    require_allowed(actor is None or permissions.can_edit_person(actor, method.person))
+    audited_change(actor, method.person, method.delete)
 
 
 def _validate_contact(method: ContactMethod) -> None:
@@ -239,34 +239,34 @@ TEAM_FIELDS = ("name", "slug", "description", "is_it")
 
 
 def team_create(*, actor: Actor, members: Iterable[Person] = (), **fields: Any) -> Team:
-    _require(actor is None or permissions.can_manage_teams(actor))
+    require_allowed(actor is None or permissions.can_manage_teams(actor))
     team = Team()
-    _set_fields(team, fields, TEAM_FIELDS)
+    assign_fields(team, fields, TEAM_FIELDS)
 
     def change() -> None:
-        _save(team)
+        save_validated(team)
         team.members.set(list(members))
 
-    return _audited(actor, team, change)
+    return audited_change(actor, team, change)
 
 
 def team_update(
     *, actor: Actor, team: Team, members: Iterable[Person] | None = None, **fields: Any
 ) -> Team:
-    _require(actor is None or permissions.can_manage_teams(actor))
-    _set_fields(team, fields, TEAM_FIELDS)
+    require_allowed(actor is None or permissions.can_manage_teams(actor))
+    assign_fields(team, fields, TEAM_FIELDS)
 
     def change() -> None:
-        _save(team)
+        save_validated(team)
         if members is not None:
             team.members.set(list(members))
 
-    return _audited(actor, team, change)
+    return audited_change(actor, team, change)
 
 
 def team_delete(*, actor: Actor, team: Team) -> None:
-    _require(actor is None or permissions.can_manage_teams(actor))
-    _audited_delete(actor, team)
+    require_allowed(actor is None or permissions.can_manage_teams(actor))
+    audited_delete(actor, team)
 
 
 # --- projects -----------------------------------------------------------------------------------
@@ -282,12 +282,12 @@ PROJECT_FIELDS = (
     "team",
 )
 
-_url_validator = URLValidator(
+web_url_validator = URLValidator(
     schemes=["http", "https"], message="Enter an http:// or https:// URL."
 )
 
 
-def _clean_aliases(aliases: Iterable[str]) -> list[str]:
+def clean_aliases(aliases: Iterable[str]) -> list[str]:
     cleaned: list[str] = []
     for alias in aliases:
         alias = alias.strip()
@@ -300,7 +300,7 @@ def _clean_aliases(aliases: Iterable[str]) -> list[str]:
     return cleaned
 
 
-def _clean_urls(urls: Iterable[str]) -> list[str]:
+def clean_urls(urls: Iterable[str]) -> list[str]:
     cleaned: list[str] = []
     for url in urls:
         url = url.strip()
@@ -309,7 +309,7 @@ def _clean_urls(urls: Iterable[str]) -> list[str]:
         if len(url) > 500:
             raise ValidationError({"urls": f"“{url[:40]}…” is longer than 500 characters."})
         try:
-            _url_validator(url)
+            web_url_validator(url)
         except ValidationError:
             raise ValidationError({"urls": f"“{url}” is not an http:// or https:// URL."}) from None
         if url not in cleaned:
@@ -317,12 +317,12 @@ def _clean_urls(urls: Iterable[str]) -> list[str]:
     return cleaned
 
 
-def _clean_runbook_url(fields: dict[str, Any]) -> None:
+def clean_runbook_url(fields: dict[str, Any]) -> None:
     """The model's URLField also takes ftp://; a link people click must be http(s)."""
     url = fields.get("runbook_url")
     if url:
         try:
-            _url_validator(url)
+            web_url_validator(url)
         except ValidationError:
             raise ValidationError(
                 {"runbook_url": f"“{url[:100]}” is not an http:// or https:// URL."}
@@ -349,20 +349,20 @@ def project_create(
     **fields: Any,
 ) -> Project:
     """Register a project. A person who registers it becomes its first owner."""
-    _require(actor is None or permissions.can_create_project(actor))
+    require_allowed(actor is None or permissions.can_create_project(actor))
     project = Project()
-    _clean_runbook_url(fields)
-    _set_fields(project, fields, PROJECT_FIELDS)
-    clean_aliases, clean_urls = _clean_aliases(aliases), _clean_urls(urls)
+    clean_runbook_url(fields)
+    assign_fields(project, fields, PROJECT_FIELDS)
+    alias_list, url_list = clean_aliases(aliases), clean_urls(urls)
 
     def change() -> None:
-        _save(project)
-        _replace_aliases_and_urls(project, clean_aliases, clean_urls)
+        save_validated(project)
+        _replace_aliases_and_urls(project, alias_list, url_list)
         creator = getattr(actor, "person", None) if actor is not None else None
         if creator is not None:
             ProjectRole.objects.create(project=project, person=creator, role=ProjectRole.Role.OWNER)
 
-    return _audited(actor, project, change)
+    return audited_change(actor, project, change)
 
 
 def project_update(
@@ -373,29 +373,29 @@ def project_update(
     urls: Iterable[str] | None = None,
     **fields: Any,
 ) -> Project:
-    _require(actor is None or permissions.can_edit_project(actor, project))
-    _clean_runbook_url(fields)
-    _set_fields(project, fields, PROJECT_FIELDS)
-    clean_aliases = None if aliases is None else _clean_aliases(aliases)
-    clean_urls = None if urls is None else _clean_urls(urls)
+    require_allowed(actor is None or permissions.can_edit_project(actor, project))
+    clean_runbook_url(fields)
+    assign_fields(project, fields, PROJECT_FIELDS)
+    alias_list = None if aliases is None else clean_aliases(aliases)
+    url_list = None if urls is None else clean_urls(urls)
 
     def change() -> None:
-        _save(project)
-        _replace_aliases_and_urls(project, clean_aliases, clean_urls)
+        save_validated(project)
+        _replace_aliases_and_urls(project, alias_list, url_list)
 
-    return _audited(actor, project, change)
+    return audited_change(actor, project, change)
 
 
 def project_delete(*, actor: Actor, project: Project) -> None:
-    _require(actor is None or permissions.can_edit_project(actor, project))
-    _audited_delete(actor, project)
+    require_allowed(actor is None or permissions.can_edit_project(actor, project))
+    audited_delete(actor, project)
 
 
 def project_role_set(
     *, actor: Actor, project: Project, person: Person, role: str, order: int | None = None
 ) -> ProjectRole:
     """Give a person a role on a project (or change it). The last owner cannot be demoted."""
-    _require(actor is None or permissions.can_edit_project(actor, project))
+    require_allowed(actor is None or permissions.can_edit_project(actor, project))
     if role not in ProjectRole.Role.values:
         raise ValidationError(
             {"role": f"“{role}” is not one of {', '.join(ProjectRole.Role.values)}."}
@@ -413,15 +413,15 @@ def project_role_set(
         item.order = (
             order if order is not None else (item.order if existing else project.roles.count())
         )
-        _save(item)
+        save_validated(item)
         result["role"] = item
 
-    _audited(actor, project, change)
+    audited_change(actor, project, change)
     return result["role"]
 
 
 def project_role_remove(*, actor: Actor, project: Project, person: Person) -> None:
-    _require(actor is None or permissions.can_edit_project(actor, project))
+    require_allowed(actor is None or permissions.can_edit_project(actor, project))
 
     def change() -> None:
         existing = (
@@ -433,7 +433,7 @@ def project_role_remove(*, actor: Actor, project: Project, person: Person) -> No
             _ensure_another_owner(project, person)
         existing.delete()
 
-    _audited(actor, project, change)
+    audited_change(actor, project, change)
 
 
 def _ensure_another_owner(project: Project, person: Person) -> None:
@@ -448,40 +448,40 @@ SYSTEM_FIELDS = ("name", "slug", "kind", "description", "team")
 
 
 def system_create(*, actor: Actor, contacts: Iterable[Person] = (), **fields: Any) -> ITSystem:
-    _require(actor is None or permissions.can_manage_systems(actor))
+    require_allowed(actor is None or permissions.can_manage_systems(actor))
     system = ITSystem()
-    _set_fields(system, fields, SYSTEM_FIELDS)
+    assign_fields(system, fields, SYSTEM_FIELDS)
 
     def change() -> None:
-        _save(system)
+        save_validated(system)
         system.contacts.set(list(contacts))
 
-    return _audited(actor, system, change)
+    return audited_change(actor, system, change)
 
 
 def system_update(
     *, actor: Actor, system: ITSystem, contacts: Iterable[Person] | None = None, **fields: Any
 ) -> ITSystem:
-    _require(actor is None or permissions.can_edit_system(actor, system))
-    _set_fields(system, fields, SYSTEM_FIELDS)
+    require_allowed(actor is None or permissions.can_edit_system(actor, system))
+    assign_fields(system, fields, SYSTEM_FIELDS)
 
     def change() -> None:
-        _save(system)
+        save_validated(system)
         if contacts is not None:
             system.contacts.set(list(contacts))
 
-    return _audited(actor, system, change)
+    return audited_change(actor, system, change)
 
 
 def system_delete(*, actor: Actor, system: ITSystem) -> None:
-    _require(actor is None or permissions.can_edit_system(actor, system))
-    _audited_delete(actor, system)
+    require_allowed(actor is None or permissions.can_edit_system(actor, system))
+    audited_delete(actor, system)
 
 
 # --- dependencies -------------------------------------------------------------------------------
 
 
-def _lock_graph() -> None:
+def dependency_graph_lock() -> None:
     """Serialise edge writes between systems, so two concurrent edges cannot close a cycle."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('steward.dependency_graph'))")
@@ -505,7 +505,7 @@ def dependency_add(
         raise ValidationError(
             {"source_project": "Name exactly one source: a project or an IT system."}
         )
-    _require(
+    require_allowed(
         actor is None
         or permissions.can_edit_dependency(
             actor, source_project=source_project, source_system=source_system
@@ -520,14 +520,14 @@ def dependency_add(
     )
     with transaction.atomic():
         if source_system is not None:
-            _lock_graph()
+            dependency_graph_lock()
             cycle = dependency_cycle(
                 source_system_id=source_system.pk, target_system_id=target_system.pk
             )
             if cycle:
                 raise ValidationError({"target_system": cycle_message(cycle)})
         _ensure_new_edge(edge)
-        _save(edge)
+        save_validated(edge)
         audit_record(
             actor=actor,
             action=AuditEntry.Action.CREATE,
@@ -553,22 +553,22 @@ def _ensure_new_edge(edge: Dependency) -> None:
 def dependency_update(
     *, actor: Actor, dependency: Dependency, criticality: str | None = None, note: str | None = None
 ) -> Dependency:
-    _require(
+    require_allowed(
         actor is None
         or permissions.can_edit_dependency(
             actor, source_project=dependency.source_project, source_system=dependency.source_system
         )
     )
     fields = {k: v for k, v in {"criticality": criticality, "note": note}.items() if v is not None}
-    _set_fields(dependency, fields, ("criticality", "note"))
-    return _audited(actor, dependency, lambda: _save(dependency))
+    assign_fields(dependency, fields, ("criticality", "note"))
+    return audited_change(actor, dependency, lambda: save_validated(dependency))
 
 
 def dependency_remove(*, actor: Actor, dependency: Dependency) -> None:
-    _require(
+    require_allowed(
         actor is None
         or permissions.can_edit_dependency(
             actor, source_project=dependency.source_project, source_system=dependency.source_system
         )
     )
-    _audited_delete(actor, dependency)
+    audited_delete(actor, dependency)

@@ -21,7 +21,7 @@ from registry.models import (
     ProjectURL,
     Team,
 )
-from registry.services import _audited_delete, _lock_graph, audit_record, audit_snapshot
+from registry.services import audit_record, audit_snapshot, audited_delete, dependency_graph_lock
 
 from .format import CatalogProblem, CatalogRejected, Entity
 from .plan import CatalogPlan, ComponentPlan, Known, ResourcePlan, catalog_plan
@@ -202,7 +202,7 @@ class _Applier:
             }
             for target_id, edge in list(existing.items()):
                 if target_id not in wanted_ids:
-                    _audited_delete(self.actor, edge)
+                    audited_delete(self.actor, edge)
                     del existing[target_id]
                     self.counts.add("Dependency", "removed")
             kept.append((source_field, source, wanted, existing))
@@ -254,7 +254,7 @@ def catalog_import(*, actor: Actor, text: str, dry_run: bool = False) -> dict[st
         rejected=CatalogRejected,
         dry_run=dry_run,
         rehearse=True,
-        lock=_lock_graph,
+        lock=dependency_graph_lock,
     )
     return {
         "dry_run": dry_run,

@@ -13,7 +13,7 @@ from django.core.validators import EmailValidator, validate_slug
 
 from imports.engine import Plan
 from registry.models import Dependency, ITSystem, Project, Team
-from registry.services import _url_validator
+from registry.services import web_url_validator
 from registry.validators import validate_time_zone
 
 from .format import (
@@ -488,7 +488,7 @@ class _Checker:
                     continue
                 url = url.strip()
                 try:
-                    _url_validator(url)
+                    web_url_validator(url)
                     if len(url) > 500:
                         raise ValidationError("too long")
                 except ValidationError:

@@ -14,7 +14,7 @@ from django.db.models.functions import Lower
 from imports.engine import Actor, Plan
 from registry import permissions
 from registry.models import Dependency, ITSystem, Person, Project, ProjectRole, Team
-from registry.services import _clean_aliases, _clean_runbook_url, _clean_urls
+from registry.services import clean_aliases, clean_runbook_url, clean_urls
 
 from .format import (
     COLUMNS,
@@ -215,7 +215,7 @@ def _plan_row(
         for name, messages in exc.message_dict.items():
             problem(name, str(fields.get(name, "")), " ".join(messages))
     try:
-        _clean_runbook_url(fields)
+        clean_runbook_url(fields)
     except ValidationError as exc:
         if not any(p.column == "runbook_url" for p in problems[start:]):
             problem("runbook_url", fields["runbook_url"], " ".join(exc.messages))
@@ -241,9 +241,9 @@ def _plan_row(
 
     aliases = urls = None
     if "aliases" in columns:
-        aliases = _checked_list("aliases", cells.get("aliases", ""), _clean_aliases, problem)
+        aliases = _checked_list("aliases", cells.get("aliases", ""), clean_aliases, problem)
     if "urls" in columns:
-        urls = _checked_list("urls", cells.get("urls", ""), _clean_urls, problem)
+        urls = _checked_list("urls", cells.get("urls", ""), clean_urls, problem)
 
     roles = _plan_roles(cells, columns, lookups, problem, existing)
     edges = _plan_edges(cells, lookups, problem) if "depends_on" in columns else None

@@ -4,7 +4,7 @@ what the outages API of `incidents` shares with it.
 Every signed-in user reads; IT staff write (the services decide, and a permission class refuses
 other roles before the body is even parsed, so a reader gets 403 whatever they send). Owners
 answer changes through `changes/{id}/respond/`. Systems are addressed by slug. Domain errors
-become 400 (naming the field) or 409 (naming the transition) in `registry.api_errors`.
+become 400 (naming the field) or 409 (naming the transition) in `steward.api`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -21,28 +20,12 @@ from rest_framework.response import Response
 
 from registry.models import ITSystem, Project
 from registry.permissions import is_it_staff
+from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
 
 from . import selectors, services
 from .models import Change, ChangeResponse, ImpactedProject
 
-BAD_REQUEST = OpenApiResponse(
-    response=OpenApiTypes.OBJECT, description="Invalid input: `{field: [messages]}`."
-)
-FORBIDDEN = OpenApiResponse(
-    response=OpenApiTypes.OBJECT, description="You may not do this: `{detail: message}`."
-)
-CONFLICT = OpenApiResponse(
-    response=OpenApiTypes.OBJECT,
-    description="Not allowed in the current state: `{detail, code}`, e.g. "
-    "“A draft change cannot be completed.”",
-)
 MAX_TEXT = 10000
-
-
-def parse(serializer_class: type[serializers.Serializer], request: Request, **kwargs) -> dict:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 class ITStaffWrites(permissions.BasePermission):
@@ -121,7 +104,7 @@ class PreviewOut(serializers.Serializer):
 
 
 def impact_preview_answer(request: Request) -> Response:
-    data = parse(PreviewIn, request)
+    data = parse_input(PreviewIn, request)
     preview = selectors.impact_preview(systems=data["systems"], at=data.get("planned_start_at"))
     return Response(PreviewOut(preview).data)
 
@@ -285,13 +268,13 @@ class ChangeViewSet(
         return Response(ChangeOut(fresh).data, status=status_code)
 
     def create(self, request: Request) -> Response:
-        change = services.change_create(actor=request.user, **parse(ChangeIn, request))
+        change = services.change_create(actor=request.user, **parse_input(ChangeIn, request))
         return self._render(change, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         change = self.get_object()
         services.change_update(
-            actor=request.user, change=change, **parse(ChangeIn, request, partial=True)
+            actor=request.user, change=change, **parse_input(ChangeIn, request, partial=True)
         )
         return self._render(change)
 
@@ -328,7 +311,7 @@ class ChangeViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def respond(self, request: Request, pk: str) -> Response:
         response = services.change_respond(
-            actor=request.user, change=self.get_object(), **parse(ChangeRespondIn, request)
+            actor=request.user, change=self.get_object(), **parse_input(ChangeRespondIn, request)
         )
         return Response(ChangeResponseOut(response).data)
 

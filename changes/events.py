@@ -15,10 +15,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 
 from notifications import services as delivery
-from registry.errors import Conflict
 from registry.models import ITSystem, Person, Project, ProjectRole
 from registry.permissions import EDITING_ROLES, is_it_staff
 from registry.selectors import impacted_projects_for
+from steward.errors import Conflict
 
 from .models import Change, ImpactedProject
 

@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from registry.errors import Conflict
+from steward.errors import Conflict
 
 from . import selectors, services
 from .forms import ChangeForm, ChangeResponseForm

@@ -16,8 +16,8 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils import timezone
 
-from registry.errors import Conflict
 from registry.permissions import is_it_staff
+from steward.errors import Conflict
 
 from . import selectors
 

@@ -32,9 +32,9 @@ from incidents.services import outages as incident_services
 from notifications import services as delivery
 from notifications.models import Page
 from notifications.selectors import pages_for_event
-from registry.errors import Conflict
 from registry.models import ITSystem
 from registry.permissions import is_it_staff
+from steward.errors import Conflict
 
 from .models import Heartbeat, InboundEvent
 from .payloads import AlertEvent, AlertGroup, worst_severity

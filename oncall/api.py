@@ -27,10 +27,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry.api.serializers import LOCAL_TIME
-from registry.api.views import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, _parse, _writes
 from registry.models import Person, Project, ProjectRole, Team
 from registry.selectors import Supporter
 from registry.validators import WEEKDAYS
+from steward.api import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, parse_input, write_schemas
 
 from . import schedule, services
 from .models import EscalationLevel, EscalationPolicy, Override, Rotation, RotationLayer
@@ -250,7 +250,7 @@ AT = OpenApiParameter(
 
 
 @extend_schema_view(
-    **_writes(request=RotationIn, response=RotationOut, noun="rotation"),
+    **write_schemas(request=RotationIn, response=RotationOut, noun="rotation"),
     list=extend_schema(
         parameters=[OpenApiParameter("project", str, description="Only this project's (slug).")]
     ),
@@ -275,7 +275,7 @@ class RotationViewSet(WriteViewSet):
         return queryset
 
     def create(self, request: Request) -> Response:
-        data = _parse(RotationIn, request)
+        data = parse_input(RotationIn, request)
         layers = data.pop("layers", None)
         with transaction.atomic():
             rotation = services.rotation_create(actor=request.user, **data)
@@ -287,7 +287,7 @@ class RotationViewSet(WriteViewSet):
         rotation = self.get_object()
         # Refused before parsing: an empty PATCH from someone else must not answer 200.
         services._require_rotation(request.user, rotation)
-        data = _parse(RotationIn, request, partial=True)
+        data = parse_input(RotationIn, request, partial=True)
         layers = data.pop("layers", None)
         if {"project", "team"} & set(data):
             raise ApiValidationError({"project": ["A rotation cannot move to another owner."]})
@@ -335,7 +335,7 @@ class RotationViewSet(WriteViewSet):
     def overrides(self, request: Request, pk: str) -> Response:
         rotation = self.get_object()
         override = services.override_create(
-            actor=request.user, rotation=rotation, **_parse(OverrideIn, request)
+            actor=request.user, rotation=rotation, **parse_input(OverrideIn, request)
         )
         return Response(OverrideOut(override).data, status=status.HTTP_201_CREATED)
 
@@ -363,7 +363,7 @@ def _levels(data: list[dict]) -> list[dict]:
 
 @extend_schema_view(
     **{
-        **_writes(request=PolicyIn, response=PolicyOut, noun="escalation policy"),
+        **write_schemas(request=PolicyIn, response=PolicyOut, noun="escalation policy"),
         "partial_update": extend_schema(
             request=PolicyUpdateIn,
             responses={200: PolicyOut, 400: BAD_REQUEST, 403: FORBIDDEN},
@@ -387,7 +387,7 @@ class EscalationPolicyViewSet(WriteViewSet):
         )
 
     def create(self, request: Request) -> Response:
-        data = _parse(PolicyIn, request)
+        data = parse_input(PolicyIn, request)
         policy = services.escalation_policy_create(
             actor=request.user,
             project=data["project"],
@@ -398,7 +398,7 @@ class EscalationPolicyViewSet(WriteViewSet):
 
     def partial_update(self, request: Request, pk: str) -> Response:
         policy = self.get_object()
-        data = _parse(PolicyUpdateIn, request)
+        data = parse_input(PolicyUpdateIn, request)
         services.escalation_policy_update(
             actor=request.user,
             policy=policy,

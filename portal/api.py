@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -29,26 +28,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry.models import Project
+from steward.api import BAD_REQUEST, FORBIDDEN, NOT_FOUND, parse_input
 
 from . import selectors
 from .models import ProblemReport, Subscription
 from .services import reports, subscriptions
-
-BAD_REQUEST = OpenApiResponse(
-    response=OpenApiTypes.OBJECT, description="Invalid input: `{field: [messages]}`."
-)
-FORBIDDEN = OpenApiResponse(
-    response=OpenApiTypes.OBJECT, description="You may not do this: `{detail: message}`."
-)
-NOT_FOUND = OpenApiResponse(
-    response=OpenApiTypes.OBJECT, description="No such object, or not one you may see."
-)
-
-
-def _parse(serializer_class: type[serializers.Serializer], request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _project_field(**kwargs: Any) -> serializers.SlugRelatedField:
@@ -156,7 +140,7 @@ class ReportViewSet(
         return visible
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = _parse(ReportIn, request)
+        data = parse_input(ReportIn, request)
         try:
             outcome = reports.report_submit(
                 actor=request.user,
@@ -240,7 +224,7 @@ class SubscriptionViewSet(
         return selectors.subscriptions_of(self.request.user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = _parse(SubscriptionIn, request)
+        data = parse_input(SubscriptionIn, request)
         subscription = subscriptions.subscription_create(actor=request.user, **data)
         return Response(SubscriptionOut(subscription).data, status=status.HTTP_201_CREATED)
 

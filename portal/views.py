@@ -27,11 +27,11 @@ from incidents.status import annotate_open_issues
 from oncall.selectors import project_for_page, support_for
 from registry import permissions
 from registry import services as registry_services
-from registry.errors import Conflict
 from registry.forms import ProjectDependencyForm, RoleForm, add_service_error
 from registry.models import ContactMethod, Dependency, Person, Project
 from registry.selectors import directory_projects
 from registry.views import history_rows
+from steward.errors import Conflict
 from steward.web import render_page_or_fragment, wants_fragment
 
 from . import selectors

@@ -19,6 +19,8 @@ from portal.api import ReportViewSet, SubscriptionViewSet
 from registry.api import views as registry_api
 from webhooks import api as webhooks_api
 
+from .api import SLUG
+
 router = DefaultRouter()
 
 # registry
@@ -62,7 +64,7 @@ urlpatterns = [
     *format_suffix_patterns(
         [
             re_path(
-                rf"^projects/(?P<slug>{registry_api.SLUG})/support/$",
+                rf"^projects/(?P<slug>{SLUG})/support/$",
                 oncall_api.ProjectSupportView.as_view(),
                 name="project-support",
             )

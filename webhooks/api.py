@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from notifications.api import DeliveryAttemptSerializer
 from notifications.models import DeliveryAttempt, Notification
 from registry import permissions
-from registry.api.views import BAD_REQUEST, FORBIDDEN, METHODS
 from registry.models import ITSystem, Project
+from steward.api import BAD_REQUEST, FORBIDDEN, METHODS
 
 from . import services
 from .models import WebhookEndpoint

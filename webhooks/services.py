@@ -39,9 +39,9 @@ from notifications import services as delivery
 from notifications.channels import denied_address
 from notifications.models import Channel, Notification
 from registry import permissions
-from registry.errors import Conflict
 from registry.models import AuditEntry, ITSystem, Project
 from registry.services import audit_record, audit_snapshot
+from steward.errors import Conflict
 
 from .models import WebhookEndpoint, new_webhook_secret
 

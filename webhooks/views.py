@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from notifications.models import DeliveryAttempt
-from registry.errors import Conflict
 from registry.forms import add_service_error
 from registry.models import ITSystem, Project
+from steward.errors import Conflict
 
 from . import services
 from .forms import WebhookEndpointForm

@@ -4,7 +4,7 @@ Every signed-in user reads incidents; the project's owners and maintainers, IT s
 write them. A permission class refuses other roles per object before the body is parsed (for
 `create`, the services refuse once the project is known). `status/` answers anonymous clients
 too when `STEWARD_STATUS_PUBLIC` is true. Domain errors become 400 (naming the field) or 409
-(e.g. an update to a resolved incident) in `registry.api_errors`.
+(e.g. an update to a resolved incident) in `steward.api`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from changes.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse
 from changes.models import Change
 from registry.models import Project
+from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
 
 from ..models import Incident, IncidentUpdate, Outage
 from ..services import incidents as services
@@ -243,13 +243,13 @@ class IncidentViewSet(
         return Response(IncidentOut(_incidents().get(pk=incident.pk)).data, status=status_code)
 
     def create(self, request: Request) -> Response:
-        incident = services.incident_open(actor=request.user, **parse(IncidentIn, request))
+        incident = services.incident_open(actor=request.user, **parse_input(IncidentIn, request))
         return self._render(incident, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         incident = self.get_object()
         services.incident_edit(
-            actor=request.user, incident=incident, **parse(IncidentEditIn, request)
+            actor=request.user, incident=incident, **parse_input(IncidentEditIn, request)
         )
         return self._render(incident)
 
@@ -270,7 +270,7 @@ class IncidentViewSet(
         if request.method == "GET":
             return Response(IncidentUpdateOut(incident.updates.all(), many=True).data)
         update = services.incident_update_post(
-            actor=request.user, incident=incident, **parse(IncidentUpdateIn, request)
+            actor=request.user, incident=incident, **parse_input(IncidentUpdateIn, request)
         )
         return Response(IncidentUpdateOut(update).data, status=status.HTTP_201_CREATED)
 
@@ -282,7 +282,9 @@ class IncidentViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def resolve(self, request: Request, pk: str) -> Response:
         incident = services.incident_resolve(
-            actor=request.user, incident=self.get_object(), **parse(IncidentResolveIn, request)
+            actor=request.user,
+            incident=self.get_object(),
+            **parse_input(IncidentResolveIn, request),
         )
         return self._render(incident)
 
@@ -294,7 +296,7 @@ class IncidentViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def cause(self, request: Request, pk: str) -> Response:
         incident = self.get_object()
-        data = parse(IncidentCauseIn, request)
+        data = parse_input(IncidentCauseIn, request)
         services.incident_cause_set(
             actor=request.user,
             incident=incident,

@@ -3,7 +3,7 @@
 Every signed-in user reads; IT staff write (the services decide, and a permission class refuses
 other roles before the body is even parsed, so a reader gets 403 whatever they send). Systems are
 addressed by slug. Domain errors become 400 (naming the field) or 409 (naming the transition) in
-`registry.api_errors`.
+`steward.api`.
 """
 
 from __future__ import annotations
@@ -16,19 +16,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from changes.api import (
-    BAD_REQUEST,
-    CONFLICT,
-    FORBIDDEN,
     MAX_TEXT,
     ImpactedSnapshotOut,
     ITStaffWrites,
     PreviewIn,
     PreviewOut,
     impact_preview_answer,
-    parse,
     systems_field,
 )
 from changes.models import ImpactedProject
+from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
 
 from ..models import Outage, OutageUpdate
 from ..services import outages as services
@@ -142,7 +139,7 @@ class OutageViewSet(
         return Response(OutageOut(self.get_queryset().get(pk=outage.pk)).data, status=status_code)
 
     def create(self, request: Request) -> Response:
-        outage = services.outage_open(actor=request.user, **parse(OutageIn, request))
+        outage = services.outage_open(actor=request.user, **parse_input(OutageIn, request))
         return self._render(outage, status_code=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -160,7 +157,7 @@ class OutageViewSet(
         if request.method == "GET":
             return Response(OutageUpdateOut(outage.updates.all(), many=True).data)
         update = services.outage_update(
-            actor=request.user, outage=outage, **parse(OutageUpdateIn, request)
+            actor=request.user, outage=outage, **parse_input(OutageUpdateIn, request)
         )
         return Response(OutageUpdateOut(update).data, status=status.HTTP_201_CREATED)
 
@@ -172,7 +169,7 @@ class OutageViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def resolve(self, request: Request, pk: str) -> Response:
         outage = services.outage_resolve(
-            actor=request.user, outage=self.get_object(), **parse(OutageResolveIn, request)
+            actor=request.user, outage=self.get_object(), **parse_input(OutageResolveIn, request)
         )
         return self._render(outage)
 

@@ -26,10 +26,10 @@ from django.utils import timezone
 
 from changes.models import Change
 from notifications.services import notices_send
-from registry.errors import Conflict
 from registry.models import AuditEntry, Project, ProjectRole
 from registry.permissions import EDITING_ROLES, can_edit_project, is_it_staff
 from registry.services import audit_record, audit_snapshot
+from steward.errors import Conflict
 
 from ..models import Incident, IncidentUpdate, Outage
 

@@ -20,8 +20,8 @@ from django.utils import timezone
 from changes import events
 from changes.events import Actor
 from notifications import services as delivery
-from registry.errors import Conflict
 from registry.models import ITSystem, Project
+from steward.errors import Conflict
 from webhooks.services import webhooks_emit
 
 from ..models import Outage, OutageUpdate

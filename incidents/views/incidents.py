@@ -27,9 +27,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from changes.models import Change
 from changes.web import domain_errors_to_form, in_time_zone
-from registry.errors import Conflict
 from registry.models import ITSystem, Project
 from registry.permissions import is_it_staff
+from steward.errors import Conflict
 
 from ..forms import IncidentCauseForm, IncidentOpenForm, IncidentUpdateForm, PeriodForm
 from ..insights import insights_csv, period_bounds, project_insights, system_insights

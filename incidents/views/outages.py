@@ -22,7 +22,7 @@ from changes.web import (
     require_it_staff,
     wants_impact_preview,
 )
-from registry.errors import Conflict
+from steward.errors import Conflict
 
 from .. import selectors
 from ..forms import OutageForm, OutageUpdateForm

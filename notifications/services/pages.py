@@ -15,9 +15,9 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from registry.errors import Conflict
 from registry.models import ContactMethod, Person, Project, ProjectRole
 from registry.permissions import is_it_staff
+from steward.errors import Conflict
 
 from ..models import Channel, Notification, Page
 from .enqueue import _enqueue_ids_on_commit, _enqueue_on_commit

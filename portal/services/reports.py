@@ -30,9 +30,9 @@ from incidents.models import Incident, Outage
 from incidents.services.incidents import incident_open
 from notifications import services as delivery
 from oncall.selectors import support_for
-from registry.errors import Conflict
 from registry.models import Person, Project
 from registry.permissions import can_edit_project, is_it_staff
+from steward.errors import Conflict
 
 from ..models import ProblemReport, ReportGroup
 

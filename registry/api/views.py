@@ -19,7 +19,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
@@ -27,6 +27,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from steward import login_throttle
+from steward.api import (
+    BAD_REQUEST,
+    FORBIDDEN,
+    ID,
+    SLUG,
+    WriteViewSet,
+    parse_input,
+    write_schemas,
+)
 
 from .. import permissions, selectors, services
 from ..filters import (
@@ -67,65 +76,6 @@ from .serializers import (
     TeamOut,
     TokenOut,
 )
-
-SLUG = r"[-a-zA-Z0-9_]+"
-ID = r"[0-9]+"
-# Methods the write viewsets answer: no PUT (see the module docstring).
-METHODS = ["get", "post", "patch", "delete", "head", "options"]
-
-BAD_REQUEST = OpenApiResponse(
-    response=OpenApiTypes.OBJECT,
-    description="Invalid input: `{field: [messages]}`, each field named.",
-)
-FORBIDDEN = OpenApiResponse(
-    response=OpenApiTypes.OBJECT, description="You may not change this: `{detail: message}`."
-)
-
-
-def _parse(serializer_class: type[serializers.Serializer], request: Request, **kwargs) -> dict:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-def _writes(
-    *,
-    request: type[serializers.Serializer],
-    response: type[serializers.Serializer],
-    noun: str,
-) -> dict[str, Any]:
-    """The schema of the create, partial_update and destroy actions of a viewset."""
-    return {
-        "create": extend_schema(
-            request=request,
-            responses={201: response, 400: BAD_REQUEST, 403: FORBIDDEN},
-            summary=f"Create a {noun}",
-        ),
-        "partial_update": extend_schema(
-            request=request,
-            responses={200: response, 400: BAD_REQUEST, 403: FORBIDDEN},
-            summary=f"Change some fields of a {noun}",
-        ),
-        "destroy": extend_schema(
-            responses={204: None, 400: BAD_REQUEST, 403: FORBIDDEN}, summary=f"Delete a {noun}"
-        ),
-    }
-
-
-class WriteViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
-    """List and retrieve through `serializer_class`; writes are defined per viewset."""
-
-    http_method_names = METHODS
-
-    def render(self, instance: Any, *, status_code: int = status.HTTP_200_OK) -> Response:
-        # Load it again through the queryset: the prefetched relations changed with the write.
-        fresh = self.get_queryset().get(pk=instance.pk)
-        return Response(self.get_serializer(fresh).data, status=status_code)
-
 
 # --- auth -------------------------------------------------------------------------------------
 
@@ -200,13 +150,15 @@ class PersonViewSet(WriteViewSet):
     def partial_update(self, request: Request, pk: str) -> Response:
         person = self.get_object()
         services.person_update(
-            actor=request.user, person=person, **_parse(PersonIn, request, partial=True)
+            actor=request.user, person=person, **parse_input(PersonIn, request, partial=True)
         )
         return self.render(person)
 
 
 @extend_schema(parameters=[OpenApiParameter("person_pk", int, OpenApiParameter.PATH)])
-@extend_schema_view(**_writes(request=ContactMethodIn, response=ContactMethodOut, noun="contact"))
+@extend_schema_view(
+    **write_schemas(request=ContactMethodIn, response=ContactMethodOut, noun="contact")
+)
 class ContactMethodViewSet(WriteViewSet):
     """A person's ways of being reached. Everyone signed in reads; the person (or admin) writes."""
 
@@ -228,14 +180,14 @@ class ContactMethodViewSet(WriteViewSet):
     def create(self, request: Request, person_pk: str) -> Response:
         person = get_object_or_404(Person, pk=person_pk)
         method = services.contact_method_add(
-            actor=request.user, person=person, **_parse(ContactMethodIn, request)
+            actor=request.user, person=person, **parse_input(ContactMethodIn, request)
         )
         return self.render(method, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, person_pk: str, pk: str) -> Response:
         method = self.get_object()
         services.contact_method_update(
-            actor=request.user, method=method, **_parse(ContactMethodIn, request, partial=True)
+            actor=request.user, method=method, **parse_input(ContactMethodIn, request, partial=True)
         )
         return self.render(method)
 
@@ -247,7 +199,7 @@ class ContactMethodViewSet(WriteViewSet):
 # --- teams --------------------------------------------------------------------------------------
 
 
-@extend_schema_view(**_writes(request=TeamIn, response=TeamOut, noun="team"))
+@extend_schema_view(**write_schemas(request=TeamIn, response=TeamOut, noun="team"))
 class TeamViewSet(WriteViewSet):
     """Teams. IT staff write."""
 
@@ -259,12 +211,14 @@ class TeamViewSet(WriteViewSet):
     lookup_value_regex = SLUG
 
     def create(self, request: Request) -> Response:
-        team = services.team_create(actor=request.user, **_parse(TeamIn, request))
+        team = services.team_create(actor=request.user, **parse_input(TeamIn, request))
         return self.render(team, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, slug: str) -> Response:
         team = self.get_object()
-        services.team_update(actor=request.user, team=team, **_parse(TeamIn, request, partial=True))
+        services.team_update(
+            actor=request.user, team=team, **parse_input(TeamIn, request, partial=True)
+        )
         return self.render(team)
 
     def destroy(self, request: Request, slug: str) -> Response:
@@ -279,7 +233,7 @@ HISTORY = extend_schema(
 )
 
 
-@extend_schema_view(**_writes(request=ProjectIn, response=ProjectOut, noun="project"))
+@extend_schema_view(**write_schemas(request=ProjectIn, response=ProjectOut, noun="project"))
 class ProjectViewSet(WriteViewSet):
     """Projects. Any signed-in person registers one (and becomes its owner); its owners and
     maintainers edit it."""
@@ -299,13 +253,13 @@ class ProjectViewSet(WriteViewSet):
         return Project.objects.select_related("team").prefetch_related("aliases", "urls", roles)
 
     def create(self, request: Request) -> Response:
-        project = services.project_create(actor=request.user, **_parse(ProjectIn, request))
+        project = services.project_create(actor=request.user, **parse_input(ProjectIn, request))
         return self.render(project, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, slug: str) -> Response:
         project = self.get_object()
         services.project_update(
-            actor=request.user, project=project, **_parse(ProjectIn, request, partial=True)
+            actor=request.user, project=project, **parse_input(ProjectIn, request, partial=True)
         )
         return self.render(project)
 
@@ -321,7 +275,7 @@ class ProjectViewSet(WriteViewSet):
     @action(detail=True, methods=["post"], url_path="roles", filter_backends=[])
     def roles(self, request: Request, slug: str) -> Response:
         role = services.project_role_set(
-            actor=request.user, project=self.get_object(), **_parse(ProjectRoleIn, request)
+            actor=request.user, project=self.get_object(), **parse_input(ProjectRoleIn, request)
         )
         return Response(ProjectRoleOut(role).data, status=status.HTTP_201_CREATED)
 
@@ -355,7 +309,7 @@ class ProjectViewSet(WriteViewSet):
 # --- IT systems ---------------------------------------------------------------------------------
 
 
-@extend_schema_view(**_writes(request=SystemIn, response=SystemOut, noun="IT system"))
+@extend_schema_view(**write_schemas(request=SystemIn, response=SystemOut, noun="IT system"))
 class SystemViewSet(WriteViewSet):
     """IT systems. IT staff write; only they see the integration key."""
 
@@ -373,13 +327,13 @@ class SystemViewSet(WriteViewSet):
         }
 
     def create(self, request: Request) -> Response:
-        system = services.system_create(actor=request.user, **_parse(SystemIn, request))
+        system = services.system_create(actor=request.user, **parse_input(SystemIn, request))
         return self.render(system, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, slug: str) -> Response:
         system = self.get_object()
         services.system_update(
-            actor=request.user, system=system, **_parse(SystemIn, request, partial=True)
+            actor=request.user, system=system, **parse_input(SystemIn, request, partial=True)
         )
         return self.render(system)
 
@@ -412,7 +366,7 @@ class SystemViewSet(WriteViewSet):
 
 @extend_schema_view(
     **{
-        **_writes(request=DependencyIn, response=DependencyOut, noun="dependency"),
+        **write_schemas(request=DependencyIn, response=DependencyOut, noun="dependency"),
         "partial_update": extend_schema(
             request=DependencyUpdateIn,
             responses={200: DependencyOut, 400: BAD_REQUEST, 403: FORBIDDEN},
@@ -433,7 +387,7 @@ class DependencyViewSet(WriteViewSet):
     lookup_value_regex = ID
 
     def create(self, request: Request) -> Response:
-        edge = services.dependency_add(actor=request.user, **_parse(DependencyIn, request))
+        edge = services.dependency_add(actor=request.user, **parse_input(DependencyIn, request))
         return self.render(edge, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -441,7 +395,7 @@ class DependencyViewSet(WriteViewSet):
         services.dependency_update(
             actor=request.user,
             dependency=edge,
-            **_parse(DependencyUpdateIn, request, partial=True),
+            **parse_input(DependencyUpdateIn, request, partial=True),
         )
         return self.render(edge)
 

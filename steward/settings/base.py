@@ -184,7 +184,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "steward.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "registry.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "steward.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Steward API",

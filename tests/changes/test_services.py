@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from changes import selectors
 from changes import services as change_services
 from changes.models import Change, ChangeReminder, ChangeResponse, ImpactedProject
-from registry.errors import Conflict
+from steward.errors import Conflict
 from tests.factories import PersonFactory, ProjectRoleFactory
 
 from .conftest import edge

@@ -13,8 +13,8 @@ from django.utils import timezone
 from incidents.models import Incident, IncidentUpdate
 from incidents.services import incidents as services
 from notifications.models import Notification
-from registry.errors import Conflict
 from registry.models import AuditEntry, ProjectRole
+from steward.errors import Conflict
 from tests.factories import (
     ContactMethodFactory,
     IncidentFactory,

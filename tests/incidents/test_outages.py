@@ -10,7 +10,7 @@ from changes import services as change_services
 from changes.models import Change
 from incidents.models import Outage
 from incidents.services import outages as outage_services
-from registry.errors import Conflict
+from steward.errors import Conflict
 from tests.changes.notified import notice_recipients, notification_count, paged_projects
 
 pytestmark = pytest.mark.django_db

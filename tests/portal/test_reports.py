@@ -16,7 +16,7 @@ from notifications.models import Notification, Page
 from portal.models import ProblemReport, ReportGroup
 from portal.services import reports as report_services
 from portal.services.reports import RateLimited, report_submit
-from registry.errors import Conflict
+from steward.errors import Conflict
 from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db

@@ -23,8 +23,8 @@ from incidents.models import Outage
 from incidents.services import outages as outage_services
 from notifications import services as delivery
 from notifications.models import Notification, Page
-from registry.errors import Conflict
 from registry.models import AuditEntry, Dependency, ITSystem, Person, Project, ProjectRole
+from steward.errors import Conflict
 from tests.factories import (
     DependencyFactory,
     PersonFactory,

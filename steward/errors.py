@@ -1,4 +1,5 @@
-"""Domain errors raised by services; `registry.api_errors` and the views turn them into responses.
+"""Domain errors raised by services in every app; `steward.api` and the views turn them into
+responses.
 
 Field-level problems are Django's ``ValidationError`` (with a dict naming the field): HTTP 400.
 A request that is well-formed but not allowed in the current state is a ``Conflict``: HTTP 409.

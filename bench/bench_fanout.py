@@ -197,6 +197,7 @@ def run() -> list[dict]:
 
     # 2b. The escalation policy asked for every touched project: in one batch (what
     # pages_open_many does) and project by project (what it did before), same projects, same time.
+    from incidents.events import outage_event
     from notifications.services import (
         escalation_for_many,
         escalation_levels_for,
@@ -205,11 +206,11 @@ def run() -> list[dict]:
 
     project_list = [i.project for i in outage.impacted.select_related("project")]
     at = timezone.now()
-    fresh = Outage.objects.get(pk=outage.pk)
+    fresh = outage_event(Outage.objects.get(pk=outage.pk))
     started = time.perf_counter()
     batched = escalation_for_many(project_list, fresh, at)
     batch_seconds = time.perf_counter() - started
-    fresh = Outage.objects.get(pk=outage.pk)
+    fresh = outage_event(Outage.objects.get(pk=outage.pk))
     started = time.perf_counter()
     single = {
         p.pk: (escalation_levels_for(p, fresh, at), escalation_repeats_for(p)) for p in project_list

@@ -15,10 +15,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 
 from notifications import services as delivery
+from notifications.events import Event
 from registry.models import ITSystem, Person, Project, ProjectRole
 from registry.permissions import EDITING_ROLES, is_it_staff
 from registry.selectors import impacted_projects_for
 from steward.errors import Conflict
+from webhooks.services import iso, system_document
 
 from .models import Change, ImpactedProject
 
@@ -83,6 +85,9 @@ def _notice_roles(project_ids: Iterable[int]) -> dict[int, list[Person]]:
     for role in (
         ProjectRole.objects.filter(project_id__in=list(project_ids), role__in=EDITING_ROLES)
         .select_related("person")
+        # Their contact methods too: the notices of all projects go out in a fixed number of
+        # queries (see `owners_notify`).
+        .prefetch_related("person__contact_methods")
         .order_by("project_id", "order", "id")
     ):
         people.setdefault(role.project_id, []).append(role.person)
@@ -113,9 +118,35 @@ def snapshot_project_ids(event: Model) -> list[int]:
     return list(event.impacted.order_by("project_id").values_list("project_id", flat=True))
 
 
+def change_document(change: Change, systems: Iterable[ITSystem]) -> dict:
+    """What a webhook says about a change: the same fields as the API's."""
+    return {
+        "change": {
+            "id": change.pk,
+            "title": change.title,
+            "description": change.description,
+            "type": change.type,
+            "risk": change.risk,
+            "state": change.state,
+            "planned_start_at": iso(change.planned_start_at),
+            "planned_end_at": iso(change.planned_end_at),
+            "revision": change.revision,
+            "systems": [system_document(s) for s in systems],
+            "url": absolute(change.get_absolute_url()),
+        }
+    }
+
+
+def change_event(change: Change) -> Event:
+    """The change as the delivery pipeline and the webhooks see it, as it is now: build it once
+    per write, after the write."""
+    systems = tuple(change.systems.all())
+    return Event(instance=change, systems=systems, document=change_document(change, systems))
+
+
 def owners_notify(
     *,
-    event: Model,
+    event: Event,
     topic: str,
     project_ids: Iterable[int],
     subject: str,
@@ -123,21 +154,19 @@ def owners_notify(
     link: str,
     now: datetime,
 ) -> int:
-    """A notice to the owners and maintainers of each project; returns the rows written."""
+    """A notice to the owners and maintainers of each project, all projects in one batch;
+    returns the rows written."""
     project_ids = list(project_ids)
-    projects = Project.objects.in_bulk(project_ids)
-    written = 0
-    for project_id, people in _notice_roles(project_ids).items():
-        written += len(
-            delivery.notices_send(
-                event=event,
-                topic=topic,
-                recipients=people,
-                subject=subject,
-                body=body,
-                link=link,
-                project=projects[project_id],
-                now=now,
-            )
+    roles = _notice_roles(project_ids)
+    projects = Project.objects.in_bulk(list(roles))
+    return len(
+        delivery.notices_send_many(
+            event=event,
+            topic=topic,
+            recipients=[(projects[project_id], people) for project_id, people in roles.items()],
+            subject=subject,
+            body=body,
+            link=link,
+            now=now,
         )
-    return written
+    )

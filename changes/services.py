@@ -172,6 +172,7 @@ def _notify_moved(change: Change, *, old_window: tuple[datetime, datetime], now:
     before = set(events.snapshot_project_ids(change))
     events.impact_snapshot(change, change.systems.all())
     after = set(events.snapshot_project_ids(change))
+    event = events.change_event(change)
     topic = f"change.moved{_revision_suffix(change)}"
     was = f"Was: {events.utc_text(old_window[0])} – {events.utc_text(old_window[1])}"
     summary = _change_summary(change)
@@ -182,7 +183,7 @@ def _notify_moved(change: Change, *, old_window: tuple[datetime, datetime], now:
         (before & after, "moved", "Its window or systems moved."),
     )
     webhooks_emit(
-        event=change,
+        event=event,
         event_type="change.moved",
         topic=f"change.moved.r{change.revision}",
         project_ids=sorted(before | after),
@@ -199,7 +200,7 @@ def _notify_moved(change: Change, *, old_window: tuple[datetime, datetime], now:
     for project_ids, what, lead in groups:
         if project_ids:
             events.owners_notify(
-                event=change,
+                event=event,
                 topic=topic,
                 project_ids=sorted(project_ids),
                 subject=f"IT change {what}: {change.title}",
@@ -237,8 +238,9 @@ def change_schedule(*, actor: Actor, change: Change, now: datetime | None = None
     change.save(update_fields=["state", "scheduled_at", "updated_at"])
     impacted = events.impact_snapshot(change, systems)
     _plan_reminders(change, now=now)
+    event = events.change_event(change)
     events.owners_notify(
-        event=change,
+        event=event,
         topic="change.scheduled",
         project_ids=[i.project_id for i in impacted],
         subject=f"IT change scheduled: {change.title}",
@@ -247,7 +249,7 @@ def change_schedule(*, actor: Actor, change: Change, now: datetime | None = None
         now=now,
     )
     webhooks_emit(
-        event=change,
+        event=event,
         event_type="change.scheduled",
         project_ids=[i.project_id for i in impacted],
         now=now,
@@ -265,7 +267,7 @@ def change_start(*, actor: Actor, change: Change, now: datetime | None = None) -
     change.started_at = now or timezone.now()
     change.save(update_fields=["state", "started_at", "updated_at"])
     webhooks_emit(
-        event=change,
+        event=events.change_event(change),
         event_type="change.started",
         project_ids=events.snapshot_project_ids(change),
         now=change.started_at,
@@ -284,9 +286,10 @@ def change_complete(*, actor: Actor, change: Change, now: datetime | None = None
     change.state = Change.State.COMPLETED
     change.completed_at = now
     change.save(update_fields=["state", "completed_at", "updated_at"])
+    event = events.change_event(change)
     touched = events.snapshot_project_ids(change)
     events.owners_notify(
-        event=change,
+        event=event,
         topic="change.completed",
         project_ids=touched,
         subject=f"IT change completed: {change.title}",
@@ -295,7 +298,7 @@ def change_complete(*, actor: Actor, change: Change, now: datetime | None = None
         now=now,
     )
     webhooks_emit(
-        event=change,
+        event=event,
         event_type="change.completed",
         project_ids=touched,
         now=now,
@@ -317,9 +320,10 @@ def change_cancel(*, actor: Actor, change: Change, now: datetime | None = None) 
     change.save(update_fields=["state", "cancelled_at", "updated_at"])
     ChangeReminder.objects.filter(change=change, sent_at__isnull=True).delete()
     if was_scheduled:
+        event = events.change_event(change)
         touched = events.snapshot_project_ids(change)
         events.owners_notify(
-            event=change,
+            event=event,
             topic="change.cancelled",
             project_ids=touched,
             subject=f"IT change cancelled: {change.title}",
@@ -328,7 +332,7 @@ def change_cancel(*, actor: Actor, change: Change, now: datetime | None = None) 
             now=now,
         )
         webhooks_emit(
-            event=change,
+            event=event,
             event_type="change.cancelled",
             project_ids=touched,
             now=now,
@@ -401,7 +405,7 @@ def change_reminders_send_due(*, now: datetime | None = None, limit: int = 500) 
         change = reminder.change
         if change.state == Change.State.SCHEDULED:
             events.owners_notify(
-                event=change,
+                event=events.change_event(change),
                 topic=f"change.reminder.{reminder.label}{_revision_suffix(change)}",
                 project_ids=events.snapshot_project_ids(change),
                 subject=f"Reminder: IT change in {reminder.label}: {change.title}",

@@ -16,6 +16,10 @@ time; this module decides what is sent and to which endpoint.
 Which endpoints hear an event: a project's endpoints when the event touches the project (the
 event's snapshot of impacted projects); an IT system's endpoints when the event is on that system
 itself (not on what it depends on).
+
+This app sits below changes and incidents and knows their events only through the description
+their owner hands it (`notifications.events.Event`): its systems and its document. The documents
+are written by their owners (`changes.events.change_event`, `incidents.events.outage_event`).
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Model, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from notifications import services as delivery
 from notifications.channels import denied_address
+from notifications.events import Event
 from notifications.models import Channel, Notification
 from registry import permissions
 from registry.models import AuditEntry, ITSystem, Project
@@ -186,49 +191,15 @@ def _absolute(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def _iso(at: datetime | None) -> str | None:
+def iso(at: datetime | None) -> str | None:
+    """A moment as webhook documents write it."""
     return at.isoformat() if at is not None else None
 
 
-def _system_document(system: ITSystem) -> dict:
+def system_document(system: ITSystem) -> dict:
+    """An IT system as webhook documents describe it (in an event's document and as an
+    endpoint's owner)."""
     return {"slug": system.slug, "name": system.name, "kind": system.kind}
-
-
-def event_document(event: Model) -> dict:
-    """What a webhook says about an outage or a change: the same fields as the API's."""
-    label = event._meta.label
-    systems = [_system_document(s) for s in delivery.event_systems(event)]
-    if label == "incidents.Outage":
-        return {
-            "outage": {
-                "id": event.pk,
-                "title": event.title,
-                "description": event.description,
-                "severity": event.severity,
-                "status": event.status,
-                "started_at": _iso(event.started_at),
-                "resolved_at": _iso(event.resolved_at),
-                "systems": systems,
-                "url": _absolute(event.get_absolute_url()),
-            }
-        }
-    if label == "changes.Change":
-        return {
-            "change": {
-                "id": event.pk,
-                "title": event.title,
-                "description": event.description,
-                "type": event.type,
-                "risk": event.risk,
-                "state": event.state,
-                "planned_start_at": _iso(event.planned_start_at),
-                "planned_end_at": _iso(event.planned_end_at),
-                "revision": event.revision,
-                "systems": systems,
-                "url": _absolute(event.get_absolute_url()),
-            }
-        }
-    raise ValueError(f"No webhook document for {label}")
 
 
 @functools.cache
@@ -248,7 +219,7 @@ def _owner_document(endpoint: WebhookEndpoint) -> dict:
                 "url": _absolute(_project_path().format(slug=project.slug)),
             }
         }
-    return {"system": _system_document(endpoint.system)}
+    return {"system": system_document(endpoint.system)}
 
 
 def message_id(key: str) -> str:
@@ -283,7 +254,7 @@ def _endpoints_for(
 
 def webhooks_emit(
     *,
-    event: Model,
+    event: Event,
     event_type: str,
     project_ids: Iterable[int] = (),
     topic: str | None = None,
@@ -292,11 +263,14 @@ def webhooks_emit(
     now: datetime | None = None,
 ) -> list[Notification]:
     """One delivery per interested endpoint of the touched projects (and of the event's own
-    systems, unless `systems` is False), in the caller's transaction. Idempotent on (event,
-    topic, endpoint): `topic` defaults to the event type; give one of its own to an event that
-    can happen more than once (a second move, one update among several)."""
+    systems, unless `systems` is False), in the caller's transaction, sending the event's
+    document (its owner wrote it, see `notifications.events.Event`) with `extra`. Idempotent on
+    (event, topic, endpoint): `topic` defaults to the event type; give one of its own to an event
+    that can happen more than once (a second move, one update among several)."""
+    if not event.document:
+        raise ValueError(f"No webhook document for {event.instance!r}")
     now = now or timezone.now()
-    system_ids = [s.pk for s in delivery.event_systems(event)] if systems else []
+    system_ids = [s.pk for s in event.systems] if systems else []
     endpoints = _endpoints_for(event_type, project_ids=project_ids, system_ids=system_ids)
     if not endpoints:
         return []
@@ -305,7 +279,7 @@ def webhooks_emit(
         event=event,
         topic=f"webhook.{topic or event_type}",
         event_type=event_type,
-        data=event_document(event) | (extra or {}),
+        data={**event.document, **(extra or {})},
         now=now,
     )
 
@@ -313,7 +287,7 @@ def webhooks_emit(
 def _deliver_to(
     endpoints: Iterable[WebhookEndpoint],
     *,
-    event: Model,
+    event: Event,
     topic: str,
     event_type: str,
     data: dict,
@@ -340,38 +314,6 @@ def _deliver_to(
     )
 
 
-def webhooks_emit_ack(*, page, now: datetime | None = None) -> list[Notification]:
-    """`outage.acknowledged` when a project's page for an outage is acknowledged: to that
-    project's endpoints, and to the outage's systems' endpoints on the first acknowledgement
-    (their key is per outage, so later ones write nothing)."""
-    event = page.event
-    if event is None or event._meta.label != "incidents.Outage":
-        return []
-    extra = {
-        "acknowledgement": {
-            "project": page.project.slug,
-            "by": page.acknowledged_by.display_name if page.acknowledged_by else None,
-            "via": page.acknowledged_via,
-            "at": _iso(page.acknowledged_at),
-        }
-    }
-    written = webhooks_emit(
-        event=event,
-        event_type=WebhookEndpoint.Event.OUTAGE_ACKNOWLEDGED,
-        project_ids=[page.project_id],
-        topic=f"outage.acknowledged.p{page.project_id}",
-        extra=extra,
-        systems=False,
-        now=now,
-    )
-    return written + webhooks_emit(
-        event=event,
-        event_type=WebhookEndpoint.Event.OUTAGE_ACKNOWLEDGED,
-        extra=extra,
-        now=now,
-    )
-
-
 @transaction.atomic
 def webhook_ping(*, actor: Actor, endpoint: WebhookEndpoint) -> Notification:
     """A `ping` delivery, to check the URL and the signature from the receiving end."""
@@ -379,7 +321,7 @@ def webhook_ping(*, actor: Actor, endpoint: WebhookEndpoint) -> Notification:
     now = timezone.now()
     written = _deliver_to(
         [endpoint],
-        event=endpoint,
+        event=Event(instance=endpoint),
         topic=f"webhook.ping.{now.timestamp():.6f}",
         event_type="ping",
         data={"message": "Steward can reach this endpoint."},

@@ -20,10 +20,13 @@ from django.utils import timezone
 from changes import events
 from changes.events import Actor
 from notifications import services as delivery
+from notifications.models import Notification, Page
 from registry.models import ITSystem, Project
 from steward.errors import Conflict
-from webhooks.services import webhooks_emit
+from webhooks.models import WebhookEndpoint
+from webhooks.services import iso, webhooks_emit
 
+from ..events import outage_event
 from ..models import Outage, OutageUpdate
 
 
@@ -92,12 +95,13 @@ def outage_open(
         created_at=now,
     )
     impacted = events.impact_snapshot(outage, systems)
+    event = outage_event(outage)
     link = events.absolute(outage.get_absolute_url())
     summary = _outage_summary(outage)
     projects = Project.objects.in_bulk([i.project_id for i in impacted])
     # Every touched project in one batch: a fixed number of statements however many there are.
     delivery.pages_open_many(
-        event=outage,
+        event=event,
         requests=[
             delivery.PageRequest(
                 projects[impact.project_id],
@@ -121,7 +125,7 @@ def outage_open(
         now=now,
     )
     webhooks_emit(
-        event=outage,
+        event=event,
         event_type="outage.opened",
         project_ids=[i.project_id for i in impacted],
         now=now,
@@ -158,10 +162,11 @@ def outage_update(
     update = OutageUpdate.objects.create(
         outage=outage, status=status, message=message, author=actor, created_at=now
     )
+    event = outage_event(outage)
     touched = events.snapshot_project_ids(outage)
     body = f"{message}\n\n{_outage_summary(outage)}"
     events.owners_notify(
-        event=outage,
+        event=event,
         # One topic per update: the notice key is (event, topic, recipient, channel).
         topic=f"outage.updated.{update.pk}",
         project_ids=touched,
@@ -180,7 +185,7 @@ def outage_update(
         now=now,
     )
     webhooks_emit(
-        event=outage,
+        event=event,
         event_type="outage.updated",
         topic=f"outage.updated.{update.pk}",
         project_ids=touched,
@@ -207,11 +212,13 @@ def outage_resolve(
     OutageUpdate.objects.create(
         outage=outage, status=outage.status, message=message, author=actor, created_at=now
     )
-    delivery.pages_stop(event=outage, reason="resolved", now=now)
+    event = outage_event(outage)
+    delivery.pages_stop(event=event, reason="resolved", now=now)
+    event = outage_event(outage)
     touched = events.snapshot_project_ids(outage)
     body = f"{message}\n\n{_outage_summary(outage)}"
     events.owners_notify(
-        event=outage,
+        event=event,
         topic="outage.resolved",
         project_ids=touched,
         subject=f"Resolved: {outage.title}",
@@ -229,10 +236,45 @@ def outage_resolve(
         now=now,
     )
     webhooks_emit(
-        event=outage,
+        event=event,
         event_type="outage.resolved",
         project_ids=touched,
         extra={"update": {"status": outage.status, "message": message}},
         now=now,
     )
     return outage
+
+
+def outage_page_acknowledged(*, page: Page, now: datetime | None = None) -> list[Notification]:
+    """`outage.acknowledged` when a project's page for an outage is acknowledged (the pipeline
+    calls it, named in settings.STEWARD_PAGE_ACKNOWLEDGED, in the acknowledgement's transaction):
+    to that project's endpoints, and to the outage's systems' endpoints on the first
+    acknowledgement (their key is per outage, so later ones write nothing). A page for anything
+    else (a portal report) sends nothing."""
+    outage = page.event
+    if not isinstance(outage, Outage):
+        return []
+    event = outage_event(outage)
+    extra = {
+        "acknowledgement": {
+            "project": page.project.slug,
+            "by": page.acknowledged_by.display_name if page.acknowledged_by else None,
+            "via": page.acknowledged_via,
+            "at": iso(page.acknowledged_at),
+        }
+    }
+    written = webhooks_emit(
+        event=event,
+        event_type=WebhookEndpoint.Event.OUTAGE_ACKNOWLEDGED,
+        project_ids=[page.project_id],
+        topic=f"outage.acknowledged.p{page.project_id}",
+        extra=extra,
+        systems=False,
+        now=now,
+    )
+    return written + webhooks_emit(
+        event=event,
+        event_type=WebhookEndpoint.Event.OUTAGE_ACKNOWLEDGED,
+        extra=extra,
+        now=now,
+    )

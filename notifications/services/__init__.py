@@ -1,8 +1,11 @@
 """Writes of the delivery pipeline, one module per topic; this package's public interface is
 what is imported here.
 
-The contract for other apps (see /work/notes/pipeline-contract.md): `notices_send`, `pages_open`,
-`pages_stop`, `page_ack`. Each is called INSIDE the transaction that writes the event: it writes
+The contract for other apps (see /work/notes/pipeline-contract.md): `notices_send` (and
+`notices_send_many`), `messages_send`, `pages_open` (and `pages_open_many`), `pages_stop`,
+`page_ack`. An event is handed over as its owner's description, `notifications.events.Event`
+(the row it is, its IT systems, its webhook document); the pipeline never recognises the models
+of the apps above it. Each is called INSIDE the transaction that writes the event: it writes
 notification rows, and Celery messages go out only after that transaction commits. The sweeper
 (`sweep`) is the safety net that re-enqueues anything a lost message or a dead worker left behind,
 advances escalation timers and releases held notices as digests.
@@ -33,9 +36,8 @@ from .escalation import (
     escalation_for_many,
     escalation_levels_for,
     escalation_repeats_for,
-    event_systems,
 )
-from .notices import Delivery, digests_release, messages_send, notices_send
+from .notices import Delivery, digests_release, messages_send, notices_send, notices_send_many
 from .outbox import CHANNEL_OF_KIND, Target, idempotency_key, message_key, rows_insert, targets_for
 from .pages import (
     PageRequest,
@@ -80,12 +82,12 @@ __all__ = [
     "escalation_levels_for",
     "escalation_repeats_for",
     "escalations_advance",
-    "event_systems",
     "idempotency_key",
     "may_ack",
     "message_key",
     "messages_send",
     "notices_send",
+    "notices_send_many",
     "notification_ack",
     "notification_claim",
     "notification_fall_back",

@@ -13,36 +13,26 @@ from django.utils.module_loading import import_string
 from oncall import escalation as oncall
 from registry.models import Person, Project
 
+from ..events import Event, event_of
 from .outbox import _unique_people
 
 
-def event_systems(event: models.Model | None) -> list:
-    """The event's IT systems, read once per event object (an outage pages thousands of projects
-    in one loop with the same instance)."""
-    if event is None or not hasattr(event, "systems"):
-        return []
-    cached = getattr(event, "_steward_systems", None)
-    if cached is None:
-        cached = list(event.systems.all())
-        event._steward_systems = cached
-    return cached
-
-
 def default_escalation_levels(
-    project: Project, event: models.Model | None, at: datetime | None = None
+    project: Project, event: Event | None, at: datetime | None = None
 ) -> list[tuple[list[Person], timedelta]]:
     """The registry's escalation rules: the project's policy when it has one, else on-call →
     owners and maintainers → backups → the IT contacts of the event's systems."""
-    systems = event_systems(event)
-    return oncall.escalation_levels(project, systems, at, it_contacts=_it_contacts(event, systems))
+    systems = list(event.systems) if event is not None else []
+    contacts = event.it_contacts if event is not None else []
+    return oncall.escalation_levels(project, systems, at, it_contacts=contacts)
 
 
 def _default_escalation_many(
-    projects: Sequence[Project], event: models.Model | None, at: datetime | None = None
+    projects: Sequence[Project], event: Event | None, at: datetime | None = None
 ) -> dict[int, tuple[list, int]]:
     """`default_escalation_levels` and the repeats for many projects in a fixed number of queries:
     project id → (levels, repeats)."""
-    contacts = _it_contacts(event, event_systems(event))
+    contacts = event.it_contacts if event is not None else []
     return {
         pid: (e.levels, e.repeats)
         for pid, e in oncall.escalation_many(projects, at, it_contacts=contacts).items()
@@ -53,27 +43,16 @@ def _default_escalation_many(
 default_escalation_levels.many = _default_escalation_many
 
 
-def _it_contacts(event: models.Model | None, systems: list) -> list[Person]:
-    """The contacts of the event's IT systems: the same for every project of one event."""
-    cached = getattr(event, "_steward_it_contacts", None)
-    if cached is None:
-        cached = (
-            list(Person.objects.filter(it_systems__in=systems).distinct().order_by("id"))
-            if systems
-            else []
-        )
-        if event is not None:
-            event._steward_it_contacts = cached
-    return cached
-
-
 def escalation_levels_for(
-    project: Project, event: models.Model | None, at: datetime | None = None
+    project: Project, event: Event | models.Model | None, at: datetime | None = None
 ) -> list[tuple[list[Person], timedelta]]:
     """The pluggable escalation policy (settings.STEWARD_ESCALATION_LEVELS): (people, delay
     before the next level) per level, without empty levels and with each person once per level.
-    A policy may also return bare lists of people; they get the default delay."""
-    return _clean_levels(import_string(settings.STEWARD_ESCALATION_LEVELS)(project, event, at))
+    A policy is called with the event's description (`notifications.events.Event`) and may also
+    return bare lists of people; they get the default delay."""
+    event = event_of(event) if event is not None else None
+    policy = import_string(settings.STEWARD_ESCALATION_LEVELS)
+    return _clean_levels(policy(project, event, at))
 
 
 def _clean_levels(levels: Iterable) -> list[tuple[list[Person], timedelta]]:
@@ -87,12 +66,13 @@ def _clean_levels(levels: Iterable) -> list[tuple[list[Person], timedelta]]:
 
 
 def escalation_for_many(
-    projects: Sequence[Project], event: models.Model | None, at: datetime | None = None
+    projects: Sequence[Project], event: Event | models.Model | None, at: datetime | None = None
 ) -> dict[int, tuple[list[tuple[list[Person], timedelta]], int]]:
     """`escalation_levels_for` and `escalation_repeats_for` of many projects of one event:
     project id → (levels, repeats). Uses the policy's batch form (its `many` attribute: a callable
     `(projects, event, at) -> {project id: (levels, repeats)}`) when it has one, so an outage on
     thousands of projects asks in a fixed number of queries; else asks project by project."""
+    event = event_of(event) if event is not None else None
     policy = import_string(settings.STEWARD_ESCALATION_LEVELS)
     many = getattr(policy, "many", None)
     if many is None:

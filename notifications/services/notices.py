@@ -16,6 +16,7 @@ from django.utils import timezone
 from registry.models import Person, Project
 from registry.selectors import is_within_working_hours, next_working_start
 
+from ..events import Event, event_of
 from ..models import Notification
 from .enqueue import _enqueue_on_commit
 from .outbox import Target, _insert, _new_notification, _unique_people, message_key, targets_for
@@ -23,7 +24,7 @@ from .outbox import Target, _insert, _new_notification, _unique_people, message_
 
 def notices_send(
     *,
-    event: models.Model,
+    event: Event | models.Model,
     topic: str,
     recipients: Iterable[Person],
     subject: str,
@@ -36,20 +37,46 @@ def notices_send(
     (event, topic, recipient, channel, round 0): a second call writes nothing and returns [].
     A notice outside the recipient's working hours is held until their next working start and
     then bundled with their other held notices into one digest (see `digests_release`)."""
+    return notices_send_many(
+        event=event,
+        topic=topic,
+        recipients=[(project, recipients)],
+        subject=subject,
+        body=body,
+        link=link,
+        now=now,
+    )
+
+
+def notices_send_many(
+    *,
+    event: Event | models.Model,
+    topic: str,
+    recipients: Iterable[tuple[Project | None, Iterable[Person]]],
+    subject: str,
+    body: str,
+    link: str = "",
+    now: datetime | None = None,
+) -> list[Notification]:
+    """`notices_send` for many projects of one event and topic in one insert: `recipients` gives
+    each project with its people, in order. The rows and keys are those of one `notices_send` per
+    project in that order: the key has no project, so a person of two projects hears once, about
+    the first."""
     now = now or timezone.now()
-    event_type_id = ContentType.objects.get_for_model(event).pk
-    rows = []
-    for person in _unique_people(recipients):
-        if is_within_working_hours(person, now):
-            state, deliver_after = Notification.State.PENDING, now
-        else:
-            start = next_working_start(person, now)
-            # No working hours at all: nothing to wait for.
-            state = Notification.State.HELD if start else Notification.State.PENDING
-            deliver_after = start or now
-        for target in targets_for(person, urgent=False):
-            rows.append(
-                _new_notification(
+    event = event_of(event)
+    event_type_id = ContentType.objects.get_for_model(event.instance).pk
+    rows: dict[str, Notification] = {}
+    for project, people in recipients:
+        for person in _unique_people(people):
+            if is_within_working_hours(person, now):
+                state, deliver_after = Notification.State.PENDING, now
+            else:
+                start = next_working_start(person, now)
+                # No working hours at all: nothing to wait for.
+                state = Notification.State.HELD if start else Notification.State.PENDING
+                deliver_after = start or now
+            for target in targets_for(person, urgent=False):
+                row = _new_notification(
                     event_type_id=event_type_id,
                     event_id=event.pk,
                     topic=topic,
@@ -65,8 +92,8 @@ def notices_send(
                     state=state,
                     deliver_after=deliver_after,
                 )
-            )
-    written = _insert(rows)
+                rows.setdefault(row.idempotency_key, row)
+    written = _insert(list(rows.values()))
     _enqueue_on_commit([n for n in written if n.state == Notification.State.PENDING])
     return written
 
@@ -86,7 +113,7 @@ class Delivery:
 
 def messages_send(
     *,
-    event: models.Model,
+    event: Event | models.Model,
     topic: str,
     deliveries: Iterable[Delivery],
     subject: str,
@@ -100,7 +127,8 @@ def messages_send(
     `body` (an unsubscribe link, say) replaces the shared one. Idempotent on
     (event, topic, ref, channel)."""
     now = now or timezone.now()
-    event_type_id = ContentType.objects.get_for_model(event).pk
+    event = event_of(event)
+    event_type_id = ContentType.objects.get_for_model(event.instance).pk
     rows = []
     for delivery in deliveries:
         key = message_key(event=event, topic=topic, ref=delivery.ref, channel=delivery.channel)

@@ -19,6 +19,7 @@ from registry.models import ContactMethod, Person, Project, ProjectRole
 from registry.permissions import is_it_staff
 from steward.errors import Conflict
 
+from ..events import Event, event_of
 from ..models import Channel, Notification, Page
 from .enqueue import _enqueue_ids_on_commit, _enqueue_on_commit
 from .escalation import _escalation_delay, escalation_for_many
@@ -128,7 +129,7 @@ class PageRequest:
 
 def pages_open(
     *,
-    event: models.Model,
+    event: Event | models.Model,
     project: Project,
     subject: str,
     body: str,
@@ -145,7 +146,7 @@ def pages_open(
 
 def pages_open_many(
     *,
-    event: models.Model,
+    event: Event | models.Model,
     requests: Iterable[PageRequest],
     link: str = "",
     now: datetime | None = None,
@@ -153,9 +154,11 @@ def pages_open_many(
     """`pages_open` for many projects of one event at once: the pages, their first level's people
     and notifications are written in a few statements whatever the number of projects (the
     escalation policy is asked once for all of them when it has a batch form). Returns the pages
-    in request order."""
+    in request order. The escalation reaches the IT contacts of the event's systems (`Event`); a
+    bare model instance is an event about no IT system."""
     now = now or timezone.now()
-    event_type = ContentType.objects.get_for_model(event)
+    event = event_of(event)
+    event_type = ContentType.objects.get_for_model(event.instance)
     requests = list({r.project.pk: r for r in requests}.values())
     existing = {
         p.project_id: p
@@ -258,8 +261,8 @@ def page_ack(*, page: Page, person: Person | None, via: str, now: datetime | Non
         ]
     )
     _cancel_unsent([locked.pk])
-    # The apps above the pipeline say what else an acknowledgement does (webhooks: send
-    # `outage.acknowledged`), in the same transaction; the project's settings wire them in.
+    # The apps above the pipeline say what else an acknowledgement does (incidents: send
+    # `outage.acknowledged` to the webhooks), in the same transaction; the settings wire them in.
     for acknowledged in settings.STEWARD_PAGE_ACKNOWLEDGED:
         import_string(acknowledged)(page=locked, now=now)
     return locked
@@ -267,12 +270,13 @@ def page_ack(*, page: Page, person: Person | None, via: str, now: datetime | Non
 
 @transaction.atomic
 def pages_stop(
-    *, event: models.Model, reason: str = "resolved", now: datetime | None = None
+    *, event: Event | models.Model, reason: str = "resolved", now: datetime | None = None
 ) -> int:
     """Stop every open page of the event (resolution, cancellation) and cancel what they have not
     sent yet; returns how many pages stopped."""
     now = now or timezone.now()
-    event_type = ContentType.objects.get_for_model(event)
+    event = event_of(event)
+    event_type = ContentType.objects.get_for_model(event.instance)
     ids = list(
         Page.objects.select_for_update()
         .filter(event_type=event_type, event_id=event.pk, state=Page.State.OPEN)

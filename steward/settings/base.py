@@ -222,13 +222,14 @@ STEWARD_CHANGE_REMINDER_LEAD_MINUTES = [
 STEWARD_ESCALATION_DELAY_SECONDS = int(os.environ.get("STEWARD_ESCALATION_DELAY_SECONDS", "600"))
 # Passes through the escalation levels after the first one.
 STEWARD_ESCALATION_REPEATS = int(os.environ.get("STEWARD_ESCALATION_REPEATS", "2"))
-# A function (project, event) -> list of lists of people: the pluggable escalation policy.
+# A function (project, event description, at) -> list of levels: the pluggable escalation policy
+# (see notifications.services.escalation; the event is a notifications.events.Event).
 STEWARD_ESCALATION_LEVELS = os.environ.get(
     "STEWARD_ESCALATION_LEVELS", "notifications.services.default_escalation_levels"
 )
 # What an acknowledged page also does, called with (page=, now=) inside the acknowledging
 # transaction: how the apps above the delivery pipeline hook in without it importing them.
-STEWARD_PAGE_ACKNOWLEDGED = ["webhooks.services.webhooks_emit_ack"]
+STEWARD_PAGE_ACKNOWLEDGED = ["incidents.services.outages.outage_page_acknowledged"]
 STEWARD_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("STEWARD_DELIVERY_MAX_ATTEMPTS", "5"))
 STEWARD_RETRY_BASE_SECONDS = float(os.environ.get("STEWARD_RETRY_BASE_SECONDS", "5"))
 STEWARD_RETRY_MAX_SECONDS = float(os.environ.get("STEWARD_RETRY_MAX_SECONDS", "600"))

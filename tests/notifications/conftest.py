@@ -23,12 +23,14 @@ def system(db):
 
 @pytest.fixture
 def event(system):
-    """An outage on one IT system (read through contenttypes; notifications never imports it)."""
+    """An outage on one IT system, as incidents describes it to the pipeline (notifications
+    never imports incidents: the description is all it knows of the outage)."""
+    from incidents.events import outage_event
     from incidents.models import Outage
 
     outage = Outage.objects.create(title="Core database down")
     outage.systems.set([system])
-    return outage
+    return outage_event(outage)
 
 
 @pytest.fixture

@@ -25,11 +25,12 @@ AT = utc(2025, 1, 7, 12)
 
 
 def _outage(systems):
+    from incidents.events import outage_event
     from incidents.models import Outage
 
     outage = Outage.objects.create(title="Core database down")
     outage.systems.set(systems)
-    return outage
+    return outage_event(outage)
 
 
 def _pks(levels):

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
+from incidents.events import outage_event
 from incidents.models import Outage
 from notifications import services
 from notifications.models import Notification, Page
@@ -78,10 +79,11 @@ def build_projects(http_sink, count, *, channels=("email", "webhook")):
 
 
 def open_pages(outage, projects):
+    event = outage_event(outage)  # what incidents hands the pipeline, once per write
     with transaction.atomic():  # like incidents.outage_open: rows and event in one transaction
         return [
             services.pages_open(
-                event=outage,
+                event=event,
                 project=p,
                 subject=f"{outage.title}: {p.name}",
                 body="Investigating.",

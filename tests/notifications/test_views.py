@@ -120,7 +120,7 @@ def test_the_delivery_log_shows_each_attempt_of_the_event(event, page, http_sink
     [webhook] = page.notifications.filter(channel="webhook")
     http_sink.plan("/owner", [503])
     services.notification_send(notification_id=webhook.pk, now=MONDAY_10)
-    html = render_to_string("notifications/_delivery_log.html", {"event": event})
+    html = render_to_string("notifications/_delivery_log.html", {"event": event.instance})
     assert "Wiki" in html and "Open" in html
     assert "(503)" in html and "Failed, will retry" in html
 

@@ -19,11 +19,12 @@ MIN = timedelta(minutes=1)
 
 
 def _outage(system):
+    from incidents.events import outage_event
     from incidents.models import Outage
 
     outage = Outage.objects.create(title="Core database down")
     outage.systems.set([system])
-    return outage
+    return outage_event(outage)
 
 
 def _paged(page) -> list[int]:

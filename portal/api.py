@@ -6,7 +6,8 @@ queryset: IT staff and admins see every report, a project's owners and maintaine
 project's reports, anyone else only their own; someone else's report is a 404. The reporter's
 network address is never shown.
 
-subscriptions/: a person's own subscriptions (list, create, retrieve, delete = unsubscribe).
+subscriptions/: a person's own subscriptions (list, create, retrieve, delete = unsubscribe),
+through the services of `incidents.services.subscriptions`.
 Owners do NOT list their project's subscribers: addresses are personal data and webhook URLs
 often carry secrets; the Django admin shows them to admins. Anonymous subscribing is the status
 page's double opt-in form, not the API.
@@ -28,11 +29,14 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from incidents.models import Subscription
+from incidents.selectors import subscriptions_of
+from incidents.services import subscriptions
 from registry.models import Project
 
 from . import selectors
-from .models import ProblemReport, Subscription
-from .services import reports, subscriptions
+from .models import ProblemReport
+from .services import reports
 
 BAD_REQUEST = OpenApiResponse(
     response=OpenApiTypes.OBJECT, description="Invalid input: `{field: [messages]}`."
@@ -237,7 +241,7 @@ class SubscriptionViewSet(
     filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[Subscription]:
-        return selectors.subscriptions_of(self.request.user)
+        return subscriptions_of(self.request.user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = _parse(SubscriptionIn, request)

@@ -4,7 +4,8 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.models import ProblemReport, Subscription
+from incidents.models import Subscription
+from portal.models import ProblemReport
 from tests.factories import IncidentFactory, PersonFactory, ProjectFactory, ProjectRoleFactory
 
 from .conftest import sign_in

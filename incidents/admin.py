@@ -1,12 +1,12 @@
-"""Admin for IT outages and project incidents. Transitions and notifications go through the
-services (the web pages and the API); the admin is for looking, and for fixing a typo in a
-title."""
+"""Admin for IT outages, project incidents and status subscriptions. Transitions and
+notifications go through the services (the web pages and the API); the admin is for looking, and
+for fixing a typo in a title."""
 
 from django.contrib import admin
 
 from changes.admin import ImpactedProjectInline
 
-from .models import Incident, IncidentUpdate, Outage, OutageUpdate
+from .models import Incident, IncidentUpdate, Outage, OutageUpdate, Subscription
 
 
 class OutageUpdateInline(admin.TabularInline):
@@ -66,3 +66,15 @@ class IncidentAdmin(admin.ModelAdmin):
         "updated_at",
     )
     inlines = [IncidentUpdateInline]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    """Admins see every project's subscribers (owners do not); unsubscribe by setting the date."""
+
+    list_display = ("project", "channel", "address", "person", "confirmed_at", "unsubscribed_at")
+    list_filter = ("channel",)
+    list_select_related = ("project", "person")
+    search_fields = ("address", "project__name", "person__display_name")
+    raw_id_fields = ("project", "person")
+    readonly_fields = ("created_at",)

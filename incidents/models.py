@@ -1,4 +1,5 @@
-"""IT outages and project incidents, each with its timeline of updates."""
+"""IT outages and project incidents, each with its timeline of updates, and the status
+subscriptions that hear about them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from changes.models import Change
-from registry.models import ITSystem, Project
+from registry.models import ITSystem, Person, Project
 
 
 class Outage(models.Model):
@@ -180,3 +181,47 @@ class IncidentUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident}: {self.get_status_display()}"
+
+
+class Subscription(models.Model):
+    """Someone following a project's status: a signed-in person, an email address (confirmed by
+    double opt-in when anonymous) or a webhook. Unsubscribing keeps the row, stamped."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="subscriptions")
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, null=True, blank=True, related_name="subscriptions"
+    )
+    # The email address or webhook URL messages go to.
+    address = models.CharField(max_length=500)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "address"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "channel", "address"],
+                condition=Q(unsubscribed_at__isnull=True),
+                name="subscription_once_per_address",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["project"],
+                condition=Q(unsubscribed_at__isnull=True, confirmed_at__isnull=False),
+                name="subscription_active_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} → {self.project}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.confirmed_at is not None and self.unsubscribed_at is None

@@ -1,12 +1,14 @@
-"""Reads of IT outages: lists and pages, each in a fixed number of queries."""
+"""Reads of IT outages (lists and pages, each in a fixed number of queries) and of status
+subscriptions."""
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Prefetch, QuerySet
 
 from changes.models import ImpactedProject
 
-from .models import Outage, OutageUpdate
+from .models import Outage, OutageUpdate, Subscription
 
 
 def outages_for_list(*, open_only: bool = False) -> QuerySet[Outage]:
@@ -39,4 +41,15 @@ def outage_for_page(pk: int) -> Outage:
             ),
         )
         .get(pk=pk)
+    )
+
+
+def subscriptions_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Subscription]:
+    """A signed-in person's own subscriptions still in force, by project."""
+    if not user.is_authenticated:
+        return Subscription.objects.none()
+    return (
+        Subscription.objects.filter(person__user=user, unsubscribed_at__isnull=True)
+        .select_related("project", "person")
+        .order_by("project__name", "channel", "address")
     )

@@ -224,6 +224,7 @@ class DatabaseCollector:
 def metrics_text() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Only under gunicorn's several processes; the module reads its folder when imported.
         from prometheus_client import multiprocess
 
         multiprocess.MultiProcessCollector(registry)

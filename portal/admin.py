@@ -1,9 +1,9 @@
-"""Admin for problem reports, report groups and subscriptions. Writes go through the services
-(the web pages and the API); the admin is for looking."""
+"""Admin for problem reports and report groups. Writes go through the services (the web pages
+and the API); the admin is for looking."""
 
 from django.contrib import admin
 
-from .models import ProblemReport, ReportGroup, Subscription
+from .models import ProblemReport, ReportGroup
 
 
 class ProblemReportInline(admin.TabularInline):
@@ -50,15 +50,3 @@ class ProblemReportAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ("project", "reporter", "incident", "outage", "group")
     readonly_fields = ("created_at", "reporter_address")
-
-
-@admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
-    """Admins see every project's subscribers (owners do not); unsubscribe by setting the date."""
-
-    list_display = ("project", "channel", "address", "person", "confirmed_at", "unsubscribed_at")
-    list_filter = ("channel",)
-    list_select_related = ("project", "person")
-    search_fields = ("address", "project__name", "person__display_name")
-    raw_id_fields = ("project", "person")
-    readonly_fields = ("created_at",)

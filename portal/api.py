@@ -6,7 +6,8 @@ queryset: IT staff and admins see every report, a project's owners and maintaine
 project's reports, anyone else only their own; someone else's report is a 404. The reporter's
 network address is never shown.
 
-subscriptions/: a person's own subscriptions (list, create, retrieve, delete = unsubscribe).
+subscriptions/: a person's own subscriptions (list, create, retrieve, delete = unsubscribe),
+through the services of `incidents.services.subscriptions`.
 Owners do NOT list their project's subscribers: addresses are personal data and webhook URLs
 often carry secrets; the Django admin shows them to admins. Anonymous subscribing is the status
 page's double opt-in form, not the API.
@@ -27,12 +28,15 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from incidents.models import Subscription
+from incidents.selectors import subscriptions_of
+from incidents.services import subscriptions
 from registry.models import Project
 from steward.api import BAD_REQUEST, FORBIDDEN, NOT_FOUND, parse_input
 
 from . import selectors
-from .models import ProblemReport, Subscription
-from .services import reports, subscriptions
+from .models import ProblemReport
+from .services import reports
 
 
 def _project_field(**kwargs: Any) -> serializers.SlugRelatedField:
@@ -221,7 +225,7 @@ class SubscriptionViewSet(
     filter_backends: list = []
 
     def get_queryset(self) -> QuerySet[Subscription]:
-        return selectors.subscriptions_of(self.request.user)
+        return subscriptions_of(self.request.user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = parse_input(SubscriptionIn, request)

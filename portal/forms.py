@@ -1,13 +1,13 @@
 """Forms of the problem-report and subscription pages. They check shape only; the services
-(`services.reports`, `services.subscriptions`) own the rules and name the field when they refuse."""
+(`portal.services.reports`, `incidents.services.subscriptions`) own the rules and name the field
+when they refuse."""
 
 from __future__ import annotations
 
 from django import forms
 
-from incidents.models import Incident
+from incidents.models import Incident, Subscription
 
-from .models import Subscription
 from .services.reports import MAX_CONTACT, MAX_DESCRIPTION
 
 

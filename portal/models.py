@@ -1,5 +1,5 @@
 """The end user's side of the portal: problem reports ("this is not working", "me too") gathered
-in report groups, and subscriptions to a project's status."""
+in report groups. Subscriptions to a project's status live with the status pages in `incidents`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Incident, Outage
-from registry.models import Person, Project
+from registry.models import Project
 
 
 class ReportGroup(models.Model):
@@ -81,48 +81,3 @@ class ProblemReport(models.Model):
 
     def __str__(self) -> str:
         return f"Report on {self.project} at {self.created_at:%Y-%m-%d %H:%M}"
-
-
-class Subscription(models.Model):
-    """Someone following a project's status: a signed-in person, an email address (confirmed by
-    double opt-in when anonymous) or a webhook. Unsubscribing keeps the row, stamped."""
-
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        WEBHOOK = "webhook", "Webhook"
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="subscriptions")
-    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
-    person = models.ForeignKey(
-        Person, on_delete=models.CASCADE, null=True, blank=True, related_name="subscriptions"
-    )
-    # The email address or webhook URL messages go to.
-    address = models.CharField(max_length=500)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    unsubscribed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        db_table = "incidents_subscription"
-        ordering = ["project", "address"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["project", "channel", "address"],
-                condition=Q(unsubscribed_at__isnull=True),
-                name="subscription_once_per_address",
-            )
-        ]
-        indexes = [
-            models.Index(
-                fields=["project"],
-                condition=Q(unsubscribed_at__isnull=True, confirmed_at__isnull=False),
-                name="subscription_active_idx",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.address} → {self.project}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.confirmed_at is not None and self.unsubscribed_at is None

@@ -1,4 +1,4 @@
-"""Reads for problem reports and subscriptions (the pages and the API)."""
+"""Reads for problem reports (the pages and the API)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 from registry.models import Project, ProjectRole
 from registry.permissions import EDITING_ROLES, is_it_staff
 
-from .models import ProblemReport, ReportGroup, Subscription
+from .models import ProblemReport, ReportGroup
 from .services.reports import quiet_after
 
 
@@ -47,14 +47,3 @@ def reports_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Probl
         "project_id"
     )
     return reports.filter(Q(reporter=user) | Q(project_id__in=edited))
-
-
-def subscriptions_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Subscription]:
-    """A signed-in person's own subscriptions still in force, by project."""
-    if not user.is_authenticated:
-        return Subscription.objects.none()
-    return (
-        Subscription.objects.filter(person__user=user, unsubscribed_at__isnull=True)
-        .select_related("project", "person")
-        .order_by("project__name", "channel", "address")
-    )

@@ -1,6 +1,7 @@
 """The portal's pages: the directory (search as you type), a project's page with everything
 around it (support and on-call, status, dependencies, history, reporting a problem), problem
-reports ("this is not working") and status subscriptions.
+reports ("this is not working") and the pages of status subscriptions (whose model and services
+live with the status pages in `incidents`).
 
 Each view parses a form, calls one service or selector, and renders. htmx requests get the
 fragment on the same URL; without JavaScript every page works as a plain form post. Refusals
@@ -23,6 +24,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from incidents.models import Subscription
+from incidents.selectors import subscriptions_of
+from incidents.services import subscriptions
 from incidents.status import annotate_open_issues
 from oncall.selectors import project_for_page, support_for
 from registry import permissions
@@ -36,8 +40,8 @@ from steward.web import render_page_or_fragment, wants_fragment
 
 from . import selectors
 from .forms import EscalateForm, ProblemReportForm, SubscribeForm
-from .models import ReportGroup, Subscription
-from .services import reports, subscriptions
+from .models import ReportGroup
+from .services import reports
 
 # Search as you type wants the best few matches fast; each result carries its owners' local
 # times, so a shorter page is a faster one.
@@ -405,7 +409,7 @@ def my_subscriptions(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/subscriptions/mine.html",
-        {"subscriptions": list(selectors.subscriptions_of(request.user))},
+        {"subscriptions": list(subscriptions_of(request.user))},
     )
 
 

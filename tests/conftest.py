@@ -2,6 +2,8 @@ import pytest
 import redis
 from django.conf import settings
 
+pytest_plugins = ["tests.browser_support"]
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """The suite is about PostgreSQL and Redis; refuse to run quietly on anything else."""

@@ -104,7 +104,7 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
     """An active email subscription by default (confirmed, not unsubscribed)."""
 
     class Meta:
-        model = "portal.Subscription"
+        model = "incidents.Subscription"
 
     project = factory.SubFactory(ProjectFactory)
     channel = "email"

@@ -1,1 +1,2 @@
-"""Writes of incidents: IT outages (`outages`) and project incidents."""
+"""Writes of incidents: IT outages (`outages`), project incidents (`incidents`) and status
+subscriptions (`subscriptions`: subscribing, confirming, unsubscribing, telling subscribers)."""

@@ -32,6 +32,7 @@ from registry.services import audit_record, audit_snapshot
 from steward.errors import Conflict
 
 from ..models import Incident, IncidentUpdate, Outage
+from .subscriptions import subscribers_notify
 
 Actor = AbstractBaseUser | AnonymousUser | None
 
@@ -114,10 +115,6 @@ def _tell(
     *, actor: Actor, incident: Incident, topic: str, subject: str, body: str, now: datetime
 ) -> None:
     """Subscribers of the project and its owners and maintainers (not the writer) hear it."""
-    # Subscriptions belong to the portal, which sits above incidents: imported late so that the
-    # import graph has no cycle (the one upward edge left by the app split, see its report).
-    from portal.services.subscriptions import subscribers_notify
-
     link = incident_url(incident)
     subscribers_notify(
         project_ids=[incident.project_id],

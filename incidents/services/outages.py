@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -28,15 +27,7 @@ from webhooks.services import iso, webhooks_emit
 
 from ..events import outage_event
 from ..models import Outage, OutageUpdate
-
-
-def _subscribers_notify(**kwargs: Any) -> None:
-    """Status subscribers of the touched projects hear too. Subscriptions belong to the portal,
-    which sits above incidents: imported late so that the import graph has no cycle (the one
-    upward edge left by the app split, see the split's report)."""
-    from portal.services.subscriptions import subscribers_notify
-
-    subscribers_notify(**kwargs)
+from .subscriptions import subscribers_notify
 
 
 def _outage_summary(outage: Outage) -> str:
@@ -115,7 +106,7 @@ def outage_open(
         link=link,
         now=now,
     )
-    _subscribers_notify(
+    subscribers_notify(
         event=outage,
         topic="outage.opened",
         project_ids=[i.project_id for i in impacted],
@@ -175,7 +166,7 @@ def outage_update(
         link=events.absolute(outage.get_absolute_url()),
         now=now,
     )
-    _subscribers_notify(
+    subscribers_notify(
         event=outage,
         topic=f"outage.updated.{update.pk}",
         project_ids=touched,
@@ -226,7 +217,7 @@ def outage_resolve(
         link=events.absolute(outage.get_absolute_url()),
         now=now,
     )
-    _subscribers_notify(
+    subscribers_notify(
         event=outage,
         topic="outage.resolved",
         project_ids=touched,

@@ -1,1 +1,2 @@
-"""Writes of the portal: problem reports (`reports`) and status subscriptions (`subscriptions`)."""
+"""Writes of the portal: problem reports (`reports`). Status subscriptions are written by
+`incidents.services.subscriptions`."""

@@ -198,7 +198,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ContactMethodKindEnum": "registry.models.ContactMethod.Kind",
         "SystemKindEnum": "registry.models.ITSystem.Kind",
-        "SubscriptionChannelEnum": "portal.models.Subscription.Channel",
+        "SubscriptionChannelEnum": "incidents.models.Subscription.Channel",
         "ProjectRoleEnum": "registry.models.ProjectRole.Role",
         "SupporterRoleEnum": "oncall.api.SUPPORTER_ROLES",
         "NotificationStateEnum": "notifications.models.Notification.State",

@@ -6,9 +6,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from registry.models import ProjectAlias
+from tests.browser_support import sign_in
 from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory
-
-from .conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

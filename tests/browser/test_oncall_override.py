@@ -9,9 +9,8 @@ from playwright.sync_api import Page, expect
 
 from oncall import services as oncall_services
 from oncall.models import Override
+from tests.browser_support import sign_in
 from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory
-
-from .conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

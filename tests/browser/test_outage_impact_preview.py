@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from incidents.models import Outage
+from tests.browser_support import sign_in
 from tests.factories import (
     DependencyFactory,
     PersonFactory,
@@ -15,8 +16,6 @@ from tests.factories import (
     SystemFactory,
     it_staff_user,
 )
-
-from .conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

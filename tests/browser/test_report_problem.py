@@ -4,10 +4,10 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.models import ProblemReport, Subscription
+from incidents.models import Subscription
+from portal.models import ProblemReport
+from tests.browser_support import sign_in
 from tests.factories import IncidentFactory, PersonFactory, ProjectFactory, ProjectRoleFactory
-
-from .conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -8,11 +8,10 @@ from standardwebhooks.webhooks import Webhook
 
 from notifications import services as delivery
 from notifications.models import Notification
+from tests.browser_support import sign_in
 from tests.e2e_support import http_sink  # noqa: F401
 from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory
 from webhooks.models import WebhookEndpoint
-
-from .conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

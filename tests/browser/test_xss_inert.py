@@ -4,9 +4,8 @@ and run no injected handler (the markup-level checks are tests/security/test_xss
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser_support import sign_in
 from tests.security.test_xss import PAYLOAD, _hostile_world
-
-from .conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser_support import sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -1,6 +1,7 @@
 """Project incidents: the lifecycle through the services and the pages, who may run them, what
 subscribers and owners hear, and what bad input gets."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, IncidentUpdate
 from incidents.services import incidents as services
+from incidents.services.subscriptions import UNSUBSCRIBE_SALT, subscription_from_token
 from notifications.models import Notification
 from registry.models import AuditEntry, ProjectRole
 from steward.errors import Conflict
@@ -108,13 +110,6 @@ def test_the_lifecycle_from_open_to_resolved_tells_subscribers_and_the_other_own
     # Every subscriber message carries the unsubscribe link of that subscription, and the link
     # to the incident.
     # (The token carries a timestamp: read it back rather than compare strings.)
-    import re
-
-    from portal.services.subscriptions import (
-        UNSUBSCRIBE_SALT,
-        subscription_from_token,
-    )
-
     to_fan = messages_for(incident).filter(address="fan@example.org")
     assert to_fan.count() == 4
     for message in to_fan:

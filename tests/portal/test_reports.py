@@ -529,3 +529,23 @@ def test_a_limit_of_zero_turns_it_off(graph, settings):
     for minute in range(7):
         submit(alice, graph.people, at=NOW + timedelta(seconds=minute))
     assert ProblemReport.objects.count() == 7
+
+
+# --- the owners' fragment of open groups ---------------------------------------------------------
+
+
+def test_owners_get_the_open_groups_fragment(client, graph, reader):
+    report_submit(actor=reader, project=graph.people, description="cannot <log> in")
+    client.force_login(graph.people_owner.user)
+    response = client.get(f"/projects/{graph.people.slug}/reports/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert b"<html" not in response.content
+    assert b"1 report" in response.content
+    assert b"cannot &lt;log&gt; in" in response.content
+
+
+def test_a_quiet_group_is_not_shown_to_owners(client, graph, reader):
+    report_submit(actor=reader, project=graph.people, description="old news", now=NOW)
+    client.force_login(graph.people_owner.user)
+    response = client.get(f"/projects/{graph.people.slug}/reports/")
+    assert b"No open problem reports." in response.content

@@ -11,10 +11,10 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from incidents.models import Subscription
 from incidents.services import outages as services
 from notifications import services as pipeline
 from notifications.models import Notification
-from portal.models import Subscription
 from tests.e2e_support import celery_worker, http_sink, smtp_sink, wait_for  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

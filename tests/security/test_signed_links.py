@@ -12,10 +12,10 @@ from unittest import mock
 import pytest
 from django.test import Client
 
+from incidents.models import Subscription
+from incidents.services import subscriptions as subscription_services
 from notifications.models import Page
 from notifications.services import ack_token
-from portal.models import Subscription
-from portal.services import subscriptions as subscription_services
 from tests.factories import SubscriptionFactory
 from tests.security.world import World, world_build
 

@@ -16,14 +16,14 @@ from rest_framework.authtoken.models import Token
 
 from changes import services as change_services
 from changes.models import Change
-from incidents.models import Incident, Outage
+from incidents.models import Incident, Outage, Subscription
 from incidents.services import outages as outage_services
 from integrations.models import Heartbeat
 from integrations.services import heartbeat_create
 from notifications.models import Notification
 from oncall import services as oncall_services
 from oncall.models import Rotation
-from portal.models import ProblemReport, ReportGroup, Subscription
+from portal.models import ProblemReport, ReportGroup
 from portal.services.reports import report_submit
 from registry.models import (
     ContactMethod,

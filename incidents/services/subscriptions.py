@@ -10,10 +10,12 @@ nothing. Each message carries the link that unsubscribes that subscription and n
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
@@ -26,6 +28,7 @@ from django.utils import timezone
 from notifications.models import Channel, Notification
 from notifications.services import Delivery, messages_send
 from registry.models import Person, Project
+from steward.health import redis_connection
 
 from ..models import Subscription
 
@@ -446,12 +449,6 @@ def anonymous_signup_allowed(*, client_address: str | None, now: float | None = 
     PostgreSQL: a refused attempt leaves no row to count, and there is no row per attempt to keep.
     If Redis is unreachable the attempt is let through (the one-pending-row-per-address
     constraint still bounds mail to any one address)."""
-    import time
-
-    import redis
-
-    from steward.health import redis_connection
-
     limit = int(getattr(settings, "STEWARD_SUBSCRIBE_ANON_RATE", 10))
     if limit <= 0 or not client_address:
         return 0

@@ -1,4 +1,6 @@
-"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright against a live server.
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright: the `browser` and `page`
+fixtures of the browser tests and of the demo test, registered once for the whole suite by
+`tests/conftest.py` (a session fixture defined in two conftests would start Playwright twice).
 
 No browser is downloaded: Playwright is pointed at the system Chromium. Each test that fails
 leaves a screenshot in test-artifacts/screenshots/.

@@ -3,8 +3,8 @@
 The pipeline never recognises the apps above it by their models. An app that writes an event (a
 change, an outage) describes it once per write with an `Event`: the row the notifications point
 at, the IT systems it is about (whose IT contacts an escalation may page), and the JSON document
-outgoing webhooks send for it. A bare model instance (a report group, a webhook endpoint) stands
-for an event about no IT system with no document (see `event_of`).
+outgoing webhooks send for it. An event about no IT system and described to no webhook (a report
+group, a project incident, a subscription's confirmation) is `Event(instance=...)`.
 """
 
 from __future__ import annotations
@@ -44,9 +44,3 @@ class Event:
         if not self.systems:
             return []
         return list(Person.objects.filter(it_systems__in=self.systems).distinct().order_by("id"))
-
-
-def event_of(event: Event | models.Model) -> Event:
-    """The description of an event given either way: as is, or a bare model instance as an event
-    about no IT system with no document."""
-    return event if isinstance(event, Event) else Event(instance=event)

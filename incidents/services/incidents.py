@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from changes.models import Change
+from notifications.events import Event
 from notifications.services import notices_send
 from registry.models import AuditEntry, Project, ProjectRole
 from registry.permissions import EDITING_ROLES, can_edit_project, is_it_staff
@@ -137,7 +138,7 @@ def _tell(
     ]
     if people:
         notices_send(
-            event=incident,
+            event=Event(instance=incident),
             topic=topic,
             recipients=people,
             subject=subject,

@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from notifications.events import Event
 from notifications.models import Channel, Notification
 from notifications.services import Delivery, messages_send
 from registry.models import Person, Project
@@ -174,7 +175,7 @@ def subscribers_notify(
         return []
     projects = {s.project_id for s in subscriptions}
     written = messages_send(
-        event=event,
+        event=Event(instance=event),
         topic=topic,
         deliveries=[
             Delivery(
@@ -354,7 +355,7 @@ def _send_confirmation(subscription: Subscription, *, now: datetime) -> None:
         "If it was not you, ignore this email: nothing will be sent to you."
     )
     messages_send(
-        event=subscription,
+        event=Event(instance=subscription),
         topic="subscription.confirm",
         deliveries=[
             Delivery(

@@ -7,13 +7,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import models
 from django.utils.module_loading import import_string
 
 from oncall import escalation as oncall
 from registry.models import Person, Project
 
-from ..events import Event, event_of
+from ..events import Event
 from .outbox import _unique_people
 
 
@@ -44,13 +43,12 @@ default_escalation_levels.many = _default_escalation_many
 
 
 def escalation_levels_for(
-    project: Project, event: Event | models.Model | None, at: datetime | None = None
+    project: Project, event: Event | None, at: datetime | None = None
 ) -> list[tuple[list[Person], timedelta]]:
     """The pluggable escalation policy (settings.STEWARD_ESCALATION_LEVELS): (people, delay
     before the next level) per level, without empty levels and with each person once per level.
     A policy is called with the event's description (`notifications.events.Event`) and may also
     return bare lists of people; they get the default delay."""
-    event = event_of(event) if event is not None else None
     policy = import_string(settings.STEWARD_ESCALATION_LEVELS)
     return _clean_levels(policy(project, event, at))
 
@@ -66,13 +64,12 @@ def _clean_levels(levels: Iterable) -> list[tuple[list[Person], timedelta]]:
 
 
 def escalation_for_many(
-    projects: Sequence[Project], event: Event | models.Model | None, at: datetime | None = None
+    projects: Sequence[Project], event: Event | None, at: datetime | None = None
 ) -> dict[int, tuple[list[tuple[list[Person], timedelta]], int]]:
     """`escalation_levels_for` and `escalation_repeats_for` of many projects of one event:
     project id → (levels, repeats). Uses the policy's batch form (its `many` attribute: a callable
     `(projects, event, at) -> {project id: (levels, repeats)}`) when it has one, so an outage on
     thousands of projects asks in a fixed number of queries; else asks project by project."""
-    event = event_of(event) if event is not None else None
     policy = import_string(settings.STEWARD_ESCALATION_LEVELS)
     many = getattr(policy, "many", None)
     if many is None:

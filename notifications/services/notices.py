@@ -10,13 +10,13 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from registry.models import Person, Project
 from registry.selectors import is_within_working_hours, next_working_start
 
-from ..events import Event, event_of
+from ..events import Event
 from ..models import Notification
 from .enqueue import _enqueue_on_commit
 from .outbox import Target, _insert, _new_notification, _unique_people, message_key, targets_for
@@ -24,7 +24,7 @@ from .outbox import Target, _insert, _new_notification, _unique_people, message_
 
 def notices_send(
     *,
-    event: Event | models.Model,
+    event: Event,
     topic: str,
     recipients: Iterable[Person],
     subject: str,
@@ -50,7 +50,7 @@ def notices_send(
 
 def notices_send_many(
     *,
-    event: Event | models.Model,
+    event: Event,
     topic: str,
     recipients: Iterable[tuple[Project | None, Iterable[Person]]],
     subject: str,
@@ -63,7 +63,6 @@ def notices_send_many(
     project in that order: the key has no project, so a person of two projects hears once, about
     the first."""
     now = now or timezone.now()
-    event = event_of(event)
     event_type_id = ContentType.objects.get_for_model(event.instance).pk
     rows: dict[str, Notification] = {}
     for project, people in recipients:
@@ -113,7 +112,7 @@ class Delivery:
 
 def messages_send(
     *,
-    event: Event | models.Model,
+    event: Event,
     topic: str,
     deliveries: Iterable[Delivery],
     subject: str,
@@ -127,7 +126,6 @@ def messages_send(
     `body` (an unsubscribe link, say) replaces the shared one. Idempotent on
     (event, topic, ref, channel)."""
     now = now or timezone.now()
-    event = event_of(event)
     event_type_id = ContentType.objects.get_for_model(event.instance).pk
     rows = []
     for delivery in deliveries:

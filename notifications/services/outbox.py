@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from registry.models import ContactMethod, Person
 
-from ..events import Event, event_of
+from ..events import Event
 from ..models import Channel, Notification
 
 CHANNEL_OF_KIND = {
@@ -112,9 +112,9 @@ def idempotency_key(
     return key
 
 
-def message_key(*, event: Event | models.Model, topic: str, ref: str, channel: str) -> str:
+def message_key(*, event: Event, topic: str, ref: str, channel: str) -> str:
     """The idempotency key of a message to a bare address (see `messages_send`)."""
-    instance = event_of(event).instance
+    instance = event.instance
     event_type_id = ContentType.objects.get_for_model(instance).pk
     key = f"m:{event_type_id}:{instance.pk}:{topic}:{ref}:{channel}"
     if len(key) > 255:

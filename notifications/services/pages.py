@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -19,7 +19,7 @@ from registry.models import ContactMethod, Person, Project, ProjectRole
 from registry.permissions import is_it_staff
 from steward.errors import Conflict
 
-from ..events import Event, event_of
+from ..events import Event
 from ..models import Channel, Notification, Page
 from .enqueue import _enqueue_ids_on_commit, _enqueue_on_commit
 from .escalation import _escalation_delay, escalation_for_many
@@ -129,7 +129,7 @@ class PageRequest:
 
 def pages_open(
     *,
-    event: Event | models.Model,
+    event: Event,
     project: Project,
     subject: str,
     body: str,
@@ -146,7 +146,7 @@ def pages_open(
 
 def pages_open_many(
     *,
-    event: Event | models.Model,
+    event: Event,
     requests: Iterable[PageRequest],
     link: str = "",
     now: datetime | None = None,
@@ -157,7 +157,6 @@ def pages_open_many(
     in request order. The escalation reaches the IT contacts of the event's systems (`Event`); a
     bare model instance is an event about no IT system."""
     now = now or timezone.now()
-    event = event_of(event)
     event_type = ContentType.objects.get_for_model(event.instance)
     requests = list({r.project.pk: r for r in requests}.values())
     existing = {
@@ -269,13 +268,10 @@ def page_ack(*, page: Page, person: Person | None, via: str, now: datetime | Non
 
 
 @transaction.atomic
-def pages_stop(
-    *, event: Event | models.Model, reason: str = "resolved", now: datetime | None = None
-) -> int:
+def pages_stop(*, event: Event, reason: str = "resolved", now: datetime | None = None) -> int:
     """Stop every open page of the event (resolution, cancellation) and cancel what they have not
     sent yet; returns how many pages stopped."""
     now = now or timezone.now()
-    event = event_of(event)
     event_type = ContentType.objects.get_for_model(event.instance)
     ids = list(
         Page.objects.select_for_update()

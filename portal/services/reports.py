@@ -29,6 +29,7 @@ from django.utils import timezone
 from incidents.models import Incident, Outage
 from incidents.services.incidents import incident_open
 from notifications import services as delivery
+from notifications.events import Event
 from oncall.selectors import support_for
 from registry.models import Person, Project
 from registry.permissions import can_edit_project, is_it_staff
@@ -298,7 +299,7 @@ def report_submit(
     notified = paged = False
     if group.notified_at is None:
         delivery.notices_send(
-            event=group,
+            event=Event(instance=group),
             topic="reports.first",
             recipients=oncall_people(project, at=now),
             subject=f"Problem report on {project.name}",
@@ -320,7 +321,7 @@ def report_submit(
         if in_window >= page_threshold():
             minutes = int(page_window().total_seconds() // 60)
             delivery.pages_open(
-                event=group,
+                event=Event(instance=group),
                 project=project,
                 subject=f"{in_window} problem reports on {project.name} in {minutes} minutes",
                 body=(
@@ -362,7 +363,7 @@ def report_group_dismiss(
     group = _locked_open_group(group)
     group.closed_at = now
     group.save(update_fields=["closed_at"])
-    delivery.pages_stop(event=group, reason="dismissed", now=now)
+    delivery.pages_stop(event=Event(instance=group), reason="dismissed", now=now)
     return group
 
 
@@ -394,7 +395,7 @@ def report_group_escalate(
     group.incident = incident
     group.save(update_fields=["closed_at", "incident"])
     group.reports.update(incident=incident)
-    delivery.pages_stop(event=group, reason="incident opened", now=now)
+    delivery.pages_stop(event=Event(instance=group), reason="incident opened", now=now)
     return incident
 
 

@@ -176,7 +176,7 @@ def test_held_notices_arrive_as_one_digest_at_the_start_of_working_hours(
     with transaction.atomic():
         for topic in ("outage.updated.1", "outage.updated.2", "outage.resolved"):
             services.notices_send(
-                event=outage, topic=topic, recipients=[away], subject=topic, body="b"
+                event=outage_event(outage), topic=topic, recipients=[away], subject=topic, body="b"
             )
     assert Notification.objects.filter(state="held").count() == 3
     sweep()

@@ -19,6 +19,7 @@ from django.utils import timezone
 from changes import events
 from changes.events import Actor
 from notifications import services as delivery
+from notifications.events import Event
 from notifications.models import Notification, Page
 from registry.models import ITSystem, Project
 from steward.errors import Conflict
@@ -155,24 +156,13 @@ def outage_update(
     )
     event = outage_event(outage)
     touched = events.snapshot_project_ids(outage)
-    body = f"{message}\n\n{_outage_summary(outage)}"
-    events.owners_notify(
+    _owners_and_subscribers_notify(
         event=event,
         # One topic per update: the notice key is (event, topic, recipient, channel).
         topic=f"outage.updated.{update.pk}",
         project_ids=touched,
         subject=f"Outage update ({outage.get_status_display()}): {outage.title}",
-        body=body,
-        link=events.absolute(outage.get_absolute_url()),
-        now=now,
-    )
-    subscribers_notify(
-        event=outage,
-        topic=f"outage.updated.{update.pk}",
-        project_ids=touched,
-        subject=f"Outage update ({outage.get_status_display()}): {outage.title}",
-        body=body,
-        link=events.absolute(outage.get_absolute_url()),
+        message=message,
         now=now,
     )
     webhooks_emit(
@@ -184,6 +174,29 @@ def outage_update(
         now=now,
     )
     return update
+
+
+def _owners_and_subscribers_notify(
+    *,
+    event: Event,
+    topic: str,
+    project_ids: list[int],
+    subject: str,
+    message: str,
+    now: datetime,
+) -> None:
+    """The same words about an outage to the touched projects' owners and to their followers."""
+    outage = event.instance
+    fields = {
+        "topic": topic,
+        "project_ids": project_ids,
+        "subject": subject,
+        "body": f"{message}\n\n{_outage_summary(outage)}",
+        "link": events.absolute(outage.get_absolute_url()),
+        "now": now,
+    }
+    events.owners_notify(event=event, **fields)
+    subscribers_notify(event=outage, **fields)
 
 
 @transaction.atomic
@@ -205,25 +218,13 @@ def outage_resolve(
     )
     event = outage_event(outage)
     delivery.pages_stop(event=event, reason="resolved", now=now)
-    event = outage_event(outage)
     touched = events.snapshot_project_ids(outage)
-    body = f"{message}\n\n{_outage_summary(outage)}"
-    events.owners_notify(
+    _owners_and_subscribers_notify(
         event=event,
         topic="outage.resolved",
         project_ids=touched,
         subject=f"Resolved: {outage.title}",
-        body=body,
-        link=events.absolute(outage.get_absolute_url()),
-        now=now,
-    )
-    subscribers_notify(
-        event=outage,
-        topic="outage.resolved",
-        project_ids=touched,
-        subject=f"Resolved: {outage.title}",
-        body=body,
-        link=events.absolute(outage.get_absolute_url()),
+        message=message,
         now=now,
     )
     webhooks_emit(

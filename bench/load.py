@@ -75,6 +75,8 @@ def _production_env(secret_key: str) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         "STEWARD_VAR_DIR": str(_var_dir()),
         "STATIC_ROOT": str(_var_dir() / "bench-static"),
+        # The storm's webhook sink listens on loopback, which production refuses to post to.
+        "STEWARD_WEBHOOK_DENY_NETWORKS": "",
         "PYTHONPATH": str(ROOT),
     }
 

@@ -1,6 +1,7 @@
 """The small registry of `tests.changes.conftest` (transitive impact, and the people around it)
-serves problem reports and subscriptions too."""
+serves problem reports and subscriptions too; the page tests share the registry's People app."""
 
 from tests.changes.conftest import ALL_DAY, NEVER, Graph, edge, graph, it_user, reader
+from tests.registry.pages import people_app
 
-__all__ = ["ALL_DAY", "NEVER", "Graph", "edge", "graph", "it_user", "reader"]
+__all__ = ["ALL_DAY", "NEVER", "Graph", "edge", "graph", "it_user", "people_app", "reader"]

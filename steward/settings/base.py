@@ -259,10 +259,25 @@ STEWARD_WEBHOOK_DENY_NETWORKS = [
 # Empty: the EMAIL_BACKEND above. Set to send notifications over SMTP while Django's own mail
 # goes elsewhere (the end-to-end tests point it at a local aiosmtpd).
 STEWARD_EMAIL_BACKEND = os.environ.get("STEWARD_EMAIL_BACKEND", "")
-# SMS cannot be sent from here: a provider interface with a recording stand-in.
-STEWARD_SMS_PROVIDER = os.environ.get(
-    "STEWARD_SMS_PROVIDER", "notifications.channels.RecordingSmsProvider"
-)
+
+# Real providers (README, "Channels"). A channel whose provider is not configured here is refused
+# when someone saves such a contact method and fails (never "sent") if one is still on file.
+# SMS and voice: Twilio. The base URL is empty (Twilio's own API) outside tests, whose stand-in
+# listens on localhost. Inbound callbacks are verified against SITE_URL, the public address
+# Twilio signed (behind a proxy that rewrites the host, set SITE_URL to what the world sees).
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_BASE_URL = os.environ.get("TWILIO_BASE_URL", "").rstrip("/")
+TWILIO_TIMEOUT = float(os.environ.get("TWILIO_TIMEOUT", "10"))
+# Slack: a Slack app's bot token (chat:write, im:write) and its signing secret (interactivity).
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+SLACK_TIMEOUT = int(os.environ.get("SLACK_TIMEOUT", "10"))
+# Apprise: ntfy, Gotify, Pushover, Telegram, Matrix, Mattermost, SMS gateways, one URL each. On by
+# default (it needs no account of Steward's own); off refuses `apprise` contact methods.
+STEWARD_APPRISE_ENABLED = env_bool("STEWARD_APPRISE_ENABLED", True)
 
 # Inbound monitors (Events API, Alertmanager, heartbeats): requests per key per window. 120 a
 # minute is PagerDuty's own limit per routing key.

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
 from . import permissions
+from .deliverability import contact_kind_refusal
 from .models import (
     AuditEntry,
     ContactMethod,
@@ -30,7 +31,6 @@ from .models import (
     Team,
 )
 from .selectors import dependency_cycle
-from .deliverability import contact_kind_refusal
 from .validators import validate_contact_address
 
 Actor = AbstractBaseUser | None

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('contenttypes', '0002_remove_content_type_name'),
         ('notifications', '0005_move_webhookendpoint_to_webhooks'),
-        ('registry', '0004_alter_contactmethod_kind'),
+        ('registry', '0004_contact_kinds_slack_user_apprise'),
         ('webhooks', '0002_audit_labels'),
     ]
 

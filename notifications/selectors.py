@@ -6,7 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Prefetch, Q, QuerySet
 
-from registry.models import Person
+from registry.models import ContactMethod, Person
 
 from .models import DeliveryAttempt, Notification, Page
 
@@ -57,3 +57,9 @@ def pages_awaiting(person: Person) -> list[Page]:
         .select_related("project")
         .order_by("-opened_at")
     )
+
+
+def undeliverable_methods_of(person: Person) -> list[ContactMethod]:
+    """The person's contact methods whose provider is not configured here: nothing sent to them
+    arrives, so "My pages" says so."""
+    return [m for m in person.contact_methods.all() if m.undeliverable_reason]

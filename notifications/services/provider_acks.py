@@ -17,7 +17,7 @@ from .pages import page_ack
 from .sending import notification_fall_back
 
 # `ACK 4821`, `ack4821`, `Ack: 4821`, or the bare code.
-_ACK_REPLY = re.compile(r"^\s*(?:ack\b\s*[:#-]?\s*)?(\d{4,8})\s*[.!]?\s*$", re.IGNORECASE)
+_ACK_REPLY = re.compile(r"^\s*(?:ack\s*[:#-]?\s*)?(\d{4,8})\s*[.!]?\s*$", re.IGNORECASE)
 _CALL_NOT_ANSWERED = {"busy", "no-answer", "failed", "canceled", "completed"}
 
 

@@ -13,6 +13,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -104,6 +105,12 @@ def _serve(stand_in: StandIn) -> Iterator[StandIn]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def serving(respond: Callable[[Received], tuple[int, dict]]) -> Iterator[StandIn]:
+    """A stand-in answering `respond`, for the length of a `with` block."""
+    yield from _serve(StandIn(respond=respond))
 
 
 # --- Twilio ---------------------------------------------------------------------------------

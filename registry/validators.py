@@ -4,6 +4,7 @@ import re
 import zoneinfo
 from datetime import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
@@ -92,8 +93,16 @@ def validate_apprise_url(address: str) -> None:
 
     if not address or "://" not in address:
         raise ValidationError("Enter an Apprise URL, such as ntfys://ntfy.example.com/my-topic.")
+    scheme = address.split("://", 1)[0].lower()
+    if scheme not in settings.STEWARD_APPRISE_SCHEMES:
+        raise ValidationError(
+            "Steward does not send to “%(scheme)s://” URLs; it sends to %(allowed)s.",
+            params={
+                "scheme": scheme[:30],
+                "allowed": ", ".join(f"{s}://" for s in settings.STEWARD_APPRISE_SCHEMES),
+            },
+        )
     if not apprise.Apprise().add(address):
-        scheme = address.split("://", 1)[0]
         raise ValidationError(
             "Apprise cannot send to this URL: “%(scheme)s://” is not a service it knows, or the "
             "URL lacks what that service needs (see the Apprise wiki for the service's form).",

@@ -13,6 +13,7 @@ import logging
 from urllib.parse import urlsplit
 
 import apprise
+from django.conf import settings
 
 from registry.deliverability import apprise_refusal
 
@@ -52,6 +53,11 @@ def send(notification: Notification) -> int:
     refusal = configured()
     if refusal:
         raise PermanentError(f"Not deliverable: {refusal}.")
+    scheme = notification.address.split("://", 1)[0].lower()
+    if scheme not in settings.STEWARD_APPRISE_SCHEMES:
+        raise PermanentError(
+            f"Steward does not send to {scheme}:// URLs (STEWARD_APPRISE_SCHEMES)."
+        )
     refusal = _apprise_destination_refusal(notification.address)
     if refusal:
         raise PermanentError(refusal)

@@ -278,6 +278,20 @@ SLACK_TIMEOUT = int(os.environ.get("SLACK_TIMEOUT", "10"))
 # Apprise: ntfy, Gotify, Pushover, Telegram, Matrix, Mattermost, SMS gateways, one URL each. On by
 # default (it needs no account of Steward's own); off refuses `apprise` contact methods.
 STEWARD_APPRISE_ENABLED = env_bool("STEWARD_APPRISE_ENABLED", True)
+# The Apprise services people may use: push (ntfy, Gotify, Pushover, Pushbullet), chat (Telegram,
+# Matrix, Mattermost, Rocket.Chat, Zulip, Discord, Signal), SMS gateways (Sinch, Plivo, Vonage,
+# ClickSend, BulkSMS, SMSEagle, MSG91, D7, httpSMS) and a JSON POST. Not Apprise's local
+# plugins (syslog, D-Bus, desktop) nor mailto:// (an SMTP server of the URL's choosing).
+DEFAULT_APPRISE_SCHEMES = (
+    "ntfy,ntfys,gotify,gotifys,pover,pbul,tgram,matrix,matrixs,mmost,mmosts,rocket,rockets,"
+    "zulip,discord,signal,signals,sinch,plivo,vonage,nexmo,clicksend,bulksms,smseagle,"
+    "smseagles,msg91,d7sms,httpsms,json,jsons"
+)
+STEWARD_APPRISE_SCHEMES = [
+    s.strip().lower()
+    for s in os.environ.get("STEWARD_APPRISE_SCHEMES", DEFAULT_APPRISE_SCHEMES).split(",")
+    if s.strip()
+]
 
 # Inbound monitors (Events API, Alertmanager, heartbeats): requests per key per window. 120 a
 # minute is PagerDuty's own limit per routing key.

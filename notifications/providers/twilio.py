@@ -177,8 +177,11 @@ def place_call(notification: Notification) -> int:
 def voice_twiml(notification: Notification, *, prompt_again: bool = False) -> str:
     """Read the summary and gather one digit; 1 acknowledges (the gather callback)."""
     response = VoiceResponse()
-    page_open = notification.page_id and notification.page.state == Page.State.OPEN
-    if not page_open:
+    if notification.page_id is None:  # a notice: read it, nothing to acknowledge
+        response.say(f"This is Steward. {notification.subject[:300]}.")
+        response.hangup()
+        return str(response)
+    if notification.page.state != Page.State.OPEN:
         response.say("This page was already acknowledged or has ended. Goodbye.")
         response.hangup()
         return str(response)

@@ -45,6 +45,8 @@ def client() -> WebClient:
         token=settings.SLACK_BOT_TOKEN,
         base_url=base if base.endswith("/") else base + "/",
         timeout=settings.SLACK_TIMEOUT,
+        # One try per call: the pipeline retries with backoff, inside its lease.
+        retry_handlers=[],
     )
 
 

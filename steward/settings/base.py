@@ -274,7 +274,9 @@ TWILIO_TIMEOUT = float(os.environ.get("TWILIO_TIMEOUT", "10"))
 SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
 SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
 SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
-SLACK_TIMEOUT = int(os.environ.get("SLACK_TIMEOUT", "10"))
+# Per Web API call; a page is two (conversations.open, chat.postMessage), and one send must end
+# well inside the delivery lease (STEWARD_LEASE_SECONDS) like a webhook's.
+SLACK_TIMEOUT = int(os.environ.get("SLACK_TIMEOUT", "5"))
 # Apprise: ntfy, Gotify, Pushover, Telegram, Matrix, Mattermost, SMS gateways, one URL each. On by
 # default (it needs no account of Steward's own); off refuses `apprise` contact methods.
 STEWARD_APPRISE_ENABLED = env_bool("STEWARD_APPRISE_ENABLED", True)

@@ -1,6 +1,7 @@
 """Everything else people already run, through Apprise: one contact method holds one Apprise URL
 (ntfy://, ntfys://, gotify://, pover://, tgram://, matrix://, mmost://, an SMS gateway's URL …).
-A page's push carries the signed acknowledge link (ntfy and Gotify make it tappable).
+A page's push carries the signed acknowledge link in its text; on ntfy, tapping the
+notification opens it too (`click`).
 
 Apprise reports success or failure, not why; the warnings it logs while sending become the
 error Steward records. A failure is transient (bounded by the attempt limit, then the person's
@@ -10,7 +11,7 @@ next contact method): Apprise does not tell a refused message from an unreachabl
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apprise
 from django.conf import settings
@@ -49,6 +50,16 @@ def push_body(notification: Notification) -> str:
     return body[:4000]
 
 
+def _with_click(url: str, ack: str) -> str:
+    """ntfy opens a notification's `click` URL when it is tapped: make that the ack link."""
+    scheme = url.split("://", 1)[0].lower()
+    if not ack or scheme not in {"ntfy", "ntfys"}:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "click"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("click", ack)])))
+
+
 def send(notification: Notification) -> int:
     refusal = configured()
     if refusal:
@@ -62,7 +73,7 @@ def send(notification: Notification) -> int:
     if refusal:
         raise PermanentError(refusal)
     pusher = apprise.Apprise()
-    if not pusher.add(notification.address):
+    if not pusher.add(_with_click(notification.address, ack_url_of(notification))):
         raise PermanentError("Apprise cannot send to this URL (unknown service or bad form).")
     title = f"[PAGE] {notification.subject}" if notification.is_urgent else notification.subject
     with apprise.LogCapture(level=logging.WARNING) as captured:

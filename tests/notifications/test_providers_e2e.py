@@ -376,6 +376,8 @@ def test_an_apprise_push_carries_the_ack_link_that_acknowledges_the_page(
     ack_path = re.search(
         re.escape(settings.SITE_URL) + r"(/notifications/ack/[^\s\"\\]+/)", text
     ).group(1)
+    if service == "ntfy":  # tapping the notification opens the same link
+        assert push.headers["x-click"] == settings.SITE_URL + ack_path
     client = Client()
     assert client.get(ack_path).status_code == 200
     assert page_state(page)[0] == "open"

@@ -134,14 +134,21 @@ def test_a_method_on_file_whose_provider_is_unconfigured_fails_and_falls_back_ne
     assert (fallback.channel, fallback.address) == ("email", "olga@example.com")
 
 
-def test_the_profile_and_my_pages_show_an_undeliverable_method(olga, settings):
+def test_the_profile_my_pages_and_the_api_show_an_undeliverable_method(olga, settings):
     ContactMethod.objects.create(person=olga, kind="sms", address="+14155550100")
     ContactMethod.objects.create(person=olga, kind="email", address="olga@example.com")
     client = Client()
     client.force_login(olga.user)
     for path in ("/me/", "/notifications/mine/"):
         assert "not deliverable" not in client.get(path).content.decode()
+    api = f"/api/v1/people/{olga.pk}/contact-methods/"
+    reasons = [m["undeliverable_reason"] for m in api_for(olga).get(api).json()["results"]]
+    assert reasons == [None, None]
     settings.TWILIO_AUTH_TOKEN = ""
+    reasons = {
+        m["kind"]: m["undeliverable_reason"] for m in api_for(olga).get(api).json()["results"]
+    }
+    assert reasons["email"] is None and "Twilio is not configured" in reasons["sms"]
     for path in ("/me/", "/notifications/mine/"):
         text = client.get(path).content.decode()
         assert text.count('<span class="badge hard">not deliverable</span>') == 1, path

@@ -28,6 +28,7 @@ from steward.errors import Conflict
 
 from ..events import Event
 from ..models import Channel, Notification, Page
+from ..selectors import ack_group
 from .enqueue import _enqueue_ids_on_commit, _enqueue_on_commit
 from .escalation import _escalation_delay, escalation_for_many
 from .outbox import (
@@ -301,18 +302,6 @@ def _unsent_release(page_ids: list[int]) -> None:
             "WHERE n.id = o.id AND n.state = ANY(%s)",
             [Notification.State.CANCELLED, Page.State.OPEN, ids, unsent],
         )
-
-
-def ack_group(*, page: Page, person: Person | None) -> list[int]:
-    """What acknowledging `page` as `person` acknowledges: the page, and every page listed with
-    it in a message to that person (one event, one moment, one person). Ids, ascending."""
-    ids = {page.pk}
-    if person is not None:
-        for listed in Notification.objects.filter(
-            recipient=person, kind=Notification.Kind.PAGE, page_ids__contains=[page.pk]
-        ).values_list("page_ids", flat=True):
-            ids.update(listed)
-    return sorted(ids)
 
 
 @transaction.atomic

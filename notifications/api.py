@@ -1,5 +1,6 @@
 """`notifications/`: the signed-in person's notifications (filter by state and kind), each with
-its delivery attempts, and `notifications/{id}/ack/` to acknowledge the page it belongs to."""
+its delivery attempts and the pages it lists, and `notifications/{id}/ack/` to acknowledge every
+page it lists."""
 
 from __future__ import annotations
 

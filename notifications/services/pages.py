@@ -311,11 +311,15 @@ def pages_ack(
     """Acknowledge these pages at once: each still open records who, when and how, stops its
     escalation, and what it has not sent yet is cancelled (a message that also lists a page
     still open is kept for it). Pages already acknowledged or stopped are left as they are.
-    Returns them all (with their project), by id. Locks the pages in id order, so two
-    acknowledgements of overlapping groups never deadlock."""
+    Returns them all (with their project), by id. Locks the pages in id order, then the unsent
+    messages listing them in id order, so two acknowledgements of overlapping groups never
+    deadlock."""
     now = now or timezone.now()
+    # FOR NO KEY UPDATE, not FOR UPDATE: a concurrent acknowledgement that points a message at
+    # one of these pages checks that foreign key (KEY SHARE, at its commit) while waiting for
+    # nothing else; FOR UPDATE would make the two wait for each other.
     locked = list(
-        Page.objects.select_for_update(of=("self",))
+        Page.objects.select_for_update(of=("self",), no_key=True)
         .select_related("project")
         .filter(pk__in=list(page_ids))
         .order_by("pk")
@@ -362,7 +366,7 @@ def pages_stop(*, event: Event, reason: str = "resolved", now: datetime | None =
     now = now or timezone.now()
     event_type = ContentType.objects.get_for_model(event.instance)
     ids = list(
-        Page.objects.select_for_update()
+        Page.objects.select_for_update(no_key=True)  # see pages_ack
         .filter(event_type=event_type, event_id=event.pk, state=Page.State.OPEN)
         .order_by("pk")
         .values_list("pk", flat=True)

@@ -3,10 +3,11 @@ one message per contact channel listing the projects, one acknowledgement covers
 projects nobody acknowledged keep escalating on their own."""
 
 import datetime as dt
+import threading
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -293,6 +294,64 @@ calls: list[tuple[int, int | None]] = []
 
 def record_ack(*, page, now):
     calls.append((page.pk, page.acknowledged_by_id))
+
+
+paused = threading.Event()
+resume = threading.Event()
+
+
+def pause_first_ack(*, page, now):
+    """An acknowledgement hook that holds the first acknowledgement's transaction open (its
+    pages and messages locked) until the test says so."""
+    if not paused.is_set():
+        paused.set()
+        resume.wait(20)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_acknowledgements_at_once_keep_a_shared_message_for_the_page_left_open(
+    event, http_sink, settings
+):
+    shared = responder(http_sink)
+    projects = apps("Alpha", "Beta", "Gamma", owner=shared)
+    alpha_owner, beta_owner = responder(http_sink), responder(http_sink)
+    ProjectRoleFactory(project=projects[0], person=alpha_owner)
+    ProjectRoleFactory(project=projects[1], person=beta_owner)
+    with transaction.atomic():
+        alpha, beta, gamma = page_all(event, projects)
+    paused.clear()
+    resume.clear()
+    settings.STEWARD_PAGE_ACKNOWLEDGED = ["tests.notifications.test_pager.pause_first_ack"]
+
+    def ack(page, person):
+        try:
+            services.page_ack(page=page, person=person, via="web")
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=ack, args=(alpha, alpha_owner))
+    first.start()
+    assert paused.wait(20)
+    second = threading.Thread(target=ack, args=(beta, beta_owner))
+    second.start()
+    with connection.cursor() as cursor:  # the second waits for the first's lock on the message
+        for _ in range(2000):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                break
+            threading.Event().wait(0.01)
+        else:
+            pytest.fail("the second acknowledgement never waited for the first")
+    resume.set()
+    first.join(20)
+    second.join(20)
+    assert state(alpha, beta, gamma) == ["acknowledged", "acknowledged", "open"]
+    rows = messages_to(shared)
+    assert {r.state for r in rows} == {"pending"}
+    assert {r.page_id for r in rows} == {gamma.pk}
 
 
 class TestTheRestKeepEscalating:

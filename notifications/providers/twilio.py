@@ -181,7 +181,8 @@ def voice_twiml(notification: Notification, *, prompt_again: bool = False) -> st
         response.say(f"This is Steward. {notification.subject[:300]}.")
         response.hangup()
         return str(response)
-    if notification.page.state != Page.State.OPEN:
+    listed = notification.page_ids or [notification.page_id]
+    if not Page.objects.filter(pk__in=listed, state=Page.State.OPEN).exists():
         response.say("This page was already acknowledged or has ended. Goodbye.")
         response.hangup()
         return str(response)

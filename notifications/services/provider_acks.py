@@ -1,7 +1,8 @@
 """Acknowledging from a provider's callback: an SMS reply (`ACK 4821`), a key pressed on a call,
 Slack's Acknowledge button; and what an unanswered call means. The views verify the provider's
 signature first; these services refuse a callback already acted on (by the provider's id for
-it, stored in ProviderCallback) and acknowledge as the person the message went to."""
+it, stored in ProviderCallback) and acknowledge as the person the message went to, every page
+the message lists (one message may list several projects' pages of one event)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,28 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..models import Channel, Notification, Page, ProviderCallback
-from .pages import page_ack
+from .pages import pages_ack
 from .sending import notification_fall_back
 
 # `ACK 4821`, `ack4821`, `Ack: 4821`, or the bare code.
 _ACK_REPLY = re.compile(r"^\s*(?:ack\s*[:#-]?\s*)?(\d{4,8})\s*[.!]?\s*$", re.IGNORECASE)
 _CALL_NOT_ANSWERED = {"busy", "no-answer", "failed", "canceled", "completed"}
+
+
+def _listed(notification: Notification) -> list[int]:
+    return list(notification.page_ids or [notification.page_id])
+
+
+def _any_open(notification: Notification) -> bool:
+    return Page.objects.filter(pk__in=_listed(notification), state=Page.State.OPEN).exists()
+
+
+def _notification_ack(notification: Notification, *, via: str, now: datetime | None) -> Page:
+    """Acknowledge every page the message lists, as its recipient; returns its first page."""
+    pages = pages_ack(
+        page_ids=_listed(notification), person=notification.recipient, via=via, now=now
+    )
+    return next((p for p in pages if p.pk == notification.page_id), notification.page)
 
 
 class ReplayedCallback(Exception):
@@ -65,8 +82,8 @@ def page_ack_by_sms_reply(
     )
     if notification is None:
         return SmsAckOutcome(None, f"Steward: no page with code {code} was sent to this number.")
-    was_open = notification.page.state == Page.State.OPEN
-    page = page_ack(page=notification.page, person=notification.recipient, via="sms", now=now)
+    was_open = _any_open(notification)
+    page = _notification_ack(notification, via="sms", now=now)
     if was_open:
         return SmsAckOutcome(page, f"Steward: acknowledged “{page.subject[:100]}”.")
     return SmsAckOutcome(page, f"Steward: “{page.subject[:100]}” is no longer open.")
@@ -81,7 +98,7 @@ def page_ack_by_call(
     if digits != "1" or notification.page_id is None:
         return None
     callback_claim(key=f"twilio-gather:{call_sid}", now=now)
-    return page_ack(page=notification.page, person=notification.recipient, via="voice", now=now)
+    return _notification_ack(notification, via="voice", now=now)
 
 
 @transaction.atomic
@@ -96,7 +113,7 @@ def call_outcome_record(
     callback_claim(key=f"twilio-call:{call_sid}", now=now)
     if status not in _CALL_NOT_ANSWERED or notification.page_id is None:
         return None
-    if Page.objects.filter(pk=notification.page_id, state=Page.State.OPEN).count() == 0:
+    if not _any_open(notification):
         return None
     changed = Notification.objects.filter(pk=notification.pk, state=Notification.State.SENT).update(
         state=Notification.State.FAILED, last_error=f"Call ended unacknowledged: {status}"
@@ -138,6 +155,6 @@ def page_ack_by_slack(
     if notification.address != slack_user:
         raise SlackAckRefused("Only the person this page was sent to can acknowledge it here.")
     callback_claim(key=callback_key, now=now)
-    was_open = notification.page.state == Page.State.OPEN
-    page = page_ack(page=notification.page, person=notification.recipient, via="slack", now=now)
+    was_open = _any_open(notification)
+    page = _notification_ack(notification, via="slack", now=now)
     return SlackAckOutcome(notification, page, acknowledged=was_open)

@@ -5,12 +5,14 @@ Twilio's and Slack's answers map to retry or give up; every form of an SMS reply
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 from rest_framework.test import APIClient
+from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
 from notifications import channels, services
@@ -19,7 +21,7 @@ from notifications.providers import apprise as apprise_provider
 from notifications.providers import twilio as twilio_provider
 from registry.models import ContactMethod, ProjectRole
 from tests.e2e_support import http_sink  # noqa: F401
-from tests.factories import PersonFactory, ProjectRoleFactory
+from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory
 from tests.notifications.standins import serving, twilio_api  # noqa: F401
 
 from .conftest import MONDAY_10, person_with
@@ -279,3 +281,85 @@ def test_codes_are_kept_per_notification_and_unique_among_open_pages(event, proj
         )
         others.append(twilio_provider.ack_code_for(other.notifications.get()))
     assert len(set(others + [code])) == 31
+
+
+# --- one message listing several apps --------------------------------------------------------
+
+
+def _signed_twilio_post(path: str, params: dict):
+    url = f"{django_settings.SITE_URL}{path}"
+    signature = RequestValidator(django_settings.TWILIO_AUTH_TOKEN).compute_signature(url, params)
+    return Client().post(
+        path,
+        urlencode(params),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+    )
+
+
+def _by_sms(row):
+    code = twilio_provider.ack_code_for(row)
+    return sms_reply(f"ACK {code}", sender=row.address, sid="SM-group")
+
+
+def _by_call(row):
+    return _signed_twilio_post(
+        f"/notifications/twilio/gather/{row.pk}/", {"CallSid": "CA-group", "Digits": "1"}
+    )
+
+
+def _by_slack(row):
+    body = urlencode(
+        {
+            "payload": json.dumps(
+                {
+                    "type": "block_actions",
+                    "user": {"id": row.address},
+                    "actions": [{"action_id": "steward_ack", "value": str(row.pk)}],
+                }
+            )
+        }
+    )
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(django_settings.SLACK_SIGNING_SECRET).generate_signature(
+        timestamp=timestamp, body=body
+    )
+    return Client().post(
+        "/notifications/slack/interactivity/",
+        body,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_SLACK_REQUEST_TIMESTAMP=timestamp,
+        HTTP_X_SLACK_SIGNATURE=signature,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "address", "channel", "press", "via"),
+    [
+        ("sms", "+14155550100", "sms", _by_sms, "sms"),
+        ("phone", "+14155550100", "voice", _by_call, "voice"),
+        ("slack_user", "U0OLGA123", "slack_dm", _by_slack, "slack"),
+    ],
+)
+def test_a_provider_acknowledgement_covers_every_app_its_message_listed(
+    event, kind, address, channel, press, via
+):
+    owner = person_with((kind, address, True, True))
+    projects = [ProjectFactory(name=name) for name in ("Wiki", "Forum", "Chat")]
+    for project in projects:
+        ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+    pages = services.pages_open_many(
+        event=event,
+        requests=[services.PageRequest(p, f"Down: {p.name}", "") for p in projects],
+        now=MONDAY_10,
+    )
+    [row] = Notification.objects.filter(recipient=owner, channel=channel)
+    assert sorted(row.page_ids) == sorted(p.pk for p in pages)
+    assert press(row).status_code == 200
+    for page in pages:
+        page.refresh_from_db()
+        assert (page.state, page.acknowledged_by, page.acknowledged_via) == (
+            "acknowledged",
+            owner,
+            via,
+        )

@@ -18,8 +18,11 @@ class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Webhook (JSON)"
     SLACK = "slack", "Slack"
+    SLACK_DM = "slack_dm", "Slack direct message"
     TEAMS = "teams", "Microsoft Teams"
     SMS = "sms", "SMS"
+    VOICE = "voice", "Phone call"
+    APPRISE = "apprise", "Apprise"
 
 
 class Page(models.Model):
@@ -161,6 +164,8 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # A page's short code for replying by SMS (`ACK 4821`); set when the SMS or call goes out.
+    ack_code = models.CharField(max_length=8, blank=True)
     page = models.ForeignKey(
         Page, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
@@ -229,6 +234,9 @@ class Notification(models.Model):
                 name="notification_page_ids_idx",
             ),
             models.Index(
+                fields=["ack_code"], condition=~Q(ack_code=""), name="notification_ack_code_idx"
+            ),
+            models.Index(
                 fields=["webhook_endpoint", "-created_at"],
                 condition=Q(webhook_endpoint__isnull=False),
                 name="notification_webhook_idx",
@@ -267,3 +275,15 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of {self.notification_id}: {self.outcome}"
+
+
+class ProviderCallback(models.Model):
+    """An inbound callback a provider signed and Steward acted on, by its provider's id (Twilio's
+    CallSid / MessageSid, the hash of Slack's signature): the same callback sent again, whether
+    by the provider's retry or by someone who captured it, is refused."""
+
+    key = models.CharField(max_length=200, unique=True)
+    received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.key

@@ -6,7 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import F, Func, Prefetch, QuerySet
 
-from registry.models import Person
+from registry.models import ContactMethod, Person
 
 from .models import DeliveryAttempt, Notification, Page
 
@@ -95,3 +95,9 @@ def pages_acknowledged_with(*, page: Page, person: Person | None) -> list[Page]:
         .select_related("project", "acknowledged_by")
         .order_by("project__name", "pk")
     )
+
+
+def undeliverable_methods_of(person: Person) -> list[ContactMethod]:
+    """The person's contact methods whose provider is not configured here: nothing sent to them
+    arrives, so "My pages" says so."""
+    return [m for m in person.contact_methods.all() if m.undeliverable_reason]

@@ -46,5 +46,6 @@ def mine(request: HttpRequest) -> HttpResponse:
     context = {
         "pages": selectors.pages_awaiting(person) if person else [],
         "notifications": selectors.recent_notifications_of(person) if person else [],
+        "undeliverable": selectors.undeliverable_methods_of(person) if person else [],
     }
     return render(request, "notifications/mine.html", context)

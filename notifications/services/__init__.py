@@ -19,6 +19,7 @@ Every service takes `now=` so that tests drive time; the tasks pass `timezone.no
 - `pages`: opening, escalating, acknowledging and stopping pages
 - `ack_links`: signed acknowledge links
 - `sending`: claiming, delivering, retrying, falling back
+- `provider_acks`: acknowledging from an SMS reply, a call's key press, Slack's button
 - `sweeper`: the periodic safety net
 """
 
@@ -53,6 +54,14 @@ from .pages import (
     pages_open_many,
     pages_stop,
 )
+from .provider_acks import (
+    ReplayedCallback,
+    SlackAckRefused,
+    call_outcome_record,
+    page_ack_by_call,
+    page_ack_by_slack,
+    page_ack_by_sms_reply,
+)
 from .sending import (
     notification_claim,
     notification_fall_back,
@@ -72,6 +81,8 @@ __all__ = [
     "AckLinkError",
     "Delivery",
     "PageRequest",
+    "ReplayedCallback",
+    "SlackAckRefused",
     "SweepResult",
     "Target",
     "ack_group",
@@ -79,6 +90,7 @@ __all__ = [
     "ack_link_use",
     "ack_token",
     "ack_url",
+    "call_outcome_record",
     "default_escalation_levels",
     "digests_release",
     "enqueue_on_commit",
@@ -99,6 +111,9 @@ __all__ = [
     "notifications_claim",
     "notifications_send",
     "page_ack",
+    "page_ack_by_call",
+    "page_ack_by_slack",
+    "page_ack_by_sms_reply",
     "page_ack_by_user",
     "page_escalate",
     "pages_ack",

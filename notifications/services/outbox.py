@@ -23,10 +23,11 @@ CHANNEL_OF_KIND = {
     ContactMethod.Kind.EMAIL: Channel.EMAIL,
     ContactMethod.Kind.WEBHOOK: Channel.WEBHOOK,
     ContactMethod.Kind.SLACK: Channel.SLACK,
+    ContactMethod.Kind.SLACK_USER: Channel.SLACK_DM,
     ContactMethod.Kind.TEAMS: Channel.TEAMS,
     ContactMethod.Kind.SMS: Channel.SMS,
-    # A phone call is not a channel Steward can place; a text to the same number is the closest.
-    ContactMethod.Kind.PHONE: Channel.SMS,
+    ContactMethod.Kind.PHONE: Channel.VOICE,
+    ContactMethod.Kind.APPRISE: Channel.APPRISE,
 }
 
 

@@ -259,10 +259,41 @@ STEWARD_WEBHOOK_DENY_NETWORKS = [
 # Empty: the EMAIL_BACKEND above. Set to send notifications over SMTP while Django's own mail
 # goes elsewhere (the end-to-end tests point it at a local aiosmtpd).
 STEWARD_EMAIL_BACKEND = os.environ.get("STEWARD_EMAIL_BACKEND", "")
-# SMS cannot be sent from here: a provider interface with a recording stand-in.
-STEWARD_SMS_PROVIDER = os.environ.get(
-    "STEWARD_SMS_PROVIDER", "notifications.channels.RecordingSmsProvider"
+
+# Real providers (README, "Channels"). A channel whose provider is not configured here is refused
+# when someone saves such a contact method and fails (never "sent") if one is still on file.
+# SMS and voice: Twilio. The base URL is empty (Twilio's own API) outside tests, whose stand-in
+# listens on localhost. Inbound callbacks are verified against SITE_URL, the public address
+# Twilio signed (behind a proxy that rewrites the host, set SITE_URL to what the world sees).
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_BASE_URL = os.environ.get("TWILIO_BASE_URL", "").rstrip("/")
+TWILIO_TIMEOUT = float(os.environ.get("TWILIO_TIMEOUT", "10"))
+# Slack: a Slack app's bot token (chat:write, im:write) and its signing secret (interactivity).
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+# Per Web API call; a page is two (conversations.open, chat.postMessage), and one send must end
+# well inside the delivery lease (STEWARD_LEASE_SECONDS) like a webhook's.
+SLACK_TIMEOUT = int(os.environ.get("SLACK_TIMEOUT", "5"))
+# Apprise: ntfy, Gotify, Pushover, Telegram, Matrix, Mattermost, SMS gateways, one URL each. On by
+# default (it needs no account of Steward's own); off refuses `apprise` contact methods.
+STEWARD_APPRISE_ENABLED = env_bool("STEWARD_APPRISE_ENABLED", True)
+# The Apprise services people may use: push (ntfy, Gotify, Pushover, Pushbullet), chat (Telegram,
+# Matrix, Mattermost, Rocket.Chat, Zulip, Discord, Signal), SMS gateways (Sinch, Plivo, Vonage,
+# ClickSend, BulkSMS, SMSEagle, MSG91, D7, httpSMS) and a JSON POST. Not Apprise's local
+# plugins (syslog, D-Bus, desktop) nor mailto:// (an SMTP server of the URL's choosing).
+DEFAULT_APPRISE_SCHEMES = (
+    "ntfy,ntfys,gotify,gotifys,pover,pbul,tgram,matrix,matrixs,mmost,mmosts,rocket,rockets,"
+    "zulip,discord,signal,signals,sinch,plivo,vonage,nexmo,clicksend,bulksms,smseagle,"
+    "smseagles,msg91,d7sms,httpsms,json,jsons"
 )
+STEWARD_APPRISE_SCHEMES = [
+    s.strip().lower()
+    for s in os.environ.get("STEWARD_APPRISE_SCHEMES", DEFAULT_APPRISE_SCHEMES).split(",")
+    if s.strip()
+]
 
 # Inbound monitors (Events API, Alertmanager, heartbeats): requests per key per window. 120 a
 # minute is PagerDuty's own limit per routing key.

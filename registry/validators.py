@@ -7,6 +7,8 @@ from datetime import time
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
+from steward import net
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
@@ -83,7 +85,8 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def validate_contact_address(kind: str, address: str) -> None:
-    """The address must fit its kind: an email, an E.164 phone number, or an http(s) URL."""
+    """The address must fit its kind: an email, an E.164 phone number, or an http(s) URL that
+    Steward may send to (`steward.net`: checked again at every send)."""
     if kind == "email":
         EmailValidator(message="Enter a valid email address.")(address)
     elif kind in {"sms", "phone"}:
@@ -95,3 +98,6 @@ def validate_contact_address(kind: str, address: str) -> None:
         URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")(
             address
         )
+        refusal = net.url_refusal(address)
+        if refusal:
+            raise ValidationError(refusal)

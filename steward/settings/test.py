@@ -1,8 +1,7 @@
 """The test suite runs against PostgreSQL and Redis (see scripts/with_services.py)."""
 
-import os
-
 from .base import *  # noqa: F403
+from .base import env_networks
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -15,6 +14,6 @@ WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 # The sinks of the end-to-end tests listen on localhost.
-STEWARD_WEBHOOK_DENY_NETWORKS = [
-    n.strip() for n in os.environ.get("STEWARD_WEBHOOK_DENY_NETWORKS", "").split(",") if n.strip()
-]
+STEWARD_WEBHOOK_ALLOW_NETWORKS = env_networks(
+    "STEWARD_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"
+)

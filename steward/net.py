@@ -269,9 +269,10 @@ def _refused_as(address: IPAddress) -> str | None:
     if address.version == 6 and not _within(address, _IPV6_ASSIGNED):
         return "a reserved address"
     category = next((what for n, what in _NOT_PUBLIC if _within(address, (n,))), None)
+    allowed = _within(address, allow_networks()) is not None
     if denied is not None:
-        return category or f"in {denied}, closed to webhooks here"
-    if _within(address, allow_networks()) is not None:
+        return category if category and not allowed else f"in {denied}, closed to webhooks here"
+    if allowed:
         return None
     if category is None and not address.is_global:
         return "not a public address"
@@ -463,9 +464,9 @@ def _describe(exc: Exception | None, dest: Destination, address: IPAddress) -> s
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
         return f"Could not connect to {where} port {dest.port}."
     if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
-        return f"Connecting to {where} port {dest.port} timed out."
+        return f"Timeout: connecting to {where} port {dest.port} took too long."
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
-        return f"{where} did not answer in time."
+        return f"Timeout: {where} did not answer in time."
     if isinstance(exc, urllib3.exceptions.SSLError):
         return f"TLS with {where} failed: {exc}"
     return f"{type(exc).__name__} talking to {where}: {exc}"

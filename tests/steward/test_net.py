@@ -75,13 +75,20 @@ def test_every_closed_form_is_refused_when_sent_and_nothing_connects(index, loop
     assert loopback_listener.requests == []
 
 
-def test_the_listener_counts_what_reaches_it(loopback_listener, settings):
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
+def test_the_listener_counts_what_reaches_it(host, loopback_listener, settings):
     """The control for the test above: the same listener, opened by the allow list, does see the
     request, so "nothing connected" there means refused, not unreachable."""
-    settings.STEWARD_WEBHOOK_ALLOW_NETWORKS = ["127.0.0.1/32"]
-    assert send(f"http://127.0.0.1:{loopback_listener.port}/hook").status == 200
+    if host == "[::1]" and loopback_listener.twin is None:
+        pytest.skip("no IPv6 loopback on this host")
+    settings.STEWARD_WEBHOOK_ALLOW_NETWORKS = ["127.0.0.1/32", "::1/128"]
+    answer = send(f"http://{host}:{loopback_listener.port}/hook")
+    assert answer.status == 200 and answer.address == ipaddress.ip_address(host.strip("[]"))
     assert connections(loopback_listener) == 1
-    assert [r.path for r in loopback_listener.requests] == ["/hook"]
+    reached = loopback_listener if host == "127.0.0.1" else loopback_listener.twin
+    assert [(r.path, r.headers["host"]) for r in reached.requests] == [
+        ("/hook", f"{host}:{loopback_listener.port}")
+    ]
 
 
 @pytest.mark.parametrize(

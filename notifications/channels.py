@@ -14,18 +14,17 @@ import base64
 import email.utils
 import hashlib
 import hmac
-import ipaddress
 import json
 import smtplib
-import socket
 import time
-from urllib.parse import urlsplit
+from collections.abc import Mapping
 
-import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
+
+from steward import net
 
 from .models import Channel, Notification
 
@@ -210,28 +209,19 @@ def teams_payload(notification: Notification) -> dict:
     }
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
+        try:
+            return max(
+                0.0, (email.utils.parsedate_to_datetime(value) - timezone.now()).total_seconds()
+            )
+        except (TypeError, ValueError):  # not a date, or one without a zone
             return None
-        return max(0.0, (parsed - timezone.now()).total_seconds())
-
-
-_http: requests.Session | None = None
-
-
-def _session() -> requests.Session:
-    """One session per worker process: keep-alive to the same receivers."""
-    global _http
-    if _http is None:
-        _http = requests.Session()
-    return _http
 
 
 def post_json(notification: Notification, payload: dict, *, signed: bool) -> int:
@@ -240,37 +230,10 @@ def post_json(notification: Notification, payload: dict, *, signed: bool) -> int
     return _post(notification.address, body, notification.idempotency_key, headers)
 
 
-def denied_address(url: str) -> str | None:
-    """Why Steward may not send to this URL (an address in STEWARD_WEBHOOK_DENY_NETWORKS), or
-    None. A host that does not resolve is not refused here: sending will fail on its own.
-    requests resolves again when it connects, so a host whose DNS answer changes in between can
-    still slip through; the check stops the plain cases (localhost, the metadata address)."""
-    if not settings.STEWARD_WEBHOOK_DENY_NETWORKS:
-        return None
-    host = urlsplit(url).hostname
-    if not host:
-        return None
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return None
-    networks = [
-        ipaddress.ip_network(n, strict=False) for n in settings.STEWARD_WEBHOOK_DENY_NETWORKS
-    ]
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if any(address.version == n.version and address in n for n in networks):
-            return f"{host} is {address}, in a network Steward does not send to."
-    return None
-
-
 def _post(url: str, body: bytes, idempotency_key: str, extra_headers: dict) -> int:
-    """POST JSON; the status code, or TransientError / PermanentError by what went wrong."""
-    refusal = denied_address(url)
-    if refusal:
-        raise PermanentError(refusal)
+    """POST JSON through `steward.net` (the address checks, one resolution, the connection to
+    the checked address); the status code, or TransientError / PermanentError by what went
+    wrong. A refused URL or address is permanent: nothing was sent."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -278,26 +241,24 @@ def _post(url: str, body: bytes, idempotency_key: str, extra_headers: dict) -> i
         **extra_headers,
     }
     try:
-        response = _session().post(
+        answer = net.post(
             url,
-            data=body,
+            body=body,
             headers=headers,
-            timeout=(
-                settings.STEWARD_WEBHOOK_CONNECT_TIMEOUT,
-                settings.STEWARD_WEBHOOK_READ_TIMEOUT,
-            ),
-            allow_redirects=False,
+            connect_timeout=settings.STEWARD_WEBHOOK_CONNECT_TIMEOUT,
+            read_timeout=settings.STEWARD_WEBHOOK_READ_TIMEOUT,
         )
-    except requests.exceptions.InvalidURL as exc:
-        raise PermanentError(f"Not a usable URL: {exc}") from exc
-    except requests.exceptions.RequestException as exc:
-        raise TransientError(f"{type(exc).__name__}: {exc}") from exc
-    code = response.status_code
+    except net.Refused as exc:
+        raise PermanentError(str(exc)) from exc
+    except net.Unreachable as exc:
+        raise TransientError(str(exc)) from exc
+    code = answer.status
     if 200 <= code < 300:
         return code
-    message = f"HTTP {code}: {response.text[:300]}"
+    # An internal service's error page is not shown to whoever typed its URL: the code only.
+    message = f"HTTP {code}: {answer.excerpt}" if answer.excerpt else f"HTTP {code}"
     if code in (408, 429) or code >= 500:
-        raise TransientError(message, status_code=code, retry_after=_retry_after(response))
+        raise TransientError(message, status_code=code, retry_after=_retry_after(answer.headers))
     raise PermanentError(message, status_code=code)
 
 

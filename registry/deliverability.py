@@ -4,7 +4,11 @@ listed, and fails at send time (notifications.providers asks the same questions 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
+
+from steward import net
 
 from .models import ContactMethod
 
@@ -54,3 +58,32 @@ def contact_kind_refusal(kind: str) -> str | None:
         return None
     label = ContactMethod.Kind(kind).label if kind in ContactMethod.Kind.values else kind
     return f"{label} is not deliverable: {reason}."
+
+
+# Apprise services whose URL names a server the person runs (the host after `://`): Steward checks
+# that host as it checks any URL it sends to. The other services' URLs carry tokens where a host
+# would be, and Apprise reaches their vendors' fixed hosts.
+SELF_HOSTED_APPRISE_SCHEMES = frozenset(
+    {
+        "ntfy", "ntfys", "gotify", "gotifys", "matrix", "matrixs", "mmost", "mmosts", "rocket",
+        "rockets", "zulip", "signal", "signals", "smseagle", "smseagles", "json", "jsons",
+        "xml", "xmls", "form", "forms",
+    }
+)  # fmt: skip
+
+
+def apprise_destination_refusal(url: str) -> str | None:
+    """Why Apprise may not connect to the server this URL names, or None: the host is checked by
+    `steward.net` (every resolved address), when the URL is saved and before every push. Apprise
+    then resolves and connects on its own, so unlike a webhook the connection is not pinned to the
+    checked address: a host whose DNS answer changes between the two can still slip through."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in SELF_HOSTED_APPRISE_SCHEMES:
+        return None
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return "The URL's host cannot be read."
+    if not host:
+        return None
+    return net.url_refusal(f"http://[{host}]/" if ":" in host else f"http://{host}/")

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
+from steward import net
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
@@ -108,14 +110,17 @@ def validate_apprise_url(address: str) -> None:
             "URL lacks what that service needs (see the Apprise wiki for the service's form).",
             params={"scheme": scheme[:30]},
         )
-    # TODO(ssrf): refuse an Apprise URL whose host is in a network Steward does not send to, with
-    # the check the other URL kinds use here (steward/net.py); at send time
-    # notifications.providers.apprise._apprise_destination_refusal does it today.
+    from .deliverability import apprise_destination_refusal  # late: it reads the models
+
+    refusal = apprise_destination_refusal(address)
+    if refusal:
+        raise ValidationError(refusal)
 
 
 def validate_contact_address(kind: str, address: str) -> None:
     """The address must fit its kind: an email, an E.164 phone number, a Slack member id, an
-    Apprise URL, or an http(s) URL."""
+    Apprise URL, or an http(s) URL that Steward may send to (`steward.net`: checked again at every
+    send)."""
     if kind == "email":
         EmailValidator(message="Enter a valid email address.")(address)
     elif kind in {"sms", "phone"}:
@@ -135,3 +140,6 @@ def validate_contact_address(kind: str, address: str) -> None:
         URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")(
             address
         )
+        refusal = net.url_refusal(address)
+        if refusal:
+            raise ValidationError(refusal)

@@ -16,28 +16,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import apprise
 from django.conf import settings
 
-from registry.deliverability import apprise_refusal
+from registry.deliverability import apprise_destination_refusal, apprise_refusal
 
-from ..channels import PermanentError, TransientError, ack_url_of, denied_address
+from ..channels import PermanentError, TransientError, ack_url_of
 from ..models import Notification
 
 
 def configured() -> str | None:
     return apprise_refusal()
 
-
-def _apprise_destination_refusal(url: str) -> str | None:
-    """Why Apprise may not connect where this URL points, or None.
-
-    TODO(ssrf): use the kit's destination check (steward/net.py) once it lands. Apprise connects
-    on its own, so the host is checked here before it does; a cloud service's URL carries a token
-    where a self-hosted one (ntfy, Gotify, Matrix, Mattermost, json://) carries its server, and a
-    token does not resolve, so only real hosts are refused.
-    """
-    host = urlsplit(url).hostname
-    if not host:
-        return None
-    return denied_address(f"http://{host}/")
 
 
 def push_body(notification: Notification) -> str:
@@ -69,7 +56,7 @@ def send(notification: Notification) -> int:
         raise PermanentError(
             f"Steward does not send to {scheme}:// URLs (STEWARD_APPRISE_SCHEMES)."
         )
-    refusal = _apprise_destination_refusal(notification.address)
+    refusal = apprise_destination_refusal(notification.address)
     if refusal:
         raise PermanentError(refusal)
     pusher = apprise.Apprise()

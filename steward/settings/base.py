@@ -244,18 +244,28 @@ STEWARD_ACK_LINK_MAX_AGE_SECONDS = int(
 STEWARD_WEBHOOK_SECRET = os.environ.get("STEWARD_WEBHOOK_SECRET", "steward-dev-webhook-secret")
 STEWARD_WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_CONNECT_TIMEOUT", "3"))
 STEWARD_WEBHOOK_READ_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_READ_TIMEOUT", "10"))
-# Webhooks (endpoints, and people's webhook, Slack and Teams contact methods) never go to these
-# networks: this host's loopback and link-local addresses (cloud metadata services), so that a
-# project owner cannot make Steward probe them. Private ranges stay allowed: the receivers of an
-# intranet tool are usually inside the company. Comma-separated CIDRs; empty allows everything.
-DEFAULT_WEBHOOK_DENY_NETWORKS = "127.0.0.0/8,::1/128,169.254.0.0/16,fe80::/10,0.0.0.0/8"
-STEWARD_WEBHOOK_DENY_NETWORKS = [
-    n.strip()
-    for n in os.environ.get("STEWARD_WEBHOOK_DENY_NETWORKS", DEFAULT_WEBHOOK_DENY_NETWORKS).split(
-        ","
-    )
-    if n.strip()
-]
+# Where webhooks (endpoints; people's webhook, Slack and Teams contact methods; status-page
+# subscriptions) may go: see steward/net.py. Never: loopback, unspecified, link-local, multicast,
+# reserved, and those in IPv4-mapped, NAT64 and 6to4 forms; only public addresses unless a network
+# is in the allow list (an intranet's receivers, e.g. "10.20.0.0/16"; the test sinks on loopback).
+# The deny list closes more, even inside the allow list: by default the cloud metadata addresses
+# that are not link-local (Alibaba's, AWS's IPv6 one). Comma-separated CIDRs.
+DEFAULT_WEBHOOK_DENY_NETWORKS = "169.254.0.0/16,fe80::/10,100.100.100.200/32,fd00:ec2::254/128"
+
+
+def env_networks(name: str, default: str) -> list[str]:
+    return [n.strip() for n in os.environ.get(name, default).split(",") if n.strip()]
+
+
+STEWARD_WEBHOOK_DENY_NETWORKS = env_networks(
+    "STEWARD_WEBHOOK_DENY_NETWORKS", DEFAULT_WEBHOOK_DENY_NETWORKS
+)
+STEWARD_WEBHOOK_ALLOW_NETWORKS = env_networks("STEWARD_WEBHOOK_ALLOW_NETWORKS", "")
+# The CAs that webhook receivers' certificates are checked against: a file (an intranet's own CA
+# with the public ones); empty, certifi's bundle.
+STEWARD_WEBHOOK_CA_BUNDLE = os.environ.get(
+    "STEWARD_WEBHOOK_CA_BUNDLE", os.environ.get("REQUESTS_CA_BUNDLE", "")
+)
 # Empty: the EMAIL_BACKEND above. Set to send notifications over SMTP while Django's own mail
 # goes elsewhere (the end-to-end tests point it at a local aiosmtpd).
 STEWARD_EMAIL_BACKEND = os.environ.get("STEWARD_EMAIL_BACKEND", "")

@@ -3,6 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
+from .base import env_networks
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -15,9 +16,9 @@ WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 # The sinks of the end-to-end tests listen on localhost.
-STEWARD_WEBHOOK_DENY_NETWORKS = [
-    n.strip() for n in os.environ.get("STEWARD_WEBHOOK_DENY_NETWORKS", "").split(",") if n.strip()
-]
+STEWARD_WEBHOOK_ALLOW_NETWORKS = env_networks(
+    "STEWARD_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"
+)
 
 # Providers: test credentials and local stand-ins of the providers' HTTP APIs; nothing listens on
 # port 9 unless a test starts a stand-in and points the worker (environment) or the test process

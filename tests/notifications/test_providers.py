@@ -17,8 +17,8 @@ from twilio.request_validator import RequestValidator
 
 from notifications import channels, services
 from notifications.models import Notification, Page
-from notifications.providers import apprise as apprise_provider
 from notifications.providers import twilio as twilio_provider
+from registry.deliverability import apprise_destination_refusal
 from registry.models import ContactMethod, ProjectRole
 from tests.e2e_support import http_sink  # noqa: F401
 from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory
@@ -196,10 +196,15 @@ def test_twilio_unreachable_is_transient(event, settings):
 
 
 def test_an_apprise_url_to_a_refused_network_is_not_pushed(event, settings):
-    settings.STEWARD_WEBHOOK_DENY_NETWORKS = ["127.0.0.0/8"]
-    assert apprise_provider._apprise_destination_refusal("ntfy://127.0.0.1:8080/t")
-    assert apprise_provider._apprise_destination_refusal("ntfy://localhost/t")
-    assert apprise_provider._apprise_destination_refusal("tgram://123456:abcdef/42") is None
+    settings.STEWARD_WEBHOOK_ALLOW_NETWORKS = []
+    assert apprise_destination_refusal("ntfy://127.0.0.1:8080/t")
+    assert apprise_destination_refusal("ntfy://localhost/t")
+    assert apprise_destination_refusal("gotifys://[::1]/token")
+    assert apprise_destination_refusal("json://user:pw@10.0.0.7:8080/hook")
+    assert apprise_destination_refusal("matrixs://bot:pw@169.254.169.254/!room")
+    # A vendor's service: the token where a host would be is not a destination.
+    assert apprise_destination_refusal("tgram://123456:abcdef/42") is None
+    assert apprise_destination_refusal("pover://user@token") is None
     person = person_with((ContactMethod.Kind.APPRISE, "ntfy://127.0.0.1:9/t", True, True))
     [row] = services.notices_send(
         event=event, topic="t", recipients=[person], subject="s", body="", now=MONDAY_10

@@ -26,7 +26,6 @@ def configured() -> str | None:
     return apprise_refusal()
 
 
-
 def push_body(notification: Notification) -> str:
     body = notification.body or notification.subject
     ack = ack_url_of(notification)

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 
-from imports.engine import Actor, ImportCounts, plan_apply, save_if_changed
+from imports.engine import Actor, ImportCounts, listed_problems, plan_apply, save_if_changed
 from registry import permissions
 from registry.models import (
     AuditEntry,
@@ -259,5 +259,13 @@ def catalog_import(*, actor: Actor, text: str, dry_run: bool = False) -> dict[st
     return {
         "dry_run": dry_run,
         "counts": cast(ImportCounts, counts).counts,  # rehearsed: a dry run writes too
-        "warnings": [warning.as_dict() for warning in plan.warnings],
+        "warnings": [
+            warning.as_dict()
+            for warning in listed_problems(
+                plan.warnings,
+                lambda count: CatalogProblem(
+                    None, "", "", f"And {count:,} more warnings, not listed."
+                ),
+            )
+        ],
     }

@@ -34,6 +34,7 @@ from .format import (
     entities_of,
     parse_ref,
     read_documents,
+    shown,
     too_large,
 )
 
@@ -168,14 +169,14 @@ class _Checker:
             self.problem(
                 entity,
                 field_name,
-                f"“{value}”: a {kind} cannot be named here (expected {' or '.join(sorted(allowed))}).",
+                f"“{shown(value)}”: a {kind} cannot be named here (expected {' or '.join(sorted(allowed))}).",
             )
             return None
         if not self.exists(kind, name.lower()):
             self.problem(
                 entity,
                 field_name,
-                f"“{value}” names {kind}:default/{name}, which is neither in the file nor in Steward.",
+                f"“{shown(value)}” names {kind}:default/{shown(name)}, which is neither in the file nor in Steward.",
             )
             return None
         return kind, name.lower()
@@ -202,7 +203,7 @@ class _Checker:
             self.problem(
                 entity,
                 "metadata.name",
-                f"“{entity.name}” is not a valid slug (letters, digits, - and _).",
+                f"“{shown(entity.name)}” is not a valid slug (letters, digits, - and _).",
             )
         if len(entity.name) > 100:
             self.problem(entity, "metadata.name", "Longer than 100 characters.")
@@ -214,11 +215,13 @@ class _Checker:
             self.problem(
                 entity,
                 "metadata.title",
-                f"The name “{name}” is already used by {entity.kind.lower()} {key}.",
+                f"The name “{shown(name)}” is already used by {entity.kind.lower()} {key}.",
             )
         other = taken.get(name)
         if other is not None and other != entity.key:
-            self.problem(entity, "metadata.title", f"The name “{name}” is also used by {other}.")
+            self.problem(
+                entity, "metadata.title", f"The name “{shown(name)}” is also used by {other}."
+            )
         taken[name] = entity.key
 
     def owner_list(self, entity: Entity, annotation: str) -> list[str]:
@@ -268,7 +271,7 @@ class _Checker:
                 self.warn(
                     entity,
                     field_name,
-                    f"“{value}” skipped: Steward records dependencies on IT systems (resources) only.",
+                    f"“{shown(value)}” skipped: Steward records dependencies on IT systems (resources) only.",
                 )
                 continue
             ref = self.resolve(entity, field_name, value, "resource", {"resource"})
@@ -323,7 +326,7 @@ class _Checker:
             self.problem(
                 entity,
                 "metadata.name",
-                f"“{entity.name}” is not a valid username (letters, digits and @ . + - _).",
+                f"“{shown(entity.name)}” is not a valid username (letters, digits and @ . + - _).",
             )
         if len(entity.name) > 150:
             self.problem(entity, "metadata.name", "Longer than 150 characters.")
@@ -342,7 +345,9 @@ class _Checker:
             try:
                 _email(fields["email"])
             except ValidationError:
-                self.problem(entity, "spec.profile.email", f"“{fields['email']}” is not an email.")
+                self.problem(
+                    entity, "spec.profile.email", f"“{shown(fields['email'])}” is not an email."
+                )
         time_zone = entity.annotation(TZ_ANNOTATION)
         if time_zone is not None:
             try:
@@ -351,7 +356,7 @@ class _Checker:
                 self.problem(
                     entity,
                     f"metadata.annotations.{TZ_ANNOTATION}",
-                    f"“{time_zone}” is not an IANA time zone (for example Europe/Paris).",
+                    f"“{shown(time_zone)}” is not an IANA time zone (for example Europe/Paris).",
                 )
             else:
                 fields["time_zone"] = time_zone
@@ -392,7 +397,7 @@ class _Checker:
         }
         is_it = entity.annotation(IT_TEAM_ANNOTATION)
         if is_it is not None:
-            if str(is_it).lower() not in {"true", "false"}:
+            if not isinstance(is_it, str | bool) or str(is_it).lower() not in {"true", "false"}:
                 self.problem(
                     entity,
                     f"metadata.annotations.{IT_TEAM_ANNOTATION}",
@@ -460,7 +465,7 @@ class _Checker:
                 self.problem(
                     entity,
                     f"metadata.annotations.{TIER_ANNOTATION}",
-                    f"“{tier}” is not one of {', '.join(Project.Tier.values)}.",
+                    f"“{shown(tier)}” is not one of {', '.join(Project.Tier.values)}.",
                 )
             else:
                 fields["support_tier"] = tier
@@ -469,7 +474,7 @@ class _Checker:
                 self.problem(
                     entity,
                     "spec.lifecycle",
-                    f"“{lifecycle}” is not one of {', '.join(LIFECYCLE_TIER)}.",
+                    f"“{shown(lifecycle)}” is not one of {', '.join(LIFECYCLE_TIER)}.",
                 )
             elif tier is None:
                 fields["support_tier"] = LIFECYCLE_TIER[lifecycle.lower()]
@@ -492,7 +497,7 @@ class _Checker:
                     if len(url) > 500:
                         raise ValidationError("too long")
                 except ValidationError:
-                    self.problem(entity, field_name, f"“{url[:80]}” is not an http(s) URL.")
+                    self.problem(entity, field_name, f"“{shown(url)}” is not an http(s) URL.")
                     continue
                 if url not in urls:
                     urls.append(url)

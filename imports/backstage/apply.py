@@ -31,7 +31,13 @@ from registry.models import (
     Team,
     url_host,
 )
-from registry.services import audit_record, audit_snapshot, audited_delete, dependency_graph_lock
+from registry.services import (
+    audit_record,
+    audit_snapshot,
+    audited_delete,
+    dependency_graph_lock,
+    name_lookalikes_flag,
+)
 
 from .format import CatalogProblem, CatalogRejected
 from .plan import CatalogPlan, ComponentPlan, Known, catalog_plan
@@ -79,6 +85,10 @@ class _Applier:
         self.components()
         self.edges()
         AuditEntry.objects.bulk_create(self.entries)
+        records = {"Group": self.known.teams, "Resource": self.known.systems}
+        records["Component"] = self.known.projects
+        for kind, key in self.plan.lookalikes:
+            name_lookalikes_flag(self.actor, records[kind][key], previous_name=None)
 
     def created(self, instance: Model, snapshot: dict[str, Any], kind: str) -> None:
         self.entries.append(creation_entry(self.actor, instance, snapshot))

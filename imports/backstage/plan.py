@@ -13,6 +13,7 @@ from django.core.validators import EmailValidator, validate_slug
 
 from imports.engine import Plan
 from registry.models import Dependency, ITSystem, Project, Team
+from registry.names import name_problem, name_skeleton, normalized_name
 from registry.services import web_url_validator
 from registry.validators import validate_time_zone
 
@@ -69,6 +70,8 @@ class CatalogPlan(Plan):
     components: list[ComponentPlan] = field(default_factory=list)
     # memberOf naming a team that is not in the file: (team key, username key)
     extra_memberships: list[tuple[str, str]] = field(default_factory=list)
+    # (kind, key) of the entities whose new name looks like another's: audited as warnings
+    lookalikes: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Known:
@@ -94,6 +97,17 @@ class Known:
                 source_system__isnull=False
             ).values_list("source_system__slug", "target_system__slug")
         ]
+        self.records: dict[str, dict[str, Any]] = {
+            "Group": self.teams,
+            "Resource": self.systems,
+            "Component": self.projects,
+        }
+        self.skeletons: dict[str, dict[str, list[tuple[str, Any]]]] = {}
+        for kind, records in self.records.items():
+            by_skeleton: dict[str, list[tuple[str, Any]]] = {}
+            for key, record in records.items():
+                by_skeleton.setdefault(record.name_skeleton, []).append((key, record))
+            self.skeletons[kind] = by_skeleton
         self.names: dict[str, dict[str, str]] = {
             kind: {record.name: key for key, record in records.items()}
             for kind, records in (
@@ -135,6 +149,7 @@ class _Checker:
         self.by_kind: dict[str, dict[str, Entity]] = {k: {} for k in KINDS}
         for entity in entities:
             self.by_kind[entity.kind][entity.key] = entity
+        self.seen_skeletons: dict[str, dict[str, tuple[str, str]]] = {}
 
     # helpers
 
@@ -196,6 +211,46 @@ class _Checker:
         # Kept as written (an export must import back unchanged); blank means absent.
         return value if value.strip() else None
 
+    def name_text(
+        self, entity: Entity, source: dict, key: str, field_name: str, limit: int = 200
+    ) -> str | None:
+        """A name people pick between (registry/names.py): refused with an invisible or control
+        character, kept as NFC."""
+        value = self.text(entity, source, key, field_name, limit)
+        if value is None:
+            return None
+        problem = name_problem(value)
+        if problem is not None:
+            self.problem(entity, field_name, problem)
+            return None
+        return normalized_name(value)
+
+    def lookalike(self, entity: Entity, name: str, seen: dict[str, tuple[str, str]]) -> None:
+        """Warn when a new or renamed name looks like another one's, in Steward or earlier in the
+        file; the import goes on, and the audit trail records it for IT."""
+        skeleton = name_skeleton(name)
+        existing = self.known.records[entity.kind].get(entity.key)
+        earlier = seen.setdefault(skeleton, (name, entity.key))
+        if existing is not None and existing.name == name:
+            return
+        others = [
+            (other.name, key)
+            for key, other in self.known.skeletons[entity.kind].get(skeleton, ())
+            if key != entity.key and other.name != name and key not in self.by_kind[entity.kind]
+        ]
+        if earlier[1] != entity.key and earlier[0] != name:
+            others.append(earlier)
+        if others:
+            self.plan.lookalikes.append((entity.kind, entity.key))
+            for other_name, other_key in others:
+                self.warn(
+                    entity,
+                    "metadata.title",
+                    f"“{shown(name)}” looks like “{shown(other_name)}” "
+                    f"({entity.kind.lower()}:default/{other_key}): check that it is not "
+                    "posing as it.",
+                )
+
     def slug(self, entity: Entity) -> None:
         try:
             validate_slug(entity.name)
@@ -223,6 +278,7 @@ class _Checker:
                 entity, "metadata.title", f"The name “{shown(name)}” is also used by {other}."
             )
         taken[name] = entity.key
+        self.lookalike(entity, name, self.seen_skeletons.setdefault(entity.kind, {}))
 
     def owner_list(self, entity: Entity, annotation: str) -> list[str]:
         names = comma_list(entity.annotation(annotation))
@@ -335,7 +391,7 @@ class _Checker:
             self.problem(entity, "spec.profile", "Must be a mapping.")
             profile = {}
         fields: dict[str, Any] = {
-            "display_name": self.text(
+            "display_name": self.name_text(
                 entity, profile, "displayName", "spec.profile.displayName", 200
             )
             or entity.name,
@@ -383,8 +439,8 @@ class _Checker:
             self.problem(entity, "spec.profile", "Must be a mapping.")
             profile = {}
         name = (
-            self.text(entity, profile, "displayName", "spec.profile.displayName", 200)
-            or self.text(entity, entity.metadata, "title", "metadata.title", 200)
+            self.name_text(entity, profile, "displayName", "spec.profile.displayName")
+            or self.name_text(entity, entity.metadata, "title", "metadata.title")
             or entity.name
         )
         self.unique_name(entity, name, names)
@@ -418,7 +474,7 @@ class _Checker:
 
     def resource(self, entity: Entity, names: dict[str, str]) -> None:
         self.slug(entity)
-        name = self.text(entity, entity.metadata, "title", "metadata.title", 200) or entity.name
+        name = self.name_text(entity, entity.metadata, "title", "metadata.title") or entity.name
         self.unique_name(entity, name, names)
         kind = entity.spec.get("type")
         if kind is not None and not isinstance(kind, str):
@@ -444,7 +500,7 @@ class _Checker:
 
     def component(self, entity: Entity, names: dict[str, str]) -> None:
         self.slug(entity)
-        name = self.text(entity, entity.metadata, "title", "metadata.title", 200) or entity.name
+        name = self.name_text(entity, entity.metadata, "title", "metadata.title") or entity.name
         self.unique_name(entity, name, names)
         team, user = self.owner(entity)
         owners = ([user] if user else []) + [

@@ -328,3 +328,25 @@ def test_the_catalog_warns_and_records_a_lookalike_in_steward_and_in_the_file() 
     again = catalog_import(actor=actor, text=text)
     assert again["warnings"] == []
     assert AuditEntry.objects.filter(action=AuditEntry.Action.WARNING).count() == 4
+
+
+@pytest.mark.parametrize("lookalike", list(LOOKALIKES.values())[:3])
+def test_the_admin_records_and_shows_a_lookalike_too(lookalike) -> None:
+    _existing()
+    client = Client()
+    client.force_login(PersonFactory(user__is_superuser=True, user__is_staff=True).user)
+    response = client.post(
+        "/admin/registry/team/add/",
+        {"name": lookalike, "slug": "new-t", "description": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Team.objects.filter(slug="new-t").exists(), response.content.decode()[:3000]
+    assert any("looks like" in str(m) for m in response.context["messages"])
+    assert AuditEntry.objects.filter(action="warning", object_type="registry.team").count() == 1
+    response = client.post(
+        "/admin/registry/team/add/",
+        {"name": poisoned("\u202e"), "slug": "bad-t", "description": ""},
+    )
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in response.content.decode()
+    assert not Team.objects.filter(slug="bad-t").exists()

@@ -61,11 +61,11 @@ def _rejected_response(exc: ImportRejected) -> Response:
         return Response(
             {
                 "detail": exc.forbidden_detail,
-                "problems": [problem.as_dict() for problem in exc.problems],
+                "problems": [problem.as_dict() for problem in exc.listed()],
             },
             status=status.HTTP_403_FORBIDDEN,
         )
-    return _problems_response(exc.problems)
+    return _problems_response(exc.listed())
 
 
 # --- Backstage catalog -------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from steward.api import (
     SLUG,
     WriteViewSet,
     parse_input,
+    with_warnings,
     write_schemas,
 )
 
@@ -196,10 +197,15 @@ class ContactMethodViewSet(WriteViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _renamed_warnings(instance: Project | ITSystem | Team, previous_name: str) -> list[str]:
+    """The look-alike warnings of a write that renamed `instance` (none when it kept its name)."""
+    return [] if instance.name == previous_name else selectors.lookalike_warnings(instance)
+
+
 # --- teams --------------------------------------------------------------------------------------
 
 
-@extend_schema_view(**write_schemas(request=TeamIn, response=TeamOut, noun="team"))
+@extend_schema_view(**write_schemas(request=TeamIn, response=with_warnings(TeamOut), noun="team"))
 class TeamViewSet(WriteViewSet):
     """Teams. IT staff write."""
 
@@ -212,14 +218,17 @@ class TeamViewSet(WriteViewSet):
 
     def create(self, request: Request) -> Response:
         team = services.team_create(actor=request.user, **parse_input(TeamIn, request))
-        return self.render(team, status_code=status.HTTP_201_CREATED)
+        return self.render(
+            team, status_code=status.HTTP_201_CREATED, warnings=selectors.lookalike_warnings(team)
+        )
 
     def partial_update(self, request: Request, slug: str) -> Response:
         team = self.get_object()
+        previous_name = team.name
         services.team_update(
             actor=request.user, team=team, **parse_input(TeamIn, request, partial=True)
         )
-        return self.render(team)
+        return self.render(team, warnings=_renamed_warnings(team, previous_name))
 
     def destroy(self, request: Request, slug: str) -> Response:
         services.team_delete(actor=request.user, team=self.get_object())
@@ -233,7 +242,9 @@ HISTORY = extend_schema(
 )
 
 
-@extend_schema_view(**write_schemas(request=ProjectIn, response=ProjectOut, noun="project"))
+@extend_schema_view(
+    **write_schemas(request=ProjectIn, response=with_warnings(ProjectOut), noun="project")
+)
 class ProjectViewSet(WriteViewSet):
     """Projects. Any signed-in person registers one (and becomes its owner); its owners and
     maintainers edit it."""
@@ -254,14 +265,19 @@ class ProjectViewSet(WriteViewSet):
 
     def create(self, request: Request) -> Response:
         project = services.project_create(actor=request.user, **parse_input(ProjectIn, request))
-        return self.render(project, status_code=status.HTTP_201_CREATED)
+        return self.render(
+            project,
+            status_code=status.HTTP_201_CREATED,
+            warnings=selectors.lookalike_warnings(project),
+        )
 
     def partial_update(self, request: Request, slug: str) -> Response:
         project = self.get_object()
+        previous_name = project.name
         services.project_update(
             actor=request.user, project=project, **parse_input(ProjectIn, request, partial=True)
         )
-        return self.render(project)
+        return self.render(project, warnings=_renamed_warnings(project, previous_name))
 
     def destroy(self, request: Request, slug: str) -> Response:
         services.project_delete(actor=request.user, project=self.get_object())
@@ -309,7 +325,9 @@ class ProjectViewSet(WriteViewSet):
 # --- IT systems ---------------------------------------------------------------------------------
 
 
-@extend_schema_view(**write_schemas(request=SystemIn, response=SystemOut, noun="IT system"))
+@extend_schema_view(
+    **write_schemas(request=SystemIn, response=with_warnings(SystemOut), noun="IT system")
+)
 class SystemViewSet(WriteViewSet):
     """IT systems. IT staff write; only they see the integration key."""
 
@@ -328,14 +346,19 @@ class SystemViewSet(WriteViewSet):
 
     def create(self, request: Request) -> Response:
         system = services.system_create(actor=request.user, **parse_input(SystemIn, request))
-        return self.render(system, status_code=status.HTTP_201_CREATED)
+        return self.render(
+            system,
+            status_code=status.HTTP_201_CREATED,
+            warnings=selectors.lookalike_warnings(system),
+        )
 
     def partial_update(self, request: Request, slug: str) -> Response:
         system = self.get_object()
+        previous_name = system.name
         services.system_update(
             actor=request.user, system=system, **parse_input(SystemIn, request, partial=True)
         )
-        return self.render(system)
+        return self.render(system, warnings=_renamed_warnings(system, previous_name))
 
     def destroy(self, request: Request, slug: str) -> Response:
         services.system_delete(actor=request.user, system=self.get_object())

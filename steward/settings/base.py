@@ -5,10 +5,12 @@ Steward runs on PostgreSQL and Redis, in production, in tests and in the demo al
 servers from pip wheels and set both when no server is configured).
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("STEWARD_VAR_DIR", BASE_DIR / "var"))
@@ -23,6 +25,18 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str, default: str = "") -> list[str]:
+    """Comma-separated CIDRs, each checked now: a typo fails at start-up, not at the first
+    request it was meant to let in."""
+    networks = env_list(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {network!r} is not a network ({exc}).") from None
+    return networks
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "steward-dev-only-insecure-key-change-me")
@@ -253,10 +267,6 @@ STEWARD_WEBHOOK_READ_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_READ_TIMEOU
 DEFAULT_WEBHOOK_DENY_NETWORKS = "169.254.0.0/16,fe80::/10,100.100.100.200/32,fd00:ec2::254/128"
 
 
-def env_networks(name: str, default: str) -> list[str]:
-    return [n.strip() for n in os.environ.get(name, default).split(",") if n.strip()]
-
-
 STEWARD_WEBHOOK_DENY_NETWORKS = env_networks(
     "STEWARD_WEBHOOK_DENY_NETWORKS", DEFAULT_WEBHOOK_DENY_NETWORKS
 )
@@ -311,8 +321,13 @@ STEWARD_INBOUND_RATE_LIMIT = int(os.environ.get("STEWARD_INBOUND_RATE_LIMIT", "1
 STEWARD_INBOUND_RATE_WINDOW_SECONDS = int(
     os.environ.get("STEWARD_INBOUND_RATE_WINDOW_SECONDS", "60")
 )
-# /metrics wants `Authorization: Bearer <token>` when set; open when empty (development).
+# /metrics answers `Authorization: Bearer <STEWARD_METRICS_TOKEN>`, and clients whose address
+# (REMOTE_ADDR, never X-Forwarded-For) is in STEWARD_METRICS_ALLOW_NETWORKS (comma-separated
+# CIDRs). With neither set, STEWARD_METRICS_OPEN decides: open here (development, tests), closed
+# in production (steward/settings/production.py), which says so at start-up.
 STEWARD_METRICS_TOKEN = os.environ.get("STEWARD_METRICS_TOKEN", "")
+STEWARD_METRICS_ALLOW_NETWORKS = env_networks("STEWARD_METRICS_ALLOW_NETWORKS")
+STEWARD_METRICS_OPEN = True
 # /healthz answers 503 when the sweeper (every 15 s) has not run for this long.
 STEWARD_SWEEPER_MAX_AGE_SECONDS = int(os.environ.get("STEWARD_SWEEPER_MAX_AGE_SECONDS", "300"))
 

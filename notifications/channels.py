@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from steward.headers import header_value
+from steward.headers import Email, header_value
 
 from .models import Channel, Notification
 
@@ -83,9 +83,9 @@ def send_email(notification: Notification) -> int:
     )
     prefix = "[PAGE] " if notification.kind == Notification.Kind.PAGE else ""
     # The subject is what someone typed (an outage title, a monitor's summary, a project name):
-    # a line break in it would end the header, so it is folded into one line here.
-    message = EmailMultiAlternatives(
-        subject=header_value(f"{prefix}{notification.subject}"),
+    # `Email` folds it into one header line.
+    message = Email(
+        subject=f"{prefix}{notification.subject}",
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.address],

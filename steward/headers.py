@@ -5,13 +5,18 @@ body), and Django refuses the whole message or response instead (BadHeaderError)
 with a newline breaks every email that carries it. Every header Steward builds from such text
 goes through `header_value`, which folds what could end a line into one space and bounds the
 length; `content_disposition` does the same for a file name, in RFC 6266's form (a quoted ASCII
-`filename`, or `filename*=utf-8''…` for anything else).
+`filename`, or `filename*=utf-8''…` for anything else). `Email` does it for a subject, and
+folds and encodes it so that it reads back exactly as it was meant.
 """
 
 from __future__ import annotations
 
+import email.message
 import re
+from email.header import Header
+from urllib.parse import quote
 
+from django.core.mail import EmailMultiAlternatives
 from django.utils.http import content_disposition_header
 
 # Control characters (CR, LF, NUL, TAB, …), DEL, C1 controls (NEL U+0085 among them), and the
@@ -36,4 +41,31 @@ def header_value(text: object, *, max_length: int = MAX_HEADER_CHARS) -> str:
 def content_disposition(filename: str, *, as_attachment: bool = True) -> str:
     """A Content-Disposition value for `filename`, whatever it holds."""
     name = header_value(filename, max_length=150).replace("/", "_").replace("\\", "_")
-    return content_disposition_header(as_attachment, name or "download")
+    name = name or "download"
+    if "=?" in name:  # some clients decode an encoded word even in a quoted file name
+        disposition = "attachment" if as_attachment else "inline"
+        return f"{disposition}; filename*=utf-8''{quote(name, safe='')}"
+    return content_disposition_header(as_attachment, name)
+
+
+class Email(EmailMultiAlternatives):
+    """An email whose subject is `header_value(subject)`, encoded so that it reads back as
+    given. Django's own encoding puts a long or non-ASCII subject on a continuation line (read
+    back with a leading space) and sends an ASCII subject holding `=?…?=` as it is (read back
+    decoded, as another text): here the subject is a `Header` that knows its name, in UTF-8
+    encoded words whenever it is not plain ASCII."""
+
+    def __init__(self, subject: str = "", *args, **kwargs) -> None:
+        super().__init__(header_value(subject), *args, **kwargs)
+
+    def message(self, **kwargs):
+        message = super().message(**kwargs)
+        subject = header_value(self.subject)
+        charset = "us-ascii" if subject.isascii() and "=?" not in subject else "utf-8"
+        del message["Subject"]
+        # Past Django's check on purpose: the value is one line already, and a Header object is
+        # what the generator folds properly.
+        email.message.Message.__setitem__(
+            message, "Subject", Header(subject, charset, header_name="Subject")
+        )
+        return message

@@ -204,7 +204,8 @@ def alert_event_parse(data: Any) -> AlertEvent:
                 fields["timestamp"] = _parse_time(stamp)
                 if fields["timestamp"] is None:
                     errors.append(
-                        "'payload.timestamp' must be an ISO 8601 date and time with an offset "
+                        "'payload.timestamp' must be an ISO 8601 date and time with an offset, between the "
+                        "years 1 and 9999 "
                         f"(got {stamp!r})."
                     )
             for name, attr in (

@@ -125,6 +125,7 @@ def strict_loads(
             raise UnusableJSON(
                 f"the body is not UTF-8 text (byte {exc.start} is not valid UTF-8)."
             ) from None
+    body = body.removeprefix("\ufeff")  # a byte order mark is no part of the document
     try:
         document = json.loads(
             body,

@@ -213,6 +213,11 @@ SPECTACULAR_SETTINGS = {
         "PageStateEnum": "notifications.models.Page.State",
         "WebhookEventEnum": "webhooks.models.WebhookEndpoint.Event",
     },
+    # The monitors' receivers are plain views: described by hand (integrations/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.schema.receivers_document",
+    ],
 }
 
 # The Django group whose members are IT staff.

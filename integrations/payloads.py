@@ -11,6 +11,7 @@ from typing import Any
 
 from incidents.models import Outage
 from steward.strict_json import UnusableJSON, strict_loads
+from steward.times import instant_problem
 
 # PagerDuty's own limit for one event; Alertmanager notifications are held to the same.
 MAX_BODY_BYTES = 512 * 1024
@@ -76,13 +77,15 @@ def _sentence(text: str) -> str:
 
 
 def _parse_time(value: str) -> datetime | None:
-    """An aware datetime, in UTC; None when it is not one or its instant leaves the years 1 to
-    9999 (comparing it with another time would overflow)."""
+    """An aware datetime, in UTC; None when it is not one or is too near the year 1 or 9999 to
+    be stored and shown (steward.times)."""
     try:
         parsed = datetime.fromisoformat(value.strip())
-        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
+    if parsed.tzinfo is None or instant_problem(parsed):
+        return None
+    return parsed.astimezone(UTC)
 
 
 def _text(

@@ -5,9 +5,9 @@ Python's `json` accepts documents that nothing downstream can hold, and each fai
 deep enough to raise RecursionError, integers of thousands of digits (ValueError past Python's
 digit limit, then an overflow in PostgreSQL), lone surrogates (`"\\ud800"`, which no UTF-8 text
 column can encode), U+0000 (which PostgreSQL's text and jsonb refuse) and timestamps whose
-instant falls outside the years 1 to 9999 once their offset is applied. Here each is refused
-before anything reads the document, as `UnusableJSON` naming where it is, so every caller can
-answer 400 in its own shape.
+instant, once their offset is applied, is not a day inside the years 1 to 9999 (steward.times).
+Here each is refused before anything reads the document, as `UnusableJSON` naming where it is,
+so every caller can answer 400 in its own shape.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
+
+from .times import instant_problem
 
 MAX_DEPTH = 64
 # PostgreSQL's bigint: the widest integer column there is.
@@ -71,8 +73,8 @@ def _bounded_int(text: str) -> int | _Refused:
 
 
 def timestamp_problem(text: str) -> str | None:
-    """Why this ISO 8601 date and time cannot be stored (its year, or its instant once its
-    offset is applied, is outside 1 to 9999), or None when it can be, or is not a timestamp."""
+    """Why this ISO 8601 date and time cannot be stored and shown (see steward.times), or None
+    when it can be, or is not a timestamp (the field that wants one says so)."""
     if not _TIMESTAMP.match(text):
         return None
     if re.match(r"^\s*([+-]|\d{5,})", text):
@@ -80,13 +82,9 @@ def timestamp_problem(text: str) -> str | None:
     try:
         parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
     except ValueError:
-        return None  # not a timestamp Python reads: the field that wants one says so
-    try:
-        if parsed.tzinfo is not None:
-            parsed.astimezone(UTC)
-    except OverflowError:
-        return f"{text[:40]!r} is outside the years 1 to 9999 once its offset is applied."
-    return None
+        return None
+    problem = instant_problem(parsed)
+    return f"{text[:40]!r}: {problem}" if problem else None
 
 
 def _string_problem(text: str, nul: str, timestamps: bool = False) -> str | None:

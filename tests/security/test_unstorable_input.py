@@ -61,6 +61,10 @@ TIMESTAMPS = {
     "9999-12-31 at -14:00": ('"9999-12-31T23:59:59-14:00"', "9999"),
     "0001-01-01 at +14:00": ('"0001-01-01T00:00:00+14:00"', "9999"),
     "year 10000": ('"+10000-01-01T00:00:00Z"', "9999"),
+    # Stored, then past the year 9999 (or before 1) in a zone on the other side of UTC.
+    "9999-12-31 in UTC": ('"9999-12-31T23:00:00Z"', "9999"),
+    "0001-01-01 in UTC": ('"0001-01-01T00:00:00Z"', "9999"),
+    "naive 9999-12-31": ('"9999-12-31T12:00:00"', "9999"),
 }
 BODIES = {
     "not UTF-8": (b'{"a": "\xff\xfe"}', "UTF-8"),
@@ -247,6 +251,9 @@ QUERY_VALUES = {
     "not UTF-8": "%FF%FE",
     "huge integer": "9" * 5000,
     "overflowing date": "9999-12-31T23:59:59-14:00",
+    "last day": "9999-12-31",
+    "first day": "0001-01-01",
+    "huge epoch": "253402300800000",
     "year 0": "0000-01-01",
     "year 10000": "10000-01-01",
 }
@@ -345,9 +352,9 @@ AT_THE_BOUNDS = {
     "the smallest bigint": str(-(2**63 - 1)),
     "a large finite float": "1.7e308",
     "an escaped surrogate pair": '"\\ud83d\\udca5"',
-    "year 1 in UTC": '"0001-01-01T00:00:00Z"',
-    "year 9999 in UTC": '"9999-12-31T23:59:59Z"',
-    "9999-12-31 at +14:00": '"9999-12-31T23:59:59+14:00"',
+    "the first day every zone can show": '"0001-01-02T00:00:00Z"',
+    "the last day every zone can show": '"9999-12-30T00:00:00Z"',
+    "9999-12-30 at +14:00": '"9999-12-30T00:00:00+14:00"',
     "a date-like text": '"2024-13-45T99:99 is not a time"',
 }
 
@@ -367,3 +374,57 @@ def test_a_byte_order_mark_is_not_part_of_the_document(client, system):
     response = client.post("/v2/enqueue", data=body, content_type="application/json")
 
     assert response.status_code == 202, response.content
+
+
+# --- times typed in a form -------------------------------------------------------------------
+
+EDGE_TIMES = {
+    "last hour of 9999": "9999-12-31T23:00",
+    "first hour of year 1": "0001-01-01T00:00",
+}
+
+
+def _form_cases(world: World) -> list[tuple[str, dict, str]]:
+    """(form URL, a body that is valid but for the time, the time field)."""
+    return [
+        (
+            "/it/changes/new/",
+            {
+                "title": "Patch",
+                "type": "normal",
+                "risk": "low",
+                "planned_start_at": "2030-01-01T10:00",
+                "planned_end_at": "2030-01-01T11:00",
+                "systems": [world.system.pk],
+            },
+            "planned_start_at",
+        ),
+        (
+            "/it/changes/new/",
+            {
+                "title": "Patch",
+                "type": "normal",
+                "risk": "low",
+                "planned_start_at": "2030-01-01T10:00",
+                "planned_end_at": "2030-01-01T11:00",
+                "systems": [world.system.pk],
+            },
+            "planned_end_at",
+        ),
+        (
+            f"/projects/{world.project.slug}/incidents/new/",
+            {"title": "Down", "impact": "degraded"},
+            "started_at",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("time", EDGE_TIMES.values(), ids=EDGE_TIMES.keys())
+def test_a_time_no_zone_can_show_is_refused_in_forms_naming_the_field(world_for_pages, time):
+    world, client = world_for_pages
+    for url, body, field in _form_cases(world):
+        response = client.post(url, {**body, field: time})
+
+        assert response.status_code in (200, 400), (url, field, response.status_code)
+        form = response.context["form"]
+        assert "every time zone" in " ".join(form.errors.get(field, [])), (url, form.errors)

@@ -341,6 +341,13 @@ def test_a_form_post_with_nul_and_surrogate_bytes_is_not_a_5xx(world_for_pages):
                 transaction.set_rollback(True)
             if response.status_code >= 500:
                 failures.append(f"{name} {url} {quote(raw)}: {response.status_code}")
+        # The same as multipart/form-data (what a form with a file sends).
+        fields = {key: "a\x00b" for key in ("title", "name", "message", "address", *QUERY_NAMES)}
+        with transaction.atomic():
+            response = client.post(url, fields)
+            transaction.set_rollback(True)
+        if response.status_code >= 500:
+            failures.append(f"{name} {url} multipart NUL: {response.status_code}")
     assert not failures, "\n".join(failures)
 
 
@@ -428,3 +435,21 @@ def test_a_time_no_zone_can_show_is_refused_in_forms_naming_the_field(world_for_
         assert response.status_code in (200, 400), (url, field, response.status_code)
         form = response.context["form"]
         assert "every time zone" in " ".join(form.errors.get(field, [])), (url, form.errors)
+
+
+@pytest.mark.parametrize("multipart", [False, True], ids=["urlencoded", "multipart"])
+def test_a_nul_in_a_form_field_is_a_400_naming_it_and_changes_nothing(world_for_pages, multipart):
+    world, client = world_for_pages
+    url = f"/it/outages/{world.outage.pk}/resolve/"
+
+    if multipart:
+        response = client.post(url, {"message": "fixed\x00"})
+    else:
+        response = client.post(
+            url, "message=fixed%00", content_type="application/x-www-form-urlencoded"
+        )
+
+    assert response.status_code == 400
+    assert response.content.decode().startswith("message: ")
+    world.outage.refresh_from_db()
+    assert world.outage.resolved_at is None

@@ -25,7 +25,8 @@ from django.utils.http import content_disposition_header
 _BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # Lone surrogates cannot be encoded at all.
 _SURROGATES = re.compile("[\ud800-\udfff]")
-# RFC 5322 limits a line to 998 characters: a subject longer than this says nothing more.
+# A notification's subject holds 300 characters; a header longer than that says nothing more,
+# and even unfolded it stays inside RFC 5322's 998-character line.
 MAX_HEADER_CHARS = 300
 
 

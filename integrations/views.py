@@ -177,23 +177,25 @@ def alertmanager_receive(request: HttpRequest, key: str | None = None) -> JsonRe
     try:
         data = _read_json(request)
         group = alert_group_parse(data)
-        systems = services.alert_group_systems(group, default=system)
     except InvalidPayload as exc:
         return JsonResponse({"status": "invalid", "errors": exc.errors}, status=exc.status)
-    except services.UnknownSystems as exc:
-        return JsonResponse({"status": "invalid", "errors": exc.errors}, status=400)
+    group, systems = services.alert_group_systems(group, default=system)
     try:
         stored = services.alert_group_accept(
             group=group, systems_by_alert=systems, key_system=system, routing_key=key, raw=data
         )
     except DatabaseError as exc:
         return _unavailable(exc, {"status": "error", "errors": ["Not stored; retry."]})
+    # Alertmanager drops a whole notification answered 4xx: the alerts that could be stored are,
+    # and those that could not are named here (and on the IT system's page), with a 2xx.
     return JsonResponse(
         {
-            "status": "success",
+            "status": "partial" if group.rejected else "success",
             "outcome": stored.outcome,
             "outage": stored.outage_id,
             "event": stored.pk,
+            "accepted": [alert.index for alert in group.alerts],
+            "rejected": stored.rejected,
         },
         status=202,
     )

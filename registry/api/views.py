@@ -25,6 +25,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from steward import login_throttle
 from steward.api import (
@@ -83,6 +84,9 @@ from .serializers import (
 
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for an API token (the same token every time)."""
+
+    # ObtainAuthToken names DRF's own parsers; these are the API's (JSON read strictly).
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     @extend_schema(
         request=AuthTokenSerializer,

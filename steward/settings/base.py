@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # A form field holding U+0000 is a 400 here, before any view or service sees it.
+    "steward.unstorable.RefuseNulInFormsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -191,6 +193,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON through the one strict reader (steward/strict_json.py): what cannot be stored is a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "steward.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -219,6 +227,11 @@ SPECTACULAR_SETTINGS = {
         "PageStateEnum": "notifications.models.Page.State",
         "WebhookEventEnum": "webhooks.models.WebhookEndpoint.Event",
     },
+    # The monitors' receivers are plain views: described by hand (integrations/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.schema.receivers_document",
+    ],
 }
 
 # The Django group whose members are IT staff.

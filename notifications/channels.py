@@ -25,7 +25,6 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from steward import net
-
 from steward.headers import Email, header_value
 
 from .models import Channel, Notification

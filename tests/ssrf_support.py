@@ -168,6 +168,27 @@ def refused_urls(port: int) -> list[tuple[str, str]]:
     ]
 
 
+def django_accepts(url: str) -> bool:
+    """Whether Django's own URL check (which runs before Steward's) lets the URL through."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return False
+    return True
+
+
+def refusal_problem(url: str, says: str, text: str, *, django_says: str) -> str | None:
+    """What is wrong with the error text shown for `url`, or None. Where Django's own URL check
+    lets the URL through, the text must hold Steward's reason (`says`); otherwise either that or
+    Django's message (`django_says`, as the surface words it)."""
+    if says in text or (not django_accepts(url) and django_says in text):
+        return None
+    return f"{url!r}: {text!r} does not say {says!r}"
+
+
 def refused_ids(port: int = 1) -> list[str]:
     return [url for url, _ in refused_urls(port)]
 

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.forms import modelform_factory
 from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from registry.admin import ContactMethodForm
 from registry.models import ContactMethod, Person
-from tests.ssrf_support import connections, refused_urls
+from tests.ssrf_support import connections, django_accepts, refusal_problem, refused_urls
 
 from .pages import HTMX, client_for
 
@@ -28,23 +26,8 @@ URL_KINDS = (ContactMethod.Kind.WEBHOOK, ContactMethod.Kind.SLACK, ContactMethod
 DJANGO_SAYS = "Enter an http:// or https:// URL."
 
 
-def django_accepts(url: str) -> bool:
-    try:
-        URLValidator(schemes=["http", "https"])(url)
-    except ValidationError:
-        return False
-    return True
-
-
 def check_reason(url: str, says: str, messages: list[str]) -> str | None:
-    """What is wrong with the error messages shown for `url`, or None. Where Django's own URL
-    check lets the URL through, the message must be Steward's reason; otherwise either."""
-    text = " ".join(messages)
-    if says in text:
-        return None
-    if not django_accepts(url) and DJANGO_SAYS in text:
-        return None
-    return f"{url!r}: {text!r} does not say {says!r}"
+    return refusal_problem(url, says, " ".join(messages), django_says=DJANGO_SAYS)
 
 
 def api(user) -> APIClient:

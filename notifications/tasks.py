@@ -53,7 +53,13 @@ def fan_out_pages(notification_ids: list[int]) -> int:
 def sweep() -> dict:
     result = services.sweep(now=timezone.now())
     task_ran_record("notifications.sweep")  # for /healthz and /metrics
-    return {"enqueued": result.enqueued, "escalated": result.escalated, "digests": result.digests}
+    return {
+        "enqueued": result.enqueued,
+        "escalated": result.escalated,
+        "digests": result.digests,
+        "recorded": result.recorded,
+        "alerts": result.alerts,
+    }
 
 
 @shared_task(name="notifications.noop", ignore_result=True)

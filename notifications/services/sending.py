@@ -232,9 +232,21 @@ def _send_one(notification: Notification, *, now: datetime) -> str:
 
 
 def _send_claimed(notification: Notification, *, now: datetime) -> str:
-    # Pages acknowledged or stopped since the row was written are not sent.
+    # Pages acknowledged or stopped since the row was written are not sent; nor is a retry of a
+    # page that has escalated past the row's level since (the next level has it now).
     if notification.page_id and notification.page.state != Page.State.OPEN:
         _finish(notification, state=Notification.State.CANCELLED)
+        return "cancelled"
+    if (
+        notification.page_id
+        and notification.attempts > 1
+        and notification.page.step > notification.round
+    ):
+        _finish(
+            notification,
+            state=Notification.State.CANCELLED,
+            last_error=f"{notification.last_error} Superseded by the next escalation level.",
+        )
         return "cancelled"
     # Nor deliveries to an outgoing webhook disabled since.
     if notification.webhook_endpoint_id and not notification.webhook_endpoint.is_active:
@@ -329,6 +341,10 @@ def _record_sent(notification: Notification, *, started: datetime, latency: int,
             time.sleep(pause)
             pause = min(pause * 2, 1.0)
             continue
+        if journaled:
+            log.warning(
+                "Notification %s recorded as sent after the database came back", notification.pk
+            )
         if journaled or notification.attempts > 1:
             _journal_forget(notification.pk)
         return "sent" if sent else "lost-lease"

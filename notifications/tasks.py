@@ -5,12 +5,16 @@ Pages and everything else have tasks of their own names so that settings.CELERY_
 sends pages to the "pages" queue and the rest to "default" (a flood of notices never delays a page).
 """
 
+import json
+
+import requests
 from celery import shared_task
 from django.utils import timezone
 
 from steward.health import task_ran_record
 
 from . import services
+from .channels import USER_AGENT, signature
 from .services import enqueue
 
 
@@ -60,6 +64,37 @@ def sweep() -> dict:
         "recorded": result.recorded,
         "alerts": result.alerts,
     }
+
+
+_bare_session = None
+
+
+@shared_task(name="notifications.bare_post", ignore_result=True)
+def bare_post(url: str, keys: list[str], body_size: int) -> int:
+    """The baseline of bench/bench_fanout.py: the HTTP requests of one batch of webhook sends
+    (a signed JSON POST of `body_size` bytes per key, with its Idempotency-Key, on a kept-alive
+    session) and nothing else: no claim, no record, no retry. Returns how many were answered 2xx."""
+    global _bare_session
+    if _bare_session is None:
+        _bare_session = requests.Session()
+    answered = 0
+    for key in keys:
+        body = json.dumps({"idempotency_key": key, "pad": ""}).encode()
+        body = body[:-2] + b"x" * max(0, body_size - len(body)) + b'"}'
+        response = _bare_session.post(
+            url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "Idempotency-Key": key,
+                "X-Steward-Signature": signature(body),
+            },
+            timeout=(3, 10),
+            allow_redirects=False,
+        )
+        answered += 200 <= response.status_code < 300
+    return answered
 
 
 @shared_task(name="notifications.noop", ignore_result=True)

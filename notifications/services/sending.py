@@ -34,7 +34,6 @@ from django.db import (
     models,
     transaction,
 )
-from django.db.models import Q
 from django.utils import timezone
 
 from steward.health import channel_failure_record, channel_success_record, redis_connection
@@ -46,54 +45,52 @@ from .enqueue import _enqueue_on_commit
 from .notices import _digest_key
 from .outbox import Target, _fallback_target, _insert, _new_notification
 
-
-def _claimable(now: datetime) -> Q:
-    return Q(
-        state=Notification.State.PENDING,
-        deliver_after__lte=now,
-    ) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)) | Q(
-        state=Notification.State.SENDING, lease_expires_at__lt=now
-    )
+# Claim: a due pending row, or a sending row whose lease expired (its worker died), moves to
+# `sending` under a new lease. One statement, committed without waiting for its WAL to reach the
+# disk (the SET LOCAL lasts for this statement's implicit transaction), like the record of a send:
+# one WAL flush per message cost more than its HTTP request. A clean restart of PostgreSQL keeps
+# such commits; a crash of the server can lose the last fraction of a second of them, whose rows
+# then go out again a lease later with their idempotency keys.
+_CLAIM_SQL = (
+    "SET LOCAL synchronous_commit = off; "
+    "UPDATE notifications_notification "
+    "SET state = 'sending', lease_token = %(token)s, lease_expires_at = %(until)s, "
+    "attempts = attempts + 1 "
+    "WHERE id = ANY(%(ids)s) AND ("
+    "(state = 'pending' AND deliver_after <= %(now)s "
+    "AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)) "
+    "OR (state = 'sending' AND lease_expires_at < %(now)s))"
+)
 
 
 def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> list[Notification]:
     """Take rows for sending with ONE conditional UPDATE: only a due pending row, or a sending
     row whose lease expired (its worker died), moves to `sending` with a fresh lease. Two workers
     racing for a row: exactly one gets it. Returns the rows this call took, in id order, with
-    what sending needs (one more query). Committed without waiting for the disk, like the
-    record of a send (see `_finish_sent`)."""
+    what sending needs (one more query)."""
     token = uuid.uuid4().hex
-    with transaction.atomic():
-        _commit_without_waiting()
-        claimed = (
-            Notification.objects.filter(pk__in=list(notification_ids))
-            .filter(_claimable(now))
-            .update(
-                state=Notification.State.SENDING,
-                lease_token=token,
-                lease_expires_at=now + timedelta(seconds=settings.STEWARD_LEASE_SECONDS),
-                attempts=models.F("attempts") + 1,
-            )
-        )
-        if not claimed:
-            return []
-        return list(
-            # The recipient is read only if a send fails for good (to fall back); the page only
-            # for its state.
-            Notification.objects.select_related("page", "project", "event_type", "webhook_endpoint")
-            .defer("page__levels", "page__delays", "page__body", "page__subject")
-            .filter(pk__in=list(notification_ids), lease_token=token)
-            .order_by("id")
-        )
-
-
-def _commit_without_waiting() -> None:
-    """This transaction commits without waiting for its WAL to reach the disk. Kept by a clean
-    restart of PostgreSQL; a crash of the server can lose the last fraction of a second of
-    such commits (claims and records of sends), whose rows then go out again a lease later with
-    their idempotency keys."""
+    ids = [int(i) for i in notification_ids]
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(
+            _CLAIM_SQL,
+            {
+                "token": token,
+                "until": now + timedelta(seconds=settings.STEWARD_LEASE_SECONDS),
+                "ids": ids,
+                "now": now,
+            },
+        )
+        claimed = cursor.rowcount
+    if not claimed:
+        return []
+    return list(
+        # The recipient is read only if a send fails for good (to fall back); the page only for
+        # its state.
+        Notification.objects.select_related("page", "project", "event_type", "webhook_endpoint")
+        .defer("page__levels", "page__delays", "page__body", "page__subject")
+        .filter(pk__in=ids, lease_token=token)
+        .order_by("id")
+    )
 
 
 def notification_claim(*, notification_id: int, now: datetime) -> Notification | None:
@@ -141,9 +138,7 @@ def _finish_sent(notification: Notification, *, started: datetime, latency: int,
     ORM's two statements and transaction cost a fast send several times more. PostgreSQL only
     (SQLite has no UPDATE in a WITH): see `_send_claimed`.
 
-    Committed without waiting for the disk (synchronous_commit off, for this statement only; see
-    `_commit_without_waiting`): waiting for the WAL flush of every message cost more than its
-    HTTP request."""
+    Committed without waiting for the disk, like the claim (see `_CLAIM_SQL`)."""
     sql = (
         "SET LOCAL synchronous_commit = off; "
         "WITH done AS (UPDATE notifications_notification SET state = %s, sent_at = %s, "

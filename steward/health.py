@@ -68,6 +68,10 @@ _RESET_EVERY = 1.0
 _reset_at: dict[str, float] = {}
 
 
+# The channels with a run of failures under way: what `channels_status` reads.
+CHANNELS_FAILING = f"{CHANNEL_PREFIX}names"
+
+
 def _channel_keys(channel: str) -> tuple[str, str, str, str]:
     base = f"{CHANNEL_PREFIX}{channel}:"
     return f"{base}failures", f"{base}since", f"{base}addresses", f"{base}error"
@@ -79,6 +83,7 @@ def channel_failure_record(channel: str, *, address: str, error: str, at: float 
     failures, since, addresses, last_error = _channel_keys(channel)
     try:
         pipe = redis_connection().pipeline(transaction=False)
+        pipe.sadd(CHANNELS_FAILING, channel)
         pipe.incr(failures)
         pipe.set(since, repr(at), nx=True)
         pipe.sadd(addresses, address[:200])
@@ -96,7 +101,10 @@ def channel_success_record(channel: str) -> None:
         return
     _reset_at[channel] = now
     try:
-        redis_connection().delete(*_channel_keys(channel))
+        pipe = redis_connection().pipeline(transaction=False)
+        pipe.delete(*_channel_keys(channel))
+        pipe.srem(CHANNELS_FAILING, channel)
+        pipe.execute()
     except (OSError, redis.RedisError):
         return
 
@@ -106,12 +114,7 @@ def channels_status(channels: list[str] | None = None) -> dict[str, dict]:
     seconds), the last error and whether it counts as degraded. Raises RedisError."""
     client = redis_connection()
     if channels is None:
-        channels = sorted(
-            {
-                key.decode().removeprefix(CHANNEL_PREFIX).split(":", 1)[0]
-                for key in client.scan_iter(f"{CHANNEL_PREFIX}*:failures", count=100)
-            }
-        )
+        channels = sorted(name.decode() for name in client.smembers(CHANNELS_FAILING))
     if not channels:
         return {}
     pipe = client.pipeline(transaction=False)

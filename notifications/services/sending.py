@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -234,7 +235,7 @@ def _send_one(notification: Notification, *, now: datetime) -> str:
     database going away stops the batch: its rows then wait for their lease, unsent."""
     try:
         return _send_claimed(notification, now=now)
-    except DatabaseError:
+    except (DatabaseError, SoftTimeLimitExceeded):
         raise
     except Exception as exc:  # noqa: BLE001 — one row's failure, whatever it is, is its own
         log.exception("Sending notification %s failed", notification.pk)
@@ -284,7 +285,7 @@ def _send_claimed(notification: Notification, *, now: datetime) -> str:
     started = timezone.now()
     try:
         status_code = channels.deliver(notification)
-    except DatabaseError:
+    except (DatabaseError, SoftTimeLimitExceeded):
         raise  # not this row's fault; the row waits for its lease
     except Exception as exc:  # noqa: BLE001 — any error of this row's delivery is this row's
         latency = _ms_since(started)

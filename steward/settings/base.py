@@ -250,7 +250,8 @@ STEWARD_PAGE_FALLBACK_AFTER_ATTEMPTS = int(
 STEWARD_LEASE_SECONDS = int(os.environ.get("STEWARD_LEASE_SECONDS", "60"))
 # A worker that sent a message but cannot record it (the database is away) keeps trying this
 # long before it leaves the record to the sweeper (a journal in Redis says the row was sent).
-STEWARD_RECORD_RETRY_SECONDS = float(os.environ.get("STEWARD_RECORD_RETRY_SECONDS", "60"))
+# Well within CELERY_TASK_SOFT_TIME_LIMIT.
+STEWARD_RECORD_RETRY_SECONDS = float(os.environ.get("STEWARD_RECORD_RETRY_SECONDS", "30"))
 # A delivery channel with this many failures in a row (to two addresses or more) is degraded:
 # IT staff see a banner, /healthz and /metrics say so, and IT staff get a notice elsewhere.
 STEWARD_CHANNEL_DEGRADED_AFTER = int(os.environ.get("STEWARD_CHANNEL_DEGRADED_AFTER", "10"))

@@ -8,6 +8,7 @@ import smtplib
 from email.errors import HeaderParseError
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core import mail
 from django.core.mail import BadHeaderError
 from django.db import InterfaceError, OperationalError, transaction
@@ -337,6 +338,20 @@ class TestOneRowsErrorStaysItsOwn:
         row = Notification.objects.get(pk=first)
         assert row.state == "failed"
         assert "bug in" in row.last_error
+
+    def test_the_tasks_time_limit_is_not_taken_for_a_row_failure(self, batch, monkeypatch):
+        """Celery's soft time limit stops the task: the row it hit is not marked failed (it may
+        have gone out), it waits for its lease like the rest of the batch."""
+        rows, _ = batch
+
+        def deliver(notification):
+            raise SoftTimeLimitExceeded()
+
+        monkeypatch.setattr(channels, "deliver", deliver)
+        with pytest.raises(SoftTimeLimitExceeded):
+            services.notifications_send(notification_ids=[n.pk for n in rows], now=MONDAY_10)
+        assert set(Notification.objects.values_list("state", flat=True)) == {"sending"}
+        assert not DeliveryAttempt.objects.exists()
 
     def test_a_real_title_with_a_line_break_never_stalls_the_outage(self, event, project):
         """Whatever the mail library makes of a title with a line break (refused, or folded by

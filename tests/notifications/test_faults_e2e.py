@@ -220,9 +220,11 @@ def redis_restart_empty() -> int:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("fast_sweeper")
 class TestARealWorkerOutlastsFaults:
-    def test_postgres_restarted_mid_delivery_sends_nothing_twice(self, celery_worker, http_sink):
-        worker = celery_worker(**FAST)
-        projects = build_owners(http_sink, 30, channels=("webhook",))
+    def test_postgres_restarted_mid_delivery_sends_nothing_twice(
+        self, celery_worker, smtp_sink, http_sink
+    ):
+        worker = celery_worker(smtp_port=smtp_sink.port, **FAST)
+        projects = build_owners(http_sink, 30, channels=("webhook", "email"))
         for i in range(30):  # each receiver holds its answer: messages are on the wire
             http_sink.plan(f"/o{i}", [("sleep", 0.4)])
         open_pages(projects)
@@ -231,9 +233,11 @@ class TestARealWorkerOutlastsFaults:
         assert cut >= 1  # the worker's connections
         wait_for(all_done, timeout=90, while_waiting=sweep, interval=0.5, message="every page")
         assert set(Notification.objects.values_list("state", flat=True)) == {"sent"}
-        # Counted at the receiver: every page, none twice.
+        # Counted at the receivers: every page, none twice.
         assert set(http_sink.keys()) == keys_of("webhook")
         assert [k for k, n in http_sink.keys().items() if n > 1] == []
+        expected_ids = Counter(message_id(n) for n in Notification.objects.filter(channel="email"))
+        assert smtp_sink.message_ids() == expected_ids
         # The fault did hit a message between its send and its record.
         assert "recorded as sent after the database came back" in worker.log()
 

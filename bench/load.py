@@ -75,8 +75,9 @@ def _production_env(secret_key: str) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         "STEWARD_VAR_DIR": str(_var_dir()),
         "STATIC_ROOT": str(_var_dir() / "bench-static"),
-        # The storm's webhook sink listens on loopback, which production refuses to post to.
-        "STEWARD_WEBHOOK_DENY_NETWORKS": "",
+        # The storm's webhook sink listens on loopback, which production refuses to post to
+        # unless allowed: exactly what an operator does for an intranet's receivers.
+        "STEWARD_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
         "PYTHONPATH": str(ROOT),
     }
 

@@ -2,9 +2,11 @@
 notifications go through the services (the web pages and the API); the admin is for looking, and
 for fixing a typo in a title."""
 
+from django import forms
 from django.contrib import admin
 
 from changes.admin import ImpactedProjectInline
+from steward import net
 
 from .models import Incident, IncidentUpdate, Outage, OutageUpdate, Subscription
 
@@ -68,10 +70,24 @@ class IncidentAdmin(admin.ModelAdmin):
     inlines = [IncidentUpdateInline]
 
 
+class SubscriptionForm(forms.ModelForm):
+    """A webhook subscription's URL passes the same check as on the status page."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        address = cleaned.get("address")
+        if cleaned.get("channel") == Subscription.Channel.WEBHOOK and address:
+            refusal = net.url_refusal(address)
+            if refusal:
+                self.add_error("address", refusal)
+        return cleaned
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     """Admins see every project's subscribers (owners do not); unsubscribe by setting the date."""
 
+    form = SubscriptionForm
     list_display = ("project", "channel", "address", "person", "confirmed_at", "unsubscribed_at")
     list_filter = ("channel",)
     list_select_related = ("project", "person")

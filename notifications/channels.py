@@ -1,6 +1,8 @@
-"""The outside world: email over SMTP, a generic JSON webhook, Slack and Teams incoming webhooks,
-and SMS through a provider interface. `deliver` sends one notification and returns the status
-code (HTTP) or 250 (SMTP), or raises TransientError (retry) / PermanentError (do not).
+"""The outside world: email over SMTP, a generic JSON webhook, Slack and Teams incoming webhooks
+here; SMS, voice calls, Slack direct messages and Apprise through `notifications.providers`.
+`deliver` sends one notification and returns the status code (HTTP) or 250 (SMTP), or raises
+TransientError (retry) / PermanentError (do not). A channel whose provider is not configured
+fails permanently with the reason: it is never recorded as sent.
 
 Receivers can drop duplicates: webhooks carry `Idempotency-Key` (the notification's key) and
 emails a `Message-ID` derived from it, the same on every attempt.
@@ -12,20 +14,17 @@ import base64
 import email.utils
 import hashlib
 import hmac
-import ipaddress
 import json
 import smtplib
-import socket
 import time
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from collections.abc import Mapping
 
-import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.module_loading import import_string
+
+from steward import net
 
 from .models import Channel, Notification
 
@@ -59,7 +58,8 @@ def signature(body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-def _ack_url(notification: Notification) -> str:
+def ack_url_of(notification: Notification) -> str:
+    """The signed acknowledge link of a page's notification; empty for anything else."""
     if notification.kind != Notification.Kind.PAGE or notification.page_id is None:
         return ""
     # Late: the services import this module to send.
@@ -72,7 +72,7 @@ def _ack_url(notification: Notification) -> str:
 
 
 def send_email(notification: Notification) -> int:
-    context = {"n": notification, "ack_url": _ack_url(notification)}
+    context = {"n": notification, "ack_url": ack_url_of(notification)}
     text = render_to_string("notifications/email.txt", context)
     html = render_to_string("notifications/email.html", context)
     backend = settings.STEWARD_EMAIL_BACKEND or None
@@ -119,7 +119,7 @@ def webhook_payload(notification: Notification) -> dict:
         "subject": notification.subject,
         "body": notification.body,
         "link": notification.link,
-        "ack_url": _ack_url(notification),
+        "ack_url": ack_url_of(notification),
         "project": notification.project.slug if notification.project_id else None,
         "event": (
             {"type": notification.event_type.model, "id": notification.event_id}
@@ -146,7 +146,7 @@ def slack_payload(notification: Notification) -> dict:
                 "url": notification.link,
             }
         )
-    ack = _ack_url(notification)
+    ack = ack_url_of(notification)
     if ack:
         buttons.append(
             {
@@ -163,53 +163,65 @@ def slack_payload(notification: Notification) -> dict:
 
 
 def teams_payload(notification: Notification) -> dict:
+    """An Adaptive Card in the message envelope Teams' Workflows webhooks take (the legacy
+    MessageCard is retired with Office 365 connectors). Its buttons open URLs: an incoming
+    webhook cannot receive a card's submit, so Acknowledge is the signed acknowledge link."""
     actions = []
-    if notification.link:
-        actions.append(
-            {
-                "@type": "OpenUri",
-                "name": "Open",
-                "targets": [{"os": "default", "uri": notification.link}],
-            }
-        )
-    ack = _ack_url(notification)
+    ack = ack_url_of(notification)
     if ack:
-        actions.append(
-            {"@type": "OpenUri", "name": "Acknowledge", "targets": [{"os": "default", "uri": ack}]}
+        actions.append({"type": "Action.OpenUrl", "title": "Acknowledge", "url": ack})
+    if notification.link:
+        actions.append({"type": "Action.OpenUrl", "title": "Open", "url": notification.link})
+    body: list[dict] = [
+        {
+            "type": "TextBlock",
+            "text": notification.subject,
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+            "color": "Attention" if notification.is_urgent else "Default",
+        }
+    ]
+    if notification.is_urgent:
+        body.insert(
+            0,
+            {"type": "TextBlock", "text": "PAGE", "color": "Attention", "weight": "Bolder"},
         )
+    if notification.body:
+        body.append({"type": "TextBlock", "text": notification.body[:4000], "wrap": True})
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "actions": actions,
+    }
     return {
-        "@type": "MessageCard",
-        "@context": "https://schema.org/extensions",
+        "type": "message",
         "summary": notification.subject[:150],
-        "themeColor": "D70000" if notification.is_urgent else "0076D7",
-        "title": notification.subject,
-        "text": notification.body.replace("\n", "  \n"),
-        "potentialAction": actions,
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": card,
+            }
+        ],
     }
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
+        try:
+            return max(
+                0.0, (email.utils.parsedate_to_datetime(value) - timezone.now()).total_seconds()
+            )
+        except (TypeError, ValueError):  # not a date, or one without a zone
             return None
-        return max(0.0, (parsed - timezone.now()).total_seconds())
-
-
-_http: requests.Session | None = None
-
-
-def _session() -> requests.Session:
-    """One session per worker process: keep-alive to the same receivers."""
-    global _http
-    if _http is None:
-        _http = requests.Session()
-    return _http
 
 
 def post_json(notification: Notification, payload: dict, *, signed: bool) -> int:
@@ -218,37 +230,10 @@ def post_json(notification: Notification, payload: dict, *, signed: bool) -> int
     return _post(notification.address, body, notification.idempotency_key, headers)
 
 
-def denied_address(url: str) -> str | None:
-    """Why Steward may not send to this URL (an address in STEWARD_WEBHOOK_DENY_NETWORKS), or
-    None. A host that does not resolve is not refused here: sending will fail on its own.
-    requests resolves again when it connects, so a host whose DNS answer changes in between can
-    still slip through; the check stops the plain cases (localhost, the metadata address)."""
-    if not settings.STEWARD_WEBHOOK_DENY_NETWORKS:
-        return None
-    host = urlsplit(url).hostname
-    if not host:
-        return None
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return None
-    networks = [
-        ipaddress.ip_network(n, strict=False) for n in settings.STEWARD_WEBHOOK_DENY_NETWORKS
-    ]
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if any(address.version == n.version and address in n for n in networks):
-            return f"{host} is {address}, in a network Steward does not send to."
-    return None
-
-
 def _post(url: str, body: bytes, idempotency_key: str, extra_headers: dict) -> int:
-    """POST JSON; the status code, or TransientError / PermanentError by what went wrong."""
-    refusal = denied_address(url)
-    if refusal:
-        raise PermanentError(refusal)
+    """POST JSON through `steward.net` (the address checks, one resolution, the connection to
+    the checked address); the status code, or TransientError / PermanentError by what went
+    wrong. A refused URL or address is permanent: nothing was sent."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -256,69 +241,28 @@ def _post(url: str, body: bytes, idempotency_key: str, extra_headers: dict) -> i
         **extra_headers,
     }
     try:
-        response = _session().post(
+        answer = net.post(
             url,
-            data=body,
+            body=body,
             headers=headers,
-            timeout=(
-                settings.STEWARD_WEBHOOK_CONNECT_TIMEOUT,
-                settings.STEWARD_WEBHOOK_READ_TIMEOUT,
-            ),
-            allow_redirects=False,
+            connect_timeout=settings.STEWARD_WEBHOOK_CONNECT_TIMEOUT,
+            read_timeout=settings.STEWARD_WEBHOOK_READ_TIMEOUT,
         )
-    except requests.exceptions.InvalidURL as exc:
-        raise PermanentError(f"Not a usable URL: {exc}") from exc
-    except requests.exceptions.RequestException as exc:
-        raise TransientError(f"{type(exc).__name__}: {exc}") from exc
-    code = response.status_code
+    except net.Refused as exc:
+        raise PermanentError(str(exc)) from exc
+    except net.Unreachable as exc:
+        raise TransientError(str(exc)) from exc
+    code = answer.status
     if 200 <= code < 300:
         return code
-    message = f"HTTP {code}: {response.text[:300]}"
+    # An internal service's error page is not shown to whoever typed its URL: the code only.
+    message = f"HTTP {code}: {answer.excerpt}" if answer.excerpt else f"HTTP {code}"
     if code in (408, 429) or code >= 500:
-        raise TransientError(message, status_code=code, retry_after=_retry_after(response))
+        raise TransientError(message, status_code=code, retry_after=_retry_after(answer.headers))
     raise PermanentError(message, status_code=code)
 
 
-# --- SMS --------------------------------------------------------------------------------------
-
-
-class SmsProvider:
-    """What an SMS gateway adapter implements. None can run here; see RecordingSmsProvider."""
-
-    def send(self, *, to: str, text: str, idempotency_key: str) -> None:
-        raise NotImplementedError
-
-
-@dataclass
-class RecordingSmsProvider(SmsProvider):
-    """A stand-in that records messages instead of sending them (no SMS gateway in this
-    environment). Replace with a real adapter through settings.STEWARD_SMS_PROVIDER."""
-
-    outbox: list = field(default_factory=list)
-
-    def send(self, *, to: str, text: str, idempotency_key: str) -> None:
-        self.outbox.append({"to": to, "text": text, "idempotency_key": idempotency_key})
-
-
-_sms_provider: SmsProvider | None = None
-
-
-def sms_provider() -> SmsProvider:
-    global _sms_provider
-    if _sms_provider is None:
-        _sms_provider = import_string(settings.STEWARD_SMS_PROVIDER)()
-    return _sms_provider
-
-
-def send_sms(notification: Notification) -> int:
-    text = notification.subject
-    ack = _ack_url(notification)
-    if ack:
-        text = f"{text} Ack: {ack}"
-    sms_provider().send(
-        to=notification.address, text=text[:640], idempotency_key=notification.idempotency_key
-    )
-    return 200
+# --- outgoing webhooks of projects and IT systems --------------------------------------
 
 
 def standard_webhook_signature(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -353,14 +297,24 @@ def post_endpoint(notification: Notification) -> int:
 def deliver(notification: Notification) -> int:
     if notification.webhook_endpoint_id:
         return post_endpoint(notification)
-    if notification.channel == Channel.EMAIL:
+    channel = notification.channel
+    if channel == Channel.EMAIL:
         return send_email(notification)
-    if notification.channel == Channel.WEBHOOK:
+    if channel == Channel.WEBHOOK:
         return post_json(notification, webhook_payload(notification), signed=True)
-    if notification.channel == Channel.SLACK:
+    if channel == Channel.SLACK:
         return post_json(notification, slack_payload(notification), signed=False)
-    if notification.channel == Channel.TEAMS:
+    if channel == Channel.TEAMS:
         return post_json(notification, teams_payload(notification), signed=False)
-    if notification.channel == Channel.SMS:
-        return send_sms(notification)
-    raise PermanentError(f"Unknown channel {notification.channel!r}")
+    # Late: the providers import this module for its errors and links.
+    from .providers import apprise, slack, twilio
+
+    if channel == Channel.SMS:
+        return twilio.send_sms(notification)
+    if channel == Channel.VOICE:
+        return twilio.place_call(notification)
+    if channel == Channel.SLACK_DM:
+        return slack.send(notification)
+    if channel == Channel.APPRISE:
+        return apprise.send(notification)
+    raise PermanentError(f"Unknown channel {channel!r}")

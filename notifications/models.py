@@ -6,6 +6,8 @@ re-enqueues), and two workers never send one row (the claim is one conditional U
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 
@@ -16,8 +18,11 @@ class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     WEBHOOK = "webhook", "Webhook (JSON)"
     SLACK = "slack", "Slack"
+    SLACK_DM = "slack_dm", "Slack direct message"
     TEAMS = "teams", "Microsoft Teams"
     SMS = "sms", "SMS"
+    VOICE = "voice", "Phone call"
+    APPRISE = "apprise", "Apprise"
 
 
 class Page(models.Model):
@@ -40,6 +45,11 @@ class Page(models.Model):
     subject = models.CharField(max_length=300)
     body = models.TextField(blank=True)
     link = models.CharField(max_length=500, blank=True)
+    headline = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The event, in a message that lists several projects (else the subject).",
+    )
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     levels = models.JSONField(default=list, help_text="Person ids per escalation level.")
     delays = models.JSONField(
@@ -90,7 +100,14 @@ class Page(models.Model):
 
 
 class Notification(models.Model):
-    """One message to one recipient over one contact channel."""
+    """One message to one recipient over one contact channel.
+
+    A page notification may cover several pages: one event that pages a person for several of
+    their projects at the same moment sends them one message per channel listing the projects
+    (`page_ids`, in the order listed), and acknowledging it acknowledges every page it lists.
+    `page` is the first of them that is still open while the message is unsent (so a send that
+    finds its `page` closed knows that every page it lists is closed).
+    """
 
     class Kind(models.TextChoices):
         PAGE = "page", "Page"
@@ -147,8 +164,16 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # A page's short code for replying by SMS (`ACK 4821`); set when the SMS or call goes out.
+    ack_code = models.CharField(max_length=8, blank=True)
     page = models.ForeignKey(
         Page, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    page_ids = ArrayField(
+        models.BigIntegerField(),
+        default=list,
+        blank=True,
+        help_text="Every page this message lists (a page's notification: at least `page`).",
     )
     digest = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="bundled"
@@ -181,6 +206,10 @@ class Notification(models.Model):
                 name="notification_page_has_page",
             ),
             models.CheckConstraint(
+                condition=~Q(kind="page") | Q(page_ids__len__gt=0),
+                name="notification_page_lists_pages",
+            ),
+            models.CheckConstraint(
                 condition=~Q(state="sent") | Q(sent_at__isnull=False),
                 name="notification_sent_has_time",
             ),
@@ -198,6 +227,15 @@ class Notification(models.Model):
             ),
             models.Index(fields=["event_type", "event_id"], name="notification_event_idx"),
             models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),
+            # Which messages list a page: acknowledging, stopping, "my pages".
+            GinIndex(
+                fields=["page_ids"],
+                condition=Q(kind="page"),
+                name="notification_page_ids_idx",
+            ),
+            models.Index(
+                fields=["ack_code"], condition=~Q(ack_code=""), name="notification_ack_code_idx"
+            ),
             models.Index(
                 fields=["webhook_endpoint", "-created_at"],
                 condition=Q(webhook_endpoint__isnull=False),
@@ -237,3 +275,15 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of {self.notification_id}: {self.outcome}"
+
+
+class ProviderCallback(models.Model):
+    """An inbound callback a provider signed and Steward acted on, by its provider's id (Twilio's
+    CallSid / MessageSid, the hash of Slack's signature): the same callback sent again, whether
+    by the provider's retry or by someone who captured it, is refused."""
+
+    key = models.CharField(max_length=200, unique=True)
+    received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.key

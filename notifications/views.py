@@ -13,8 +13,9 @@ from .models import Page
 
 @require_http_methods(["GET", "POST"])
 def ack_link(request: HttpRequest, token: str) -> HttpResponse:
-    """GET shows what would be acknowledged and a button; only POST acknowledges, so that mail
-    scanners that follow links do not acknowledge pages nobody has read."""
+    """GET shows what would be acknowledged (every project the message listed) and a button;
+    only POST acknowledges, so that mail scanners that follow links do not acknowledge pages
+    nobody has read."""
     try:
         page, person = services.ack_link_resolve(token)
     except services.AckLinkError as exc:
@@ -23,8 +24,12 @@ def ack_link(request: HttpRequest, token: str) -> HttpResponse:
         )
     if request.method == "POST":
         page = services.page_ack(page=page, person=person, via="link")
-        return render(request, "notifications/ack_done.html", {"page": page})
-    return render(request, "notifications/ack_confirm.html", {"page": page, "person": person})
+        template = "notifications/ack_done.html"
+    else:
+        template = "notifications/ack_confirm.html"
+    # A message that listed several projects acknowledges them all: the page says which.
+    pages = selectors.pages_acknowledged_with(page=page, person=person)
+    return render(request, template, {"page": page, "person": person, "pages": pages})
 
 
 @login_required
@@ -41,5 +46,6 @@ def mine(request: HttpRequest) -> HttpResponse:
     context = {
         "pages": selectors.pages_awaiting(person) if person else [],
         "notifications": selectors.recent_notifications_of(person) if person else [],
+        "undeliverable": selectors.undeliverable_methods_of(person) if person else [],
     }
     return render(request, "notifications/mine.html", context)

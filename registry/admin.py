@@ -26,6 +26,7 @@ from .models import (
 )
 from .selectors import dependency_cycle
 from .services import audit_record, audit_snapshot, cycle_message
+from .validators import validate_contact_address
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -64,8 +65,23 @@ class AuditedAdmin(admin.ModelAdmin):
             self.delete_model(request, obj)
 
 
+class ContactMethodForm(forms.ModelForm):
+    """The services' address check, here too: an admin cannot save a URL Steward refuses."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind, address = cleaned.get("kind"), cleaned.get("address")
+        if kind and address:
+            try:
+                validate_contact_address(kind, address)
+            except forms.ValidationError as exc:
+                self.add_error("address", exc)
+        return cleaned
+
+
 class ContactMethodInline(admin.TabularInline):
     model = ContactMethod
+    form = ContactMethodForm
     extra = 0
 
 

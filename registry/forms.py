@@ -325,7 +325,11 @@ class ProfileForm(forms.Form):
 class ContactMethodForm(forms.Form):
     kind = forms.ChoiceField(choices=ContactMethod.Kind.choices)
     address = forms.CharField(
-        max_length=500, help_text="An email, a phone number such as +14155550100, or a URL."
+        max_length=500,
+        help_text=(
+            "An email, a phone number such as +14155550100, a Slack member ID such as U024BE7LH, "
+            "an Apprise URL such as ntfys://ntfy.example.com/my-topic, or a webhook URL."
+        ),
     )
     label = forms.CharField(max_length=100, required=False)
     for_pages = forms.BooleanField(required=False, initial=True, label="Urgent pages")

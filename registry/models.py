@@ -51,7 +51,9 @@ class ContactMethod(models.Model):
         PHONE = "phone", "Phone call"
         WEBHOOK = "webhook", "Webhook (JSON)"
         SLACK = "slack", "Slack incoming webhook"
+        SLACK_USER = "slack_user", "Slack direct message"
         TEAMS = "teams", "Microsoft Teams incoming webhook"
+        APPRISE = "apprise", "Apprise URL (ntfy, Gotify, Pushover, Telegram, Matrix …)"
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="contact_methods")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -71,6 +73,13 @@ class ContactMethod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.address}"
+
+    @property
+    def undeliverable_reason(self) -> str | None:
+        """Why nothing sent to this method can arrive (its provider is not configured), or None."""
+        from .deliverability import contact_kind_refusal
+
+        return contact_kind_refusal(self.kind)
 
 
 class Team(models.Model):

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
 from . import permissions
+from .deliverability import contact_kind_refusal
 from .models import (
     AuditEntry,
     ContactMethod,
@@ -231,6 +232,10 @@ def _validate_contact(method: ContactMethod) -> None:
             validate_contact_address(method.kind, method.address)
         except ValidationError as exc:
             raise ValidationError({"address": exc.messages}) from exc
+        # Saving a method nothing can reach would look like a way to be paged and is not.
+        refusal = contact_kind_refusal(method.kind)
+        if refusal:
+            raise ValidationError({"kind": refusal})
 
 
 # --- teams --------------------------------------------------------------------------------------

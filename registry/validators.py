@@ -4,8 +4,11 @@ import re
 import zoneinfo
 from datetime import time
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
+
+from steward import net
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
@@ -80,10 +83,44 @@ def validate_working_hours(value: object) -> None:
 
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# A Slack member id (U…, or W… on Enterprise Grid), as Slack shows it under "Copy member ID".
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+def validate_apprise_url(address: str) -> None:
+    """A URL Apprise knows how to send to (ntfy://, gotify://, pover://, tgram://, matrix://,
+    mmost://, json:// …): Apprise parses it with the plugin of its scheme and refuses what the
+    plugin cannot use."""
+    import apprise  # late: its plugins load on first use, not at every import of the registry
+
+    if not address or "://" not in address:
+        raise ValidationError("Enter an Apprise URL, such as ntfys://ntfy.example.com/my-topic.")
+    scheme = address.split("://", 1)[0].lower()
+    if scheme not in settings.STEWARD_APPRISE_SCHEMES:
+        raise ValidationError(
+            "Steward does not send to “%(scheme)s://” URLs; it sends to %(allowed)s.",
+            params={
+                "scheme": scheme[:30],
+                "allowed": ", ".join(f"{s}://" for s in settings.STEWARD_APPRISE_SCHEMES),
+            },
+        )
+    if not apprise.Apprise().add(address):
+        raise ValidationError(
+            "Apprise cannot send to this URL: “%(scheme)s://” is not a service it knows, or the "
+            "URL lacks what that service needs (see the Apprise wiki for the service's form).",
+            params={"scheme": scheme[:30]},
+        )
+    from .deliverability import apprise_destination_refusal  # late: it reads the models
+
+    refusal = apprise_destination_refusal(address)
+    if refusal:
+        raise ValidationError(refusal)
 
 
 def validate_contact_address(kind: str, address: str) -> None:
-    """The address must fit its kind: an email, an E.164 phone number, or an http(s) URL."""
+    """The address must fit its kind: an email, an E.164 phone number, a Slack member id, an
+    Apprise URL, or an http(s) URL that Steward may send to (`steward.net`: checked again at every
+    send)."""
     if kind == "email":
         EmailValidator(message="Enter a valid email address.")(address)
     elif kind in {"sms", "phone"}:
@@ -91,7 +128,18 @@ def validate_contact_address(kind: str, address: str) -> None:
             raise ValidationError(
                 "Enter a phone number in international form, such as +14155550100."
             )
+    elif kind == "slack_user":
+        if not _SLACK_USER_ID.match(address or ""):
+            raise ValidationError(
+                "Enter a Slack member ID such as U024BE7LH (the person's Slack profile, "
+                "“Copy member ID”)."
+            )
+    elif kind == "apprise":
+        validate_apprise_url(address)
     else:
         URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")(
             address
         )
+        refusal = net.url_refusal(address)
+        if refusal:
+            raise ValidationError(refusal)

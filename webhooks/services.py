@@ -40,12 +40,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications import services as delivery
-from notifications.channels import denied_address
 from notifications.events import Event
 from notifications.models import Channel, Notification
 from registry import permissions
 from registry.models import AuditEntry, ITSystem, Project
 from registry.services import audit_record, audit_snapshot
+from steward import net
 from steward.errors import Conflict
 
 from .models import WebhookEndpoint, new_webhook_secret
@@ -94,7 +94,7 @@ def _clean_events(events: Any) -> list[str]:
 def _validate(endpoint: WebhookEndpoint) -> None:
     endpoint.events = _clean_events(endpoint.events)
     endpoint.full_clean(exclude=["created_by", "secret"])
-    refusal = denied_address(endpoint.url)
+    refusal = net.url_refusal(endpoint.url)
     if refusal:
         raise ValidationError({"url": refusal})
 

@@ -105,6 +105,8 @@ def outage_open(
             for impact in impacted
         ],
         link=link,
+        # What a message listing several of someone's projects calls the outage.
+        headline=f"[{outage.get_severity_display()}] {outage.title}",
         now=now,
     )
     subscribers_notify(

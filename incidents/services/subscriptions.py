@@ -29,6 +29,7 @@ from notifications.events import Event
 from notifications.models import Channel, Notification
 from notifications.services import Delivery, messages_send
 from registry.models import Person, Project
+from steward import net
 from steward.health import redis_connection
 
 from ..models import Subscription
@@ -240,6 +241,9 @@ def _clean_webhook(address: str) -> str:
         raise ValidationError(
             {"address": "Give an http:// or https:// URL; other kinds of address are refused."}
         ) from exc
+    refusal = net.url_refusal(address)
+    if refusal:
+        raise ValidationError({"address": refusal})
     return address
 
 

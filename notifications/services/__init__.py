@@ -19,6 +19,7 @@ Every service takes `now=` so that tests drive time; the tasks pass `timezone.no
 - `pages`: opening, escalating, acknowledging and stopping pages
 - `ack_links`: signed acknowledge links
 - `sending`: claiming, delivering, retrying, falling back
+- `provider_acks`: acknowledging from an SMS reply, a call's key press, Slack's button
 - `sweeper`: the periodic safety net
 """
 
@@ -41,14 +42,25 @@ from .notices import Delivery, digests_release, messages_send, notices_send, not
 from .outbox import CHANNEL_OF_KIND, Target, idempotency_key, message_key, rows_insert, targets_for
 from .pages import (
     PageRequest,
+    ack_group,
     may_ack,
     notification_ack,
     page_ack,
     page_ack_by_user,
     page_escalate,
+    pages_ack,
+    pages_escalate,
     pages_open,
     pages_open_many,
     pages_stop,
+)
+from .provider_acks import (
+    ReplayedCallback,
+    SlackAckRefused,
+    call_outcome_record,
+    page_ack_by_call,
+    page_ack_by_slack,
+    page_ack_by_sms_reply,
 )
 from .sending import (
     notification_claim,
@@ -69,12 +81,16 @@ __all__ = [
     "AckLinkError",
     "Delivery",
     "PageRequest",
+    "ReplayedCallback",
+    "SlackAckRefused",
     "SweepResult",
     "Target",
+    "ack_group",
     "ack_link_resolve",
     "ack_link_use",
     "ack_token",
     "ack_url",
+    "call_outcome_record",
     "default_escalation_levels",
     "digests_release",
     "enqueue_on_commit",
@@ -95,8 +111,13 @@ __all__ = [
     "notifications_claim",
     "notifications_send",
     "page_ack",
+    "page_ack_by_call",
+    "page_ack_by_slack",
+    "page_ack_by_sms_reply",
     "page_ack_by_user",
     "page_escalate",
+    "pages_ack",
+    "pages_escalate",
     "pages_open",
     "pages_open_many",
     "pages_stop",

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.fields import ArrayField
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
@@ -22,10 +23,11 @@ CHANNEL_OF_KIND = {
     ContactMethod.Kind.EMAIL: Channel.EMAIL,
     ContactMethod.Kind.WEBHOOK: Channel.WEBHOOK,
     ContactMethod.Kind.SLACK: Channel.SLACK,
+    ContactMethod.Kind.SLACK_USER: Channel.SLACK_DM,
     ContactMethod.Kind.TEAMS: Channel.TEAMS,
     ContactMethod.Kind.SMS: Channel.SMS,
-    # A phone call is not a channel Steward can place; a text to the same number is the closest.
-    ContactMethod.Kind.PHONE: Channel.SMS,
+    ContactMethod.Kind.PHONE: Channel.VOICE,
+    ContactMethod.Kind.APPRISE: Channel.APPRISE,
 }
 
 
@@ -128,6 +130,8 @@ def _copy_escape(text: str) -> str:
 
 def _copy_converter(field: models.Field) -> Callable[[object], str]:
     """How one column's values are written in PostgreSQL's COPY text format."""
+    if isinstance(field, ArrayField) and isinstance(field.base_field, models.IntegerField):
+        return lambda v: r"\N" if v is None else "{" + ",".join(str(int(i)) for i in v) + "}"
     if isinstance(field, models.JSONField):
         return lambda v: r"\N" if v is None else _copy_escape(json.dumps(v, separators=(",", ":")))
     if isinstance(field, models.BooleanField):
@@ -243,13 +247,22 @@ def _notification_values(
     now,
     project=None,
     page=None,
+    pages=None,
     state=Notification.State.PENDING,
     deliver_after=None,
     fallback_of=None,
 ) -> dict:
     """A new notification's column values (by attname): cheaper than a model instance when a
-    large outage writes thousands of them (see `rows_insert`). `person` may be a person's id."""
+    large outage writes thousands of them (see `rows_insert`). `person` may be a person's id.
+    `pages` are the pages a page's message lists (default: `page` alone, or all that the message
+    it falls back for listed)."""
     person_id = person if isinstance(person, int) else person.pk
+    if pages is not None:
+        page_ids = [p.pk for p in pages]
+    elif fallback_of is not None and fallback_of.page_ids:
+        page_ids = list(fallback_of.page_ids)
+    else:
+        page_ids = [page.pk] if page is not None else []
     return {
         "event_type_id": event_type_id,
         "event_id": event_id,
@@ -276,6 +289,7 @@ def _notification_values(
         "deliver_after": deliver_after or now,
         "enqueued_at": now if state == Notification.State.PENDING else None,
         "page_id": page.pk if page is not None else None,
+        "page_ids": page_ids,
         "fallback_of_id": fallback_of.pk if fallback_of is not None else None,
         "created_at": now,
     }

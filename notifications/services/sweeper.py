@@ -16,7 +16,7 @@ from ..models import Notification, Page
 from .delivery_health import channel_alerts_send
 from .enqueue import _enqueue_on_commit
 from .notices import digests_release
-from .pages import page_escalate
+from .pages import pages_escalate
 from .sending import sent_journal_replay
 
 
@@ -30,18 +30,16 @@ class SweepResult:
 
 
 def escalations_advance(*, now: datetime) -> int:
-    """Open pages whose timer is due go to their next level. SKIP LOCKED: a page being
-    acknowledged right now is left alone, and two sweepers never escalate one page twice."""
-    escalated = 0
+    """Open pages whose timer is due go to their next level, together: one message per person
+    per event listing the pages that reach them now (`pages_escalate`). SKIP LOCKED: a page
+    being acknowledged right now is left alone, and two sweepers never escalate one page twice."""
     with transaction.atomic():
         due = list(
             Page.objects.select_for_update(skip_locked=True)
             .filter(state=Page.State.OPEN, next_escalation_at__lte=now)
             .order_by("next_escalation_at")[: settings.STEWARD_SWEEP_BATCH]
         )
-        for page in due:
-            escalated += page_escalate(page=page, now=now)
-    return escalated
+        return pages_escalate(pages=due, now=now)
 
 
 def stale_enqueue(*, now: datetime) -> int:

@@ -66,9 +66,25 @@ class TokenOut(serializers.Serializer):
 
 
 class ContactMethodOut(serializers.ModelSerializer):
+    undeliverable_reason = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="Why nothing sent to this method arrives (its provider is not configured); "
+        "null when it is deliverable.",
+    )
+
     class Meta:
         model = ContactMethod
-        fields = ("id", "kind", "address", "label", "for_pages", "for_notices", "order")
+        fields = (
+            "id",
+            "kind",
+            "address",
+            "label",
+            "for_pages",
+            "for_notices",
+            "order",
+            "undeliverable_reason",
+        )
         read_only_fields = fields
 
 

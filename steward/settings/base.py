@@ -264,25 +264,66 @@ STEWARD_ACK_LINK_MAX_AGE_SECONDS = int(
 STEWARD_WEBHOOK_SECRET = os.environ.get("STEWARD_WEBHOOK_SECRET", "steward-dev-webhook-secret")
 STEWARD_WEBHOOK_CONNECT_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_CONNECT_TIMEOUT", "3"))
 STEWARD_WEBHOOK_READ_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_READ_TIMEOUT", "10"))
-# Webhooks (endpoints, and people's webhook, Slack and Teams contact methods) never go to these
-# networks: this host's loopback and link-local addresses (cloud metadata services), so that a
-# project owner cannot make Steward probe them. Private ranges stay allowed: the receivers of an
-# intranet tool are usually inside the company. Comma-separated CIDRs; empty allows everything.
-DEFAULT_WEBHOOK_DENY_NETWORKS = "127.0.0.0/8,::1/128,169.254.0.0/16,fe80::/10,0.0.0.0/8"
-STEWARD_WEBHOOK_DENY_NETWORKS = [
-    n.strip()
-    for n in os.environ.get("STEWARD_WEBHOOK_DENY_NETWORKS", DEFAULT_WEBHOOK_DENY_NETWORKS).split(
-        ","
-    )
-    if n.strip()
-]
+# Where webhooks (endpoints; people's webhook, Slack and Teams contact methods; status-page
+# subscriptions) may go: see steward/net.py. Never: loopback, unspecified, link-local, multicast,
+# reserved, and those in IPv4-mapped, NAT64 and 6to4 forms; only public addresses unless a network
+# is in the allow list (an intranet's receivers, e.g. "10.20.0.0/16"; the test sinks on loopback).
+# The deny list closes more, even inside the allow list: by default the cloud metadata addresses
+# that are not link-local (Alibaba's, AWS's IPv6 one). Comma-separated CIDRs.
+DEFAULT_WEBHOOK_DENY_NETWORKS = "169.254.0.0/16,fe80::/10,100.100.100.200/32,fd00:ec2::254/128"
+
+
+def env_networks(name: str, default: str) -> list[str]:
+    return [n.strip() for n in os.environ.get(name, default).split(",") if n.strip()]
+
+
+STEWARD_WEBHOOK_DENY_NETWORKS = env_networks(
+    "STEWARD_WEBHOOK_DENY_NETWORKS", DEFAULT_WEBHOOK_DENY_NETWORKS
+)
+STEWARD_WEBHOOK_ALLOW_NETWORKS = env_networks("STEWARD_WEBHOOK_ALLOW_NETWORKS", "")
+# The CAs that webhook receivers' certificates are checked against: a file (an intranet's own CA
+# with the public ones); empty, certifi's bundle.
+STEWARD_WEBHOOK_CA_BUNDLE = os.environ.get(
+    "STEWARD_WEBHOOK_CA_BUNDLE", os.environ.get("REQUESTS_CA_BUNDLE", "")
+)
 # Empty: the EMAIL_BACKEND above. Set to send notifications over SMTP while Django's own mail
 # goes elsewhere (the end-to-end tests point it at a local aiosmtpd).
 STEWARD_EMAIL_BACKEND = os.environ.get("STEWARD_EMAIL_BACKEND", "")
-# SMS cannot be sent from here: a provider interface with a recording stand-in.
-STEWARD_SMS_PROVIDER = os.environ.get(
-    "STEWARD_SMS_PROVIDER", "notifications.channels.RecordingSmsProvider"
+
+# Real providers (README, "Channels"). A channel whose provider is not configured here is refused
+# when someone saves such a contact method and fails (never "sent") if one is still on file.
+# SMS and voice: Twilio. The base URL is empty (Twilio's own API) outside tests, whose stand-in
+# listens on localhost. Inbound callbacks are verified against SITE_URL, the public address
+# Twilio signed (behind a proxy that rewrites the host, set SITE_URL to what the world sees).
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_BASE_URL = os.environ.get("TWILIO_BASE_URL", "").rstrip("/")
+TWILIO_TIMEOUT = float(os.environ.get("TWILIO_TIMEOUT", "10"))
+# Slack: a Slack app's bot token (chat:write, im:write) and its signing secret (interactivity).
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+# Per Web API call; a page is two (conversations.open, chat.postMessage), and one send must end
+# well inside the delivery lease (STEWARD_LEASE_SECONDS) like a webhook's.
+SLACK_TIMEOUT = int(os.environ.get("SLACK_TIMEOUT", "5"))
+# Apprise: ntfy, Gotify, Pushover, Telegram, Matrix, Mattermost, SMS gateways, one URL each. On by
+# default (it needs no account of Steward's own); off refuses `apprise` contact methods.
+STEWARD_APPRISE_ENABLED = env_bool("STEWARD_APPRISE_ENABLED", True)
+# The Apprise services people may use: push (ntfy, Gotify, Pushover, Pushbullet), chat (Telegram,
+# Matrix, Mattermost, Rocket.Chat, Zulip, Discord, Signal), SMS gateways (Sinch, Plivo, Vonage,
+# ClickSend, BulkSMS, SMSEagle, MSG91, D7, httpSMS) and a JSON POST. Not Apprise's local
+# plugins (syslog, D-Bus, desktop) nor mailto:// (an SMTP server of the URL's choosing).
+DEFAULT_APPRISE_SCHEMES = (
+    "ntfy,ntfys,gotify,gotifys,pover,pbul,tgram,matrix,matrixs,mmost,mmosts,rocket,rockets,"
+    "zulip,discord,signal,signals,sinch,plivo,vonage,nexmo,clicksend,bulksms,smseagle,"
+    "smseagles,msg91,d7sms,httpsms,json,jsons"
 )
+STEWARD_APPRISE_SCHEMES = [
+    s.strip().lower()
+    for s in os.environ.get("STEWARD_APPRISE_SCHEMES", DEFAULT_APPRISE_SCHEMES).split(",")
+    if s.strip()
+]
 
 # Inbound monitors (Events API, Alertmanager, heartbeats): requests per key per window. 120 a
 # minute is PagerDuty's own limit per routing key.

@@ -3,7 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env_bool
+from .base import VAR_DIR, env_bool, env_networks
 
 DEBUG = env_bool("DEBUG", True)
 if "EMAIL_HOST" not in os.environ:
@@ -11,6 +11,6 @@ if "EMAIL_HOST" not in os.environ:
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 
 # The demo and local receivers listen on localhost.
-STEWARD_WEBHOOK_DENY_NETWORKS = [
-    n.strip() for n in os.environ.get("STEWARD_WEBHOOK_DENY_NETWORKS", "").split(",") if n.strip()
-]
+STEWARD_WEBHOOK_ALLOW_NETWORKS = env_networks(
+    "STEWARD_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"
+)

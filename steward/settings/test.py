@@ -3,6 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
+from .base import env_networks
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -15,6 +16,19 @@ WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 # The sinks of the end-to-end tests listen on localhost.
-STEWARD_WEBHOOK_DENY_NETWORKS = [
-    n.strip() for n in os.environ.get("STEWARD_WEBHOOK_DENY_NETWORKS", "").split(",") if n.strip()
-]
+STEWARD_WEBHOOK_ALLOW_NETWORKS = env_networks(
+    "STEWARD_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"
+)
+
+# Providers: test credentials and local stand-ins of the providers' HTTP APIs; nothing listens on
+# port 9 unless a test starts a stand-in and points the worker (environment) or the test process
+# (settings fixture) at it. Tests of the refusal of unconfigured channels blank these.
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "steward-test-twilio-token")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "+15005550006")
+TWILIO_BASE_URL = os.environ.get("TWILIO_BASE_URL", "http://127.0.0.1:9").rstrip("/")
+TWILIO_TIMEOUT = float(os.environ.get("TWILIO_TIMEOUT", "3"))
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "xoxb-steward-test")
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "steward-test-slack-signing")
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "http://127.0.0.1:9/api/")
+SLACK_TIMEOUT = int(os.environ.get("SLACK_TIMEOUT", "3"))

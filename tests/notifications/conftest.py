@@ -11,6 +11,12 @@ from tests.factories import (
     ProjectRoleFactory,
     SystemFactory,
 )
+from tests.ssrf_support import (  # noqa: F401
+    fake_dns,
+    loopback_listener,
+    production_network_settings,
+    production_networks,
+)
 
 # A Monday, 10:00 UTC: inside default working hours in UTC.
 MONDAY_10 = dt.datetime(2025, 3, 3, 10, 0, tzinfo=dt.UTC)

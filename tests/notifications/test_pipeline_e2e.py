@@ -155,7 +155,10 @@ def test_a_page_reaches_each_responder_once_per_channel_and_the_ack_link_stops_e
     sweep()
     wait_for(all_sent, timeout=30, message="the escalation to be delivered")
     to = Counter(m["To"] for m in smtp_sink.messages)
-    assert to["it-duty@example.com"] == 2  # one per escalated page (two projects)
+    # One message for both escalated pages of the outage (one sweep, one person), listing both.
+    assert to["it-duty@example.com"] == 1
+    [escalated] = [m for m in smtp_sink.messages if m["To"] == "it-duty@example.com"]
+    assert "2 apps down: App 1, App 2" in escalated["Subject"]
     assert to["backup@example.com"] == 0
     assert all(n == 1 for n in http_sink.keys().values())
 

@@ -390,23 +390,15 @@ def test_teams_and_slack_get_their_own_shapes_with_an_ack_button(event, project,
     services.pages_open(event=event, project=project, subject="Down", body="b", now=MONDAY_10)
     send_all(MONDAY_10)
     by_path = {r.path: r.json() for r in http_sink.requests}
-    assert by_path["/teams"]["@type"] == "MessageCard"
-    assert [a["name"] for a in by_path["/teams"]["potentialAction"]] == ["Acknowledge"]
+    [attachment] = by_path["/teams"]["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
+    assert [(a["type"], a["title"]) for a in card["actions"]] == [("Action.OpenUrl", "Acknowledge")]
+    assert "/notifications/ack/" in card["actions"][0]["url"]
+    assert any(block.get("text") == "Down" for block in card["body"])
     buttons = by_path["/slack"]["blocks"][1]["elements"]
     assert "/notifications/ack/" in buttons[0]["url"]
-
-
-def test_sms_goes_through_the_provider_interface(event):
-    provider = channels.sms_provider()
-    provider.outbox.clear()
-    person = person_with((ContactMethod.Kind.SMS, "+15550100", True, True))
-    [row] = services.notices_send(
-        event=event, topic="t", recipients=[person], subject="s", body="", now=MONDAY_10
-    )
-    services.notification_send(notification_id=row.pk, now=MONDAY_10)
-    assert provider.outbox == [
-        {"to": "+15550100", "text": "s", "idempotency_key": row.idempotency_key}
-    ]
 
 
 # --- the sweeper -------------------------------------------------------------------------------

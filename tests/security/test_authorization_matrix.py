@@ -182,6 +182,29 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "/notifications/pages/{page}/ack/",
         "302 403 403 302 302 302",
     ),
+    # Providers' callbacks: the provider's signature is the only credential, a session is none
+    # (tests/notifications/test_providers_e2e.py signs real ones).
+    "notifications:twilio_voice": (
+        "POST",
+        "/notifications/twilio/voice/1/",
+        "403 403 403 403 403 403",
+    ),
+    "notifications:twilio_gather": (
+        "POST",
+        "/notifications/twilio/gather/1/",
+        "403 403 403 403 403 403",
+    ),
+    "notifications:twilio_call_status": (
+        "POST",
+        "/notifications/twilio/call-status/1/",
+        "403 403 403 403 403 403",
+    ),
+    "notifications:twilio_sms": ("POST", "/notifications/twilio/sms/", "403 403 403 403 403 403"),
+    "notifications:slack_interactivity": (
+        "POST",
+        "/notifications/slack/interactivity/",
+        "403 403 403 403 403 403",
+    ),
     "oncall:feed": ("GET", "/feeds/oncall/no-such-token.ics", "404 404 404 404 404 404"),
     # The token is the key (tests/incidents/test_change_feeds.py reads real ones).
     "oncall:change_feed": ("GET", "/feeds/changes/no-such-token.ics", "404 404 404 404 404 404"),

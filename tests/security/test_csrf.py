@@ -23,6 +23,13 @@ CSRF_EXEMPT = {
     "integrations:alertmanager",
     "integrations:alertmanager-key",
     "integrations:heartbeat",
+    # Called by Twilio and Slack, each request signed with the provider's secret (a session is
+    # no credential there: tests/security/test_authorization_matrix.py).
+    "notifications:slack_interactivity",
+    "notifications:twilio_call_status",
+    "notifications:twilio_gather",
+    "notifications:twilio_sms",
+    "notifications:twilio_voice",
 }
 # Writes beyond the POSTs in EXPECTED, per method.
 API_WRITES = [

@@ -1,0 +1,196 @@
+"""Paging latency: from an outage opened (`incidents.services.outages.outage_open`, what the form
+and the API call) to the LAST first-level page delivered at a local webhook sink, for an outage
+on a root IT system of the synthetic registry at scale 0.5 (5,000 projects), with a real Celery
+worker (one, two prefork processes, on Redis) already running.
+
+One page per person per event: the first level of every touched project is paged, but someone
+on the first level of several of them gets one message per contact channel listing them, so the
+number of messages sent is the number of people paged (per channel), not of projects. The row
+says both, and how many messages one per project would have been.
+
+Baseline, in the same run, with the same worker settings: as many bare Celery tasks as there
+were messages, each making the same signed-JSON-sized HTTP POST to the same sink (one pooled
+`requests` session per process), timed from the first publish to the last request received.
+The ratio is baseline time / paging time (1.0 would mean the pipeline costs nothing on top of
+the sends). Fails loudly (raises) if a first page does not arrive within `DEADLINE` seconds or
+arrives twice.
+
+    python -m bench.run_all pager        # or: python -m bench.bench_pager
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from celery import shared_task
+
+from bench import django_setup, row
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALE = 0.5
+DEADLINE = 240.0
+BODY = json.dumps({"event": "outage.page", "subject": "x" * 120, "body": "y" * 400})
+
+_session = None
+
+
+@shared_task(name="bench.pager.post", ignore_result=True)
+def bare_post(url: str, key: str) -> int:
+    """The baseline's unit of work: one HTTP POST like a page's, nothing else."""
+    global _session
+    import requests
+
+    if _session is None:
+        _session = requests.Session()
+    response = _session.post(
+        url,
+        data=BODY,
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+        timeout=5,
+    )
+    return response.status_code
+
+
+def _worker(log_path: Path) -> subprocess.Popen:
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "steward.settings.test",
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [
+                *(sys.executable, "-m", "celery", "-A", "steward", "worker"),
+                *("-Q", "pages,default", "-P", "prefork", "-c", "2", "-I", "bench.bench_pager"),
+                *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+                *("--loglevel", "WARNING", "-n", f"pager{os.getpid()}@%h"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _arrived(sink, prefix: str) -> list:
+    with sink.lock:
+        return [r for r in sink.requests if r.path.startswith(prefix)]
+
+
+def _wait_for(sink, prefix: str, count: int, what: str) -> list:
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        arrived = _arrived(sink, prefix)
+        if len(arrived) >= count:
+            return arrived
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{what}: only {len(arrived)} of {count} arrived at the sink within {DEADLINE:.0f} s"
+            )
+        time.sleep(0.01)
+
+
+def run() -> list[dict]:
+    django_setup()
+    import redis
+    from django.conf import settings
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection, transaction
+    from django.urls import get_resolver
+
+    from bench import synthetic
+    from bench.bench_fanout import _sink
+    from incidents.models import Outage
+    from incidents.services.outages import outage_open
+    from notifications.models import Notification
+    from registry.models import ITSystem
+
+    sink, server = _sink()
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.flushdb()
+    registry = synthetic.build(SCALE, webhook_url=sink.url("/page"))
+    with connection.cursor() as cursor:  # one channel per person: every message is one POST
+        cursor.execute("UPDATE registry_contactmethod SET for_pages = false WHERE kind = 'email'")
+    root = ITSystem.objects.get(pk=registry.root_system_ids[0])
+    log_dir = Path(os.environ.get("STEWARD_VAR_DIR", ROOT / "var"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # What a serving process has warm already (see bench_fanout).
+    get_resolver().url_patterns  # noqa: B018
+    ContentType.objects.get_for_model(Outage)
+
+    worker = _worker(log_dir / "bench-pager-worker.log")
+    try:
+        # The worker is up (both processes) when its warm-up posts arrive.
+        for i in range(8):
+            bare_post.apply_async(args=[sink.url("/warm"), f"warm-{i}"], queue="pages")
+        _wait_for(sink, "/warm", 8, "the worker's warm-up")
+
+        # 1. Outage opened → the last first page delivered.
+        started = time.monotonic()
+        with transaction.atomic():
+            outage = outage_open(actor=None, title="Datacenter down", systems=[root])
+        committed = time.monotonic()
+        rows = Notification.objects.filter(event_id=outage.pk, kind="page")
+        messages = rows.count()
+        arrived = _wait_for(sink, "/page", messages, "the first pages")
+        paging_seconds = max(r.at for r in arrived) - started
+        keys = {r.key for r in arrived}
+        if len(arrived) != messages or keys != set(rows.values_list("idempotency_key", flat=True)):
+            raise RuntimeError(
+                f"first pages: {len(arrived)} requests, {len(keys)} distinct keys for "
+                f"{messages} messages"
+            )
+        projects = outage.impacted.count()
+        # One message per project a person is paged for: what the pipeline sent before.
+        listed = [len(ids) for ids in rows.values_list("page_ids", flat=True)]
+        pages_listed, largest = sum(listed), max(listed, default=0)
+
+        # 2. Baseline: as many bare tasks making the same POST.
+        started_bare = time.monotonic()
+        for i in range(messages):
+            bare_post.apply_async(args=[sink.url(f"/bare{i}"), f"bare-{i}"], queue="pages")
+        bare = _wait_for(sink, "/bare", messages, "the baseline's posts")
+        bare_seconds = max(r.at for r in bare) - started_bare
+    finally:
+        _stop(worker)
+        server.shutdown()
+        broker.flushdb()
+
+    return [
+        row(
+            "pager: outage opened → last first page delivered",
+            paging_seconds,
+            "s",
+            baseline=bare_seconds,
+            ratio=bare_seconds / paging_seconds,
+            note=f"{projects} projects, {messages} messages (one per person per channel; "
+            f"{pages_listed} if one per project; largest lists {largest}); rows committed "
+            f"after {committed - started:.2f} s; baseline: {messages} bare Celery tasks "
+            f"making the same POST, 1 worker × 2 processes",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    from bench.run_all import print_table
+
+    print_table(run())

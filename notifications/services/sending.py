@@ -250,17 +250,15 @@ def _send_claimed(notification: Notification, *, now: datetime) -> str:
     if notification.page_id and notification.page.state != Page.State.OPEN:
         _finish(notification, state=Notification.State.CANCELLED)
         return "cancelled"
-    if (
-        notification.page_id
-        and notification.attempts > 1
-        and notification.page.step > notification.round
-    ):
-        _finish(
-            notification,
-            state=Notification.State.CANCELLED,
-            last_error=f"{notification.last_error} Superseded by the next escalation level.",
-        )
-        return "cancelled"
+    if notification.kind == Notification.Kind.PAGE and notification.attempts > 1:
+        reason, _first_open = _page_retry_stop(notification)
+        if reason:
+            _finish(
+                notification,
+                state=Notification.State.CANCELLED,
+                last_error=f"{notification.last_error} {reason}".strip(),
+            )
+            return "cancelled"
     # Nor deliveries to an outgoing webhook disabled since.
     if notification.webhook_endpoint_id and not notification.webhook_endpoint.is_active:
         _finish(notification, state=Notification.State.CANCELLED, last_error="Endpoint disabled.")
@@ -437,18 +435,56 @@ def _ms_since(started: datetime) -> int:
     return max(0, int((timezone.now() - started).total_seconds() * 1000))
 
 
+def _open_pages_listed(notification: Notification) -> list[int]:
+    """The pages a page message lists that are still open, in the order it lists them."""
+    listed = list(notification.page_ids or [notification.page_id])
+    open_ids = set(
+        Page.objects.filter(pk__in=listed, state=Page.State.OPEN).values_list("pk", flat=True)
+    )
+    return [pk for pk in listed if pk in open_ids]
+
+
+def _superseded(notification: Notification, open_ids: list[int]) -> bool:
+    """Every open page the message lists has escalated since it was written: a later message
+    (not a fallback) lists each of them, so their next level has them now. A fallback counts
+    from when the message it stands for was written."""
+    origin = notification
+    while origin.fallback_of_id is not None:
+        origin = Notification.objects.only("pk", "created_at", "fallback_of").get(
+            pk=origin.fallback_of_id
+        )
+    later = Notification.objects.filter(
+        kind=Notification.Kind.PAGE,
+        fallback_of__isnull=True,
+        created_at__gt=origin.created_at,
+        page_ids__overlap=open_ids,
+    ).values_list("page_ids", flat=True)
+    covered = {pk for page_ids in later for pk in page_ids}
+    return set(open_ids) <= covered
+
+
+def _page_retry_stop(notification: Notification) -> tuple[str, int | None]:
+    """Why a page message is not tried again ("" while it may be), and the first open page it
+    lists (what its `page` points at from now on, so that a page acknowledged meanwhile does
+    not cancel a message that still lists an open one)."""
+    open_ids = _open_pages_listed(notification)
+    if not open_ids:
+        return "Every page it lists was acknowledged or stopped.", None
+    if _superseded(notification, open_ids):
+        return "Superseded by the next escalation level.", open_ids[0]
+    return "", open_ids[0]
+
+
 def _no_retry(notification: Notification, *, now: datetime) -> tuple[str, str] | None:
     """Why a row that failed for now is not tried again, as (the state it ends in, the reason),
-    or None while it may be. A page: while its page is open and has not escalated past the
-    row's level. Anything else: for STEWARD_NOTICE_RETRY_HOURS after it was due, and at most
-    STEWARD_DELIVERY_MAX_ATTEMPTS times."""
+    or None while it may be. A page: while a page it lists is open and has not escalated past
+    the row's level. Anything else: for STEWARD_NOTICE_RETRY_HOURS after it was due, and at
+    most STEWARD_DELIVERY_MAX_ATTEMPTS times."""
     if notification.kind == Notification.Kind.PAGE:
-        page = Page.objects.filter(pk=notification.page_id).values("state", "step").first()
-        if page is None or page["state"] != Page.State.OPEN:
-            return Notification.State.CANCELLED, "The page was acknowledged or stopped."
-        if page["step"] > notification.round:
-            return Notification.State.CANCELLED, "Superseded by the next escalation level."
-        return None
+        reason, first_open = _page_retry_stop(notification)
+        if first_open is not None:
+            notification.page_id = first_open
+        return (Notification.State.CANCELLED, reason) if reason else None
     if notification.attempts >= settings.STEWARD_DELIVERY_MAX_ATTEMPTS:
         return Notification.State.FAILED, f"No attempts left ({notification.attempts} made)."
     budget = timedelta(hours=settings.STEWARD_NOTICE_RETRY_HOURS)
@@ -475,6 +511,8 @@ def _failed(notification: Notification, exc, *, started, latency: int, now: date
                 "enqueued_at": now + timedelta(seconds=delay),
                 "last_error": error,
             }
+            if urgent:
+                fields["page_id"] = notification.page_id  # its first open page (`_no_retry`)
         elif stop is not None:
             fields = {"state": stop[0], "last_error": f"{error} {stop[1]}"[:2000]}
         else:

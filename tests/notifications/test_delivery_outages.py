@@ -23,7 +23,12 @@ from notifications.services import sending
 from registry.models import ContactMethod, ProjectRole
 from steward import health
 from tests.e2e_support import free_port
-from tests.factories import ContactMethodFactory, ProjectRoleFactory, it_staff_user
+from tests.factories import (
+    ContactMethodFactory,
+    ProjectFactory,
+    ProjectRoleFactory,
+    it_staff_user,
+)
 
 from .conftest import MONDAY_10, person_with
 
@@ -117,6 +122,72 @@ class TestAPageOutlastsAnOutage:
         services.sweep(now=Page.objects.get(pk=page.pk).next_escalation_at)
         assert sending._send_claimed(row, now=MONDAY_10) == "cancelled"
         assert not Notification.objects.filter(fallback_of=row).exists()
+
+    def test_a_message_listing_several_pages_retries_while_one_is_open_and_not_escalated(
+        self, event, http_sink
+    ):
+        """One message lists two apps' pages: acknowledging one while the message is on the wire
+        does not stop the retry (the other is still open), escalating only one does not either;
+        once both have escalated (their next level has them), it stops."""
+        owner = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/o"), True, True))
+        backup = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/b"), True, True))
+        projects = [ProjectFactory(name=name) for name in ("Wiki", "Billing")]
+        for project in projects:
+            ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+            ProjectRoleFactory(project=project, person=backup, role=ProjectRole.Role.BACKUP)
+        wiki, billing = services.pages_open_many(
+            event=event,
+            requests=[services.PageRequest(p, f"Down: {p.name}", "") for p in projects],
+            headline="Core database down",
+            now=MONDAY_10,
+        )
+        [row] = Notification.objects.filter(recipient=owner)
+        assert sorted(row.page_ids) == sorted([wiki.pk, billing.pk])
+        http_sink.plan("/o", [503, 503, 503])
+
+        # Wiki is acknowledged while the first attempt is on the wire.
+        claimed = services.notification_claim(notification_id=row.pk, now=MONDAY_10)
+        services.page_ack(page=Page.objects.get(pk=row.page_id), person=None, via="web")
+        assert sending._send_claimed(claimed, now=MONDAY_10) == "retry"
+        row.refresh_from_db()
+        assert row.state == "pending"
+        assert Page.objects.get(pk=row.page_id).state == "open"  # it points at the open one
+
+        # Only Billing is left; it escalates: its next level has it, the retry stops.
+        now = row.next_attempt_at
+        still_open = Page.objects.get(pk=row.page_id)
+        services.sweep(now=still_open.next_escalation_at)
+        [next_level] = Notification.objects.filter(recipient=backup)
+        assert next_level.page_ids == [still_open.pk]
+        assert services.notification_send(notification_id=row.pk, now=now) == "cancelled"
+        row.refresh_from_db()
+        assert "Superseded" in row.last_error
+        assert [r.path for r in http_sink.requests].count("/o") == 1
+
+    def test_a_message_is_not_superseded_while_one_of_its_pages_has_not_escalated(
+        self, event, http_sink
+    ):
+        owner = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/o"), True, True))
+        backup = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/b"), True, True))
+        projects = [ProjectFactory(name=name) for name in ("Wiki", "Billing")]
+        for project in projects:
+            ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+            ProjectRoleFactory(project=project, person=backup, role=ProjectRole.Role.BACKUP)
+        wiki, billing = services.pages_open_many(
+            event=event,
+            requests=[services.PageRequest(p, f"Down: {p.name}", "") for p in projects],
+            headline="Core database down",
+            now=MONDAY_10,
+        )
+        [row] = Notification.objects.filter(recipient=owner)
+        http_sink.plan("/o", [503, 503])
+        assert services.notification_send(notification_id=row.pk, now=MONDAY_10) == "retry"
+        # Billing's timer is later (its policy waits longer): only Wiki escalates now.
+        due = Page.objects.get(pk=wiki.pk).next_escalation_at
+        Page.objects.filter(pk=billing.pk).update(next_escalation_at=due + dt.timedelta(hours=1))
+        services.sweep(now=due)
+        assert services.notification_send(notification_id=row.pk, now=due + SEC) == "retry"
+        assert [r.path for r in http_sink.requests].count("/o") == 2
 
     @pytest.mark.parametrize(
         "other_kind, other_address",

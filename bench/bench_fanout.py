@@ -287,7 +287,7 @@ def run() -> list[dict]:
             baseline=baseline,
             ratio=rate / baseline,
             note=f"1 worker × 2 processes, {SEND_BATCH} sends a message; baseline: a bare task "
-            f"making the same {body_size}-byte signed POSTs, no bookkeeping; "
+            f"making the same {body_size}-byte signed POSTs through steward.net, no bookkeeping; "
             f"{'meets' if rate / baseline >= TARGET_DELIVERY_RATIO else 'MISSES'} the "
             f"{TARGET_DELIVERY_RATIO}× target; {len(keys)} distinct Idempotency-Keys, "
             f"{sum(keys.values())} requests",

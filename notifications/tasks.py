@@ -7,10 +7,11 @@ sends pages to the "pages" queue and the rest to "default" (a flood of notices n
 
 import json
 
-import requests
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
+from steward import net
 from steward.health import task_ran_record
 
 from . import services
@@ -66,34 +67,29 @@ def sweep() -> dict:
     }
 
 
-_bare_session = None
-
-
 @shared_task(name="notifications.bare_post", ignore_result=True)
 def bare_post(url: str, keys: list[str], body_size: int) -> int:
     """The baseline of bench/bench_fanout.py: the HTTP requests of one batch of webhook sends
-    (a signed JSON POST of `body_size` bytes per key, with its Idempotency-Key, on a kept-alive
-    session) and nothing else: no claim, no record, no retry. Returns how many were answered 2xx."""
-    global _bare_session
-    if _bare_session is None:
-        _bare_session = requests.Session()
+    (a signed JSON POST of `body_size` bytes per key, with its Idempotency-Key, through
+    `steward.net` as the channel sends them) and nothing else: no claim, no record, no retry.
+    Returns how many were answered 2xx."""
     answered = 0
     for key in keys:
         body = json.dumps({"idempotency_key": key, "pad": ""}).encode()
         body = body[:-2] + b"x" * max(0, body_size - len(body)) + b'"}'
-        response = _bare_session.post(
+        answer = net.post(
             url,
-            data=body,
+            body=body,
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": USER_AGENT,
                 "Idempotency-Key": key,
                 "X-Steward-Signature": signature(body),
             },
-            timeout=(3, 10),
-            allow_redirects=False,
+            connect_timeout=settings.STEWARD_WEBHOOK_CONNECT_TIMEOUT,
+            read_timeout=settings.STEWARD_WEBHOOK_READ_TIMEOUT,
         )
-        answered += 200 <= response.status_code < 300
+        answered += 200 <= answer.status < 300
     return answered
 
 

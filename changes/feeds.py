@@ -25,6 +25,7 @@ from icalendar import Calendar, Event
 
 from oncall.feeds import feed_for_token
 from registry.models import ITSystem, Person, ProjectRole
+from steward.headers import content_disposition
 
 from .models import Change
 from .selectors import systems_reached_by
@@ -124,7 +125,7 @@ def change_feed(request: HttpRequest, token: str) -> HttpResponse:
         now=now,
     )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'inline; filename="changes.ics"'
+    response["Content-Disposition"] = content_disposition("changes.ics", as_attachment=False)
     response["Cache-Control"] = "private, max-age=300"
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -11,6 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from registry.models import ITSystem
+from steward.times import BoundedDateTimeField
 
 from .models import Change, ChangeResponse, ImpactedProject
 
@@ -36,8 +37,8 @@ class ChangeForm(forms.Form):
     title = forms.CharField(max_length=200)
     type = forms.ChoiceField(choices=Change.Type.choices, initial=Change.Type.NORMAL)
     risk = forms.ChoiceField(choices=Change.Risk.choices, initial=Change.Risk.LOW)
-    planned_start_at = forms.DateTimeField(label="Planned start", widget=LocalDateTimeInput())
-    planned_end_at = forms.DateTimeField(label="Planned end", widget=LocalDateTimeInput())
+    planned_start_at = BoundedDateTimeField(label="Planned start", widget=LocalDateTimeInput())
+    planned_end_at = BoundedDateTimeField(label="Planned end", widget=LocalDateTimeInput())
     systems = systems_field()
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
     rollback_plan = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)

@@ -22,7 +22,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,6 +38,7 @@ from imports.csv.format import MAX_BYTES as CSV_MAX_BYTES
 from imports.csv.format import CsvProblem, CsvRejected, csv_text_from_bytes
 from imports.engine import ImportRejected, Problem
 from registry import permissions
+from steward.parsers import StrictJSONParser
 
 from .text_bodies import TextRenderer, attachment, raw_body_parser
 
@@ -61,11 +62,11 @@ def _rejected_response(exc: ImportRejected) -> Response:
         return Response(
             {
                 "detail": exc.forbidden_detail,
-                "problems": [problem.as_dict() for problem in exc.problems],
+                "problems": [problem.as_dict() for problem in exc.listed()],
             },
             status=status.HTTP_403_FORBIDDEN,
         )
-    return _problems_response(exc.problems)
+    return _problems_response(exc.listed())
 
 
 # --- Backstage catalog -------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def _body(request: Request) -> tuple[str | None, bool, list[CatalogProblem]]:
 
 
 class CatalogImportView(APIView):
-    parser_classes = [*YAML_PARSERS, JSONParser]
+    parser_classes = [*YAML_PARSERS, StrictJSONParser]
     renderer_classes = [JSONRenderer]
 
     @extend_schema(

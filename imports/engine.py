@@ -64,6 +64,24 @@ class ImportRejected(Exception):
         self.problems = list(problems)
         self.forbidden = any(problem.forbidden for problem in problems)
 
+    def listed(self) -> list[Problem]:
+        """The problems an answer lists: the first MAX_LISTED_PROBLEMS, then one saying how many
+        more there are (a file of 20,000 bad rows is not answered with 20,000 messages)."""
+        return listed_problems(self.problems, self.more_problem)
+
+    def more_problem(self, count: int) -> Problem:
+        raise NotImplementedError
+
+
+MAX_LISTED_PROBLEMS = 200
+
+
+def listed_problems(problems: Sequence[Any], more: Callable[[int], Any]) -> list[Any]:
+    """The first MAX_LISTED_PROBLEMS of `problems`, and `more(count)` for the rest, if any."""
+    if len(problems) <= MAX_LISTED_PROBLEMS:
+        return list(problems)
+    return [*problems[:MAX_LISTED_PROBLEMS], more(len(problems) - MAX_LISTED_PROBLEMS)]
+
 
 def upload_text(data: bytes, *, max_bytes: int) -> tuple[str, str | None]:
     """Uploaded bytes → (text, None), or ("", the reason it is refused): too large, not UTF-8.

@@ -10,6 +10,8 @@ from django.http import HttpResponse
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 
+from steward.headers import content_disposition
+
 
 class RawBodyParser(BaseParser):
     """The body as bytes, read no further than one byte past `limit` (so the importer can tell
@@ -43,5 +45,5 @@ class TextRenderer(BaseRenderer):
 def attachment(text: str, *, content_type: str, filename: str) -> HttpResponse:
     """An export as a file to save (pages and API alike)."""
     response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition(filename)
     return response

@@ -80,7 +80,7 @@ def catalog_import_page(request: HttpRequest) -> HttpResponse:
             try:
                 summary = catalog_import(actor=request.user, text=text, dry_run=dry_run)
             except CatalogRejected as exc:
-                problems = exc.problems
+                problems = exc.listed()
             else:
                 if not dry_run:
                     changed = sum(
@@ -131,7 +131,7 @@ def csv_import(request: HttpRequest) -> HttpResponse:
         context["text"] = text
         summary = registry_csv_import(actor=request.user, text=text, dry_run=dry_run)
     except CsvRejected as exc:
-        context["problems"] = exc.problems
+        context["problems"] = exc.listed()
         status = 403 if exc.forbidden else 200
     else:
         if not dry_run:

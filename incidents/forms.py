@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from changes.forms import LocalDateTimeInput, systems_field
+from steward.times import BoundedDateField, BoundedDateTimeField
 
 from .insights import MAX_PERIOD_DAYS
 from .models import Incident, Outage
@@ -48,7 +49,7 @@ class IncidentOpenForm(forms.Form):
         required=False,
         help_text="What users see; empty: “We are investigating.”",
     )
-    started_at = forms.DateTimeField(
+    started_at = BoundedDateTimeField(
         label="Began at",
         widget=LocalDateTimeInput(),
         required=False,
@@ -77,9 +78,18 @@ class IncidentCauseForm(forms.Form):
         return data
 
 
+PERIOD_EARLIEST = date(1900, 1, 1)
+
+
 class PeriodForm(forms.Form):
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    # Bounded: the period's arithmetic (a day after the end, 30 days before it) stays in the
+    # calendar, and insights before 1900 mean nothing.
+    start = BoundedDateField(
+        widget=forms.DateInput(attrs={"type": "date"}), required=False, earliest=PERIOD_EARLIEST
+    )
+    end = BoundedDateField(
+        widget=forms.DateInput(attrs={"type": "date"}), required=False, earliest=PERIOD_EARLIEST
+    )
 
     def period(self) -> tuple[date, date]:
         """The chosen days (both included); default the last 30 days up to today."""

@@ -39,6 +39,7 @@ class InboundEvent(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged the outage's pages"
         RESOLVED = "resolved", "Resolved the outage"
         IGNORED = "ignored", "Nothing open to act on"
+        REJECTED = "rejected", "No alert could be stored"
 
     source = models.CharField(max_length=16, choices=Source.choices)
     system = models.ForeignKey(
@@ -59,6 +60,9 @@ class InboundEvent(models.Model):
     outage = models.ForeignKey(
         Outage, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_events"
     )
+    # Alerts of an Alertmanager notification that could not be stored, each
+    # `{alert, fingerprint, alertname, errors}`: the rest of the group was, and IT sees these.
+    rejected = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -5,12 +5,13 @@ field, so one 400 answer lists them all; nothing here touches the database.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from incidents.models import Outage
+from steward.strict_json import UnusableJSON, strict_loads
+from steward.times import instant_problem
 
 # PagerDuty's own limit for one event; Alertmanager notifications are held to the same.
 MAX_BODY_BYTES = 512 * 1024
@@ -55,7 +56,9 @@ class InvalidPayload(Exception):
 
 
 def body_json(body: bytes) -> Any:
-    """The parsed body, or InvalidPayload naming why it is not JSON."""
+    """The parsed body, or InvalidPayload naming why it cannot be used: not JSON, or holding a
+    value nothing can store (steward.strict_json). U+0000, which PostgreSQL text and jsonb cannot
+    hold, becomes U+FFFD instead, so the event is still stored (and shows where it was)."""
     if len(body) > MAX_BODY_BYTES:
         raise InvalidPayload(
             [f"The body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (512 KB)."],
@@ -64,33 +67,25 @@ def body_json(body: bytes) -> Any:
     if not body.strip():
         raise InvalidPayload(["The body is empty; send a JSON object."])
     try:
-        return _without_nul(json.loads(body))
-    except UnicodeDecodeError:
-        raise InvalidPayload(["The body is not UTF-8 text."]) from None
-    except json.JSONDecodeError as exc:
-        raise InvalidPayload(
-            [f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."]
-        ) from None
+        return strict_loads(body, nul="replace", timestamps=False)
+    except UnusableJSON as exc:
+        raise InvalidPayload([_sentence(str(exc))]) from None
 
 
-def _without_nul(value: Any) -> Any:
-    """PostgreSQL text and jsonb cannot hold U+0000: it becomes U+FFFD, so the event can still
-    be stored (and shows where the character was)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, list):
-        return [_without_nul(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    return value
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _parse_time(value: str) -> datetime | None:
+    """An aware datetime, in UTC; None when it is not one or is too near the year 1 or 9999 to
+    be stored and shown (steward.times)."""
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    if parsed.tzinfo is None or instant_problem(parsed):
+        return None
+    return parsed.astimezone(UTC)
 
 
 def _text(
@@ -212,7 +207,8 @@ def alert_event_parse(data: Any) -> AlertEvent:
                 fields["timestamp"] = _parse_time(stamp)
                 if fields["timestamp"] is None:
                     errors.append(
-                        "'payload.timestamp' must be an ISO 8601 date and time with an offset "
+                        "'payload.timestamp' must be an ISO 8601 date and time with an offset, between the "
+                        "years 1 and 9999 "
                         f"(got {stamp!r})."
                     )
             for name, attr in (
@@ -241,6 +237,7 @@ class Alert:
     annotations: dict[str, str]
     starts_at: datetime | None
     fingerprint: str
+    index: int = 0  # its place in the notification's `alerts`
 
     @property
     def severity(self) -> str:
@@ -259,6 +256,24 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class RejectedAlert:
+    """An alert of a usable notification that cannot be stored, and why."""
+
+    index: int
+    errors: list[str]
+    fingerprint: str = ""
+    alertname: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "alert": self.index,
+            "fingerprint": self.fingerprint,
+            "alertname": self.alertname,
+            "errors": self.errors,
+        }
+
+
+@dataclass(frozen=True)
 class AlertGroup:
     receiver: str
     status: str
@@ -269,6 +284,17 @@ class AlertGroup:
     common_annotations: dict[str, str]
     external_url: str
     truncated_alerts: int
+    # Alerts left out of `alerts`, each with its problems: the rest of the group is still kept.
+    rejected: list[RejectedAlert] = field(default_factory=list)
+
+    def without(self, rejected: list[RejectedAlert]) -> AlertGroup:
+        """This group with more alerts set aside."""
+        out = {r.index for r in rejected}
+        return replace(
+            self,
+            alerts=[a for a in self.alerts if a.index not in out],
+            rejected=sorted([*self.rejected, *rejected], key=lambda r: r.index),
+        )
 
 
 def _string_map(data: dict, name: str, errors: list[str], *, prefix: str = "") -> dict[str, str]:
@@ -281,9 +307,49 @@ def _string_map(data: dict, name: str, errors: list[str], *, prefix: str = "") -
     return value
 
 
+def _alert_parse(raw: Any, index: int) -> Alert | RejectedAlert:
+    prefix = f"alerts[{index}]."
+    if not isinstance(raw, dict):
+        return RejectedAlert(index, [f"'alerts[{index}]' must be an object."])
+    errors: list[str] = []
+    alert_status = _text(raw, "status", errors, prefix=prefix, required=True)
+    if alert_status and alert_status not in ("firing", "resolved"):
+        errors.append(f"'{prefix}status' must be firing or resolved (got {alert_status!r}).")
+    labels = _string_map(raw, "labels", errors, prefix=prefix)
+    stamp = _text(raw, "startsAt", errors, prefix=prefix)
+    starts_at = _parse_time(stamp) if stamp else None
+    if stamp and starts_at is None:
+        errors.append(
+            f"'{prefix}startsAt' must be an RFC 3339 date and time between the years 1 and "
+            f"9999 (got {stamp[:100]!r})."
+        )
+    annotations = _string_map(raw, "annotations", errors, prefix=prefix)
+    fingerprint = _text(raw, "fingerprint", errors, prefix=prefix, max_length=200)
+    if errors:
+        fingerprint = raw.get("fingerprint")
+        raw_labels = raw.get("labels")
+        name = raw_labels.get("alertname") if isinstance(raw_labels, dict) else None
+        return RejectedAlert(
+            index,
+            errors,
+            fingerprint=fingerprint[:200] if isinstance(fingerprint, str) else "",
+            alertname=name[:200] if isinstance(name, str) else "",
+        )
+    return Alert(
+        status=alert_status,
+        labels=labels,
+        annotations=annotations,
+        starts_at=starts_at,
+        fingerprint=fingerprint,
+        index=index,
+    )
+
+
 def alert_group_parse(data: Any) -> AlertGroup:
-    """An Alertmanager webhook notification (JSON version "4"), or InvalidPayload listing every
-    problem."""
+    """An Alertmanager webhook notification (JSON version "4"). A notification that is not one
+    (wrong version, no group key, no alerts…) raises InvalidPayload listing every problem, its
+    alerts' too; otherwise each alert that cannot be used is set aside in `rejected`, with its
+    problems, and the others are kept: one bad alert must not cost the group."""
     if not isinstance(data, dict):
         raise InvalidPayload(["The body must be a JSON object (an Alertmanager notification)."])
     errors: list[str] = []
@@ -295,32 +361,12 @@ def alert_group_parse(data: Any) -> AlertGroup:
         errors.append(f"'status' must be firing or resolved (got {status!r}).")
     group_key = _text(data, "groupKey", errors, required=True, max_length=10000)
     raw_alerts = data.get("alerts")
-    alerts: list[Alert] = []
     if not isinstance(raw_alerts, list) or not raw_alerts:
         errors.append("'alerts' must be a non-empty list.")
         raw_alerts = []
-    for index, raw in enumerate(raw_alerts):
-        prefix = f"alerts[{index}]."
-        if not isinstance(raw, dict):
-            errors.append(f"'alerts[{index}]' must be an object.")
-            continue
-        alert_status = _text(raw, "status", errors, prefix=prefix, required=True)
-        if alert_status and alert_status not in ("firing", "resolved"):
-            errors.append(f"'{prefix}status' must be firing or resolved (got {alert_status!r}).")
-        labels = _string_map(raw, "labels", errors, prefix=prefix)
-        stamp = _text(raw, "startsAt", errors, prefix=prefix)
-        starts_at = _parse_time(stamp) if stamp else None
-        if stamp and starts_at is None:
-            errors.append(f"'{prefix}startsAt' must be an RFC 3339 date and time (got {stamp!r}).")
-        alerts.append(
-            Alert(
-                status=alert_status,
-                labels=labels,
-                annotations=_string_map(raw, "annotations", errors, prefix=prefix),
-                starts_at=starts_at,
-                fingerprint=_text(raw, "fingerprint", errors, prefix=prefix, max_length=200),
-            )
-        )
+    parsed = [_alert_parse(raw, index) for index, raw in enumerate(raw_alerts)]
+    alerts = [a for a in parsed if isinstance(a, Alert)]
+    rejected = [a for a in parsed if isinstance(a, RejectedAlert)]
     truncated = data.get("truncatedAlerts", 0)
     if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
         errors.append("'truncatedAlerts' must be a whole number.")
@@ -335,9 +381,10 @@ def alert_group_parse(data: Any) -> AlertGroup:
         common_annotations=_string_map(data, "commonAnnotations", errors),
         external_url=_text(data, "externalURL", errors, max_length=1000),
         truncated_alerts=truncated,
+        rejected=rejected,
     )
     if errors:
-        raise InvalidPayload(errors)
+        raise InvalidPayload(errors + [e for r in rejected for e in r.errors])
     return group
 
 

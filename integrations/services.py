@@ -37,7 +37,7 @@ from registry.permissions import is_it_staff
 from steward.errors import Conflict
 
 from .models import Heartbeat, InboundEvent
-from .payloads import AlertEvent, AlertGroup, worst_severity
+from .payloads import AlertEvent, AlertGroup, RejectedAlert, worst_severity
 
 OUTAGE_KEY_MAX = 200  # Outage.dedup_key's length
 TITLE_MAX = 200
@@ -215,36 +215,39 @@ def alert_event_accept(
 # --- Alertmanager -----------------------------------------------------------------------------
 
 
-class UnknownSystems(Exception):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
-
-
-def alert_group_systems(group: AlertGroup, *, default: ITSystem) -> dict[int, ITSystem]:
+def alert_group_systems(
+    group: AlertGroup, *, default: ITSystem
+) -> tuple[AlertGroup, dict[int, ITSystem]]:
     """The IT system each alert names (`steward_system` label, a system slug), by alert index;
-    the key's own system for alerts that name none. Raises UnknownSystems naming each alert whose
-    label names no system."""
-    slugs = {
-        alert.labels.get("steward_system") or group.common_labels.get("steward_system") or ""
-        for alert in group.alerts
-    } - {""}
+    the key's own system for alerts that name none. An alert whose label names no system is set
+    aside as rejected (returned in the group), and the others keep their way."""
+
+    def slug_of(alert) -> str:
+        return alert.labels.get("steward_system") or group.common_labels.get("steward_system") or ""
+
+    slugs = {slug_of(alert) for alert in group.alerts} - {""}
     found = {s.slug: s for s in ITSystem.objects.filter(slug__in=slugs)}
     by_alert: dict[int, ITSystem] = {}
-    errors = []
-    for index, alert in enumerate(group.alerts):
-        slug = alert.labels.get("steward_system") or group.common_labels.get("steward_system")
+    rejected = []
+    for alert in group.alerts:
+        slug = slug_of(alert)
         if not slug:
-            by_alert[index] = default
+            by_alert[alert.index] = default
         elif slug in found:
-            by_alert[index] = found[slug]
+            by_alert[alert.index] = found[slug]
         else:
-            errors.append(
-                f"'alerts[{index}].labels.steward_system' names no IT system (got {slug!r})."
+            rejected.append(
+                RejectedAlert(
+                    alert.index,
+                    [
+                        f"'alerts[{alert.index}].labels.steward_system' names no IT system "
+                        f"(got {slug[:100]!r})."
+                    ],
+                    fingerprint=alert.fingerprint,
+                    alertname=alert.labels.get("alertname", "")[:200],
+                )
             )
-    if errors:
-        raise UnknownSystems(errors)
-    return by_alert
+    return (group.without(rejected) if rejected else group), by_alert
 
 
 def _group_title(group: AlertGroup, firing: list) -> str:
@@ -290,14 +293,15 @@ def alert_group_accept(
     """Store and apply one Alertmanager notification. Per group key and IT system: firing alerts
     open an outage or join the open one; a system with no firing alert left in the group has its
     outage resolved, when the notification is the whole group (status resolved, or nothing
-    truncated), since Alertmanager sends every alert of the group each time."""
+    truncated or rejected), since Alertmanager sends every alert of the group each time. The
+    rejected alerts are stored on the event, for IT to see on the system's page."""
     now = now or timezone.now()
     prefix = _group_prefix(group.group_key)
     _serialise(prefix)
     firing_by_system: dict[int, list] = {}
     system_of: dict[int, ITSystem] = {}
-    for index, alert in enumerate(group.alerts):
-        system = systems_by_alert[index]
+    for alert in group.alerts:
+        system = systems_by_alert[alert.index]
         system_of[system.pk] = system
         if alert.status == "firing" and group.status == "firing":
             firing_by_system.setdefault(system.pk, []).append(alert)
@@ -315,7 +319,8 @@ def alert_group_accept(
             now=now,
         )
         effects.append(_Effect(outage, outcome, system))
-    whole_group = group.status == "resolved" or group.truncated_alerts == 0
+    # A rejected alert may be what keeps some system's outage firing: resolve nothing unseen.
+    whole_group = not group.rejected and (group.status == "resolved" or group.truncated_alerts == 0)
     if whole_group:
         for outage in Outage.objects.filter(
             dedup_key__startswith=prefix, resolved_at__isnull=True
@@ -337,9 +342,17 @@ def alert_group_accept(
             )
             if any(e.outcome == o for e in effects)
         ),
-        InboundEvent.Outcome.IGNORED,
+        InboundEvent.Outcome.REJECTED if not group.alerts else InboundEvent.Outcome.IGNORED,
     )
     main = next((e for e in effects if e.outcome == outcome), None)
+    lines = [f"{e.outcome}: outage {e.outage.pk} on {e.system.name}" for e in effects]
+    if group.rejected:
+        lines.append(
+            f"{len(group.rejected)} alert(s) not stored: "
+            + " ".join(error for r in group.rejected for error in r.errors)
+        )
+    elif not effects:
+        lines.append("No open outage for this group to resolve.")
     return InboundEvent.objects.create(
         source=InboundEvent.Source.ALERTMANAGER,
         system=main.system if main else key_system,
@@ -351,8 +364,8 @@ def alert_group_accept(
         processed_at=now,
         outcome=outcome,
         outage=main.outage if main else None,
-        detail="\n".join(f"{e.outcome}: outage {e.outage.pk} on {e.system.name}" for e in effects)
-        or "No open outage for this group to resolve.",
+        detail="\n".join(lines),
+        rejected=[r.as_json() for r in group.rejected],
     )
 
 

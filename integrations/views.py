@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -176,23 +177,25 @@ def alertmanager_receive(request: HttpRequest, key: str | None = None) -> JsonRe
     try:
         data = _read_json(request)
         group = alert_group_parse(data)
-        systems = services.alert_group_systems(group, default=system)
     except InvalidPayload as exc:
         return JsonResponse({"status": "invalid", "errors": exc.errors}, status=exc.status)
-    except services.UnknownSystems as exc:
-        return JsonResponse({"status": "invalid", "errors": exc.errors}, status=400)
+    group, systems = services.alert_group_systems(group, default=system)
     try:
         stored = services.alert_group_accept(
             group=group, systems_by_alert=systems, key_system=system, routing_key=key, raw=data
         )
     except DatabaseError as exc:
         return _unavailable(exc, {"status": "error", "errors": ["Not stored; retry."]})
+    # Alertmanager drops a whole notification answered 4xx: the alerts that could be stored are,
+    # and those that could not are named here (and on the IT system's page), with a 2xx.
     return JsonResponse(
         {
-            "status": "success",
+            "status": "partial" if group.rejected else "success",
             "outcome": stored.outcome,
             "outage": stored.outage_id,
             "event": stored.pk,
+            "accepted": [alert.index for alert in group.alerts],
+            "rejected": stored.rejected,
         },
         status=202,
     )
@@ -229,20 +232,48 @@ def heartbeat_ping(request: HttpRequest, key: str) -> JsonResponse:
 # --- metrics -----------------------------------------------------------------------------------
 
 
-def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format. With STEWARD_METRICS_TOKEN set, only for
-    `Authorization: Bearer <token>`; open when it is empty (development)."""
+def metrics_refusal(request: HttpRequest) -> HttpResponse | None:
+    """None when the scrape may be answered: the bearer token, or a client address in an
+    allow-listed network, or (development only) nothing configured. Otherwise the refusal: 401
+    asking for the token when one is set, else 403.
+
+    The address is REMOTE_ADDR, never X-Forwarded-For, which any client writes (as everywhere in
+    Steward: a deployment behind a proxy sets REMOTE_ADDR from it, or scrapes with the token)."""
     token = settings.STEWARD_METRICS_TOKEN
+    networks = settings.STEWARD_METRICS_ALLOW_NETWORKS
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
+        if scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode(), token.encode()
         ):
-            response = HttpResponse(
-                "Bearer token required.\n", status=401, content_type="text/plain"
-            )
-            response["WWW-Authenticate"] = 'Bearer realm="steward-metrics"'
-            return response
+            return None
+    if networks and _address_in(request.META.get("REMOTE_ADDR") or "", networks):
+        return None
+    if not token and not networks and settings.STEWARD_METRICS_OPEN:
+        return None
+    if token:
+        response = HttpResponse("Bearer token required.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="steward-metrics"'
+        return response
+    return HttpResponse("Not allowed from this address.\n", status=403, content_type="text/plain")
+
+
+def _address_in(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format, for the bearer token or an allow-listed network
+    (`metrics_refusal`); open only in development, where neither is set."""
+    refusal = metrics_refusal(request)
+    if refusal is not None:
+        return refusal
     response = HttpResponse(metrics_text(), content_type="text/plain; version=0.0.4; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response

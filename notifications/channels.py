@@ -20,11 +20,12 @@ import time
 from collections.abc import Mapping
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, get_connection
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from steward import net
+from steward.headers import Email, header_value
 
 from .models import Channel, Notification
 
@@ -80,14 +81,16 @@ def send_email(notification: Notification) -> int:
         backend=backend, fail_silently=False, timeout=settings.EMAIL_TIMEOUT
     )
     prefix = "[PAGE] " if notification.kind == Notification.Kind.PAGE else ""
-    message = EmailMultiAlternatives(
+    # The subject is what someone typed (an outage title, a monitor's summary, a project name):
+    # `Email` folds it into one header line.
+    message = Email(
         subject=f"{prefix}{notification.subject}",
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.address],
         headers={
             "Message-ID": message_id(notification),
-            "X-Steward-Idempotency-Key": notification.idempotency_key,
+            "X-Steward-Idempotency-Key": header_value(notification.idempotency_key),
             "Date": email.utils.formatdate(localtime=False),
         },
         connection=connection,
@@ -95,6 +98,8 @@ def send_email(notification: Notification) -> int:
     message.attach_alternative(html, "text/html")
     try:
         message.send()
+    except BadHeaderError as exc:  # an address with a line break: no retry makes it one
+        raise PermanentError(f"Not an address email can use: {exc}") from exc
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _msg in exc.recipients.values()]
         error = TransientError if all(400 <= c < 500 for c in codes) else PermanentError

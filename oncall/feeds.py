@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from icalendar import Calendar, Event
 
+from steward.headers import content_disposition
+
 from .models import CalendarFeed
 from .schedule import Shift, person_shifts, rotation_shifts, rotations_queryset
 
@@ -92,7 +94,7 @@ def oncall_feed(request: HttpRequest, token: str) -> HttpResponse:
     """The feed itself: no login, the token is the key."""
     feed = feed_for_token(token)
     response = HttpResponse(calendar_for(feed), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'inline; filename="oncall.ics"'
+    response["Content-Disposition"] = content_disposition("oncall.ics", as_attachment=False)
     response["Cache-Control"] = "private, max-age=300"
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from registry.models import Person
+from steward.times import BoundedDateTimeField
 
 from .models import Rotation
 
@@ -17,10 +18,10 @@ class OverrideForm(forms.Form):
     covered = forms.TypedChoiceField(
         coerce=int, required=False, empty_value=None, label="Covering for (empty: anyone)"
     )
-    start_at = forms.DateTimeField(
+    start_at = BoundedDateTimeField(
         label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    end_at = forms.DateTimeField(
+    end_at = BoundedDateTimeField(
         label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     reason = forms.CharField(required=False, max_length=200)

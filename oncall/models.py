@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from registry.models import Person, Project, Team
+from registry.names import NameField
 from registry.validators import validate_time_zone
 
 
@@ -19,7 +20,7 @@ class Rotation(models.Model):
     beat every layer.
     """
 
-    name = models.CharField(max_length=200)
+    name = NameField(max_length=200)
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, null=True, blank=True, related_name="rotations"
     )
@@ -61,7 +62,7 @@ class RotationLayer(models.Model):
 
     rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="layers")
     order = models.PositiveSmallIntegerField(default=0)
-    name = models.CharField(max_length=200, blank=True)
+    name = NameField(max_length=200, blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     start_date = models.DateField(help_text="Local date of the first handoff.")
     handoff_time = models.TimeField(help_text="Local time of each handoff.")

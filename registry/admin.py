@@ -7,7 +7,7 @@ save or delete made here is audited like those made through the services.
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -25,7 +25,7 @@ from .models import (
     Team,
 )
 from .selectors import dependency_cycle
-from .services import audit_record, audit_snapshot, cycle_message
+from .services import audit_record, audit_snapshot, cycle_message, name_lookalikes_flag
 from .validators import validate_contact_address
 
 
@@ -48,6 +48,10 @@ class AuditedAdmin(admin.ModelAdmin):
             before=before,
             after=audit_snapshot(obj),
         )
+        if isinstance(obj, Project | ITSystem | Team):
+            previous_name = before.get("name") if before else None
+            for warning in name_lookalikes_flag(request.user, obj, previous_name=previous_name):
+                messages.warning(request, warning)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic():

@@ -6,6 +6,7 @@ from django.core.validators import MaxLengthValidator, URLValidator
 from django.db import models
 from django.db.models import Q
 
+from .names import NameField, SkeletonField
 from .validators import validate_time_zone, validate_working_hours
 
 
@@ -27,7 +28,7 @@ class Person(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person"
     )
-    display_name = models.CharField(max_length=200)
+    display_name = NameField(max_length=200)
     email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     working_hours = models.JSONField(
@@ -83,7 +84,9 @@ class ContactMethod(models.Model):
 
 
 class Team(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    name = NameField(max_length=200, unique=True)
+    # Equal for look-alike names (registry/names.py): a new name like another's is flagged.
+    name_skeleton = SkeletonField(of="name")
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True, validators=[MaxLengthValidator(5000)])
     is_it = models.BooleanField(default=False, help_text="An IT team, which can own IT systems.")
@@ -103,7 +106,8 @@ class Project(models.Model):
         EXPERIMENTAL = "experimental", "Experimental"
         RETIRED = "retired", "Retired"
 
-    name = models.CharField(max_length=200, unique=True)
+    name = NameField(max_length=200, unique=True)
+    name_skeleton = SkeletonField(of="name")
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True, validators=[MaxLengthValidator(5000)])
     support_tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.SIDE_PROJECT)
@@ -128,7 +132,7 @@ class Project(models.Model):
 
 class ProjectAlias(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="aliases")
-    alias = models.CharField(max_length=200)
+    alias = NameField(max_length=200)
 
     class Meta:
         ordering = ["alias"]
@@ -197,7 +201,8 @@ class ITSystem(models.Model):
         STORAGE = "storage", "Storage"
         OTHER = "other", "Other"
 
-    name = models.CharField(max_length=200, unique=True)
+    name = NameField(max_length=200, unique=True)
+    name_skeleton = SkeletonField(of="name")
     slug = models.SlugField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
     description = models.TextField(blank=True, validators=[MaxLengthValidator(5000)])
@@ -275,6 +280,8 @@ class AuditEntry(models.Model):
         CREATE = "create", "Created"
         UPDATE = "update", "Updated"
         DELETE = "delete", "Deleted"
+        # Saved, but IT should look: a new name that looks like another's (registry/names.py).
+        WARNING = "warning", "Warning"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -20,8 +20,10 @@ from .models import (
     Person,
     Project,
     ProjectRole,
+    Team,
     url_host,
 )
+from .names import name_skeleton
 from .validators import WEEKDAYS
 
 # --- people and working hours -------------------------------------------------------------
@@ -355,3 +357,30 @@ def history_for(instance: object, *, limit: int = 50) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(
         object_type=instance._meta.label_lower, object_id=str(instance.pk)
     ).select_related("actor")[:limit]
+
+
+# --- look-alike names ---------------------------------------------------------------------------
+
+NAMED_KINDS = {Project: "project", ITSystem: "IT system", Team: "team"}
+
+
+def name_lookalikes(instance: Project | ITSystem | Team) -> list[Project | ITSystem | Team]:
+    """Other records of the same kind whose name looks like this one's (the same skeleton,
+    registry/names.py) without being it: one query on the indexed skeleton."""
+    return list(
+        type(instance)
+        .objects.filter(name_skeleton=name_skeleton(instance.name))
+        .exclude(pk=instance.pk)
+        .exclude(name=instance.name)
+        .order_by("name")[:10]
+    )
+
+
+def lookalike_warnings(instance: Project | ITSystem | Team) -> list[str]:
+    """What to tell the person who saved `instance` (and IT, in the audit trail)."""
+    kind = NAMED_KINDS[type(instance)]
+    return [
+        f"“{instance.name}” looks like “{other.name}”, the {kind} {other.slug}: "
+        "check that it is not posing as it."
+        for other in name_lookalikes(instance)
+    ]

@@ -30,12 +30,13 @@ from .models import (
     ProjectURL,
     Team,
 )
-from .selectors import dependency_cycle
+from .names import name_problem, normalized_name
+from .selectors import dependency_cycle, lookalike_warnings, name_lookalikes
 from .validators import validate_contact_address
 
 Actor = AbstractBaseUser | None
 
-_NOT_AUDITED = {"created_at", "updated_at", "integration_key", "secret"}
+_NOT_AUDITED = {"created_at", "updated_at", "integration_key", "secret", "name_skeleton"}
 
 
 # --- audit ------------------------------------------------------------------------------------
@@ -157,6 +158,28 @@ def audited_delete(actor: Actor, instance: Model) -> None:
         instance.delete()
 
 
+def name_lookalikes_flag(
+    actor: Actor, instance: Project | ITSystem | Team, *, previous_name: str | None
+) -> list[str]:
+    """When a new or renamed project, IT system or team looks like another (registry/names.py),
+    record a warning in the audit trail, where IT sees it; the save stands. Returns the
+    warnings, for the page or the API answer."""
+    if instance.name == previous_name:
+        return []
+    others = name_lookalikes(instance)
+    if not others:
+        return []
+    AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=AuditEntry.Action.WARNING,
+        object_type=instance._meta.label_lower,
+        object_id=str(instance.pk),
+        object_repr=str(instance)[:300],
+        changes={"looks_like": [None, [f"{other.name} ({other.slug})" for other in others]]},
+    )
+    return lookalike_warnings(instance)
+
+
 # --- people -------------------------------------------------------------------------------------
 
 PERSON_FIELDS = ("display_name", "email", "time_zone", "working_hours")
@@ -251,6 +274,7 @@ def team_create(*, actor: Actor, members: Iterable[Person] = (), **fields: Any) 
     def change() -> None:
         save_validated(team)
         team.members.set(list(members))
+        name_lookalikes_flag(actor, team, previous_name=None)
 
     return audited_change(actor, team, change)
 
@@ -259,12 +283,14 @@ def team_update(
     *, actor: Actor, team: Team, members: Iterable[Person] | None = None, **fields: Any
 ) -> Team:
     require_allowed(actor is None or permissions.can_manage_teams(actor))
+    previous_name = team.name
     assign_fields(team, fields, TEAM_FIELDS)
 
     def change() -> None:
         save_validated(team)
         if members is not None:
             team.members.set(list(members))
+        name_lookalikes_flag(actor, team, previous_name=previous_name)
 
     return audited_change(actor, team, change)
 
@@ -300,6 +326,10 @@ def clean_aliases(aliases: Iterable[str]) -> list[str]:
             continue
         if len(alias) > 200:
             raise ValidationError({"aliases": f"“{alias[:40]}…” is longer than 200 characters."})
+        problem = name_problem(alias)
+        if problem is not None:
+            raise ValidationError({"aliases": problem})
+        alias = normalized_name(alias)
         if alias.lower() not in {a.lower() for a in cleaned}:
             cleaned.append(alias)
     return cleaned
@@ -363,6 +393,7 @@ def project_create(
     def change() -> None:
         save_validated(project)
         _replace_aliases_and_urls(project, alias_list, url_list)
+        name_lookalikes_flag(actor, project, previous_name=None)
         creator = getattr(actor, "person", None) if actor is not None else None
         if creator is not None:
             ProjectRole.objects.create(project=project, person=creator, role=ProjectRole.Role.OWNER)
@@ -379,6 +410,7 @@ def project_update(
     **fields: Any,
 ) -> Project:
     require_allowed(actor is None or permissions.can_edit_project(actor, project))
+    previous_name = project.name
     clean_runbook_url(fields)
     assign_fields(project, fields, PROJECT_FIELDS)
     alias_list = None if aliases is None else clean_aliases(aliases)
@@ -387,6 +419,7 @@ def project_update(
     def change() -> None:
         save_validated(project)
         _replace_aliases_and_urls(project, alias_list, url_list)
+        name_lookalikes_flag(actor, project, previous_name=previous_name)
 
     return audited_change(actor, project, change)
 
@@ -460,6 +493,7 @@ def system_create(*, actor: Actor, contacts: Iterable[Person] = (), **fields: An
     def change() -> None:
         save_validated(system)
         system.contacts.set(list(contacts))
+        name_lookalikes_flag(actor, system, previous_name=None)
 
     return audited_change(actor, system, change)
 
@@ -468,12 +502,14 @@ def system_update(
     *, actor: Actor, system: ITSystem, contacts: Iterable[Person] | None = None, **fields: Any
 ) -> ITSystem:
     require_allowed(actor is None or permissions.can_edit_system(actor, system))
+    previous_name = system.name
     assign_fields(system, fields, SYSTEM_FIELDS)
 
     def change() -> None:
         save_validated(system)
         if contacts is not None:
             system.contacts.set(list(contacts))
+        name_lookalikes_flag(actor, system, previous_name=previous_name)
 
     return audited_change(actor, system, change)
 

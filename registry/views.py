@@ -37,6 +37,7 @@ from .models import ContactMethod, Dependency, ITSystem, Person, Project
 from .selectors import (
     blast_radius,
     history_for,
+    lookalike_warnings,
     project_page_queryset,
     supporter_for,
     system_for_page,
@@ -68,6 +69,12 @@ def history_rows(instance: object) -> list[dict[str, Any]]:
     ]
 
 
+def _warn_lookalikes(request: HttpRequest, instance: Project | ITSystem) -> None:
+    """A new or renamed name like another's was saved (and recorded for IT): say so."""
+    for warning in lookalike_warnings(instance):
+        messages.warning(request, warning)
+
+
 # --- projects -----------------------------------------------------------------------------------
 
 
@@ -94,6 +101,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
             add_service_error(form, exc)
         else:
             messages.success(request, f"{project.name} is registered; you are its owner.")
+            _warn_lookalikes(request, project)
             return redirect("registry:project_detail", slug=project.slug)
     return render(request, "registry/project_form.html", {"form": form, "editing": None})
 
@@ -115,6 +123,8 @@ def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
             add_service_error(form, exc)
         else:
             messages.success(request, "Saved.")
+            if "name" in form.changed_data:
+                _warn_lookalikes(request, project)
             return redirect("registry:project_detail", slug=project.slug)
     return render(request, "registry/project_form.html", {"form": form, "editing": slug})
 
@@ -184,6 +194,7 @@ def system_create(request: HttpRequest) -> HttpResponse:
             add_service_error(form, exc)
         else:
             messages.success(request, f"{system.name} is registered.")
+            _warn_lookalikes(request, system)
             return redirect("registry:system_detail", slug=system.slug)
     return render(request, "registry/system_form.html", {"form": form, "editing": None})
 
@@ -201,6 +212,8 @@ def system_edit(request: HttpRequest, slug: str) -> HttpResponse:
             add_service_error(form, exc)
         else:
             messages.success(request, "Saved.")
+            if "name" in form.changed_data:
+                _warn_lookalikes(request, system)
             return redirect("registry:system_detail", slug=system.slug)
     return render(request, "registry/system_form.html", {"form": form, "editing": slug})
 

@@ -79,10 +79,41 @@ class WriteViewSet(
 
     http_method_names = METHODS
 
-    def render(self, instance: Any, *, status_code: int = status.HTTP_200_OK) -> Response:
+    def render(
+        self,
+        instance: Any,
+        *,
+        status_code: int = status.HTTP_200_OK,
+        warnings: list[str] | None = None,
+    ) -> Response:
+        """The written object as `serializer_class` renders it; with `warnings` (what was saved
+        but deserves a look, e.g. a name like another's), those too, as a list of messages."""
         # Load it again through the queryset: the prefetched relations changed with the write.
         fresh = self.get_queryset().get(pk=instance.pk)
-        return Response(self.get_serializer(fresh).data, status=status_code)
+        data = self.get_serializer(fresh).data
+        if warnings is not None:
+            data["warnings"] = warnings
+        return Response(data, status=status_code)
+
+
+def with_warnings(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """`serializer_class` plus the `warnings` list a write answers with (`WriteViewSet.render`)."""
+    meta = type(
+        "Meta", (serializer_class.Meta,), {"fields": (*serializer_class.Meta.fields, "warnings")}
+    )
+    return type(
+        f"{serializer_class.__name__.removesuffix('Out')}WrittenOut",
+        (serializer_class,),
+        {
+            "Meta": meta,
+            "warnings": serializers.ListField(
+                child=serializers.CharField(),
+                read_only=True,
+                help_text="What was saved but deserves a look: a name that looks like another "
+                "record's (IT sees it in the audit trail too). Empty when none.",
+            ),
+        },
+    )
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -212,6 +212,7 @@ class SmtpSink:
 
     port: int
     messages: list = field(default_factory=list)
+    raw: list = field(default_factory=list)  # each message's bytes as they arrived
     controller: object | None = None
 
     def up(self) -> None:
@@ -223,6 +224,7 @@ class SmtpSink:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802
                 message = email.message_from_bytes(envelope.content, policy=policy.default)
                 sink.messages.append(message)
+                sink.raw.append(envelope.content)
                 return "250 OK"
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)

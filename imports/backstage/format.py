@@ -4,11 +4,13 @@ problem with them reads. The mapping to Steward is in the package's docstring.""
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from imports.bounded_yaml import Bounds, YamlRefused, bounded_documents
 from imports.engine import ImportRejected, Plan, too_large_reason, upload_text
 from registry.models import ITSystem, Project
 
@@ -18,6 +20,17 @@ API_VERSIONS = ("backstage.io/v1alpha1", "backstage.io/v1beta1")
 API_VERSION = "backstage.io/v1alpha1"
 KINDS = ("User", "Group", "Resource", "Component")
 SKIPPED_KINDS = ("API", "System", "Domain", "Location", "Template")
+# No more than a file of MAX_BYTES could hold written out: aliases may share, never multiply.
+YAML_BOUNDS = Bounds(
+    max_documents=2 * MAX_ENTITIES,
+    max_nodes=1_000_000,
+    max_chars=MAX_BYTES,
+    max_depth=32,
+)
+# What a problem may quote of a value, and how long a reason may be in all: a message never
+# repeats a value whole (a value may be megabytes, or an alias expanding to gigabytes).
+QUOTED_CHARS = 80
+MAX_REASON_CHARS = 500
 
 TZ_ANNOTATION = "steward/time-zone"
 IT_TEAM_ANNOTATION = "steward/it-team"
@@ -57,6 +70,24 @@ _REF = re.compile(r"^(?:(?P<kind>[A-Za-z]+):)?(?:(?P<namespace>[^/:\s]+)/)?(?P<n
 # --- problems -----------------------------------------------------------------------------------
 
 
+_quoted = reprlib.Repr()
+_quoted.maxlevel, _quoted.maxdict, _quoted.maxlist, _quoted.maxtuple = 2, 3, 3, 3
+_quoted.maxset = _quoted.maxfrozenset = 3
+_quoted.maxstring = _quoted.maxother = _quoted.maxlong = QUOTED_CHARS
+
+
+def shown(value: Any, limit: int = QUOTED_CHARS) -> str:
+    """`value` as a message may quote it: a string as it is, cut at `limit` characters; anything
+    else as a short repr, whatever its size (reprlib stops at a few items and levels)."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    return _quoted.repr(value)
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class CatalogProblem:
     document: int | None  # 1-based; None: the whole file
@@ -65,6 +96,12 @@ class CatalogProblem:
     reason: str
     line: int | None = None
     forbidden: bool = False  # the catalog is refused as a whole: only IT staff import it
+
+    def __post_init__(self) -> None:
+        # The last guard: every message quotes values through `shown`, and none is long.
+        object.__setattr__(self, "entity", _bounded(self.entity, 2 * QUOTED_CHARS))
+        object.__setattr__(self, "field", _bounded(self.field, QUOTED_CHARS))
+        object.__setattr__(self, "reason", _bounded(self.reason, MAX_REASON_CHARS))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +122,9 @@ class CatalogProblem:
 
 class CatalogRejected(ImportRejected):
     what = "the catalog"
+
+    def more_problem(self, count: int) -> CatalogProblem:
+        return CatalogProblem(None, "", "", f"And {count:,} more problems, not listed.")
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -113,32 +153,30 @@ class Entity:
 
 
 def read_documents(text: str, plan: Plan) -> list[tuple[int, int, Any]]:
-    """(document number, line, data) for each non-empty document; a syntax error is a problem."""
+    """(document number, line, data) for each non-empty document; a syntax error, or a file
+    past the bounds of `imports.bounded_yaml` (aliases expanding past what the file could hold,
+    nesting), is a problem."""
     documents: list[tuple[int, int, Any]] = []
     index = 0
     try:
-        # Characters YAML does not allow fail at once, in the constructor.
-        loader = yaml.SafeLoader(text)
+        for index, line, data in bounded_documents(text, YAML_BOUNDS):
+            if data is not None:
+                documents.append((index, line, data))
+    except YamlRefused as exc:
+        plan.problems.append(
+            CatalogProblem(exc.document, "", "", f"Refused: {exc.reason}", line=exc.line)
+        )
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         plan.problems.append(
             CatalogProblem(
-                1,
+                index or 1,
                 "",
                 "",
-                f"Not valid YAML: character {exc.character!r} is not allowed (line {line}).",
+                f"Not valid YAML: character {shown(exc.character)} is not allowed (line {line}).",
                 line=line,
             )
         )
-        return documents
-    try:
-        while loader.check_node():
-            index += 1
-            node = loader.get_node()
-            line = node.start_mark.line + 1
-            data = loader.construct_document(node)
-            if data is not None:
-                documents.append((index, line, data))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
@@ -147,7 +185,7 @@ def read_documents(text: str, plan: Plan) -> list[tuple[int, int, Any]]:
                 index or 1,
                 "",
                 "",
-                f"Not valid YAML: {reason}"
+                f"Not valid YAML: {shown(reason, 200)}"
                 + (f" (line {mark.line + 1}, column {mark.column + 1})." if mark else "."),
                 line=mark.line + 1 if mark else None,
             )
@@ -156,24 +194,24 @@ def read_documents(text: str, plan: Plan) -> list[tuple[int, int, Any]]:
         plan.problems.append(
             CatalogProblem(index or 1, "", "", "Not valid YAML for a catalog: nested too deeply.")
         )
-    finally:
-        loader.dispose()
     return documents
 
 
 def parse_ref(value: Any, default_kind: str | None) -> tuple[str, str]:
     """`[kind:][namespace/]name` → (kind in lower case, name). Raises ValueError with a reason."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{value!r} is not an entity reference ([kind:][namespace/]name).")
+        raise ValueError(f"{shown(value)} is not an entity reference ([kind:][namespace/]name).")
     match = _REF.match(value.strip())
     if not match:
-        raise ValueError(f"“{value}” is not an entity reference ([kind:][namespace/]name).")
+        raise ValueError(f"“{shown(value)}” is not an entity reference ([kind:][namespace/]name).")
     kind = (match["kind"] or default_kind or "").lower()
     if not kind:
-        raise ValueError(f"“{value}” must name its kind, for example resource:{match['name']}.")
+        raise ValueError(
+            f"“{shown(value)}” must name its kind, for example resource:{shown(match['name'])}."
+        )
     namespace = match["namespace"] or "default"
     if namespace.lower() != "default":
-        raise ValueError(f"“{value}”: only the default namespace is supported.")
+        raise ValueError(f"“{shown(value)}”: only the default namespace is supported.")
     return kind, match["name"]
 
 
@@ -213,11 +251,11 @@ def entities_of(documents: list[tuple[int, int, Any]], plan: Plan) -> list[Entit
         kind = data.get("kind")
         metadata = data.get("metadata")
         name = metadata.get("name") if isinstance(metadata, dict) else None
-        label = f"{str(kind).lower()}:default/{name}" if isinstance(name, str) else ""
+        label = f"{shown(kind).lower()}:default/{shown(name)}" if isinstance(name, str) else ""
         if data.get("apiVersion") not in API_VERSIONS:
             problem(
                 "apiVersion",
-                f"Must be {API_VERSION} (found {data.get('apiVersion')!r}).",
+                f"Must be {API_VERSION} (found {shown(data.get('apiVersion'))}).",
                 label,
             )
         if not isinstance(kind, str) or not kind:
@@ -227,7 +265,11 @@ def entities_of(documents: list[tuple[int, int, Any]], plan: Plan) -> list[Entit
         if canonical is None:
             skipped = next((k for k in SKIPPED_KINDS if k.lower() == kind.lower()), None)
             if skipped is None:
-                problem("kind", f"Unknown kind “{kind}”: Steward reads {', '.join(KINDS)}.", label)
+                problem(
+                    "kind",
+                    f"Unknown kind “{shown(kind)}”: Steward reads {', '.join(KINDS)}.",
+                    label,
+                )
             else:
                 plan.warnings.append(
                     CatalogProblem(index, label, "kind", f"{skipped} entities are skipped.", line)

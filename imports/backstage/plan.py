@@ -13,6 +13,7 @@ from django.core.validators import EmailValidator, validate_slug
 
 from imports.engine import Plan
 from registry.models import Dependency, ITSystem, Project, Team
+from registry.names import name_problem, name_skeleton, normalized_name
 from registry.services import web_url_validator
 from registry.validators import validate_time_zone
 
@@ -34,6 +35,7 @@ from .format import (
     entities_of,
     parse_ref,
     read_documents,
+    shown,
     too_large,
 )
 
@@ -68,6 +70,8 @@ class CatalogPlan(Plan):
     components: list[ComponentPlan] = field(default_factory=list)
     # memberOf naming a team that is not in the file: (team key, username key)
     extra_memberships: list[tuple[str, str]] = field(default_factory=list)
+    # (kind, key) of the entities whose new name looks like another's: audited as warnings
+    lookalikes: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Known:
@@ -93,6 +97,17 @@ class Known:
                 source_system__isnull=False
             ).values_list("source_system__slug", "target_system__slug")
         ]
+        self.records: dict[str, dict[str, Any]] = {
+            "Group": self.teams,
+            "Resource": self.systems,
+            "Component": self.projects,
+        }
+        self.skeletons: dict[str, dict[str, list[tuple[str, Any]]]] = {}
+        for kind, records in self.records.items():
+            by_skeleton: dict[str, list[tuple[str, Any]]] = {}
+            for key, record in records.items():
+                by_skeleton.setdefault(record.name_skeleton, []).append((key, record))
+            self.skeletons[kind] = by_skeleton
         self.names: dict[str, dict[str, str]] = {
             kind: {record.name: key for key, record in records.items()}
             for kind, records in (
@@ -134,6 +149,7 @@ class _Checker:
         self.by_kind: dict[str, dict[str, Entity]] = {k: {} for k in KINDS}
         for entity in entities:
             self.by_kind[entity.kind][entity.key] = entity
+        self.seen_skeletons: dict[str, dict[str, tuple[str, str]]] = {}
 
     # helpers
 
@@ -168,14 +184,14 @@ class _Checker:
             self.problem(
                 entity,
                 field_name,
-                f"“{value}”: a {kind} cannot be named here (expected {' or '.join(sorted(allowed))}).",
+                f"“{shown(value)}”: a {kind} cannot be named here (expected {' or '.join(sorted(allowed))}).",
             )
             return None
         if not self.exists(kind, name.lower()):
             self.problem(
                 entity,
                 field_name,
-                f"“{value}” names {kind}:default/{name}, which is neither in the file nor in Steward.",
+                f"“{shown(value)}” names {kind}:default/{shown(name)}, which is neither in the file nor in Steward.",
             )
             return None
         return kind, name.lower()
@@ -195,6 +211,46 @@ class _Checker:
         # Kept as written (an export must import back unchanged); blank means absent.
         return value if value.strip() else None
 
+    def name_text(
+        self, entity: Entity, source: dict, key: str, field_name: str, limit: int = 200
+    ) -> str | None:
+        """A name people pick between (registry/names.py): refused with an invisible or control
+        character, kept as NFC."""
+        value = self.text(entity, source, key, field_name, limit)
+        if value is None:
+            return None
+        problem = name_problem(value)
+        if problem is not None:
+            self.problem(entity, field_name, problem)
+            return None
+        return normalized_name(value)
+
+    def lookalike(self, entity: Entity, name: str, seen: dict[str, tuple[str, str]]) -> None:
+        """Warn when a new or renamed name looks like another one's, in Steward or earlier in the
+        file; the import goes on, and the audit trail records it for IT."""
+        skeleton = name_skeleton(name)
+        existing = self.known.records[entity.kind].get(entity.key)
+        earlier = seen.setdefault(skeleton, (name, entity.key))
+        if existing is not None and existing.name == name:
+            return
+        others = [
+            (other.name, key)
+            for key, other in self.known.skeletons[entity.kind].get(skeleton, ())
+            if key != entity.key and other.name != name and key not in self.by_kind[entity.kind]
+        ]
+        if earlier[1] != entity.key and earlier[0] != name:
+            others.append(earlier)
+        if others:
+            self.plan.lookalikes.append((entity.kind, entity.key))
+            for other_name, other_key in others:
+                self.warn(
+                    entity,
+                    "metadata.title",
+                    f"“{shown(name)}” looks like “{shown(other_name)}” "
+                    f"({entity.kind.lower()}:default/{other_key}): check that it is not "
+                    "posing as it.",
+                )
+
     def slug(self, entity: Entity) -> None:
         try:
             validate_slug(entity.name)
@@ -202,7 +258,7 @@ class _Checker:
             self.problem(
                 entity,
                 "metadata.name",
-                f"“{entity.name}” is not a valid slug (letters, digits, - and _).",
+                f"“{shown(entity.name)}” is not a valid slug (letters, digits, - and _).",
             )
         if len(entity.name) > 100:
             self.problem(entity, "metadata.name", "Longer than 100 characters.")
@@ -214,12 +270,15 @@ class _Checker:
             self.problem(
                 entity,
                 "metadata.title",
-                f"The name “{name}” is already used by {entity.kind.lower()} {key}.",
+                f"The name “{shown(name)}” is already used by {entity.kind.lower()} {key}.",
             )
         other = taken.get(name)
         if other is not None and other != entity.key:
-            self.problem(entity, "metadata.title", f"The name “{name}” is also used by {other}.")
+            self.problem(
+                entity, "metadata.title", f"The name “{shown(name)}” is also used by {other}."
+            )
         taken[name] = entity.key
+        self.lookalike(entity, name, self.seen_skeletons.setdefault(entity.kind, {}))
 
     def owner_list(self, entity: Entity, annotation: str) -> list[str]:
         names = comma_list(entity.annotation(annotation))
@@ -268,7 +327,7 @@ class _Checker:
                 self.warn(
                     entity,
                     field_name,
-                    f"“{value}” skipped: Steward records dependencies on IT systems (resources) only.",
+                    f"“{shown(value)}” skipped: Steward records dependencies on IT systems (resources) only.",
                 )
                 continue
             ref = self.resolve(entity, field_name, value, "resource", {"resource"})
@@ -323,7 +382,7 @@ class _Checker:
             self.problem(
                 entity,
                 "metadata.name",
-                f"“{entity.name}” is not a valid username (letters, digits and @ . + - _).",
+                f"“{shown(entity.name)}” is not a valid username (letters, digits and @ . + - _).",
             )
         if len(entity.name) > 150:
             self.problem(entity, "metadata.name", "Longer than 150 characters.")
@@ -332,7 +391,7 @@ class _Checker:
             self.problem(entity, "spec.profile", "Must be a mapping.")
             profile = {}
         fields: dict[str, Any] = {
-            "display_name": self.text(
+            "display_name": self.name_text(
                 entity, profile, "displayName", "spec.profile.displayName", 200
             )
             or entity.name,
@@ -342,7 +401,9 @@ class _Checker:
             try:
                 _email(fields["email"])
             except ValidationError:
-                self.problem(entity, "spec.profile.email", f"“{fields['email']}” is not an email.")
+                self.problem(
+                    entity, "spec.profile.email", f"“{shown(fields['email'])}” is not an email."
+                )
         time_zone = entity.annotation(TZ_ANNOTATION)
         if time_zone is not None:
             try:
@@ -351,7 +412,7 @@ class _Checker:
                 self.problem(
                     entity,
                     f"metadata.annotations.{TZ_ANNOTATION}",
-                    f"“{time_zone}” is not an IANA time zone (for example Europe/Paris).",
+                    f"“{shown(time_zone)}” is not an IANA time zone (for example Europe/Paris).",
                 )
             else:
                 fields["time_zone"] = time_zone
@@ -378,8 +439,8 @@ class _Checker:
             self.problem(entity, "spec.profile", "Must be a mapping.")
             profile = {}
         name = (
-            self.text(entity, profile, "displayName", "spec.profile.displayName", 200)
-            or self.text(entity, entity.metadata, "title", "metadata.title", 200)
+            self.name_text(entity, profile, "displayName", "spec.profile.displayName")
+            or self.name_text(entity, entity.metadata, "title", "metadata.title")
             or entity.name
         )
         self.unique_name(entity, name, names)
@@ -392,7 +453,7 @@ class _Checker:
         }
         is_it = entity.annotation(IT_TEAM_ANNOTATION)
         if is_it is not None:
-            if str(is_it).lower() not in {"true", "false"}:
+            if not isinstance(is_it, str | bool) or str(is_it).lower() not in {"true", "false"}:
                 self.problem(
                     entity,
                     f"metadata.annotations.{IT_TEAM_ANNOTATION}",
@@ -413,7 +474,7 @@ class _Checker:
 
     def resource(self, entity: Entity, names: dict[str, str]) -> None:
         self.slug(entity)
-        name = self.text(entity, entity.metadata, "title", "metadata.title", 200) or entity.name
+        name = self.name_text(entity, entity.metadata, "title", "metadata.title") or entity.name
         self.unique_name(entity, name, names)
         kind = entity.spec.get("type")
         if kind is not None and not isinstance(kind, str):
@@ -439,7 +500,7 @@ class _Checker:
 
     def component(self, entity: Entity, names: dict[str, str]) -> None:
         self.slug(entity)
-        name = self.text(entity, entity.metadata, "title", "metadata.title", 200) or entity.name
+        name = self.name_text(entity, entity.metadata, "title", "metadata.title") or entity.name
         self.unique_name(entity, name, names)
         team, user = self.owner(entity)
         owners = ([user] if user else []) + [
@@ -460,7 +521,7 @@ class _Checker:
                 self.problem(
                     entity,
                     f"metadata.annotations.{TIER_ANNOTATION}",
-                    f"“{tier}” is not one of {', '.join(Project.Tier.values)}.",
+                    f"“{shown(tier)}” is not one of {', '.join(Project.Tier.values)}.",
                 )
             else:
                 fields["support_tier"] = tier
@@ -469,7 +530,7 @@ class _Checker:
                 self.problem(
                     entity,
                     "spec.lifecycle",
-                    f"“{lifecycle}” is not one of {', '.join(LIFECYCLE_TIER)}.",
+                    f"“{shown(lifecycle)}” is not one of {', '.join(LIFECYCLE_TIER)}.",
                 )
             elif tier is None:
                 fields["support_tier"] = LIFECYCLE_TIER[lifecycle.lower()]
@@ -492,7 +553,7 @@ class _Checker:
                     if len(url) > 500:
                         raise ValidationError("too long")
                 except ValidationError:
-                    self.problem(entity, field_name, f"“{url[:80]}” is not an http(s) URL.")
+                    self.problem(entity, field_name, f"“{shown(url)}” is not an http(s) URL.")
                     continue
                 if url not in urls:
                     urls.append(url)

@@ -53,6 +53,13 @@ class CsvProblem:
     reason: str
     forbidden: bool = False  # a permission problem rather than bad data
 
+    def __post_init__(self) -> None:
+        # A cell may be long; a problem quotes it, never repeats it whole.
+        for name, limit in (("column", 100), ("value", 200), ("reason", 500)):
+            text = getattr(self, name)
+            if len(text) > limit:
+                object.__setattr__(self, name, text[: limit - 1] + "…")
+
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "column": self.column, "value": self.value, "reason": self.reason}
 
@@ -68,6 +75,9 @@ class CsvRejected(ImportRejected):
 
     what = "the CSV file"
     forbidden_detail = "You may not change some of these projects; nothing was written."
+
+    def more_problem(self, count: int) -> CsvProblem:
+        return CsvProblem(None, "", "", f"And {count:,} more problems, not listed.")
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -214,6 +214,8 @@ def _plan_row(
     except ValidationError as exc:
         for name, messages in exc.message_dict.items():
             problem(name, str(fields.get(name, "")), " ".join(messages))
+    if "name" in fields:
+        fields["name"] = candidate.name  # as the model keeps it: NFC (registry/names.py)
     try:
         clean_runbook_url(fields)
     except ValidationError as exc:

@@ -30,6 +30,7 @@ from changes.web import domain_errors_to_form, in_time_zone
 from registry.models import ITSystem, Project
 from registry.permissions import is_it_staff
 from steward.errors import Conflict
+from steward.headers import content_disposition
 
 from ..forms import IncidentCauseForm, IncidentOpenForm, IncidentUpdateForm, PeriodForm
 from ..insights import insights_csv, period_bounds, project_insights, system_insights
@@ -268,8 +269,8 @@ def _insights_response(
     insights = compute(subject, start=start, end=end)
     if request.GET.get("format") == "csv":
         response = HttpResponse(insights_csv(insights), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="steward-{kind}-{subject.slug}-{first}-{last}.csv"'
+        response["Content-Disposition"] = content_disposition(
+            f"steward-{kind}-{subject.slug}-{first}-{last}.csv"
         )
         return response
     return render(

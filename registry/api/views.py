@@ -25,6 +25,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from steward import login_throttle
 from steward.api import (
@@ -34,6 +35,7 @@ from steward.api import (
     SLUG,
     WriteViewSet,
     parse_input,
+    with_warnings,
     write_schemas,
 )
 
@@ -82,6 +84,9 @@ from .serializers import (
 
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for an API token (the same token every time)."""
+
+    # ObtainAuthToken names DRF's own parsers; these are the API's (JSON read strictly).
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     @extend_schema(
         request=AuthTokenSerializer,
@@ -196,10 +201,15 @@ class ContactMethodViewSet(WriteViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _renamed_warnings(instance: Project | ITSystem | Team, previous_name: str) -> list[str]:
+    """The look-alike warnings of a write that renamed `instance` (none when it kept its name)."""
+    return [] if instance.name == previous_name else selectors.lookalike_warnings(instance)
+
+
 # --- teams --------------------------------------------------------------------------------------
 
 
-@extend_schema_view(**write_schemas(request=TeamIn, response=TeamOut, noun="team"))
+@extend_schema_view(**write_schemas(request=TeamIn, response=with_warnings(TeamOut), noun="team"))
 class TeamViewSet(WriteViewSet):
     """Teams. IT staff write."""
 
@@ -212,14 +222,17 @@ class TeamViewSet(WriteViewSet):
 
     def create(self, request: Request) -> Response:
         team = services.team_create(actor=request.user, **parse_input(TeamIn, request))
-        return self.render(team, status_code=status.HTTP_201_CREATED)
+        return self.render(
+            team, status_code=status.HTTP_201_CREATED, warnings=selectors.lookalike_warnings(team)
+        )
 
     def partial_update(self, request: Request, slug: str) -> Response:
         team = self.get_object()
+        previous_name = team.name
         services.team_update(
             actor=request.user, team=team, **parse_input(TeamIn, request, partial=True)
         )
-        return self.render(team)
+        return self.render(team, warnings=_renamed_warnings(team, previous_name))
 
     def destroy(self, request: Request, slug: str) -> Response:
         services.team_delete(actor=request.user, team=self.get_object())
@@ -233,7 +246,9 @@ HISTORY = extend_schema(
 )
 
 
-@extend_schema_view(**write_schemas(request=ProjectIn, response=ProjectOut, noun="project"))
+@extend_schema_view(
+    **write_schemas(request=ProjectIn, response=with_warnings(ProjectOut), noun="project")
+)
 class ProjectViewSet(WriteViewSet):
     """Projects. Any signed-in person registers one (and becomes its owner); its owners and
     maintainers edit it."""
@@ -254,14 +269,19 @@ class ProjectViewSet(WriteViewSet):
 
     def create(self, request: Request) -> Response:
         project = services.project_create(actor=request.user, **parse_input(ProjectIn, request))
-        return self.render(project, status_code=status.HTTP_201_CREATED)
+        return self.render(
+            project,
+            status_code=status.HTTP_201_CREATED,
+            warnings=selectors.lookalike_warnings(project),
+        )
 
     def partial_update(self, request: Request, slug: str) -> Response:
         project = self.get_object()
+        previous_name = project.name
         services.project_update(
             actor=request.user, project=project, **parse_input(ProjectIn, request, partial=True)
         )
-        return self.render(project)
+        return self.render(project, warnings=_renamed_warnings(project, previous_name))
 
     def destroy(self, request: Request, slug: str) -> Response:
         services.project_delete(actor=request.user, project=self.get_object())
@@ -309,7 +329,9 @@ class ProjectViewSet(WriteViewSet):
 # --- IT systems ---------------------------------------------------------------------------------
 
 
-@extend_schema_view(**write_schemas(request=SystemIn, response=SystemOut, noun="IT system"))
+@extend_schema_view(
+    **write_schemas(request=SystemIn, response=with_warnings(SystemOut), noun="IT system")
+)
 class SystemViewSet(WriteViewSet):
     """IT systems. IT staff write; only they see the integration key."""
 
@@ -328,14 +350,19 @@ class SystemViewSet(WriteViewSet):
 
     def create(self, request: Request) -> Response:
         system = services.system_create(actor=request.user, **parse_input(SystemIn, request))
-        return self.render(system, status_code=status.HTTP_201_CREATED)
+        return self.render(
+            system,
+            status_code=status.HTTP_201_CREATED,
+            warnings=selectors.lookalike_warnings(system),
+        )
 
     def partial_update(self, request: Request, slug: str) -> Response:
         system = self.get_object()
+        previous_name = system.name
         services.system_update(
             actor=request.user, system=system, **parse_input(SystemIn, request, partial=True)
         )
-        return self.render(system)
+        return self.render(system, warnings=_renamed_warnings(system, previous_name))
 
     def destroy(self, request: Request, slug: str) -> Response:
         services.system_delete(actor=request.user, system=self.get_object())

@@ -5,10 +5,12 @@ Steward runs on PostgreSQL and Redis, in production, in tests and in the demo al
 servers from pip wheels and set both when no server is configured).
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("STEWARD_VAR_DIR", BASE_DIR / "var"))
@@ -23,6 +25,18 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str, default: str = "") -> list[str]:
+    """Comma-separated CIDRs, each checked now: a typo fails at start-up, not at the first
+    request it was meant to let in."""
+    networks = env_list(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {network!r} is not a network ({exc}).") from None
+    return networks
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "steward-dev-only-insecure-key-change-me")
@@ -61,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # A form field holding U+0000 is a 400 here, before any view or service sees it.
+    "steward.unstorable.RefuseNulInFormsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -178,6 +194,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON through the one strict reader (steward/strict_json.py): what cannot be stored is a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "steward.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -206,6 +228,11 @@ SPECTACULAR_SETTINGS = {
         "PageStateEnum": "notifications.models.Page.State",
         "WebhookEventEnum": "webhooks.models.WebhookEndpoint.Event",
     },
+    # The monitors' receivers are plain views: described by hand (integrations/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.schema.receivers_document",
+    ],
 }
 
 # The Django group whose members are IT staff.
@@ -273,10 +300,6 @@ STEWARD_WEBHOOK_READ_TIMEOUT = float(os.environ.get("STEWARD_WEBHOOK_READ_TIMEOU
 DEFAULT_WEBHOOK_DENY_NETWORKS = "169.254.0.0/16,fe80::/10,100.100.100.200/32,fd00:ec2::254/128"
 
 
-def env_networks(name: str, default: str) -> list[str]:
-    return [n.strip() for n in os.environ.get(name, default).split(",") if n.strip()]
-
-
 STEWARD_WEBHOOK_DENY_NETWORKS = env_networks(
     "STEWARD_WEBHOOK_DENY_NETWORKS", DEFAULT_WEBHOOK_DENY_NETWORKS
 )
@@ -331,8 +354,13 @@ STEWARD_INBOUND_RATE_LIMIT = int(os.environ.get("STEWARD_INBOUND_RATE_LIMIT", "1
 STEWARD_INBOUND_RATE_WINDOW_SECONDS = int(
     os.environ.get("STEWARD_INBOUND_RATE_WINDOW_SECONDS", "60")
 )
-# /metrics wants `Authorization: Bearer <token>` when set; open when empty (development).
+# /metrics answers `Authorization: Bearer <STEWARD_METRICS_TOKEN>`, and clients whose address
+# (REMOTE_ADDR, never X-Forwarded-For) is in STEWARD_METRICS_ALLOW_NETWORKS (comma-separated
+# CIDRs). With neither set, STEWARD_METRICS_OPEN decides: open here (development, tests), closed
+# in production (steward/settings/production.py), which says so at start-up.
 STEWARD_METRICS_TOKEN = os.environ.get("STEWARD_METRICS_TOKEN", "")
+STEWARD_METRICS_ALLOW_NETWORKS = env_networks("STEWARD_METRICS_ALLOW_NETWORKS")
+STEWARD_METRICS_OPEN = True
 # /healthz answers 503 when the sweeper (every 15 s) has not run for this long.
 STEWARD_SWEEPER_MAX_AGE_SECONDS = int(os.environ.get("STEWARD_SWEEPER_MAX_AGE_SECONDS", "300"))
 

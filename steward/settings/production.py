@@ -26,6 +26,11 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 
+# /metrics tells the queues, delivery and people's activity: never open to whoever reaches the
+# web. Without STEWARD_METRICS_TOKEN or STEWARD_METRICS_ALLOW_NETWORKS it is closed, and every
+# process says so when it starts (integrations/apps.py).
+STEWARD_METRICS_OPEN = False
+
 # The load benchmark (bench/load.py) adds a constant-response view beside the real ones, as its
 # baseline; never on unless the environment asks for it.
 STEWARD_BENCH_BARE_VIEW = env_bool("STEWARD_BENCH_BARE_VIEW", False)

@@ -38,6 +38,8 @@ def test_a_firing_group_opens_an_outage_on_the_keys_system(client, world):
         "outcome": "opened",
         "outage": outage.pk,
         "event": InboundEvent.objects.get().pk,
+        "accepted": [0],
+        "rejected": [],
     }
     assert outage.title == "BlackBox probe failure"
     assert outage.severity == Outage.Severity.SEV1  # severity="critical"
@@ -156,15 +158,26 @@ def test_a_missing_or_unknown_key_is_refused_and_nothing_is_written(client, worl
     assert not InboundEvent.objects.exists() and not Outage.objects.exists()
 
 
-def test_a_label_naming_no_system_is_a_400_naming_the_alert(client, world):
+def test_a_label_naming_no_system_is_reported_and_recorded_not_refused(client, world):
     body = alertmanager()
     body["alerts"][0]["labels"]["steward_system"] = "mainframe"
     response = post(client, body, url(world.database))
-    assert response.status_code == 400
-    assert response.json()["errors"] == [
-        "'alerts[0].labels.steward_system' names no IT system (got 'mainframe')."
+    # A 4xx would make Alertmanager drop the notification: a 2xx that names the alert.
+    assert response.status_code == 202
+    assert response.json()["status"] == "partial"
+    assert response.json()["outcome"] == "rejected"
+    assert response.json()["rejected"] == [
+        {
+            "alert": 0,
+            "fingerprint": "1a30ba71cca2921f",
+            "alertname": "ProbeFailure",
+            "errors": ["'alerts[0].labels.steward_system' names no IT system (got 'mainframe')."],
+        }
     ]
-    assert not InboundEvent.objects.exists() and not Outage.objects.exists()
+    assert not Outage.objects.exists()
+    event = InboundEvent.objects.get()
+    assert (event.system, event.outcome) == (world.database, "rejected")
+    assert event.rejected == response.json()["rejected"]
 
 
 def test_bad_notifications_name_each_problem_and_write_nothing(client, world):
@@ -183,7 +196,8 @@ def test_bad_notifications_name_each_problem_and_write_nothing(client, world):
         "'groupKey' is missing or blank.",
         "'alerts[0].status' must be firing or resolved (got 'burning').",
         "'alerts[0].labels' must be an object of strings.",
-        "'alerts[0].startsAt' must be an RFC 3339 date and time (got 'soon').",
+        "'alerts[0].startsAt' must be an RFC 3339 date and time between the years 1 and 9999 "
+        "(got 'soon').",
     ]
     assert not InboundEvent.objects.exists() and not Outage.objects.exists()
 

@@ -233,7 +233,8 @@ def test_missing_and_wrong_fields_are_each_named_in_one_answer(client, world):
         "'payload.summary' is missing or blank.",
         "'payload.source' is missing or blank.",
         "'payload.severity' must be one of critical, error, warning, info (got 'catastrophic').",
-        "'payload.timestamp' must be an ISO 8601 date and time with an offset (got 'yesterday').",
+        "'payload.timestamp' must be an ISO 8601 date and time with an offset, between the years 1 "
+        "and 9999 (got 'yesterday').",
         "'payload.group' must be a string.",
         "'links[0].href' is missing or blank.",
     ]

@@ -32,7 +32,7 @@ from prometheus_client.core import (
 )
 
 from notifications.models import Channel, DeliveryAttempt, Notification, Page
-from steward.health import SWEEPER_TASK, redis_connection, task_ran_at
+from steward.health import SWEEPER_TASK, channels_status, redis_connection, task_ran_at
 
 from .models import Heartbeat, InboundEvent
 
@@ -92,6 +92,7 @@ class DatabaseCollector:
         yield from self._broker()
         yield from self._inbound()
         yield from self._sweeper()
+        yield from self._channels()
 
     def _notifications(self) -> Iterator[Metric]:
         counts = {
@@ -219,6 +220,29 @@ class DatabaseCollector:
                 "Seconds since the notifications sweeper last ran.",
                 value=max(0.0, time.time() - ran_at),
             )
+
+    def _channels(self) -> Iterator[Metric]:
+        """Each delivery channel's run of failures (from Redis, where the workers count it)."""
+        try:
+            status = channels_status(list(Channel.values))
+        except redis.RedisError:
+            return
+        failures = GaugeMetricFamily(
+            "steward_channel_consecutive_failures",
+            "Deliveries in a row that failed on each channel (0 once one goes through).",
+            labels=["channel"],
+        )
+        degraded = GaugeMetricFamily(
+            "steward_channel_degraded",
+            "1 while a channel keeps failing (IT staff see a banner and get a notice), else 0.",
+            labels=["channel"],
+        )
+        for channel in Channel.values:
+            info = status.get(channel, {})
+            failures.add_metric([channel], info.get("consecutive_failures", 0))
+            degraded.add_metric([channel], 1 if info.get("degraded") else 0)
+        yield failures
+        yield degraded
 
 
 def metrics_text() -> bytes:

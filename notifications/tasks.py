@@ -5,12 +5,17 @@ Pages and everything else have tasks of their own names so that settings.CELERY_
 sends pages to the "pages" queue and the rest to "default" (a flood of notices never delays a page).
 """
 
+import json
+
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
+from steward import net
 from steward.health import task_ran_record
 
 from . import services
+from .channels import USER_AGENT, signature
 from .services import enqueue
 
 
@@ -53,7 +58,39 @@ def fan_out_pages(notification_ids: list[int]) -> int:
 def sweep() -> dict:
     result = services.sweep(now=timezone.now())
     task_ran_record("notifications.sweep")  # for /healthz and /metrics
-    return {"enqueued": result.enqueued, "escalated": result.escalated, "digests": result.digests}
+    return {
+        "enqueued": result.enqueued,
+        "escalated": result.escalated,
+        "digests": result.digests,
+        "recorded": result.recorded,
+        "alerts": result.alerts,
+    }
+
+
+@shared_task(name="notifications.bare_post", ignore_result=True)
+def bare_post(url: str, keys: list[str], body_size: int) -> int:
+    """The baseline of bench/bench_fanout.py: the HTTP requests of one batch of webhook sends
+    (a signed JSON POST of `body_size` bytes per key, with its Idempotency-Key, through
+    `steward.net` as the channel sends them) and nothing else: no claim, no record, no retry.
+    Returns how many were answered 2xx."""
+    answered = 0
+    for key in keys:
+        body = json.dumps({"idempotency_key": key, "pad": ""}).encode()
+        body = body[:-2] + b"x" * max(0, body_size - len(body)) + b'"}'
+        answer = net.post(
+            url,
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "Idempotency-Key": key,
+                "X-Steward-Signature": signature(body),
+            },
+            connect_timeout=settings.STEWARD_WEBHOOK_CONNECT_TIMEOUT,
+            read_timeout=settings.STEWARD_WEBHOOK_READ_TIMEOUT,
+        )
+        answered += 200 <= answer.status < 300
+    return answered
 
 
 @shared_task(name="notifications.noop", ignore_result=True)

@@ -15,3 +15,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
     except redis.RedisError as exc:
         pytest.exit(f"The test suite needs Redis at {settings.REDIS_URL}: {exc}", returncode=1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_delivery_health():
+    """Each test starts with no channel failing and an empty sent journal (both live in Redis,
+    which outlives a test's database transaction)."""
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    keys = list(client.scan_iter("steward:channel:*", count=500))
+    client.delete("steward:sent-journal", *keys)
+    yield

@@ -70,22 +70,12 @@ def targets_for(person: Person, *, urgent: bool) -> list[Target]:
     return targets
 
 
-def _fallback_target(person: Person, used_refs: set[str]) -> Target | None:
-    """The person's next contact method not yet tried for this message, then their account email."""
-    for method in _methods(person):
-        target = _target(method)
+def _fallback_target(person: Person, used_refs: set[str], *, urgent: bool) -> Target | None:
+    """The person's next contact method for this kind of message not yet tried for it: only
+    methods they chose for pages (`urgent`) or for notices, never one they turned off for it."""
+    for target in targets_for(person, urgent=urgent):
         if target.ref not in used_refs:
             return target
-    account = Target(Channel.EMAIL, person.email, None) if person.email else None
-    if (
-        account
-        and account.ref not in used_refs
-        and not any(
-            t.channel == Channel.EMAIL and t.address.lower() == person.email.lower()
-            for t in map(_target, _methods(person))
-        )
-    ):
-        return account
     return None
 
 

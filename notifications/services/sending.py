@@ -1,8 +1,22 @@
 """Sending: claim rows with one conditional UPDATE, deliver over the channel, record the attempt,
-then finish, retry after a backoff, or fall back to the person's next contact method."""
+then finish, retry after a backoff, or fall back to the person's next contact method.
+
+Delivery outlasts outages of what it talks to:
+- A page is retried until its page is acknowledged, stopped, or escalated past the level it
+  belongs to, its backoff capped in minutes; after a few failed attempts the same page also
+  goes to the person's next contact method for pages. A notice is retried for hours.
+- Whatever a single row raises (a refused header, a provider's error, a bug) fails or retries
+  that row alone: the rest of its batch is sent.
+- A message that went out is recorded as sent even when the database is away at that moment:
+  the worker keeps trying, and leaves a note in Redis (the sent journal) that whoever takes the
+  row next, and the sweeper, honour instead of sending it again.
+- Each channel's run of failures is counted (steward.health) for IT to see.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 import time
 import uuid
@@ -10,10 +24,20 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+import redis
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    models,
+    transaction,
+)
 from django.utils import timezone
+
+from steward.health import channel_failure_record, channel_success_record, redis_connection
 
 from .. import channels
 from ..models import DeliveryAttempt, Notification, Page
@@ -22,14 +46,22 @@ from .enqueue import _enqueue_on_commit
 from .notices import _digest_key
 from .outbox import Target, _fallback_target, _insert, _new_notification
 
-
-def _claimable(now: datetime) -> Q:
-    return Q(
-        state=Notification.State.PENDING,
-        deliver_after__lte=now,
-    ) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)) | Q(
-        state=Notification.State.SENDING, lease_expires_at__lt=now
-    )
+# Claim: a due pending row, or a sending row whose lease expired (its worker died), moves to
+# `sending` under a new lease. One statement, committed without waiting for its WAL to reach the
+# disk (the SET LOCAL lasts for this statement's implicit transaction), like the record of a send:
+# one WAL flush per message cost more than its HTTP request. A clean restart of PostgreSQL keeps
+# such commits; a crash of the server can lose the last fraction of a second of them, whose rows
+# then go out again a lease later with their idempotency keys.
+_CLAIM_SQL = (
+    "SET LOCAL synchronous_commit = off; "
+    "UPDATE notifications_notification "
+    "SET state = 'sending', lease_token = %(token)s, lease_expires_at = %(until)s, "
+    "attempts = attempts + 1 "
+    "WHERE id = ANY(%(ids)s) AND ("
+    "(state = 'pending' AND deliver_after <= %(now)s "
+    "AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)) "
+    "OR (state = 'sending' AND lease_expires_at < %(now)s))"
+)
 
 
 def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> list[Notification]:
@@ -38,16 +70,18 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
     racing for a row: exactly one gets it. Returns the rows this call took, in id order, with
     what sending needs (one more query)."""
     token = uuid.uuid4().hex
-    claimed = (
-        Notification.objects.filter(pk__in=list(notification_ids))
-        .filter(_claimable(now))
-        .update(
-            state=Notification.State.SENDING,
-            lease_token=token,
-            lease_expires_at=now + timedelta(seconds=settings.STEWARD_LEASE_SECONDS),
-            attempts=models.F("attempts") + 1,
+    ids = [int(i) for i in notification_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL,
+            {
+                "token": token,
+                "until": now + timedelta(seconds=settings.STEWARD_LEASE_SECONDS),
+                "ids": ids,
+                "now": now,
+            },
         )
-    )
+        claimed = cursor.rowcount
     if not claimed:
         return []
     return list(
@@ -55,7 +89,7 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
         # its state.
         Notification.objects.select_related("page", "project", "event_type", "webhook_endpoint")
         .defer("page__levels", "page__delays", "page__body", "page__subject")
-        .filter(pk__in=list(notification_ids), lease_token=token)
+        .filter(pk__in=ids, lease_token=token)
         .order_by("id")
     )
 
@@ -67,11 +101,20 @@ def notification_claim(*, notification_id: int, now: datetime) -> Notification |
     return claimed[0] if claimed else None
 
 
-def retry_delay(*, attempt: int, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
+log = logging.getLogger(__name__)
+
+# The sent journal: a Redis hash of rows delivered whose `sent` could not be written yet.
+SENT_JOURNAL = "steward:sent-journal"
+
+
+def retry_delay(*, attempt: int, retry_after: float | None, urgent: bool = False) -> float:
+    """Exponential backoff with full jitter, never shorter than the server's Retry-After, capped
+    at STEWARD_RETRY_MAX_SECONDS (and STEWARD_PAGE_RETRY_MAX_SECONDS for a page: minutes)."""
     base = settings.STEWARD_RETRY_BASE_SECONDS
     cap = settings.STEWARD_RETRY_MAX_SECONDS
-    backoff = min(cap, base * (2 ** max(0, attempt - 1)))
+    if urgent:
+        cap = min(cap, settings.STEWARD_PAGE_RETRY_MAX_SECONDS)
+    backoff = min(cap, base * (2 ** min(30, max(0, attempt - 1))))
     delay = backoff / 2 + random.uniform(0, backoff / 2)  # nosec B311: retry jitter, not a secret
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap))
@@ -94,8 +137,11 @@ def _finish_sent(notification: Notification, *, started: datetime, latency: int,
     """`_finish(state=sent)` and its DeliveryAttempt row in ONE statement (atomic on its own):
     the same conditional update on the lease, and the attempt written only when it matched. The
     ORM's two statements and transaction cost a fast send several times more. PostgreSQL only
-    (SQLite has no UPDATE in a WITH): see `_send_claimed`."""
+    (SQLite has no UPDATE in a WITH): see `_send_claimed`.
+
+    Committed without waiting for the disk, like the claim (see `_CLAIM_SQL`)."""
     sql = (
+        "SET LOCAL synchronous_commit = off; "
         "WITH done AS (UPDATE notifications_notification SET state = %s, sent_at = %s, "
         "lease_expires_at = NULL, lease_token = '' "
         "WHERE id = %s AND state = %s AND lease_token = %s RETURNING id) "
@@ -136,7 +182,7 @@ def notification_send(
     notification = notification_claim(notification_id=notification_id, now=now)
     if notification is None:
         return "skipped"
-    return _send_claimed(notification, now=now)
+    return _send_one(notification, now=now)
 
 
 def _longest_send() -> float:
@@ -179,62 +225,296 @@ def notifications_send(
             enqueue._publish(rest, urgent=notification.kind == Notification.Kind.PAGE)
             outcomes["released"] += len(rest)
             break
-        outcomes[_send_claimed(notification, now=now)] += 1
+        outcomes[_send_one(notification, now=now)] += 1
     return dict(outcomes)
 
 
+def _send_one(notification: Notification, *, now: datetime) -> str:
+    """`_send_claimed`, with whatever else goes wrong for this row kept to this row: it fails
+    (never left `sending` to be taken again and again) and the batch goes on. Only the
+    database going away stops the batch: its rows then wait for their lease, unsent."""
+    try:
+        return _send_claimed(notification, now=now)
+    except (DatabaseError, SoftTimeLimitExceeded):
+        raise
+    except Exception as exc:  # noqa: BLE001 — one row's failure, whatever it is, is its own
+        log.exception("Sending notification %s failed", notification.pk)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        _finish(notification, state=Notification.State.FAILED, last_error=error)
+        return "failed"
+
+
 def _send_claimed(notification: Notification, *, now: datetime) -> str:
-    # Pages acknowledged or stopped since the row was written are not sent.
+    # Pages acknowledged or stopped since the row was written are not sent; nor is a retry of a
+    # page that has escalated past the row's level since (the next level has it now).
     if notification.page_id and notification.page.state != Page.State.OPEN:
         _finish(notification, state=Notification.State.CANCELLED)
         return "cancelled"
+    if notification.kind == Notification.Kind.PAGE and notification.attempts > 1:
+        reason, _first_open = _page_retry_stop(notification)
+        if reason:
+            _finish(
+                notification,
+                state=Notification.State.CANCELLED,
+                last_error=f"{notification.last_error} {reason}".strip(),
+            )
+            return "cancelled"
     # Nor deliveries to an outgoing webhook disabled since.
     if notification.webhook_endpoint_id and not notification.webhook_endpoint.is_active:
         _finish(notification, state=Notification.State.CANCELLED, last_error="Endpoint disabled.")
         return "cancelled"
+    # Taken again after a worker sent it but could not record it: record it, do not resend.
+    if notification.attempts > 1:
+        journaled = _journal_read(notification.pk)
+        if journaled is not None:
+            return _record_sent(
+                notification,
+                started=datetime.fromisoformat(journaled["started"]),
+                latency=journaled["latency"],
+                status=journaled["status"],
+            )
+    # A row whose worker died sending it, again and again, is not tried forever.
+    if (
+        notification.kind != Notification.Kind.PAGE
+        and notification.attempts > settings.STEWARD_DELIVERY_MAX_ATTEMPTS
+    ):
+        error = channels.PermanentError(f"No attempts left ({notification.attempts - 1} made).")
+        return _failed(notification, error, started=timezone.now(), latency=0, now=now)
     started = timezone.now()
     try:
         status_code = channels.deliver(notification)
-    except channels.DeliveryError as exc:
+    except (DatabaseError, SoftTimeLimitExceeded):
+        raise  # not this row's fault; the row waits for its lease
+    except Exception as exc:  # noqa: BLE001 — any error of this row's delivery is this row's
         latency = _ms_since(started)
-        return _failed(notification, exc, started=started, latency=latency, now=now)
+        return _failed(
+            notification, _delivery_error(exc), started=started, latency=latency, now=now
+        )
     latency = _ms_since(started)
+    channel_success_record(notification.channel)
+    return _record_sent(notification, started=started, latency=latency, status=status_code)
+
+
+def _delivery_error(exc: Exception) -> channels.DeliveryError:
+    """What an error from `channels.deliver` means for the row: a channel's own DeliveryError
+    as it is; a network error is worth retrying; anything else (a header the mail library
+    refuses, a provider library's own exception, a bug) is not."""
+    if isinstance(exc, channels.DeliveryError):
+        return exc
+    log.warning("Delivery raised %s", type(exc).__name__, exc_info=exc)
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError | TimeoutError):
+        return channels.TransientError(text)
+    return channels.PermanentError(text)
+
+
+def _mark_sent(notification: Notification, *, started: datetime, latency: int, status) -> bool:
     if notification.kind != Notification.Kind.DIGEST:
-        sent = _finish_sent(notification, started=started, latency=latency, status=status_code)
-        return "sent" if sent else "lost-lease"
+        return _finish_sent(notification, started=started, latency=latency, status=status)
     # A digest also marks what it bundled: its writes go together in a transaction.
     with transaction.atomic():
         if not _finish(notification, state=Notification.State.SENT, sent_at=timezone.now()):
-            return "lost-lease"
+            return False
         DeliveryAttempt.objects.create(
             notification=notification,
             number=notification.attempts,
             started_at=started,
             latency_ms=latency,
             outcome=DeliveryAttempt.Outcome.SENT,
-            status_code=status_code,
+            status_code=status,
         )
         notification.bundled.update(state=Notification.State.SENT, sent_at=timezone.now())
-    return "sent"
+    return True
+
+
+def _record_sent(notification: Notification, *, started: datetime, latency: int, status) -> str:
+    """Mark a delivered row sent. The message went out: losing the database connection now must
+    not let the row be sent again a lease later. So the write is retried on a fresh connection
+    for up to STEWARD_RECORD_RETRY_SECONDS, and the first failure notes the row in the sent
+    journal (Redis), which the next worker to take the row and the sweeper honour."""
+    deadline = time.monotonic() + settings.STEWARD_RECORD_RETRY_SECONDS
+    pause = 0.05
+    journaled = False
+    while True:
+        try:
+            sent = _mark_sent(notification, started=started, latency=latency, status=status)
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block:
+                raise  # the caller's transaction is lost with the connection
+            _close_connection()
+            if not journaled:
+                journaled = _journal_write(
+                    notification, started=started, latency=latency, status=status
+                )
+            if time.monotonic() >= deadline:
+                log.error("Notification %s was sent but could not be recorded", notification.pk)
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+            continue
+        if journaled:
+            log.warning(
+                "Notification %s recorded as sent after the database came back", notification.pk
+            )
+        if journaled or notification.attempts > 1:
+            _journal_forget(notification.pk)
+        return "sent" if sent else "lost-lease"
+
+
+def _close_connection() -> None:
+    try:
+        connection.close()
+    except DatabaseError:  # a broken connection may not close cleanly; it is dropped anyway
+        connection.connection = None
+
+
+def _journal_write(notification: Notification, *, started, latency: int, status) -> bool:
+    entry = {"started": started.isoformat(), "latency": latency, "status": status}
+    try:
+        redis_connection().hset(SENT_JOURNAL, str(notification.pk), json.dumps(entry))
+    except (OSError, redis.RedisError):
+        return False
+    return True
+
+
+def _journal_read(notification_id: int) -> dict | None:
+    try:
+        value = redis_connection().hget(SENT_JOURNAL, str(notification_id))
+    except (OSError, redis.RedisError):
+        return None
+    return json.loads(value) if value else None
+
+
+def _journal_forget(notification_id: int) -> None:
+    try:
+        redis_connection().hdel(SENT_JOURNAL, str(notification_id))
+    except (OSError, redis.RedisError):
+        return
+
+
+def sent_journal_replay(*, now: datetime) -> int:
+    """Record as sent the rows in the sent journal (delivered while the database was away) that
+    are not yet: the sweeper's part. Returns how many it recorded."""
+    try:
+        entries = redis_connection().hgetall(SENT_JOURNAL)
+    except (OSError, redis.RedisError):
+        return 0
+    recorded = 0
+    for key, value in entries.items():
+        entry = json.loads(value)
+        with transaction.atomic():
+            rows = Notification.objects.filter(
+                pk=int(key), state__in=[Notification.State.SENDING, Notification.State.PENDING]
+            )
+            row = rows.select_for_update().only("pk", "attempts", "kind").first()
+            if row is not None:
+                sent_at = datetime.fromisoformat(entry["started"])
+                rows.update(
+                    state=Notification.State.SENT,
+                    sent_at=sent_at,
+                    lease_token="",  # nosec B106: a lease id, not a password
+                    lease_expires_at=None,
+                )
+                DeliveryAttempt.objects.create(
+                    notification=row,
+                    number=row.attempts,
+                    started_at=sent_at,
+                    latency_ms=entry["latency"],
+                    outcome=DeliveryAttempt.Outcome.SENT,
+                    status_code=entry["status"],
+                    error="Recorded from the sent journal.",
+                )
+                if row.kind == Notification.Kind.DIGEST:
+                    row.bundled.update(state=Notification.State.SENT, sent_at=sent_at)
+                recorded += 1
+        _journal_forget(int(key))
+    return recorded
 
 
 def _ms_since(started: datetime) -> int:
     return max(0, int((timezone.now() - started).total_seconds() * 1000))
 
 
+def _open_pages_listed(notification: Notification) -> list[int]:
+    """The pages a page message lists that are still open, in the order it lists them."""
+    listed = list(notification.page_ids or [notification.page_id])
+    open_ids = set(
+        Page.objects.filter(pk__in=listed, state=Page.State.OPEN).values_list("pk", flat=True)
+    )
+    return [pk for pk in listed if pk in open_ids]
+
+
+def _superseded(notification: Notification, open_ids: list[int]) -> bool:
+    """Every open page the message lists has escalated since it was written: a later message
+    (not a fallback) lists each of them, so their next level has them now. A fallback counts
+    from when the message it stands for was written."""
+    origin = notification
+    while origin.fallback_of_id is not None:
+        origin = Notification.objects.only("pk", "created_at", "fallback_of").get(
+            pk=origin.fallback_of_id
+        )
+    later = Notification.objects.filter(
+        kind=Notification.Kind.PAGE,
+        fallback_of__isnull=True,
+        created_at__gt=origin.created_at,
+        page_ids__overlap=open_ids,
+    ).values_list("page_ids", flat=True)
+    covered = {pk for page_ids in later for pk in page_ids}
+    return set(open_ids) <= covered
+
+
+def _page_retry_stop(notification: Notification) -> tuple[str, int | None]:
+    """Why a page message is not tried again ("" while it may be), and the first open page it
+    lists (what its `page` points at from now on, so that a page acknowledged meanwhile does
+    not cancel a message that still lists an open one)."""
+    open_ids = _open_pages_listed(notification)
+    if not open_ids:
+        return "Every page it lists was acknowledged or stopped.", None
+    if _superseded(notification, open_ids):
+        return "Superseded by the next escalation level.", open_ids[0]
+    return "", open_ids[0]
+
+
+def _no_retry(notification: Notification, *, now: datetime) -> tuple[str, str] | None:
+    """Why a row that failed for now is not tried again, as (the state it ends in, the reason),
+    or None while it may be. A page: while a page it lists is open and has not escalated past
+    the row's level. Anything else: for STEWARD_NOTICE_RETRY_HOURS after it was due, and at
+    most STEWARD_DELIVERY_MAX_ATTEMPTS times."""
+    if notification.kind == Notification.Kind.PAGE:
+        reason, first_open = _page_retry_stop(notification)
+        if first_open is not None:
+            notification.page_id = first_open
+        return (Notification.State.CANCELLED, reason) if reason else None
+    if notification.attempts >= settings.STEWARD_DELIVERY_MAX_ATTEMPTS:
+        return Notification.State.FAILED, f"No attempts left ({notification.attempts} made)."
+    budget = timedelta(hours=settings.STEWARD_NOTICE_RETRY_HOURS)
+    if now >= notification.deliver_after + budget:
+        return Notification.State.FAILED, f"Retried for {budget.total_seconds() / 3600:g} hours."
+    return None
+
+
 def _failed(notification: Notification, exc, *, started, latency: int, now: datetime) -> str:
-    attempts_left = notification.attempts < settings.STEWARD_DELIVERY_MAX_ATTEMPTS
-    retry = isinstance(exc, channels.TransientError) and attempts_left
     error = str(exc)[:2000]
+    channel_failure_record(notification.channel, address=notification.address, error=error)
+    transient = isinstance(exc, channels.TransientError)
+    stop = _no_retry(notification, now=now) if transient else None
+    retry = transient and stop is None
+    urgent = notification.kind == Notification.Kind.PAGE
     with transaction.atomic():
         if retry:
-            delay = retry_delay(attempt=notification.attempts, retry_after=exc.retry_after)
+            delay = retry_delay(
+                attempt=notification.attempts, retry_after=exc.retry_after, urgent=urgent
+            )
             fields = {
                 "state": Notification.State.PENDING,
                 "next_attempt_at": now + timedelta(seconds=delay),
                 "enqueued_at": now + timedelta(seconds=delay),
                 "last_error": error,
             }
+            if urgent:
+                fields["page_id"] = notification.page_id  # its first open page (`_no_retry`)
+        elif stop is not None:
+            fields = {"state": stop[0], "last_error": f"{error} {stop[1]}"[:2000]}
         else:
             fields = {"state": Notification.State.FAILED, "last_error": error}
         if not _finish(notification, **fields):
@@ -250,14 +530,26 @@ def _failed(notification: Notification, exc, *, started, latency: int, now: date
         )
         if retry:
             _enqueue_on_commit([notification], countdown=delay)
+            # A page that keeps failing also goes to the person's next method for pages, once.
+            if urgent and notification.attempts == settings.STEWARD_PAGE_FALLBACK_AFTER_ATTEMPTS:
+                _fall_back_once(notification, now=now)
             return "retry"
-        notification_fall_back(notification=notification, now=now)
+        if fields["state"] == Notification.State.CANCELLED:
+            return "cancelled"
+        _fall_back_once(notification, now=now)
     return "failed"
 
 
+def _fall_back_once(notification: Notification, *, now: datetime) -> None:
+    """`notification_fall_back` unless this row has fallen back already (a page that fell over
+    while still retrying, then failed for good, does not take a third method)."""
+    if not Notification.objects.filter(fallback_of=notification).exists():
+        notification_fall_back(notification=notification, now=now)
+
+
 def notification_fall_back(*, notification: Notification, now: datetime) -> Notification | None:
-    """After a notification failed for good, the same message to the person's next contact method
-    (one not yet used for this message). Idempotent: the key names the new channel. A message to
+    """After a notification failed for good (or a page kept failing), the same message to the
+    person's next contact method for its kind, pages or notices (one not yet used for it). Idempotent: the key names the new channel. A message to
     a bare address (no person) has nothing to fall back on."""
     if notification.recipient_id is None:
         return None
@@ -275,7 +567,9 @@ def notification_fall_back(*, notification: Notification, now: datetime) -> Noti
         Target(c, a, m).ref
         for c, a, m in siblings.values_list("channel", "address", "contact_method_id")
     }
-    target = _fallback_target(notification.recipient, used)
+    target = _fallback_target(
+        notification.recipient, used, urgent=notification.kind == Notification.Kind.PAGE
+    )
     if target is None:
         return None
     fallback = _new_notification(

@@ -1,5 +1,6 @@
 """The sweeper: the periodic safety net that re-enqueues what a lost message or a dead worker left
-behind, advances escalation timers and releases held notices as digests."""
+behind, records what was sent while the database was away, advances escalation timers, releases
+held notices as digests and tells IT when a delivery channel keeps failing."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Notification, Page
+from .delivery_health import channel_alerts_send
 from .enqueue import _enqueue_on_commit
 from .notices import digests_release
 from .pages import pages_escalate
+from .sending import sent_journal_replay
 
 
 @dataclass
@@ -22,6 +25,8 @@ class SweepResult:
     enqueued: int = 0
     escalated: int = 0
     digests: int = 0
+    recorded: int = 0
+    alerts: int = 0
 
 
 def escalations_advance(*, now: datetime) -> int:
@@ -66,7 +71,9 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
     """The periodic safety net (beat, every 15 s)."""
     now = now or timezone.now()
     result = SweepResult()
+    result.recorded = sent_journal_replay(now=now)
     result.digests = len(digests_release(now=now))
     result.escalated = escalations_advance(now=now)
     result.enqueued = stale_enqueue(now=now)
+    result.alerts = len(channel_alerts_send(now=now))
     return result

@@ -99,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "registry.context_processors.roles",
+                "notifications.context_processors.delivery_health",
             ],
         },
     },
@@ -257,11 +258,30 @@ STEWARD_ESCALATION_LEVELS = os.environ.get(
 # What an acknowledged page also does, called with (page=, now=) inside the acknowledging
 # transaction: how the apps above the delivery pipeline hook in without it importing them.
 STEWARD_PAGE_ACKNOWLEDGED = ["incidents.services.outages.outage_page_acknowledged"]
-STEWARD_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("STEWARD_DELIVERY_MAX_ATTEMPTS", "5"))
+# Retries. A page is retried until it is acknowledged, stopped or superseded by its next
+# escalation level, its backoff capped at STEWARD_PAGE_RETRY_MAX_SECONDS; after
+# STEWARD_PAGE_FALLBACK_AFTER_ATTEMPTS failed attempts it also goes to the person's next contact
+# method for pages. A notice (or digest, or message to an address) is retried for
+# STEWARD_NOTICE_RETRY_HOURS from when it was due, its backoff capped at
+# STEWARD_RETRY_MAX_SECONDS, and at most STEWARD_DELIVERY_MAX_ATTEMPTS times; then it fails and
+# goes to the person's next contact method for notices.
+STEWARD_DELIVERY_MAX_ATTEMPTS = int(os.environ.get("STEWARD_DELIVERY_MAX_ATTEMPTS", "200"))
+STEWARD_NOTICE_RETRY_HOURS = float(os.environ.get("STEWARD_NOTICE_RETRY_HOURS", "12"))
 STEWARD_RETRY_BASE_SECONDS = float(os.environ.get("STEWARD_RETRY_BASE_SECONDS", "5"))
 STEWARD_RETRY_MAX_SECONDS = float(os.environ.get("STEWARD_RETRY_MAX_SECONDS", "600"))
+STEWARD_PAGE_RETRY_MAX_SECONDS = float(os.environ.get("STEWARD_PAGE_RETRY_MAX_SECONDS", "60"))
+STEWARD_PAGE_FALLBACK_AFTER_ATTEMPTS = int(
+    os.environ.get("STEWARD_PAGE_FALLBACK_AFTER_ATTEMPTS", "3")
+)
 # A claimed row whose worker died is sent again after this; longer than any one send can take.
 STEWARD_LEASE_SECONDS = int(os.environ.get("STEWARD_LEASE_SECONDS", "60"))
+# A worker that sent a message but cannot record it (the database is away) keeps trying this
+# long before it leaves the record to the sweeper (a journal in Redis says the row was sent).
+# Well within CELERY_TASK_SOFT_TIME_LIMIT.
+STEWARD_RECORD_RETRY_SECONDS = float(os.environ.get("STEWARD_RECORD_RETRY_SECONDS", "30"))
+# A delivery channel with this many failures in a row (to two addresses or more) is degraded:
+# IT staff see a banner, /healthz and /metrics say so, and IT staff get a notice elsewhere.
+STEWARD_CHANNEL_DEGRADED_AFTER = int(os.environ.get("STEWARD_CHANNEL_DEGRADED_AFTER", "10"))
 # The sweeper re-enqueues a due pending row only if no message went out for it this long.
 STEWARD_REENQUEUE_AFTER_SECONDS = int(os.environ.get("STEWARD_REENQUEUE_AFTER_SECONDS", "30"))
 STEWARD_SWEEP_BATCH = int(os.environ.get("STEWARD_SWEEP_BATCH", "2000"))

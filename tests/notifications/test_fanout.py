@@ -184,8 +184,11 @@ def test_a_batch_is_claimed_once_and_each_row_is_sent_and_logged_once(http_sink,
     with CaptureQueriesContext(connection) as queries:
         outcomes = notifications.notifications_send(notification_ids=[*ids, ids[1]], now=AT)
     assert outcomes == {"skipped": 1, "sent": 4}
-    # One claim and one read for the batch, then one statement per send.
+    # One claim and one read for the batch, then one statement per send; the writes commit
+    # without waiting for the disk.
     assert len(queries) == 2 + 4
+    writes = [q["sql"] for i, q in enumerate(queries.captured_queries) if i != 1]
+    assert all(sql.startswith("SET LOCAL synchronous_commit = off;") for sql in writes)
     assert sorted(http_sink.keys().values()) == [1, 1, 1, 1]
     assert set(http_sink.keys()) == {r.idempotency_key for r in rows[1:]}
     sent = Notification.objects.filter(pk__in=ids[1:])

@@ -484,9 +484,13 @@ def test_a_fallback_lists_what_the_failed_message_listed(event, http_sink):
     )
     pages = page_all(event, apps("Wiki", "Billing", owner=owner))
     [first, _email] = messages_to(owner)
+    # Both methods had the page: the fallback goes to a method for pages added since (never to
+    # the account email, which the person did not choose for pages), listing the same pages.
+    ContactMethod.objects.create(
+        person=owner, kind=ContactMethod.Kind.WEBHOOK, address=http_sink.url("/new"), order=5
+    )
     fallback = services.notification_fall_back(notification=first, now=MONDAY_10)
-    # Both methods are used: the fallback goes to the account email, listing the same pages.
-    assert fallback.address == owner.email and fallback.channel == "email"
+    assert fallback.address == http_sink.url("/new") and fallback.channel == "webhook"
     assert sorted(fallback.page_ids) == sorted(p.pk for p in pages)
 
 

@@ -119,13 +119,19 @@ def test_a_method_on_file_whose_provider_is_unconfigured_fails_and_falls_back_ne
 ):
     settings.TWILIO_BASE_URL = twilio_api.url
     person = person_with(
-        (kind, address, True, True), (ContactMethod.Kind.EMAIL, "olga@example.com", False, False)
+        (kind, address, True, True),
+        (ContactMethod.Kind.EMAIL, "not-for-pages@example.com", False, False),
     )
     ProjectRoleFactory(project=project, person=person, role=ProjectRole.Role.OWNER)
     for name, value in unset.items():
         setattr(settings, name, value)
     services.pages_open(event=event, project=project, subject="Down", body="", now=MONDAY_10)
     [row] = Notification.objects.all()
+    # A method for pages added since the page was written: the one it falls back to (never the
+    # email the person turned off for pages).
+    ContactMethod.objects.create(
+        person=person, kind=ContactMethod.Kind.EMAIL, address="olga@example.com", order=5
+    )
     assert services.notification_send(notification_id=row.pk, now=MONDAY_10) == "failed"
     row.refresh_from_db()
     assert (row.state, row.sent_at) == ("failed", None)

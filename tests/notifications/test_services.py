@@ -13,7 +13,7 @@ from notifications import channels, services
 from notifications.models import DeliveryAttempt, Notification, Page
 from notifications.services import enqueue
 from registry.models import ContactMethod, ProjectRole
-from tests.factories import PersonFactory, ProjectRoleFactory
+from tests.factories import ContactMethodFactory, PersonFactory, ProjectRoleFactory
 
 from .conftest import MONDAY_10, person_with
 
@@ -261,6 +261,7 @@ def test_a_failing_webhook_is_retried_with_backoff_and_retry_after_then_falls_ba
 ):
     person = person_with(
         (ContactMethod.Kind.WEBHOOK, http_sink.url("/hook"), True, True),
+        (ContactMethod.Kind.EMAIL, "pages-only@example.com", True, False),
         (ContactMethod.Kind.SLACK, http_sink.url("/slack"), False, False),
         email="fallback@example.com",
     )
@@ -293,22 +294,29 @@ def test_a_failing_webhook_is_retried_with_backoff_and_retry_after_then_falls_ba
         ("retry", 429),
         ("failed", 503),
     ]
-    # Fallback: the person's next contact method (Slack), even though it does not take notices.
-    fallback = Notification.objects.get(fallback_of=row)
-    assert (fallback.channel, fallback.address) == ("slack", http_sink.url("/slack"))
-    assert services.notification_send(notification_id=fallback.pk, now=now) == "sent"
-    assert http_sink.requests[-1].json()["text"] == "s"
-    assert len(http_sink.requests) == 4
+    # No fallback: the notice went to every method that takes notices already, and the others
+    # (the email for pages only, the Slack the person switched off, their account email) are
+    # not theirs for notices.
+    assert not Notification.objects.filter(fallback_of=row).exists()
+    assert len(http_sink.requests) == 3
 
 
 @pytest.mark.parametrize("status", [400, 404, 410])
 def test_a_permanent_http_error_is_not_retried_and_falls_back_at_once(event, http_sink, status):
     person = person_with(
-        (ContactMethod.Kind.WEBHOOK, http_sink.url("/hook"), True, True), email="p@example.com"
+        (ContactMethod.Kind.WEBHOOK, http_sink.url("/hook"), True, True),
+        email="account@example.com",
     )
     http_sink.plan("/hook", [status])
     [row] = services.notices_send(
         event=event, topic="t", recipients=[person], subject="s", body="", now=MONDAY_10
+    )
+    # Methods added since the notice was written: one switched off for notices, one for them.
+    ContactMethodFactory(
+        person=person, kind="sms", address="+15550100", for_pages=True, for_notices=False, order=1
+    )
+    ContactMethodFactory(
+        person=person, kind="email", address="p@example.com", for_pages=False, order=2
     )
     assert services.notification_send(notification_id=row.pk, now=MONDAY_10) == "failed"
     row.refresh_from_db()
@@ -317,7 +325,7 @@ def test_a_permanent_http_error_is_not_retried_and_falls_back_at_once(event, htt
     assert (fallback.channel, fallback.address, fallback.contact_method_id) == (
         "email",
         "p@example.com",
-        None,
+        person.contact_methods.get(kind="email").pk,
     )
     services.notification_send(notification_id=fallback.pk, now=MONDAY_10)
     assert mail.outbox[0].to == ["p@example.com"]

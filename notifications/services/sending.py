@@ -136,8 +136,7 @@ def _finish(notification: Notification, **fields) -> bool:
 def _finish_sent(notification: Notification, *, started: datetime, latency: int, status) -> bool:
     """`_finish(state=sent)` and its DeliveryAttempt row in ONE statement (atomic on its own):
     the same conditional update on the lease, and the attempt written only when it matched. The
-    ORM's two statements and transaction cost a fast send several times more. PostgreSQL only
-    (SQLite has no UPDATE in a WITH): see `_send_claimed`.
+    ORM's two statements and transaction cost a fast send several times more: see `_send_claimed`.
 
     Committed without waiting for the disk, like the claim (see `_CLAIM_SQL`)."""
     sql = (

@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vDuration
 
 from oncall.feeds import feed_for_token
 from registry.models import ITSystem, Person, ProjectRole
@@ -93,7 +93,10 @@ def change_calendar(changes: QuerySet[Change], *, name: str, now: datetime) -> b
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", name)
-    calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    # RFC 7986: a DURATION (`PT1H`); a bare timedelta would be written as text ("1:00:00").
+    calendar.add(
+        "refresh-interval", vDuration(timedelta(hours=1)), parameters={"VALUE": "DURATION"}
+    )
     for change in changes:
         calendar.add_component(_event(change, now=now))
     return calendar.to_ical()

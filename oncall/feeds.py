@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vDuration
 
 from steward.headers import content_disposition
 
@@ -66,7 +66,10 @@ def calendar_for(feed: CalendarFeed, *, now: datetime | None = None) -> bytes:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", feed_name(feed))
-    calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    # RFC 7986: a DURATION (`PT1H`); a bare timedelta would be written as text ("1:00:00").
+    calendar.add(
+        "refresh-interval", vDuration(timedelta(hours=1)), parameters={"VALUE": "DURATION"}
+    )
     for shift in feed_shifts(feed, now=now):
         event = Event()
         event.add("uid", shift.uid)

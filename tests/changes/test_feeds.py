@@ -120,3 +120,12 @@ def test_the_feeds_page_offers_the_change_calendar(client, graph, feed):
     client.force_login(graph.people_owner.user)
     body = client.get("/me/feeds/").content.decode()
     assert f"/feeds/changes/{feed.token}.ics" in body
+
+
+def test_the_refresh_interval_is_an_rfc_5545_duration(client, graph, it, feed):
+    """Calendar apps that follow RFC 7986 (and icalendar 7) refuse `1:00:00`."""
+    response = client.get(f"/feeds/changes/{feed.token}.ics")
+    lines = response.content.decode().split("\r\n")
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in lines
+    calendar = Calendar.from_ical(response.content)
+    assert calendar.decoded("refresh-interval") == timedelta(hours=1)

@@ -243,3 +243,12 @@ def test_someone_else_cannot_revoke_a_feed_and_the_token_is_not_audited(setup):
     assert response.status_code == 403
     assert CalendarFeed.objects.get().revoked_at is None
     assert not any(feed.token in str(e.changes) for e in AuditEntry.objects.all())
+
+
+def test_the_rotation_feed_refresh_interval_is_an_rfc_5545_duration(setup):
+    """Calendar apps that follow RFC 7986 (and icalendar 7) refuse `1:00:00`."""
+    project, owner, ann, bob, rot = setup
+    feed = oncall_services.calendar_feed_create(actor=owner.user, rotation=rot)
+    response = Client().get(f"/feeds/oncall/{feed.token}.ics")
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in response.content.decode().split("\r\n")
+    assert Calendar.from_ical(response.content).decoded("refresh-interval") == timedelta(hours=1)

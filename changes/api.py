@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from registry.models import ITSystem, Project
 from registry.permissions import is_it_staff
-from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
+from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, LocalDateTimeField, parse_input
 
 from . import selectors, services
 from .models import Change, ChangeResponse, ImpactedProject
@@ -79,7 +79,7 @@ class PreviewOwnerOut(serializers.Serializer):
     person = serializers.IntegerField(source="person.pk")
     display_name = serializers.CharField(source="person.display_name")
     role = serializers.CharField()
-    local_time = serializers.DateTimeField(default_timezone=None)
+    local_time = LocalDateTimeField()
     in_working_hours = serializers.BooleanField()
 
 

@@ -128,3 +128,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Conflict):
         return Response({"detail": exc.message, "code": exc.code}, status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """A datetime written with its own offset: a person's local time (`…T07:00:00-08:00`), never
+    converted to the server's zone (DRF's DateTimeField writes every value in the current zone,
+    `…Z` here)."""
+
+    def to_representation(self, value):
+        return value.isoformat() if value is not None else None

@@ -2,6 +2,7 @@
 naming the reason with nothing written and nothing sent, and who may do what."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -281,3 +282,27 @@ def test_nobody_else_answers_for_a_project_they_are_not_on(graph, it_user):
         == 403
     )
     assert not ChangeResponse.objects.exists()
+
+
+def test_the_preview_shows_each_owners_clock_with_their_own_offset(graph, reader):
+    """An owner in Los Angeles at a 15:00 UTC start is at 07:00 (or 08:00 in summer) there: the
+    API writes that with LA's offset, and the page shows it whatever the viewer's zone."""
+    Person = type(graph.people_owner)
+    Person.objects.filter(pk=graph.people_owner.pk).update(time_zone="America/Los_Angeles")
+    start = START.replace(hour=15, minute=0, second=0)
+    expected = start.astimezone(ZoneInfo("America/Los_Angeles"))
+
+    body = (
+        client_for(reader)
+        .post(
+            f"{API}/changes/preview/",
+            {"systems": ["dc-austin"], "planned_start_at": start.isoformat()},
+            format="json",
+        )
+        .json()
+    )
+
+    people = next(p for p in body["projects"] if p["project"] == "people")
+    [owner] = people["owners"]
+    assert owner["local_time"] == expected.isoformat()
+    assert datetime.fromisoformat(owner["local_time"]).utcoffset() == expected.utcoffset()

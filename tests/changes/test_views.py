@@ -1,6 +1,7 @@
 """The change pages: forms in the author's time zone, service errors inline, the htmx impact
 preview from the same URL, transitions, answers."""
 
+import re
 import zoneinfo
 from datetime import datetime, timedelta
 
@@ -80,6 +81,22 @@ def test_the_preview_fragment_comes_from_the_same_url_for_htmx(graph, it_client)
     assert "SSO → Datacenter Austin" in html
     assert "<strong>1</strong> outside working hours" in html
     assert "Cai Owner" in html
+
+
+def test_the_preview_shows_owners_their_own_clock_not_the_viewers(graph, it_client):
+    """IT in Berlin plans 22:00 on 1 July 2030 (20:00 UTC): Pia, in Los Angeles, is at 13:00."""
+    graph.people_owner.time_zone = "America/Los_Angeles"
+    graph.people_owner.save()
+
+    fragment = it_client.get(
+        "/it/changes/new/",
+        {"systems": [graph.dc.pk], "planned_start_at": "2030-07-01T22:00"},
+        **HTMX,
+    )
+
+    text = " ".join(re.sub(r"<[^>]+>", " ", fragment.content.decode()).split())
+    assert "Pia Owner (13:00" in text
+    assert "Pia Owner (22:00" not in text
 
 
 def test_transition_buttons_move_the_change_and_a_refused_one_says_why(graph, it_client, it_user):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -252,3 +255,35 @@ def test_the_rotation_feed_refresh_interval_is_an_rfc_5545_duration(setup):
     response = Client().get(f"/feeds/oncall/{feed.token}.ics")
     assert "REFRESH-INTERVAL;VALUE=DURATION:PT1H" in response.content.decode().split("\r\n")
     assert Calendar.from_ical(response.content).decoded("refresh-interval") == timedelta(hours=1)
+
+
+def test_schedule_page_shows_each_persons_local_time_in_their_zone_and_reads_as_text(setup):
+    """Their own clock, not UTC labelled with their zone; no template comment printed; the
+    coverage grid's words do not run together when read as text."""
+    project, owner, ann, bob, rot = setup
+    before = timezone.now()
+    response = client_for(owner.user).get("/projects/payroll/oncall/?tz=UTC")
+    after = timezone.now()
+    html = response.content.decode()
+    for member, zone_name in ((ann, "America/New_York"), (bob, "Asia/Kolkata")):
+        shown = {
+            f'{moment.astimezone(ZoneInfo(zone_name)):%a %H:%M} <span class="muted">{zone_name}'
+            for moment in (before, after)
+        }
+        assert any(s in html for s in shown), (member.display_name, shown)
+    assert "{#" not in html and "#}" not in html
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "coveredcovered" not in text and "coveredcovered," not in text
+
+
+def test_no_template_comment_spans_lines():
+    """Django prints a `{# … #}` that spans lines: each must close on the line it opens."""
+    from django.conf import settings
+
+    offenders = []
+    for folder in settings.TEMPLATES[0]["DIRS"]:
+        for path in Path(folder).rglob("*.html"):
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if line.count("{#") > line.count("#}"):
+                    offenders.append(f"{path}:{number}")
+    assert offenders == []

@@ -185,9 +185,13 @@ class PolicyUpdateIn(serializers.Serializer):
     levels = LevelIn(many=True, required=False, allow_empty=True)
 
 
-# A supporter's role: a project role, or `on_call` for the rotations' entries (named in
+# A supporter's role: a project role, or `on_call` / `on_call_next` for the rotations' entries (named in
 # SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] so it does not collide with the project roles).
-SUPPORTER_ROLES = [*ProjectRole.Role.choices, ("on_call", "On call")]
+SUPPORTER_ROLES = [
+    *ProjectRole.Role.choices,
+    ("on_call", "On call"),
+    ("on_call_next", "On call next"),
+]
 
 
 class SupporterOut(serializers.Serializer):

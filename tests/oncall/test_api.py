@@ -244,6 +244,23 @@ def test_support_endpoint_names_on_call_now_and_next(owned):
     assert (start.hour, start.minute) == (9, 0)  # the layer's handoff time, in UTC
 
 
+def test_every_supporter_role_the_support_api_writes_is_in_its_published_schema(owned):
+    """Clients generated from /api/schema/ refuse a role the schema does not list."""
+    project, owner = owned
+    rot = rotation(project)
+    layer(rot, [person("Ann"), person("Bob")], length=RotationLayer.Length.DAILY)
+    client = api(owner.user)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    listed = set(schema["components"]["schemas"]["SupporterRoleEnum"]["enum"])
+
+    body = client.get("/api/v1/projects/payroll/support/").json()
+
+    lists = ("owners", "maintainers", "backups", "on_call_now", "on_call_next")
+    written = {s["role"] for key in lists for s in body[key]}
+    assert {"owner", "on_call", "on_call_next"} <= written
+    assert written <= listed, written - listed
+
+
 def test_team_rotation_is_written_by_team_members(owned):
     project, owner = owned
     team = TeamFactory()

@@ -97,21 +97,18 @@ class _Part:
         return self.model.from_db(connection.alias, self.names, converted)
 
 
-_claim_parts: list[_Part] = []
+_claim_parts: tuple[_Part, ...] = ()
 
 
-def _claim_sql() -> tuple[str, list[_Part]]:
-    if not _claim_parts:
-        page = Notification._meta.get_field("page").related_model
-        project = Notification._meta.get_field("project").related_model
-        endpoint = Notification._meta.get_field("webhook_endpoint").related_model
-        _claim_parts.extend(
-            [
-                _Part(Notification, "c"),
-                _Part(page, "p", frozenset(_PAGE_UNREAD)),
-                _Part(project, "pr"),
-                _Part(endpoint, "w"),
-            ]
+def _claim_sql() -> tuple[str, tuple[_Part, ...]]:
+    global _claim_parts
+    if not _claim_parts:  # once a process; two threads doing it at once build the same thing
+        field = Notification._meta.get_field
+        _claim_parts = (
+            _Part(Notification, "c"),
+            _Part(field("page").related_model, "p", frozenset(_PAGE_UNREAD)),
+            _Part(field("project").related_model, "pr"),
+            _Part(field("webhook_endpoint").related_model, "w"),
         )
     c, p, pr, w = _claim_parts
     # Table and column names from the models' metadata; every value is a parameter.

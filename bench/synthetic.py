@@ -375,6 +375,18 @@ def _copy(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
     cursor.copy_expert(f'COPY "{table}" ({quoted}) FROM STDIN', buffer)
 
 
+# The tables whose `name` is stored beside its skeleton (registry.names.SkeletonField): COPY
+# skips the field's pre_save, so the skeleton is computed here.
+_SKELETONS = {"registry_team", "registry_itsystem", "registry_project"}
+
+
+def _with_skeletons(columns: list[str], rows: list[tuple]) -> tuple[list[str], list[tuple]]:
+    from registry.names import name_skeleton
+
+    at = columns.index("name")
+    return [*columns, "name_skeleton"], [(*r, name_skeleton(r[at])) for r in rows]
+
+
 def _fingerprint_in_database() -> tuple[int, int, int, int]:
     from django.db import connection
 
@@ -409,6 +421,8 @@ def build(
         names = ", ".join(f'"{table}"' for table in planned.tables)
         cursor.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
         for table, (columns, rows) in planned.tables.items():
+            if table in _SKELETONS:
+                columns, rows = _with_skeletons(columns, rows)
             _copy(cursor, table, columns, rows)
         for table in planned.tables:
             cursor.execute(

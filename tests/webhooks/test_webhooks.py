@@ -542,3 +542,17 @@ def test_loopback_metadata_and_private_addresses_are_refused_unless_allowed(
     row = world.people_hook.deliveries.get()
     assert row.state == "failed"
     assert "127.0.0.1 is a loopback address; Steward does not send there" in row.last_error
+
+
+def test_the_claim_returns_an_outgoing_webhooks_rows_with_their_endpoint(world):
+    from tests.notifications.test_fanout import assert_claimed_as_the_orm_reads_them
+
+    open_outage(world, world.sso)
+    rows = Notification.objects.filter(webhook_endpoint__isnull=False, state="pending")
+    ids = sorted(rows.values_list("pk", flat=True))
+    assert ids
+    later = timezone.now() + dt.timedelta(days=1)
+    claimed = delivery.notifications_claim(notification_ids=ids, now=later)
+    assert [n.pk for n in claimed] == ids
+    assert all(n.webhook_endpoint_id for n in claimed)
+    assert_claimed_as_the_orm_reads_them(claimed)

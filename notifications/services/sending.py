@@ -113,7 +113,7 @@ def _claim_sql() -> tuple[str, tuple[_Part, ...]]:
     c, p, pr, w = _claim_parts
     # Table and column names from the models' metadata; every value is a parameter.
     sql = (
-        "SET LOCAL synchronous_commit = off; "  # noqa: S608
+        "SET LOCAL synchronous_commit = off; "  # noqa: S608  # nosec B608: names from model metadata
         f"WITH c AS ({_CLAIM_UPDATE}) "
         f"SELECT {c.select()}, {p.select()}, {pr.select()}, {w.select()} FROM c "
         f"LEFT JOIN {p.model._meta.db_table} p ON p.id = c.page_id "

@@ -73,3 +73,21 @@ def responders(project, http_sink):  # noqa: F811
     ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
     ProjectRoleFactory(project=project, person=backup, role=ProjectRole.Role.BACKUP)
     return owner, backup
+
+
+def build_projects(sink, count, *, channels=("email", "webhook")):
+    """`count` projects, each with one owner reachable over the given channels."""
+    projects = []
+    for i in range(count):
+        methods = []
+        if "email" in channels:
+            methods.append((ContactMethod.Kind.EMAIL, f"owner{i}@example.com", True, True))
+        if "webhook" in channels:
+            methods.append((ContactMethod.Kind.WEBHOOK, sink.url(f"/o{i}"), True, True))
+        if "slack" in channels:
+            methods.append((ContactMethod.Kind.SLACK, sink.url(f"/slack{i}"), True, True))
+        owner = person_with(*methods, display_name=f"Owner {i}")
+        project = ProjectFactory(name=f"App {i}")
+        ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+        projects.append(project)
+    return projects

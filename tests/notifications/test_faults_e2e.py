@@ -29,12 +29,11 @@ from incidents.models import Outage
 from notifications import services
 from notifications.channels import message_id
 from notifications.models import Notification
-from registry.models import ContactMethod, ProjectRole
 from steward import health
 from tests.e2e_support import wait_for
-from tests.factories import ProjectFactory, ProjectRoleFactory, SystemFactory
+from tests.factories import SystemFactory
 
-from .conftest import person_with
+from .conftest import build_projects
 
 pytestmark = [pytest.mark.e2e]
 
@@ -59,22 +58,6 @@ def sweep():
 
 def all_done() -> bool:
     return not Notification.objects.exclude(state__in=["sent", "cancelled", "failed"]).exists()
-
-
-def build_owners(http_sink, count, *, channels):
-    """`count` projects, each with one owner reachable over the given channels (for pages)."""
-    projects = []
-    for i in range(count):
-        methods = []
-        if "email" in channels:
-            methods.append((ContactMethod.Kind.EMAIL, f"owner{i}@example.com", True, True))
-        if "webhook" in channels:
-            methods.append((ContactMethod.Kind.WEBHOOK, http_sink.url(f"/o{i}"), True, True))
-        owner = person_with(*methods, display_name=f"Owner {i}")
-        project = ProjectFactory(name=f"App {i}")
-        ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
-        projects.append(project)
-    return projects
 
 
 def open_pages(projects, *, now=None):
@@ -128,7 +111,7 @@ class TestSmtpDownForTenMinutes:
             services.notifications_send(notification_ids=ids[start : start + 16], now=now)
 
     def test_every_page_arrives_once_when_the_mail_server_comes_back(self, smtp_sink, http_sink):
-        projects = build_owners(http_sink, self.PROJECTS, channels=("email",))
+        projects = build_projects(http_sink, self.PROJECTS, channels=("email",))
         start = timezone.now()
         open_pages(projects, now=start)
         self.send_due(start, limit=self.SENT_BEFORE)
@@ -224,7 +207,7 @@ class TestARealWorkerOutlastsFaults:
         self, celery_worker, smtp_sink, http_sink
     ):
         worker = celery_worker(smtp_port=smtp_sink.port, **FAST)
-        projects = build_owners(http_sink, 30, channels=("webhook", "email"))
+        projects = build_projects(http_sink, 30, channels=("webhook", "email"))
         for i in range(30):  # each receiver holds its answer: messages are on the wire
             http_sink.plan(f"/o{i}", [("sleep", 0.4)])
         open_pages(projects)
@@ -245,7 +228,7 @@ class TestARealWorkerOutlastsFaults:
         self, celery_worker, smtp_sink, http_sink
     ):
         celery_worker(smtp_port=smtp_sink.port, **FAST)
-        projects = build_owners(http_sink, 30, channels=("webhook", "email"))
+        projects = build_projects(http_sink, 30, channels=("webhook", "email"))
         for i in range(30):
             http_sink.plan(f"/o{i}", [("sleep", 0.1)])
         open_pages(projects)
@@ -261,7 +244,7 @@ class TestARealWorkerOutlastsFaults:
         self, celery_worker, smtp_sink, http_sink
     ):
         worker = celery_worker(smtp_port=smtp_sink.port, **FAST)
-        projects = build_owners(http_sink, 40, channels=("webhook", "email"))
+        projects = build_projects(http_sink, 40, channels=("webhook", "email"))
         for i in range(40):
             http_sink.plan(f"/o{i}", [("sleep", 0.15)])
         open_pages(projects)

@@ -23,11 +23,11 @@ from incidents.events import outage_event
 from incidents.models import Outage
 from notifications import services
 from notifications.models import Notification, Page
-from registry.models import ContactMethod, ProjectRole
+from registry.models import ProjectRole
 from tests.e2e_support import wait_for
-from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory, SystemFactory
+from tests.factories import PersonFactory, ProjectRoleFactory, SystemFactory
 
-from .conftest import person_with
+from .conftest import build_projects
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -58,24 +58,6 @@ def outage_on(system, title="Core database down"):
     outage = Outage.objects.create(title=title)
     outage.systems.set([system])
     return outage
-
-
-def build_projects(http_sink, count, *, channels=("email", "webhook")):
-    """`count` projects, each with one owner reachable over the given channels."""
-    projects = []
-    for i in range(count):
-        methods = []
-        if "email" in channels:
-            methods.append((ContactMethod.Kind.EMAIL, f"owner{i}@example.com", True, True))
-        if "webhook" in channels:
-            methods.append((ContactMethod.Kind.WEBHOOK, http_sink.url(f"/o{i}"), True, True))
-        if "slack" in channels:
-            methods.append((ContactMethod.Kind.SLACK, http_sink.url(f"/slack{i}"), True, True))
-        owner = person_with(*methods, display_name=f"Owner {i}")
-        project = ProjectFactory(name=f"App {i}")
-        ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
-        projects.append(project)
-    return projects
 
 
 def open_pages(outage, projects):

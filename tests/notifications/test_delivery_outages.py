@@ -54,6 +54,24 @@ def dead_url() -> str:
 # --- pages: retried until acknowledged or superseded, with a backoff in minutes ---------------
 
 
+def two_apps_paged_together(event, http_sink):
+    """Wiki and Billing, both owned by one person with a backup (each reachable by webhook),
+    paged in one call: the owner gets one message listing both pages."""
+    owner = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/o"), True, True))
+    backup = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/b"), True, True))
+    projects = [ProjectFactory(name=name) for name in ("Wiki", "Billing")]
+    for project in projects:
+        ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+        ProjectRoleFactory(project=project, person=backup, role=ProjectRole.Role.BACKUP)
+    wiki, billing = services.pages_open_many(
+        event=event,
+        requests=[services.PageRequest(p, f"Down: {p.name}", "") for p in projects],
+        headline="Core database down",
+        now=MONDAY_10,
+    )
+    return owner, backup, wiki, billing
+
+
 class TestAPageOutlastsAnOutage:
     @pytest.fixture(autouse=True)
     def _settings(self, settings):
@@ -129,18 +147,7 @@ class TestAPageOutlastsAnOutage:
         """One message lists two apps' pages: acknowledging one while the message is on the wire
         does not stop the retry (the other is still open), escalating only one does not either;
         once both have escalated (their next level has them), it stops."""
-        owner = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/o"), True, True))
-        backup = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/b"), True, True))
-        projects = [ProjectFactory(name=name) for name in ("Wiki", "Billing")]
-        for project in projects:
-            ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
-            ProjectRoleFactory(project=project, person=backup, role=ProjectRole.Role.BACKUP)
-        wiki, billing = services.pages_open_many(
-            event=event,
-            requests=[services.PageRequest(p, f"Down: {p.name}", "") for p in projects],
-            headline="Core database down",
-            now=MONDAY_10,
-        )
+        owner, backup, wiki, billing = two_apps_paged_together(event, http_sink)
         [row] = Notification.objects.filter(recipient=owner)
         assert sorted(row.page_ids) == sorted([wiki.pk, billing.pk])
         http_sink.plan("/o", [503, 503, 503])
@@ -167,18 +174,7 @@ class TestAPageOutlastsAnOutage:
     def test_a_message_is_not_superseded_while_one_of_its_pages_has_not_escalated(
         self, event, http_sink
     ):
-        owner = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/o"), True, True))
-        backup = person_with((ContactMethod.Kind.WEBHOOK, http_sink.url("/b"), True, True))
-        projects = [ProjectFactory(name=name) for name in ("Wiki", "Billing")]
-        for project in projects:
-            ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
-            ProjectRoleFactory(project=project, person=backup, role=ProjectRole.Role.BACKUP)
-        wiki, billing = services.pages_open_many(
-            event=event,
-            requests=[services.PageRequest(p, f"Down: {p.name}", "") for p in projects],
-            headline="Core database down",
-            now=MONDAY_10,
-        )
+        owner, backup, wiki, billing = two_apps_paged_together(event, http_sink)
         [row] = Notification.objects.filter(recipient=owner)
         http_sink.plan("/o", [503, 503])
         assert services.notification_send(notification_id=row.pk, now=MONDAY_10) == "retry"

@@ -6,8 +6,10 @@ acted on once is refused the second time (409)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -22,15 +24,24 @@ from .providers import slack, twilio
 TWIML = "application/xml"
 
 
-def _twilio_refusal(request: HttpRequest) -> HttpResponse | None:
-    valid = twilio.request_is_valid(
-        path=request.get_full_path(),
-        params=request.POST,
-        signature=request.headers.get("X-Twilio-Signature", ""),
-    )
-    if not valid:
-        return HttpResponse("Twilio signature missing or not valid.", status=403)
-    return None
+def twilio_callback(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view Twilio calls: POST only, no CSRF token (Twilio is not a browser), and a 403 unless
+    the request carries Twilio's valid signature over this URL and its parameters."""
+
+    @csrf_exempt
+    @require_POST
+    @functools.wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        valid = twilio.request_is_valid(
+            path=request.get_full_path(),
+            params=request.POST,
+            signature=request.headers.get("X-Twilio-Signature", ""),
+        )
+        if not valid:
+            return HttpResponse("Twilio signature missing or not valid.", status=403)
+        return view(request, *args, **kwargs)
+
+    return checked
 
 
 def _replayed() -> HttpResponse:
@@ -45,23 +56,15 @@ def _call_notification(pk: int) -> Notification:
     )
 
 
-@csrf_exempt
-@require_POST
+@twilio_callback
 def twilio_voice(request: HttpRequest, pk: int) -> HttpResponse:
     """What the call says when answered. Fetching it changes nothing, so Twilio may fetch twice."""
-    refusal = _twilio_refusal(request)
-    if refusal:
-        return refusal
     notification = _call_notification(pk)
     return HttpResponse(twilio.voice_twiml(notification), content_type=TWIML)
 
 
-@csrf_exempt
-@require_POST
+@twilio_callback
 def twilio_gather(request: HttpRequest, pk: int) -> HttpResponse:
-    refusal = _twilio_refusal(request)
-    if refusal:
-        return refusal
     notification = _call_notification(pk)
     digits = request.POST.get("Digits", "")
     if digits != "1":
@@ -76,12 +79,8 @@ def twilio_gather(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(twilio.gather_twiml(acknowledged=acknowledged), content_type=TWIML)
 
 
-@csrf_exempt
-@require_POST
+@twilio_callback
 def twilio_call_status(request: HttpRequest, pk: int) -> HttpResponse:
-    refusal = _twilio_refusal(request)
-    if refusal:
-        return refusal
     notification = _call_notification(pk)
     try:
         services.call_outcome_record(
@@ -94,13 +93,9 @@ def twilio_call_status(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@csrf_exempt
-@require_POST
+@twilio_callback
 def twilio_sms(request: HttpRequest) -> HttpResponse:
     """An SMS to Steward's number: `ACK <code>` acknowledges; the answer is the reply text."""
-    refusal = _twilio_refusal(request)
-    if refusal:
-        return refusal
     try:
         outcome = services.page_ack_by_sms_reply(
             message_sid=request.POST.get("MessageSid", ""),

@@ -26,9 +26,10 @@ def configured() -> str | None:
     return apprise_refusal()
 
 
-def push_body(notification: Notification) -> str:
+def push_body(notification: Notification, ack: str) -> str:
+    """The text of a push: the message, its acknowledge link (`ack`, the one the tap opens too:
+    one link, signed once) and its link."""
     body = notification.body or notification.subject
-    ack = ack_url_of(notification)
     if ack:
         body = f"{body}\n\nAcknowledge: {ack}"
     if notification.link:
@@ -58,14 +59,15 @@ def send(notification: Notification) -> int:
     refusal = apprise_destination_refusal(notification.address)
     if refusal:
         raise PermanentError(refusal)
+    ack = ack_url_of(notification)
     pusher = apprise.Apprise()
-    if not pusher.add(_with_click(notification.address, ack_url_of(notification))):
+    if not pusher.add(_with_click(notification.address, ack)):
         raise PermanentError("Apprise cannot send to this URL (unknown service or bad form).")
     title = f"[PAGE] {notification.subject}" if notification.is_urgent else notification.subject
     with apprise.LogCapture(level=logging.WARNING) as captured:
         ok = pusher.notify(
             title=title[:250],
-            body=push_body(notification),
+            body=push_body(notification, ack),
             notify_type=(
                 apprise.NotifyType.FAILURE if notification.is_urgent else apprise.NotifyType.INFO
             ),

@@ -126,7 +126,12 @@ class Notification(models.Model):
 
     # A digest bundles notices of many events, so it has none of its own.
     event_type = models.ForeignKey(
-        ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        ContentType,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # notification_event_idx leads with it
     )
     event_id = models.PositiveBigIntegerField(null=True, blank=True)
     event = GenericForeignKey("event_type", "event_id")
@@ -136,7 +141,12 @@ class Notification(models.Model):
     # project's or IT system's outgoing webhook. Those have no contact methods to fall back on
     # and no working hours to hold for.
     recipient = models.ForeignKey(
-        Person, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+        Person,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        db_index=False,  # notification_recipient_idx leads with it
     )
     project = models.ForeignKey(
         Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -152,7 +162,7 @@ class Notification(models.Model):
     round = models.PositiveIntegerField(default=0)
     # (event, topic, recipient, contact channel, round); also the webhook Idempotency-Key and the
     # seed of the email Message-ID, so receivers can drop what they have already seen.
-    idempotency_key = models.CharField(max_length=255, unique=True)
+    idempotency_key = models.CharField(max_length=255)  # unique: see Meta
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     deliver_after = models.DateTimeField()
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -176,10 +186,20 @@ class Notification(models.Model):
         help_text="Every page this message lists (a page's notification: at least `page`).",
     )
     digest = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="bundled"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bundled",
+        db_index=False,  # notification_digest_idx, partial
     )
     fallback_of = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="fallbacks"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="fallbacks",
+        db_index=False,  # notification_fallback_idx, partial
     )
     # An outgoing webhook's delivery: signed with the endpoint's secret, its body the JSON sent.
     webhook_endpoint = models.ForeignKey(
@@ -188,9 +208,15 @@ class Notification(models.Model):
         null=True,
         blank=True,
         related_name="deliveries",
+        db_index=False,  # notification_webhook_idx leads with it
     )
     redelivery_of = models.ForeignKey(
-        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="redeliveries"
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="redeliveries",
+        db_index=False,  # notification_redelivery_idx, partial
     )
     created_at = models.DateTimeField()
 
@@ -217,7 +243,14 @@ class Notification(models.Model):
                 condition=~Q(state="sending") | Q(lease_expires_at__isnull=False),
                 name="notification_sending_has_lease",
             ),
+            # A constraint, not `unique=True`, which would add a second (LIKE) index.
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="notification_idempotency_key_unique"
+            ),
         ]
+        # Few indexes: a row changes state (so every index takes a new entry) up to three times
+        # on its way out, and that cost is paid per message of a fan-out. Foreign keys that
+        # another index leads with have none of their own; those set on few rows are partial.
         indexes = [
             # What the sweeper scans: small, because sent rows leave it.
             models.Index(
@@ -240,6 +273,19 @@ class Notification(models.Model):
                 fields=["webhook_endpoint", "-created_at"],
                 condition=Q(webhook_endpoint__isnull=False),
                 name="notification_webhook_idx",
+            ),
+            models.Index(
+                fields=["digest"], condition=Q(digest__isnull=False), name="notification_digest_idx"
+            ),
+            models.Index(
+                fields=["fallback_of"],
+                condition=Q(fallback_of__isnull=False),
+                name="notification_fallback_idx",
+            ),
+            models.Index(
+                fields=["redelivery_of"],
+                condition=Q(redelivery_of__isnull=False),
+                name="notification_redelivery_idx",
             ),
         ]
 

@@ -142,20 +142,16 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
         )
         rows = cursor.fetchall()
     claimed = []
+    row_part, *joined = parts
     for values in rows:
-        at = 0
-        built = []
-        for part in parts:
-            built.append(part.build(values[at : at + len(part.fields)]))
-            at += len(part.fields)
-        notification, page, project, endpoint = built
+        at = len(row_part.fields)
+        notification = row_part.build(values[:at])
+        # What the row points at (its page, project, outgoing webhook), when it points at it.
         # The recipient is read only if a send fails for good (to fall back).
-        if notification.page_id:
-            notification.page = page
-        if notification.project_id:
-            notification.project = project
-        if notification.webhook_endpoint_id:
-            notification.webhook_endpoint = endpoint
+        for part, field in zip(joined, ("page", "project", "webhook_endpoint"), strict=True):
+            if getattr(notification, f"{field}_id") is not None:
+                setattr(notification, field, part.build(values[at : at + len(part.fields)]))
+            at += len(part.fields)
         if notification.event_type_id:
             notification.event_type = ContentType.objects.get_for_id(notification.event_type_id)
         claimed.append(notification)
@@ -201,38 +197,57 @@ def _finish(notification: Notification, **fields) -> bool:
     )
 
 
-def _finish_sent(notification: Notification, *, started: datetime, latency: int, status) -> bool:
-    """`_finish(state=sent)` and its DeliveryAttempt row in ONE statement (atomic on its own):
-    the same conditional update on the lease, and the attempt written only when it matched. The
-    ORM's two statements and transaction cost a fast send several times more: see `_send_claimed`.
+class Delivered:
+    """A message that went out and is yet to be recorded: the row, when its send started, how
+    long it took and the status the receiver answered."""
 
-    Committed without waiting for the disk, like the claim (see `_CLAIM_SQL`)."""
-    sql = (
-        "SET LOCAL synchronous_commit = off; "
-        "WITH done AS (UPDATE notifications_notification SET state = %s, sent_at = %s, "
-        "lease_expires_at = NULL, lease_token = '' "
-        "WHERE id = %s AND state = %s AND lease_token = %s RETURNING id) "
-        "INSERT INTO notifications_deliveryattempt (notification_id, number, started_at, "
-        "latency_ms, outcome, status_code, error) "
-        "SELECT id, %s, %s, %s, %s, %s, '' FROM done"
-    )
+    __slots__ = ("latency", "notification", "started", "status")
+
+    def __init__(self, notification: Notification, *, started: datetime, latency: int, status):
+        self.notification = notification
+        self.started = started
+        self.latency = latency
+        self.status = status
+
+
+# Mark delivered rows sent and write their DeliveryAttempt rows in ONE statement (atomic on its
+# own): the same conditional update on each row's lease, each attempt written only when its row
+# matched. Committed without waiting for the disk, like the claim (see `_CLAIM_UPDATE`). The
+# ORM's two statements and a transaction a row cost a fast send several times more.
+_RECORD_SENT = (
+    "SET LOCAL synchronous_commit = off; "
+    "WITH v AS (SELECT * FROM unnest(%(ids)s::bigint[], %(tokens)s::text[], %(numbers)s::int[], "
+    "%(started)s::timestamptz[], %(latencies)s::int[], %(statuses)s::int[]) "
+    "AS v(id, token, number, started, latency, status)), "
+    "done AS (UPDATE notifications_notification n SET state = 'sent', sent_at = %(now)s, "
+    "lease_expires_at = NULL, lease_token = '' FROM v "
+    "WHERE n.id = v.id AND n.state = 'sending' AND n.lease_token = v.token RETURNING n.id) "
+    "INSERT INTO notifications_deliveryattempt (notification_id, number, started_at, "
+    "latency_ms, outcome, status_code, error) "
+    "SELECT v.id, v.number, v.started, v.latency, 'sent', v.status, '' "
+    "FROM v JOIN done ON done.id = v.id RETURNING notification_id"
+)
+
+
+def _finish_sent(delivered: Sequence[Delivered]) -> set[int]:
+    """Record these deliveries as sent where this worker still holds the row's lease (a slow
+    worker whose row another re-took must not overwrite it); the ids recorded."""
+    if not delivered:
+        return set()
     with connection.cursor() as cursor:
         cursor.execute(
-            sql,
-            [
-                Notification.State.SENT,
-                timezone.now(),
-                notification.pk,
-                Notification.State.SENDING,
-                notification.lease_token,
-                notification.attempts,
-                started,
-                latency,
-                DeliveryAttempt.Outcome.SENT,
-                status,
-            ],
+            _RECORD_SENT,
+            {
+                "ids": [d.notification.pk for d in delivered],
+                "tokens": [d.notification.lease_token for d in delivered],
+                "numbers": [d.notification.attempts for d in delivered],
+                "started": [d.started for d in delivered],
+                "latencies": [d.latency for d in delivered],
+                "statuses": [d.status for d in delivered],
+                "now": timezone.now(),
+            },
         )
-        return cursor.rowcount == 1
+        return {row[0] for row in cursor.fetchall()}
 
 
 def notification_send(
@@ -264,54 +279,154 @@ def notifications_send(
     *, notification_ids: Sequence[int], now: datetime | None = None
 ) -> dict[str, int]:
     """`notification_send` for several rows with one claim (one conditional UPDATE for all of
-    them, one read): the per-message cost of a large fan-out. Each row is then delivered and
-    finished on its own, as `notification_send` does, so a worker killed midway re-sends at most
-    the row in flight. Rows still waiting when the lease could run out before they are done are
-    released (pending again, their attempt not counted) and re-published, so a slow receiver
-    never lets a lease expire under a row this worker still means to send. Returns how many rows
-    ended each way."""
+    them, one read) and one record of what went out: the per-message cost of a large fan-out.
+    Each row is delivered on its own, and noted in the sent journal the moment it went out, so a
+    worker killed midway re-sends at most the row in flight (whoever takes the others next
+    records them from the journal). Rows still waiting when the lease could run out before they
+    are done are released (pending again, their attempt not counted) and re-published, so a
+    slow receiver never lets a lease expire under a row this worker still means to send.
+    Returns how many rows ended each way."""
     now = now or timezone.now()
     outcomes: dict[str, int] = defaultdict(int)
     claimed = notifications_claim(notification_ids=notification_ids, now=now)
     outcomes["skipped"] = len(set(notification_ids)) - len(claimed)
     deadline = time.monotonic() + settings.STEWARD_LEASE_SECONDS - _longest_send() - 1
-    for index, notification in enumerate(claimed):
-        if index and time.monotonic() > deadline:
-            rest = [n.pk for n in claimed[index:]]
-            Notification.objects.filter(
-                pk__in=rest,
-                state=Notification.State.SENDING,
-                lease_token=notification.lease_token,
-            ).update(
-                state=Notification.State.PENDING,
-                lease_token="",  # nosec B106: a lease id, not a password
-                lease_expires_at=None,
-                attempts=models.F("attempts") - 1,
-                enqueued_at=timezone.now(),
-            )
-            enqueue._publish(rest, urgent=notification.kind == Notification.Kind.PAGE)
-            outcomes["released"] += len(rest)
-            break
-        outcomes[_send_one(notification, now=now)] += 1
+    batch = _SentBatch()
+    try:
+        for index, notification in enumerate(claimed):
+            if index and time.monotonic() > deadline:
+                for outcome in batch.record():  # what went out first, then the rest back
+                    outcomes[outcome] += 1
+                outcomes["released"] += _release(claimed[index:])
+                break
+            outcomes[_send_one(notification, now=now, batch=batch)] += 1
+    except BaseException:
+        batch.record_now()  # once: the database may be what failed; the journal keeps the rest
+        raise
+    outcomes.pop(_SentBatch.HELD, None)
+    for outcome in batch.record():
+        outcomes[outcome] += 1
     return dict(outcomes)
 
 
-def _send_one(notification: Notification, *, now: datetime) -> str:
+def _release(rows: Sequence[Notification]) -> int:
+    """Put claimed rows back (pending, their attempt not counted) and publish them again."""
+    ids = [n.pk for n in rows]
+    Notification.objects.filter(
+        pk__in=ids,
+        state=Notification.State.SENDING,
+        lease_token=rows[0].lease_token,
+    ).update(
+        state=Notification.State.PENDING,
+        lease_token="",  # nosec B106: a lease id, not a password
+        lease_expires_at=None,
+        attempts=models.F("attempts") - 1,
+        enqueued_at=timezone.now(),
+    )
+    enqueue._publish(ids, urgent=rows[0].kind == Notification.Kind.PAGE)
+    return len(ids)
+
+
+class _SentBatch:
+    """Deliveries of one batch waiting to be recorded together. Each is noted in the sent
+    journal as it is added, so it is never sent again whatever happens to this worker; when the
+    journal cannot take it, it is recorded at once instead."""
+
+    HELD = "held"
+
+    def __init__(self) -> None:
+        self.held: list[Delivered] = []
+        self.journal = _JournalStream()
+
+    def add(self, delivered: Delivered) -> str:
+        if delivered.notification.kind != Notification.Kind.DIGEST and self.journal.note(delivered):
+            self.held.append(delivered)
+            return self.HELD
+        return _record_sent([delivered])[0]
+
+    def record(self) -> list[str]:
+        self.journal.close()
+        held, self.held = self.held, []
+        return _record_sent(held) if held else []
+
+    def record_now(self) -> None:
+        """One try, no waiting: for a batch interrupted by an error that is on its way up."""
+        self.journal.close()
+        held, self.held = self.held, []
+        if not held:
+            return
+        try:
+            _mark_sent(held)
+        except Exception as exc:  # noqa: BLE001 — the error on its way up is the one to report
+            log.warning("%d sent notifications left to the sent journal", len(held))
+            if isinstance(exc, DatabaseError):
+                _close_connection()
+        else:
+            _journal_forget([d.notification.pk for d in held])
+
+
+class _JournalStream:
+    """Notes in the sent journal without waiting for Redis to answer each note: once `note`
+    returns, the entry is on its way (in the kernel's socket buffer, which is sent even if this
+    process is killed next), and the answers are read together when the batch is recorded. One
+    Redis round trip a batch instead of one a message, which cost as much as the HTTP request."""
+
+    def __init__(self) -> None:
+        self.connection = None
+        self.unread = 0
+
+    def note(self, delivered: Delivered) -> bool:
+        try:
+            if self.connection is None:
+                self.connection = redis_connection().connection_pool.get_connection("HSET")
+            self.connection.send_command(
+                "HSET", SENT_JOURNAL, str(delivered.notification.pk), _journal_entry(delivered)
+            )
+        except (OSError, redis.RedisError):
+            self.close()
+            return False
+        self.unread += 1
+        return True
+
+    def close(self) -> None:
+        """Read the answers and give the connection back (dropped if anything went wrong)."""
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            for _ in range(self.unread):
+                connection.read_response()
+        except (OSError, redis.RedisError):
+            connection.disconnect()
+        finally:
+            self.unread = 0
+            redis_connection().connection_pool.release(connection)
+
+
+def _send_one(notification: Notification, *, now: datetime, batch: _SentBatch | None = None) -> str:
     """`_send_claimed`, with whatever else goes wrong for this row kept to this row: it fails
     (never left `sending` to be taken again and again) and the batch goes on. Only the
     database going away stops the batch: its rows then wait for their lease, unsent."""
     try:
-        return _send_claimed(notification, now=now)
+        return _send_claimed(notification, now=now, batch=batch)
     except (DatabaseError, SoftTimeLimitExceeded):
         raise
     except Exception as exc:  # noqa: BLE001 — one row's failure, whatever it is, is its own
-        log.exception("Sending notification %s failed", notification.pk)
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        _finish(notification, state=Notification.State.FAILED, last_error=error)
-        return "failed"
+        return _failed_by_bug(notification, exc)
 
 
-def _send_claimed(notification: Notification, *, now: datetime) -> str:
+def _failed_by_bug(notification: Notification, exc: Exception) -> str:
+    log.exception("Sending notification %s failed", notification.pk, exc_info=exc)
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    _finish(notification, state=Notification.State.FAILED, last_error=error)
+    return "failed"
+
+
+def _send_claimed(
+    notification: Notification, *, now: datetime, batch: _SentBatch | None = None
+) -> str:
+    """Deliver one claimed row and settle it. What went out is recorded now, or, given a
+    batch, with the rest of the batch (the outcome is then the batch's HELD)."""
     # Pages acknowledged or stopped since the row was written are not sent; nor is a retry of a
     # page that has escalated past the row's level since (the next level has it now).
     if notification.page_id and notification.page.state != Page.State.OPEN:
@@ -334,12 +449,14 @@ def _send_claimed(notification: Notification, *, now: datetime) -> str:
     if notification.attempts > 1:
         journaled = _journal_read(notification.pk)
         if journaled is not None:
-            return _record_sent(
+            started = datetime.fromisoformat(journaled["started"])
+            delivered = Delivered(
                 notification,
-                started=datetime.fromisoformat(journaled["started"]),
+                started=started,
                 latency=journaled["latency"],
                 status=journaled["status"],
             )
+            return _record_sent([delivered])[0]
     # A row whose worker died sending it, again and again, is not tried forever.
     if (
         notification.kind != Notification.Kind.PAGE
@@ -357,9 +474,13 @@ def _send_claimed(notification: Notification, *, now: datetime) -> str:
         return _failed(
             notification, _delivery_error(exc), started=started, latency=latency, now=now
         )
-    latency = _ms_since(started)
     channel_success_record(notification.channel)
-    return _record_sent(notification, started=started, latency=latency, status=status_code)
+    delivered = Delivered(
+        notification, started=started, latency=_ms_since(started), status=status_code
+    )
+    if batch is not None:
+        return batch.add(delivered)
+    return _record_sent([delivered])[0]
 
 
 def _delivery_error(exc: Exception) -> channels.DeliveryError:
@@ -375,57 +496,70 @@ def _delivery_error(exc: Exception) -> channels.DeliveryError:
     return channels.PermanentError(text)
 
 
-def _mark_sent(notification: Notification, *, started: datetime, latency: int, status) -> bool:
-    if notification.kind != Notification.Kind.DIGEST:
-        return _finish_sent(notification, started=started, latency=latency, status=status)
+def _mark_sent(delivered: Sequence[Delivered]) -> set[int]:
+    """Record deliveries as sent; the ids recorded (a row another worker re-took is not)."""
+    digests = [d for d in delivered if d.notification.kind == Notification.Kind.DIGEST]
+    recorded = _finish_sent(
+        [d for d in delivered if d.notification.kind != Notification.Kind.DIGEST]
+    )
     # A digest also marks what it bundled: its writes go together in a transaction.
-    with transaction.atomic():
-        if not _finish(notification, state=Notification.State.SENT, sent_at=timezone.now()):
-            return False
-        DeliveryAttempt.objects.create(
-            notification=notification,
-            number=notification.attempts,
-            started_at=started,
-            latency_ms=latency,
-            outcome=DeliveryAttempt.Outcome.SENT,
-            status_code=status,
-        )
-        notification.bundled.update(state=Notification.State.SENT, sent_at=timezone.now())
-    return True
+    for d in digests:
+        notification = d.notification
+        with transaction.atomic():
+            if not _finish(notification, state=Notification.State.SENT, sent_at=timezone.now()):
+                continue
+            DeliveryAttempt.objects.create(
+                notification=notification,
+                number=notification.attempts,
+                started_at=d.started,
+                latency_ms=d.latency,
+                outcome=DeliveryAttempt.Outcome.SENT,
+                status_code=d.status,
+            )
+            notification.bundled.update(state=Notification.State.SENT, sent_at=timezone.now())
+        recorded.add(notification.pk)
+    return recorded
 
 
-def _record_sent(notification: Notification, *, started: datetime, latency: int, status) -> str:
-    """Mark a delivered row sent. The message went out: losing the database connection now must
-    not let the row be sent again a lease later. So the write is retried on a fresh connection
-    for up to STEWARD_RECORD_RETRY_SECONDS, and the first failure notes the row in the sent
-    journal (Redis), which the next worker to take the row and the sweeper honour."""
+def _record_sent(delivered: Sequence[Delivered]) -> list[str]:
+    """Mark delivered rows sent; each one's outcome, in order. The messages went out: losing the
+    database connection now must not let them be sent again a lease later. So the write is
+    retried on a fresh connection for up to STEWARD_RECORD_RETRY_SECONDS, and the rows stay in
+    the sent journal (Redis), which the next worker to take a row and the sweeper honour, until
+    they are recorded. A bug recording several rows is retried row by row, so that it fails the
+    row it is about, not its batch."""
     deadline = time.monotonic() + settings.STEWARD_RECORD_RETRY_SECONDS
     pause = 0.05
-    journaled = False
+    waited = False
     while True:
         try:
-            sent = _mark_sent(notification, started=started, latency=latency, status=status)
+            recorded = _mark_sent(delivered)
         except (OperationalError, InterfaceError):
             if connection.in_atomic_block:
                 raise  # the caller's transaction is lost with the connection
             _close_connection()
-            if not journaled:
-                journaled = _journal_write(
-                    notification, started=started, latency=latency, status=status
-                )
+            for d in delivered if not waited else ():
+                _journal_write(d)
+            waited = True
             if time.monotonic() >= deadline:
-                log.error("Notification %s was sent but could not be recorded", notification.pk)
+                log.error("%d notifications were sent but could not be recorded", len(delivered))
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 1.0)
             continue
-        if journaled:
+        except (DatabaseError, SoftTimeLimitExceeded):
+            raise
+        except Exception as exc:  # noqa: BLE001 — a bug about one row fails that row alone
+            if len(delivered) == 1:
+                _journal_forget([delivered[0].notification.pk])
+                return [_failed_by_bug(delivered[0].notification, exc)]
+            return [outcome for d in delivered for outcome in _record_sent([d])]
+        if waited:
             log.warning(
-                "Notification %s recorded as sent after the database came back", notification.pk
+                "%d notifications recorded as sent after the database came back", len(delivered)
             )
-        if journaled or notification.attempts > 1:
-            _journal_forget(notification.pk)
-        return "sent" if sent else "lost-lease"
+        _journal_forget([d.notification.pk for d in delivered])
+        return ["sent" if d.notification.pk in recorded else "lost-lease" for d in delivered]
 
 
 def _close_connection() -> None:
@@ -435,10 +569,21 @@ def _close_connection() -> None:
         connection.connection = None
 
 
-def _journal_write(notification: Notification, *, started, latency: int, status) -> bool:
-    entry = {"started": started.isoformat(), "latency": latency, "status": status}
+def _journal_entry(delivered: Delivered) -> str:
+    return json.dumps(
+        {
+            "started": delivered.started.isoformat(),
+            "latency": delivered.latency,
+            "status": delivered.status,
+        }
+    )
+
+
+def _journal_write(delivered: Delivered) -> bool:
     try:
-        redis_connection().hset(SENT_JOURNAL, str(notification.pk), json.dumps(entry))
+        redis_connection().hset(
+            SENT_JOURNAL, str(delivered.notification.pk), _journal_entry(delivered)
+        )
     except (OSError, redis.RedisError):
         return False
     return True
@@ -452,16 +597,19 @@ def _journal_read(notification_id: int) -> dict | None:
     return json.loads(value) if value else None
 
 
-def _journal_forget(notification_id: int) -> None:
+def _journal_forget(notification_ids: Sequence[int]) -> None:
+    if not notification_ids:
+        return
     try:
-        redis_connection().hdel(SENT_JOURNAL, str(notification_id))
+        redis_connection().hdel(SENT_JOURNAL, *(str(pk) for pk in notification_ids))
     except (OSError, redis.RedisError):
         return
 
 
 def sent_journal_replay(*, now: datetime) -> int:
-    """Record as sent the rows in the sent journal (delivered while the database was away) that
-    are not yet: the sweeper's part. Returns how many it recorded."""
+    """Record as sent the rows in the sent journal (delivered, not yet recorded) that are not
+    yet: the sweeper's part. A row still under its worker's lease is that worker's to record
+    (each batch notes what it sent there before recording it). Returns how many it recorded."""
     try:
         entries = redis_connection().hgetall(SENT_JOURNAL)
     except (OSError, redis.RedisError):
@@ -470,11 +618,19 @@ def sent_journal_replay(*, now: datetime) -> int:
     for key, value in entries.items():
         entry = json.loads(value)
         with transaction.atomic():
-            rows = Notification.objects.filter(
-                pk=int(key), state__in=[Notification.State.SENDING, Notification.State.PENDING]
+            rows = Notification.objects.filter(pk=int(key))
+            row = (
+                rows.select_for_update()
+                .only("pk", "attempts", "kind", "state", "lease_expires_at")
+                .first()
             )
-            row = rows.select_for_update().only("pk", "attempts", "kind").first()
-            if row is not None:
+            waiting = row is not None and row.state in (
+                Notification.State.SENDING,
+                Notification.State.PENDING,
+            )
+            if waiting and row.state == Notification.State.SENDING and row.lease_expires_at > now:
+                continue
+            if waiting:
                 sent_at = datetime.fromisoformat(entry["started"])
                 rows.update(
                     state=Notification.State.SENT,
@@ -494,7 +650,7 @@ def sent_journal_replay(*, now: datetime) -> int:
                 if row.kind == Notification.Kind.DIGEST:
                     row.bundled.update(state=Notification.State.SENT, sent_at=sent_at)
                 recorded += 1
-        _journal_forget(int(key))
+        _journal_forget([int(key)])
     return recorded
 
 

@@ -392,10 +392,10 @@ class TestOneRowsErrorStaysItsOwn:
 
         real_mark_sent = sending._mark_sent
 
-        def broken_mark_sent(notification, **kwargs):
-            if notification.pk == first:
+        def broken_mark_sent(delivered):
+            if any(d.notification.pk == first for d in delivered):
                 raise RuntimeError("bug in record")
-            return real_mark_sent(notification, **kwargs)
+            return real_mark_sent(delivered)
 
         monkeypatch.setattr(channels, "deliver", deliver)
         monkeypatch.setattr(sending, "notification_fall_back", broken_fall_back)
@@ -465,11 +465,11 @@ class TestASentMessageIsRecorded:
         real = sending._mark_sent
         journal = []
 
-        def flaky(notification, **kwargs):
-            journal.append(sending._journal_read(notification.pk))
+        def flaky(delivered):
+            journal.append(sending._journal_read(delivered[0].notification.pk))
             if len(journal) <= 3:
                 raise error("server closed the connection unexpectedly")
-            return real(notification, **kwargs)
+            return real(delivered)
 
         monkeypatch.setattr(sending, "_mark_sent", flaky)
         assert services.notification_send(notification_id=row.pk, now=MONDAY_10) == "sent"
@@ -485,7 +485,7 @@ class TestASentMessageIsRecorded:
     ):
         settings.STEWARD_RECORD_RETRY_SECONDS = 0.2
 
-        def down(notification, **kwargs):
+        def down(delivered):
             raise OperationalError("the database system is shutting down")
 
         monkeypatch.setattr(sending, "_mark_sent", down)
@@ -507,18 +507,21 @@ class TestASentMessageIsRecorded:
     ):
         settings.STEWARD_RECORD_RETRY_SECONDS = 0.2
 
-        def down(notification, **kwargs):
+        def down(delivered):
             raise OperationalError("the database system is starting up")
 
         monkeypatch.setattr(sending, "_mark_sent", down)
         with pytest.raises(OperationalError):
             services.notification_send(notification_id=row.pk, now=MONDAY_10)
         monkeypatch.undo()
-        assert services.sweep(now=MONDAY_10 + SEC).recorded == 1
+        # While its worker's lease runs, the row is that worker's to record.
+        assert services.sweep(now=MONDAY_10 + SEC).recorded == 0
+        expired = MONDAY_10 + dt.timedelta(seconds=settings.STEWARD_LEASE_SECONDS + 1)
+        assert services.sweep(now=expired).recorded == 1
         row.refresh_from_db()
         assert row.state == "sent"
         assert row.attempt_log.get().outcome == DeliveryAttempt.Outcome.SENT
-        assert services.sweep(now=MONDAY_10 + 2 * SEC).recorded == 0
+        assert services.sweep(now=expired + SEC).recorded == 0
         # Nothing is due: the stale-row sweep does not send it again.
         later = MONDAY_10 + dt.timedelta(minutes=10)
         services.sweep(now=later)

@@ -187,9 +187,9 @@ def test_a_batch_is_claimed_once_and_each_row_is_sent_and_logged_once(http_sink,
     with CaptureQueriesContext(connection) as queries:
         outcomes = notifications.notifications_send(notification_ids=[*ids, ids[1]], now=AT)
     assert outcomes == {"skipped": 1, "sent": 4}
-    # One claim for the batch (which returns what sending reads), then one statement per send;
-    # the writes commit without waiting for the disk.
-    assert len(queries) == 1 + 4
+    # One claim for the batch (which returns what sending reads), then one statement records
+    # every send; the writes commit without waiting for the disk.
+    assert len(queries) == 2
     writes = [q["sql"] for q in queries.captured_queries]
     assert all(sql.startswith("SET LOCAL synchronous_commit = off;") for sql in writes)
     assert sorted(http_sink.keys().values()) == [1, 1, 1, 1]
@@ -204,6 +204,34 @@ def test_a_batch_is_claimed_once_and_each_row_is_sent_and_logged_once(http_sink,
     assert len(http_sink.requests) == 4
 
 
+def test_each_send_of_a_batch_is_in_the_sent_journal_before_the_batch_is_recorded(
+    http_sink, event, monkeypatch
+):
+    """A batch records its sends together, after the last: until then, each message that went
+    out is in the sent journal (so a worker killed midway repeats only the one on the wire),
+    and once recorded none is left there."""
+    rows = _webhook_pages(http_sink, event, 4)
+    ids = [r.pk for r in rows]
+    real_mark_sent = sending._mark_sent
+    journal_when_recorded = {}
+
+    def mark_sent(delivered):
+        for d in delivered:
+            journal_when_recorded[d.notification.pk] = sending._journal_read(d.notification.pk)
+        return real_mark_sent(delivered)
+
+    monkeypatch.setattr(sending, "_mark_sent", mark_sent)
+    assert notifications.notifications_send(notification_ids=ids, now=AT) == {
+        "skipped": 0,
+        "sent": 4,
+    }
+    assert sorted(journal_when_recorded) == ids
+    for pk, entry in journal_when_recorded.items():
+        assert entry is not None, f"notification {pk} was not in the journal"
+        assert entry["status"] == 200
+    assert all(sending._journal_read(pk) is None for pk in ids)
+
+
 def test_two_batch_claims_never_share_a_row(http_sink, event):
     rows = _webhook_pages(http_sink, event, 4)
     ids = [r.pk for r in rows]
@@ -216,7 +244,8 @@ def test_two_batch_claims_never_share_a_row(http_sink, event):
     later = AT + timedelta(seconds=django_settings.STEWARD_LEASE_SECONDS + 1)
     again = notifications.notifications_claim(notification_ids=ids[:1], now=later)
     assert [n.pk for n in again] == ids[:1]
-    assert not sending._finish_sent(first[0], started=AT, latency=1, status=200)
+    late = sending.Delivered(first[0], started=AT, latency=1, status=200)
+    assert sending._finish_sent([late]) == set()
 
 
 def test_a_batch_releases_the_rows_it_could_not_send_within_its_lease(

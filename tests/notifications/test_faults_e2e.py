@@ -14,6 +14,7 @@ on the wire, Redis restarted empty, a worker SIGKILLed.
 
 import datetime as dt
 import json
+import re
 import time
 from collections import Counter
 
@@ -221,8 +222,11 @@ class TestARealWorkerOutlastsFaults:
         assert [k for k, n in http_sink.keys().items() if n > 1] == []
         expected_ids = Counter(message_id(n) for n in Notification.objects.filter(channel="email"))
         assert smtp_sink.message_ids() == expected_ids
-        # The fault did hit a message between its send and its record.
-        assert "recorded as sent after the database came back" in worker.log()
+        # The fault did hit a message between its send and its record: the worker waited for the
+        # database to record it, or left it to the sent journal for whoever took it next.
+        assert re.search(
+            "recorded as sent after the database came back|left to the sent journal", worker.log()
+        )
 
     def test_redis_restarted_empty_mid_delivery_loses_nothing(
         self, celery_worker, smtp_sink, http_sink

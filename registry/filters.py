@@ -5,7 +5,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from .models import AuditEntry, Dependency, ITSystem, Person, Project, Team
-from .selectors import projects_matching
+from .selectors import projects_search
 
 
 class PersonFilter(django_filters.FilterSet):
@@ -36,7 +36,9 @@ class ProjectFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=500,
-        label="Name, slug, alias or URL; a pasted URL of the app finds it by host.",
+        label="Name, slug, alias, URL, team or description, typos forgiven; a pasted URL of the "
+        "app finds it by host. Results come best first (exact slug or alias, then prefix, then "
+        "the rest by likeness) unless `ordering` is given.",
     )
     support_tier = django_filters.ChoiceFilter(choices=Project.Tier.choices)
     team = django_filters.CharFilter(field_name="team__slug", label="Slug of a team.")
@@ -48,7 +50,7 @@ class ProjectFilter(django_filters.FilterSet):
     def filter_search(
         self, queryset: QuerySet[Project], name: str, value: str
     ) -> QuerySet[Project]:
-        return queryset.filter(pk__in=projects_matching(value).values("pk"))
+        return projects_search(queryset, value)
 
 
 class SystemFilter(django_filters.FilterSet):

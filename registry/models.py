@@ -2,9 +2,11 @@ import secrets
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxLengthValidator, URLValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from .names import NameField, SkeletonField
 from .validators import validate_time_zone, validate_working_hours
@@ -94,6 +96,7 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name"]
+        indexes = [GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="team_name_trgm")]
 
     def __str__(self) -> str:
         return self.name
@@ -125,6 +128,16 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The directory search (registry.selectors.projects_search): Django's `icontains` is
+        # UPPER(column) LIKE UPPER(…), so the trigram indexes are on UPPER(column), and so are
+        # the likeness lookups (trigrams ignore case anyway).
+        indexes = [
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="project_name_trgm"),
+            GinIndex(OpClass(Upper("slug"), name="gin_trgm_ops"), name="project_slug_trgm"),
+            GinIndex(
+                OpClass(Upper("description"), name="gin_trgm_ops"), name="project_description_trgm"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -139,6 +152,9 @@ class ProjectAlias(models.Model):
         verbose_name_plural = "project aliases"
         constraints = [
             models.UniqueConstraint(fields=["project", "alias"], name="project_alias_unique")
+        ]
+        indexes = [
+            GinIndex(OpClass(Upper("alias"), name="gin_trgm_ops"), name="project_alias_trgm")
         ]
 
     def __str__(self) -> str:
@@ -157,6 +173,7 @@ class ProjectURL(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "url"], name="project_url_unique")
         ]
+        indexes = [GinIndex(OpClass(Upper("url"), name="gin_trgm_ops"), name="project_url_trgm")]
 
     def __str__(self) -> str:
         return self.url

@@ -8,9 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
+from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import Greatest, Upper
 
 from .models import (
     AuditEntry,
@@ -19,7 +22,9 @@ from .models import (
     ITSystem,
     Person,
     Project,
+    ProjectAlias,
     ProjectRole,
+    ProjectURL,
     Team,
     url_host,
 )
@@ -100,22 +105,114 @@ def _looks_like_url(query: str) -> bool:
     return " " not in query and ("://" in query or ("." in query and "/" in query))
 
 
-def projects_matching(query: str) -> QuerySet[Project]:
-    """Projects whose name, slug, alias or URL match; a pasted URL of the app finds it by host."""
+class SearchRank:
+    """How a project matched a search, best first: what `projects_matching` orders by."""
+
+    EXACT = 0  # its slug, name or an alias is the query; or a pasted URL's host is the app's
+    PREFIX = 1  # its name, slug or an alias starts with the query
+    CONTAINS = 2  # the query is in its name, slug, an alias, a URL, its team or its description
+    SIMILAR = 3  # a word of it is like the query (a typo: "peple" finds People)
+
+
+def _similar(model, field: str, query: str) -> QuerySet:
+    """Rows of `model` with a word of `field` like `query`: pg_trgm's word similarity, above
+    the database's `pg_trgm.word_similarity_threshold` (set by registry migration 0006), on
+    UPPER(field) so that the trigram index that serves `icontains` serves this too."""
+    return model.objects.alias(search_upper=Upper(field)).filter(
+        search_upper__trigram_word_similar=query
+    )
+
+
+def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project]:
+    """`projects` that match a search, best first (`SearchRank`, then how alike, then by name),
+    each annotated with its `search_rank`. Name, slug, alias, URL, team and description are
+    searched through trigram indexes; a pasted URL finds the app by its host and path.
+    The directory and the API rank alike: both come here."""
     query = query.strip()[:500]
-    projects = Project.objects.all()
     if not query:
         return projects
-    condition = (
+    host = url_host(query) if _looks_like_url(query) or "." in query else ""
+    aliases = ProjectAlias.objects.filter(project=OuterRef("pk"))
+    exact = (
+        Q(slug__iexact=query) | Q(name__iexact=query) | Exists(aliases.filter(alias__iexact=query))
+    )
+    if host:
+        exact |= Q(pk__in=_projects_serving(query, host))
+    prefix = (
+        Q(name__istartswith=query)
+        | Q(slug__istartswith=query)
+        | Exists(aliases.filter(alias__istartswith=query))
+    )
+    contains = (
         Q(name__icontains=query)
         | Q(slug__icontains=query)
-        | Q(aliases__alias__icontains=query)
-        | Q(urls__url__icontains=query)
+        | Q(description__icontains=query)
+        | Q(pk__in=ProjectAlias.objects.filter(alias__icontains=query).values("project"))
+        | Q(pk__in=ProjectURL.objects.filter(url__icontains=query).values("project"))
+        | Q(team__name__icontains=query)
     )
-    host = url_host(query) if _looks_like_url(query) or "." in query else ""
     if host:
-        condition |= Q(urls__host=host)
-    return projects.filter(pk__in=Project.objects.filter(condition).values("pk"))
+        contains |= Q(pk__in=ProjectURL.objects.filter(host=host).values("project"))
+    return (
+        projects.filter(pk__in=_candidates(query, host))
+        .annotate(
+            search_rank=Case(
+                When(exact, then=Value(SearchRank.EXACT)),
+                When(prefix, then=Value(SearchRank.PREFIX)),
+                When(contains, then=Value(SearchRank.CONTAINS)),
+                default=Value(SearchRank.SIMILAR),
+            ),
+            search_likeness=Greatest(
+                TrigramWordSimilarity(query, "name"), TrigramWordSimilarity(query, "slug")
+            ),
+        )
+        .order_by("search_rank", "-search_likeness", "name", "pk")
+    )
+
+
+def _path_of(url: str) -> str:
+    """A URL's path with one trailing slash, lower-cased: "/wiki/" for https://x/Wiki."""
+    path = urlsplit(url if "://" in url else f"https://{url}").path.lower()
+    return path.rstrip("/") + "/"
+
+
+def _projects_serving(pasted: str, host: str) -> list[int]:
+    """The projects whose URL on `host` is the longest prefix of the pasted URL's path: the app
+    that page belongs to, when two apps share a host (/wiki and /wiki/admin)."""
+    wanted = _path_of(pasted)
+    best: dict[int, int] = {}
+    for project_id, url in ProjectURL.objects.filter(host=host).values_list("project_id", "url"):
+        path = _path_of(url)
+        if wanted.startswith(path):
+            best[project_id] = max(best.get(project_id, 0), len(path))
+    longest = max(best.values(), default=0)
+    return [project_id for project_id, length in best.items() if length == longest]
+
+
+def _candidates(query: str, host: str) -> QuerySet:
+    """The ids of every project the search finds, as a UNION of index scans (a trigram index
+    each, the URL host's btree): an OR across tables would read every project instead."""
+    parts = [
+        Project.objects.filter(
+            Q(name__icontains=query) | Q(slug__icontains=query) | Q(description__icontains=query)
+        ).values("pk"),
+        ProjectAlias.objects.filter(alias__icontains=query).values("project"),
+        ProjectURL.objects.filter(url__icontains=query).values("project"),
+        Project.objects.filter(team__in=Team.objects.filter(name__icontains=query)).values("pk"),
+        _similar(Project, "name", query).values("pk"),
+        _similar(Project, "slug", query).values("pk"),
+        _similar(ProjectAlias, "alias", query).values("project"),
+    ]
+    if host:
+        parts.append(ProjectURL.objects.filter(host=host).values("project"))
+    first, *rest = (part.order_by() for part in parts)
+    return first.union(*rest)
+
+
+def projects_matching(query: str) -> QuerySet[Project]:
+    """Projects that match a search, best first (see `projects_search`); all of them, by name,
+    for an empty one."""
+    return projects_search(Project.objects.all(), query)
 
 
 def directory_projects(query: str = "") -> QuerySet[Project]:

@@ -35,7 +35,9 @@ pytestmark = pytest.mark.django_db
 
 
 def names_in(response) -> list[str]:
-    return re.findall(r'class="title"[^>]*>([^<]+)</a>', response.content.decode())
+    """The projects listed, by name (the search's <mark> highlights taken out)."""
+    titles = re.findall(r'class="title"[^>]*>(.*?)</a>', response.content.decode())
+    return [re.sub(r"</?mark>", "", title) for title in titles]
 
 
 # --- directory ----------------------------------------------------------------------------------

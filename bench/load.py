@@ -363,6 +363,12 @@ def run() -> list[dict]:
         server.shutdown()
         broker.flushdb()
 
+    if sent < written:
+        # A storm whose pages were not delivered measures nothing: fail, do not print figures.
+        raise AssertionError(
+            f"the storm wrote {written:,} pages and delivered {sent:,} within "
+            f"{DRAIN_LIMIT_SECONDS} s of its end; see the worker's log under var/"
+        )
     during = [s for s in pages.samples if storm_started <= s[0] <= storm_ended] or pages.samples
     storm_seconds = storm_ended - storm_started
     written_in_storm = during[-1][1] - during[0][1]

@@ -132,7 +132,7 @@ def assert_healthz_probe(argv: list[str]) -> None:
 
 
 def test_compose_has_every_service_of_the_deployment():
-    assert {"postgres", "redis", *APP_SERVICES} <= set(SERVICES)
+    assert {"postgres", "pgbouncer", "redis", *APP_SERVICES} <= set(SERVICES)
     assert SERVICES["postgres"]["image"].split(":")[1].startswith("16")
     assert SERVICES["redis"]["image"].split(":")[1].startswith("7")
     for service in APP_SERVICES:
@@ -162,6 +162,20 @@ def test_app_services_wait_for_healthy_databases_and_migrations():
         if service != "migrate":
             assert depends["redis"]["condition"] == "service_healthy", service
             assert depends["migrate"]["condition"] == "service_completed_successfully", service
+
+
+def test_app_services_share_server_connections_through_pgbouncer_but_migrations_do_not():
+    bouncer = SERVICES["pgbouncer"]
+    assert bouncer["environment"]["POOL_MODE"] == "transaction"
+    assert bouncer["environment"]["DB_HOST"] == "postgres"
+    for service in APP_SERVICES:
+        env = SERVICES[service]["environment"]
+        host = re.search(r"@([\w-]+):\d+/", env["DATABASE_URL"]).group(1)
+        if service == "migrate":
+            assert (host, env["DATABASE_POOLER"]) == ("postgres", ""), service
+        else:
+            assert (host, env["DATABASE_POOLER"]) == ("pgbouncer", "transaction"), service
+            assert "pgbouncer" in SERVICES[service]["depends_on"], service
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)

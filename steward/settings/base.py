@@ -113,6 +113,17 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+# Behind PgBouncer in transaction mode (docker-compose.yml), consecutive transactions of one
+# connection may run on different server connections: no server-side cursors (a named cursor
+# outlives its transaction). Steward's locks are all transaction-scoped (pg_advisory_xact_lock,
+# SELECT … FOR UPDATE), so they hold through it (tests/test_pgbouncer.py).
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "")
+if DATABASE_POOLER not in ("", "session", "transaction"):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER is {DATABASE_POOLER!r}: use 'transaction' (PgBouncer in transaction "
+        "mode), 'session', or leave it unset (a direct connection)."
+    )
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_POOLER == "transaction"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

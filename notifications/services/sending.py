@@ -68,16 +68,22 @@ _CLAIM_UPDATE = (
 )
 # The page is read for its state (and a retried page's level): not its levels, delays or text.
 _PAGE_UNREAD = {"levels", "delays", "body", "subject"}
+# The project, for what messages say of it (its name and slug): not its description and the rest.
+_PROJECT_READ = {"id", "name", "slug"}
 
 
 class _Part:
     """One model read by the claim: its alias, the fields selected (in model order), and each
     field's converters from the database value (what the ORM's compiler would apply)."""
 
-    def __init__(self, model, alias: str, skip: frozenset[str] = frozenset()):
+    def __init__(self, model, alias: str, *, skip=frozenset(), only=None):
         self.model = model
         self.alias = alias
-        self.fields = [f for f in model._meta.concrete_fields if f.name not in skip]
+        self.fields = [
+            f
+            for f in model._meta.concrete_fields
+            if f.name not in skip and (only is None or f.name in only)
+        ]
         self.names = {f.attname for f in self.fields}
         self.converters = []
         for field in self.fields:
@@ -106,8 +112,8 @@ def _claim_sql() -> tuple[str, tuple[_Part, ...]]:
         field = Notification._meta.get_field
         _claim_parts = (
             _Part(Notification, "c"),
-            _Part(field("page").related_model, "p", frozenset(_PAGE_UNREAD)),
-            _Part(field("project").related_model, "pr"),
+            _Part(field("page").related_model, "p", skip=_PAGE_UNREAD),
+            _Part(field("project").related_model, "pr", only=_PROJECT_READ),
             _Part(field("webhook_endpoint").related_model, "w"),
         )
     c, p, pr, w = _claim_parts

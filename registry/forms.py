@@ -322,6 +322,14 @@ class ProfileForm(forms.Form):
         return initial
 
 
+class PersonAddForm(ProfileForm):
+    """IT staff add someone who has not signed in yet: the profile, with the email required."""
+
+    email = forms.EmailField(
+        help_text="Their work email: they sign in with it through the company's sign-in."
+    )
+
+
 class ContactMethodForm(forms.Form):
     kind = forms.ChoiceField(choices=ContactMethod.Kind.choices)
     address = forms.CharField(

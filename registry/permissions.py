@@ -28,8 +28,9 @@ def is_it_staff(user: User) -> bool:
 
 
 def can_create_project(user: User) -> bool:
-    """Any signed-in person may register the app they built; they become its owner."""
-    return bool(user.is_authenticated and hasattr(user, "person"))
+    """Anyone signed in may register the app they built; they become its owner (their account
+    gets its person then if it had none: `services.person_for_account`)."""
+    return bool(user.is_authenticated and user.is_active)
 
 
 def can_edit_project(user: User, project: Project) -> bool:

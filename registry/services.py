@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
@@ -192,6 +193,67 @@ def person_create(*, actor: Actor, user: AbstractBaseUser, **fields: Any) -> Per
     fields.setdefault("email", getattr(user, "email", ""))
     assign_fields(person, fields, PERSON_FIELDS)
     return audited_change(actor, person, lambda: save_validated(person))
+
+
+def person_for_account(user: AbstractBaseUser) -> Person:
+    """The person behind an account, made on the account's first use when it has none (an
+    administrator made with `createsuperuser`, an account made in the admin): every account is
+    someone, so it can own a project, be paged and be audited by name."""
+    try:
+        return user.person
+    except Person.DoesNotExist:
+        pass
+    name = user.get_full_name().strip() or user.get_username()
+    if name_problem(name):  # a username Steward would refuse as a name: the bare login
+        name = f"User {user.pk}"
+    with transaction.atomic():
+        person, made = Person.objects.get_or_create(
+            user=user, defaults={"display_name": name, "email": getattr(user, "email", "")}
+        )
+        if made:
+            audit_record(
+                actor=user,
+                action=AuditEntry.Action.CREATE,
+                instance=person,
+                before=None,
+                after=audit_snapshot(person),
+            )
+    user.person = person
+    return person
+
+
+def person_add(*, actor: Actor, email: str, **fields: Any) -> Person:
+    """IT staff add someone before they ever sign in: an account with no password (they sign in
+    through the company's sign-in, matched by email) and their person, in one transaction."""
+    require_allowed(actor is None or permissions.is_it_staff(actor))
+    email = (email or "").strip()
+    if not email:
+        raise ValidationError({"email": "An email address is required: it is how they sign in."})
+    taken = Person.objects.filter(email__iexact=email).first()
+    if taken is not None:
+        raise ValidationError({"email": f"{taken} is registered with this email already."})
+    fields.setdefault("display_name", email.split("@", 1)[0])
+    if not fields.get("working_hours"):  # none given: the usual week, until they say otherwise
+        fields.pop("working_hours", None)
+    with transaction.atomic():
+        user = get_user_model()(username=_free_username(email), email=email)
+        user.set_unusable_password()
+        user.save()
+        person = Person(user=user, email=email)
+        assign_fields(person, fields, PERSON_FIELDS)
+        audited_change(actor, person, lambda: save_validated(person))
+    return person
+
+
+def _free_username(email: str) -> str:
+    """The email as a username, or with a number when an account already has it."""
+    users = get_user_model().objects
+    base = email.lower()[:140]
+    candidate, number = base, 1
+    while users.filter(username__iexact=candidate).exists():
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
 
 
 def person_update(*, actor: Actor, person: Person, **fields: Any) -> Person:
@@ -394,7 +456,7 @@ def project_create(
         save_validated(project)
         _replace_aliases_and_urls(project, alias_list, url_list)
         name_lookalikes_flag(actor, project, previous_name=None)
-        creator = getattr(actor, "person", None) if actor is not None else None
+        creator = person_for_account(actor) if actor is not None else None
         if creator is not None:
             ProjectRole.objects.create(project=project, person=creator, role=ProjectRole.Role.OWNER)
 

@@ -23,6 +23,7 @@ urlpatterns = [
         views.system_dependency_remove,
         name="system_dependency_remove",
     ),
+    path("people/new/", views.person_add, name="person_add"),
     path("me/", views.profile, name="profile"),
     path("me/contacts/", views.contact_add, name="contact_add"),
     path("me/contacts/<int:pk>/remove/", views.contact_remove, name="contact_remove"),

@@ -26,6 +26,7 @@ from steward.web import wants_fragment
 from . import permissions, services
 from .forms import (
     ContactMethodForm,
+    PersonAddForm,
     ProfileForm,
     ProjectForm,
     SystemDependencyForm,
@@ -88,7 +89,7 @@ def project_or_404(slug: str) -> Project:
 @login_required
 def project_create(request: HttpRequest) -> HttpResponse:
     if not permissions.can_create_project(request.user):
-        raise PermissionDenied("Only people registered in Steward can register a project.")
+        raise PermissionDenied("Only active accounts can register a project.")
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
@@ -256,10 +257,8 @@ def system_dependency_remove(request: HttpRequest, slug: str, pk: int) -> HttpRe
 
 def _own_person(request: HttpRequest) -> Person:
     # A fresh instance: a failed update must not leak unsaved values into the page header.
-    person = Person.objects.prefetch_related("contact_methods").filter(user=request.user).first()
-    if person is None:
-        raise Http404("Your account has no person record; ask an administrator to add one.")
-    return person
+    services.person_for_account(request.user)  # every account is someone
+    return Person.objects.prefetch_related("contact_methods").get(user=request.user)
 
 
 def _profile_context(
@@ -276,6 +275,28 @@ def _profile_context(
         "contact_errors": contact_errors or [],
         "time_zones": time_zone_names(),
     }
+
+
+@login_required
+def person_add(request: HttpRequest) -> HttpResponse:
+    """IT staff add someone before they ever sign in (they will, through the company's
+    sign-in, into this person)."""
+    if not permissions.is_it_staff(request.user):
+        raise PermissionDenied("Only IT staff add people.")
+    form = PersonAddForm(request.POST or None, initial={"time_zone": "UTC"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            person = services.person_add(actor=request.user, **form.service_fields())
+        except ValidationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(
+                request, f"{person} is added; they sign in with {person.email}. Add another?"
+            )
+            return redirect("registry:person_add")
+    return render(
+        request, "registry/person_form.html", {"form": form, "time_zones": time_zone_names()}
+    )
 
 
 @login_required

@@ -133,6 +133,15 @@ class PersonIn(serializers.ModelSerializer):
         fields = ("display_name", "email", "time_zone", "working_hours")
 
 
+class PersonAddIn(PersonIn):
+    """Someone IT adds before they sign in: their email is required (it is how they sign in)."""
+
+    email = serializers.EmailField(max_length=254)
+
+    class Meta(PersonIn.Meta):
+        extra_kwargs = {"display_name": {"required": True}}
+
+
 # --- teams --------------------------------------------------------------------------------------
 
 

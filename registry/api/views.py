@@ -66,6 +66,7 @@ from .serializers import (
     DependencyOut,
     DependencyUpdateIn,
     ImpactOut,
+    PersonAddIn,
     PersonIn,
     PersonOut,
     ProjectIn,
@@ -134,11 +135,16 @@ def _people() -> QuerySet[Person]:
 
 
 @extend_schema_view(
+    create=extend_schema(
+        request=PersonAddIn,
+        responses={201: PersonOut, 400: BAD_REQUEST, 403: FORBIDDEN},
+        summary="Add someone before they sign in (IT staff)",
+    ),
     partial_update=extend_schema(
         request=PersonIn,
         responses={200: PersonOut, 400: BAD_REQUEST, 403: FORBIDDEN},
         summary="Change your own record",
-    )
+    ),
 )
 class PersonViewSet(WriteViewSet):
     serializer_class = PersonOut
@@ -151,6 +157,11 @@ class PersonViewSet(WriteViewSet):
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "at": timezone.now()}
+
+    def create(self, request: Request) -> Response:
+        services.require_allowed(permissions.is_it_staff(request.user))  # before reading the body
+        person = services.person_add(actor=request.user, **parse_input(PersonAddIn, request))
+        return self.render(person, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         person = self.get_object()

@@ -261,6 +261,7 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "registry:catalog_import": ("GET", "/catalog/", "302 403 403 403 200 200"),
     "registry:directory": ("GET", "/", "302 200 200 200 200 200"),
     "registry:profile": ("GET", "/me/", "302 200 200 200 200 200"),
+    "registry:person_add": ("GET", "/people/new/", "302 403 403 403 200 200"),
     "registry:project_create": ("GET", "/projects/new/", "302 200 200 200 200 200"),
     "registry:project_dependency_add": (
         "POST",
@@ -374,6 +375,19 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
 
 # Writes with a valid body: (method, path, data, statuses as above).
 WRITES: dict[str, tuple[str, str, dict, str]] = {
+    # IT staff add someone before they sign in, from the page and the API.
+    "registry:person_add": (
+        "POST",
+        "/people/new/",
+        {"display_name": "Nia New", "email": "nia.new@example.com", "time_zone": "Asia/Kolkata"},
+        "302 403 403 403 302 302",
+    ),
+    "person-list (create)": (
+        "POST",
+        "/api/v1/people/",
+        {"display_name": "Nia New", "email": "nia.new@example.com", "time_zone": "Asia/Kolkata"},
+        "401 403 403 403 201 201",
+    ),
     "registry:project_role_add": (
         "POST",
         "/projects/{project}/roles/",

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from changes.services import release_record_by_key
 from registry.forms import add_service_error
 from registry.models import ITSystem
 from registry.permissions import is_it_staff
@@ -35,6 +36,7 @@ from .payloads import (
     alert_event_parse,
     alert_group_parse,
     body_json,
+    change_event_parse,
     routing_key_of,
 )
 from .ratelimit import RateDecision, rate_limit_hit
@@ -127,6 +129,73 @@ def events_enqueue(request: HttpRequest) -> JsonResponse:
         {"status": "success", "message": "Event processed", "dedup_key": stored.dedup_key},
         status=202,
     )
+
+
+# --- PagerDuty change events ------------------------------------------------------------------
+
+# What the service's field errors are called in a change event.
+CHANGE_EVENT_FIELDS = {
+    "summary": "payload.summary",
+    "source": "payload.source",
+    "happened_at": "payload.timestamp",
+    "url": "links[0].href",
+    "details": "payload.custom_details",
+}
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def change_events_enqueue(request: HttpRequest) -> JsonResponse:
+    """`POST /v2/change/enqueue`, PagerDuty's change events: the routing key is a project's
+    integration key (a release of the project) or an IT system's (a release of the system,
+    a suspect for every project depending on it). Answered as PagerDuty answers."""
+    try:
+        data = _read_json(request)
+    except InvalidPayload as exc:
+        return _invalid_event(exc.errors)
+    routing_key = routing_key_of(data)
+    if routing_key is not None:
+        decision = rate_limit_hit(scope="change_events", key=routing_key)
+        if not decision.allowed:
+            return _throttled(
+                decision,
+                {
+                    "status": "throttle event",
+                    "message": "Too many events for this routing_key; retry later.",
+                },
+            )
+    errors: list[str] = []
+    try:
+        event = change_event_parse(data)
+    except InvalidPayload as exc:
+        errors, event = exc.errors, None
+    holder = selectors.key_holder(routing_key or "")
+    if routing_key is not None and holder is None and len(routing_key) <= 64:
+        errors.append(
+            "'routing_key' is not the integration key of any project or IT system in Steward."
+        )
+    if errors or event is None or holder is None:
+        return _invalid_event(errors)
+    try:
+        release_record_by_key(
+            of=holder,
+            summary=event.summary,
+            url=event.url,
+            source=event.source,
+            details=event.details,
+            happened_at=event.timestamp,
+        )
+    except ValidationError as exc:
+        return _invalid_event(
+            [
+                f"'{CHANGE_EVENT_FIELDS.get(name, name)}': {message}"
+                for name, messages in exc.message_dict.items()
+                for message in messages
+            ]
+        )
+    except DatabaseError as exc:
+        return _unavailable(exc, {"status": "error", "message": "Event not stored; retry."})
+    return JsonResponse({"status": "success", "message": "Change event processed"}, status=202)
 
 
 # --- Alertmanager ------------------------------------------------------------------------------

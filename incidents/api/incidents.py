@@ -1,4 +1,5 @@
-"""The portal API: `incidents/` (with `updates/`, `resolve/`, `cause/`) and `status/`.
+"""The portal API: `incidents/` (with `updates/`, `resolve/`, `cause/`, `suspects/`) and
+`status/`.
 
 Every signed-in user reads incidents; the project's owners and maintainers, IT staff and admins
 write them. A permission class refuses other roles per object before the body is parsed (for
@@ -25,7 +26,7 @@ from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
 
 from ..models import Incident, IncidentUpdate, Outage
 from ..services import incidents as services
-from ..status import project_status, status_overview
+from ..status import project_status, status_overview, suspects_for
 
 
 class IncidentWrites(permissions.BasePermission):
@@ -208,6 +209,27 @@ def _incidents() -> QuerySet[Incident]:
 WRITE_RESPONSES = {400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT}
 
 
+class SuspectOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["change", "outage", "release"])
+    id = serializers.IntegerField(source="event.pk")
+    title = serializers.CharField(source="event.title")
+    url = serializers.SerializerMethodField(
+        help_text="The change's or outage's page; a release's own link, or empty."
+    )
+    started_at = serializers.DateTimeField()
+    hours_before = serializers.FloatField()
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    depth = serializers.IntegerField(help_text="Hops from the project; 0 for its own release.")
+    path = serializers.ListField(child=serializers.CharField())
+    path_display = serializers.CharField()
+    is_cause = serializers.BooleanField()
+
+    def get_url(self, suspect: Any) -> str:
+        if suspect.kind == "release":
+            return suspect.event.url
+        return self.context["request"].build_absolute_uri(suspect.event.get_absolute_url())
+
+
 @extend_schema_view(
     list=extend_schema(summary="Incidents, newest first (filter by project slug, status)"),
     retrieve=extend_schema(summary="One incident with its public updates"),
@@ -287,6 +309,17 @@ class IncidentViewSet(
             **parse_input(IncidentResolveIn, request),
         )
         return self._render(incident)
+
+    @extend_schema(
+        responses=SuspectOut(many=True),
+        summary="Suspect changes, most suspect first",
+        description="Releases of the project, and IT changes, outages and releases on the "
+        "systems it depends on (transitively), that started in the 72 hours before it began.",
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def suspects(self, request: Request, pk: str) -> Response:
+        suspects = suspects_for(self.get_object())
+        return Response(SuspectOut(suspects, many=True, context={"request": request}).data)
 
     @extend_schema(
         request=IncidentCauseIn,

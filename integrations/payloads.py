@@ -91,6 +91,20 @@ def _parse_time(value: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def _payload_timestamp(payload: dict, errors: list[str]) -> datetime | None:
+    """An event's `payload.timestamp` (optional), in UTC."""
+    stamp = _text(payload, "timestamp", errors, prefix="payload.")
+    if not stamp:
+        return None
+    parsed = _parse_time(stamp)
+    if parsed is None:
+        errors.append(
+            "'payload.timestamp' must be an ISO 8601 date and time with an offset, between the "
+            f"years 1 and 9999 (got {stamp[:100]!r})."
+        )
+    return parsed
+
+
 def _text(
     data: dict,
     name: str,
@@ -205,15 +219,7 @@ def alert_event_parse(data: Any) -> AlertEvent:
                     f"(got {severity!r})."
                 )
             fields["severity"] = severity
-            stamp = _text(payload, "timestamp", errors, prefix="payload.")
-            if stamp:
-                fields["timestamp"] = _parse_time(stamp)
-                if fields["timestamp"] is None:
-                    errors.append(
-                        "'payload.timestamp' must be an ISO 8601 date and time with an offset, between the "
-                        "years 1 and 9999 "
-                        f"(got {stamp!r})."
-                    )
+            fields["timestamp"] = _payload_timestamp(payload, errors)
             for name, attr in (
                 ("component", "component"),
                 ("group", "group"),
@@ -275,14 +281,7 @@ def change_event_parse(data: Any) -> ChangeEvent:
         payload, "summary", errors, prefix="payload.", required=True, max_length=1024
     )
     fields["source"] = _text(payload, "source", errors, prefix="payload.", max_length=255)
-    stamp = _text(payload, "timestamp", errors, prefix="payload.")
-    if stamp:
-        fields["timestamp"] = _parse_time(stamp)
-        if fields["timestamp"] is None:
-            errors.append(
-                "'payload.timestamp' must be an ISO 8601 date and time with an offset, between "
-                f"the years 1 and 9999 (got {stamp[:100]!r})."
-            )
+    fields["timestamp"] = _payload_timestamp(payload, errors)
     custom = payload.get("custom_details")
     if custom is not None and not isinstance(custom, dict):
         errors.append("'payload.custom_details' must be an object.")

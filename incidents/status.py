@@ -476,7 +476,11 @@ def _suspect(
     where = reached[system.pk] if system is not None else None
     depth, path = (where.depth, where.path) if where is not None else (0, ())
     before = incident.started_at - started
-    cause_id = {"change": incident.cause_change_id, "outage": incident.cause_outage_id}.get(kind)
+    cause_id = {
+        "change": incident.cause_change_id,
+        "outage": incident.cause_outage_id,
+        "release": incident.cause_release_id,
+    }[kind]
     return Suspect(
         kind=kind,
         event=event,
@@ -487,7 +491,7 @@ def _suspect(
         path=path,
         project_name=incident.project.name,
         score=before + HOP_WEIGHT * (depth - 1),
-        is_cause=cause_id is not None and cause_id == event.pk,
+        is_cause=cause_id == event.pk,
     )
 
 

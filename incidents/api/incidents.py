@@ -20,7 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from changes.models import Change
+from changes.models import Change, Release
 from registry.models import Project
 from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
 
@@ -70,6 +70,7 @@ class IncidentOut(serializers.ModelSerializer):
     opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     cause_change = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     cause_outage = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    cause_release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     updates = IncidentUpdateOut(many=True, read_only=True)
 
     class Meta:
@@ -86,6 +87,7 @@ class IncidentOut(serializers.ModelSerializer):
             "resolved_at",
             "cause_change",
             "cause_outage",
+            "cause_release",
             "opened_by",
             "created_at",
             "updated_at",
@@ -143,7 +145,13 @@ class IncidentCauseIn(serializers.Serializer):
         queryset=Outage.objects.all(),
         required=False,
         allow_null=True,
-        help_text="Id of the IT outage that caused it. Give neither to clear the cause.",
+        help_text="Id of the IT outage that caused it.",
+    )
+    release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Id of the release that caused it. Give none of the three to clear the cause.",
     )
 
 
@@ -324,7 +332,7 @@ class IncidentViewSet(
     @extend_schema(
         request=IncidentCauseIn,
         responses={200: IncidentOut, 400: BAD_REQUEST, 403: FORBIDDEN},
-        summary="Name the IT change or outage that caused it (at most one), or clear it",
+        summary="Name the IT change, outage or release that caused it (at most one), or clear it",
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def cause(self, request: Request, pk: str) -> Response:
@@ -335,6 +343,7 @@ class IncidentViewSet(
             incident=incident,
             change=data.get("change"),
             outage=data.get("outage"),
+            release=data.get("release"),
         )
         return self._render(incident)
 

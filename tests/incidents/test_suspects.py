@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from changes.models import Change, Release
 from changes.selectors import systems_reached_by
@@ -256,3 +257,42 @@ def test_naming_a_missing_event_or_by_a_reader_is_refused(client, graph, inciden
     assert response.status_code == 403
     incident.refresh_from_db()
     assert incident.cause_outage is None
+
+
+def test_a_release_is_named_as_the_cause_on_the_page_and_in_the_api(client, graph, incident):
+    own = release_of(graph.people, at=incident.started_at - timedelta(hours=1), summary="v7")
+    client.force_login(graph.people_owner.user)
+    response = client.post(
+        f"/incidents/{incident.pk}/cause/",
+        {"kind": "release", "event": own.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<strong>Cause:</strong>" in body and "Release of People: v7" in body
+    assert "Named as the cause" in body
+    incident.refresh_from_db()
+    assert incident.cause_release == own
+    assert [s.is_cause for s in suspects_for(incident)] == [True]
+
+    api = APIClient()
+    api.force_authenticate(graph.people_owner.user)
+    sso = release_of(graph.sso, at=incident.started_at - timedelta(hours=2))
+    answer = api.post(f"/api/v1/incidents/{incident.pk}/cause/", {"release": sso.pk}, format="json")
+    assert answer.status_code == 200
+    assert answer.json()["cause_release"] == sso.pk and answer.json()["cause_outage"] is None
+
+
+def test_another_projects_release_or_several_causes_are_refused(graph, incident):
+    wiki = release_of(graph.wiki, at=incident.started_at - timedelta(hours=1))
+    change = change_on(graph.sso, start=incident.started_at - timedelta(hours=1))
+    own = release_of(graph.people, at=incident.started_at - timedelta(hours=1))
+    api = APIClient()
+    api.force_authenticate(graph.people_owner.user)
+    url = f"/api/v1/incidents/{incident.pk}/cause/"
+    refused = api.post(url, {"release": wiki.pk}, format="json")
+    assert refused.status_code == 400 and "another project" in refused.json()["release"][0]
+    both = api.post(url, {"release": own.pk, "change": change.pk}, format="json")
+    assert both.status_code == 400 and "cause" in both.json()
+    incident.refresh_from_db()
+    assert incident.cause_release is None and incident.cause_change is None

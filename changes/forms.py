@@ -89,7 +89,8 @@ class ChangeResponseForm(forms.Form):
 
 
 class ReleaseForm(forms.Form):
-    """A release of a project, on its page: read in the signed-in person's time zone."""
+    """A release of a project, on its page: its time is read in the signed-in person's zone,
+    which the field names."""
 
     summary = forms.CharField(
         max_length=1024, label="Version or summary", help_text="e.g. v2.4.1, or what changed."
@@ -105,5 +106,8 @@ class ReleaseForm(forms.Form):
         label="When",
         required=False,
         widget=LocalDateTimeInput(),
-        help_text="In your time zone; empty for now.",
     )
+
+    def __init__(self, *args, time_zone: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["happened_at"].help_text = f"Your time, {time_zone}; empty for now."

@@ -118,7 +118,8 @@ def _project_context(
         or (ProjectDependencyForm() if can_edit_dependencies else None),
         "dependency_errors": dependency_errors or [],
         "releases": list(releases_of(project)[:PAGE_RELEASES]),
-        "release_form": release_form or (ReleaseForm() if can_edit else None),
+        "release_form": release_form
+        or (ReleaseForm(time_zone=_time_zone_name(request)) if can_edit else None),
         "change_events_url": f"{settings.SITE_URL}{reverse('change-events-enqueue')}",
     }
 
@@ -202,6 +203,12 @@ def project_dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _time_zone_name(request: HttpRequest) -> str:
+    """The zone the release form reads times in (`changes.web.in_users_time_zone`)."""
+    with in_users_time_zone(request):
+        return timezone.get_current_timezone_name()
+
+
 @login_required
 @require_POST
 def project_release_add(request: HttpRequest, slug: str) -> HttpResponse:
@@ -209,7 +216,7 @@ def project_release_add(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_or_404(slug)
     if not permissions.can_edit_project(request.user, project):
         raise PermissionDenied("Only the project's owners and maintainers record its releases.")
-    form = ReleaseForm(request.POST)
+    form = ReleaseForm(request.POST, time_zone=_time_zone_name(request))
     with in_users_time_zone(request):
         valid = form.is_valid()
     if valid:

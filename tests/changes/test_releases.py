@@ -187,6 +187,7 @@ def test_an_owner_records_one_on_the_page_with_htmx_in_their_own_time_zone(graph
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="releases"')
     assert "v4 &lt;b&gt;bold&lt;/b&gt;" in body
+    assert "Your time, America/Los_Angeles; empty for now." in body
     release = Release.objects.get()
     # 07:00 in Los Angeles (PST, UTC−8) is 15:00 UTC.
     assert release.happened_at == datetime(2025, 3, 3, 15, 0, tzinfo=UTC)

@@ -284,7 +284,20 @@ def plan(scale: float = 1.0, seed: int = 42, *, webhook_url: str | None = None) 
         slug = f"project-{pid:05d}"
         team_id = IT_TEAMS + 1 + pid % BUSINESS_TEAMS if pid % 2 else None
         projects.append(
-            (pid, name, slug, "", TIERS[pid % len(TIERS)], f"#{slug}", "", None, team_id, now, now)
+            (
+                pid,
+                name,
+                slug,
+                "",
+                TIERS[pid % len(TIERS)],
+                f"#{slug}",
+                "",
+                None,
+                team_id,
+                f"{pid:032x}",  # not from rng: the graph drawn after it stays the same
+                now,
+                now,
+            )
         )
         urls.append((pid, pid, f"https://{slug}.intra.example.com/", f"{slug}.intra.example.com"))
         for target in _distinct(rng, per_project[pid - 1], draw_for_project, next_id - 1):
@@ -307,6 +320,7 @@ def plan(scale: float = 1.0, seed: int = 42, *, webhook_url: str | None = None) 
             "runbook_url",
             "last_reviewed_on",
             "team_id",
+            "integration_key",
             "created_at",
             "updated_at",
         ],

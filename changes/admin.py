@@ -3,7 +3,7 @@ and the API); the admin is for looking, and for fixing a typo in a title."""
 
 from django.contrib import admin
 
-from .models import Change, ChangeReminder, ChangeResponse, ImpactedProject
+from .models import Change, ChangeReminder, ChangeResponse, ImpactedProject, Release
 
 
 class ImpactedProjectInline(admin.TabularInline):
@@ -77,3 +77,16 @@ class ChangeResponseAdmin(admin.ModelAdmin):
     search_fields = ("comment", "change__title", "project__name", "person__display_name")
     readonly_fields = ("created_at", "updated_at")
     raw_id_fields = ("change", "project", "person")
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    """For looking, and for removing one recorded by mistake: who and how stay as recorded."""
+
+    list_display = ("summary", "project", "system", "happened_at", "via", "recorded_by")
+    list_filter = ("via",)
+    list_select_related = ("project", "system", "recorded_by")
+    search_fields = ("summary", "source", "project__name", "system__name")
+    date_hierarchy = "happened_at"
+    raw_id_fields = ("project", "system")
+    readonly_fields = ("recorded_by", "via", "recorded_at")

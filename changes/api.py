@@ -12,18 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import generics, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry.models import ITSystem, Project
-from registry.permissions import is_it_staff
+from registry.permissions import can_edit_project, is_it_staff
 from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, LocalDateTimeField, parse_input
 
 from . import selectors, services
-from .models import Change, ChangeResponse, ImpactedProject
+from .models import Change, ChangeResponse, ImpactedProject, Release
 
 MAX_TEXT = 10000
 
@@ -323,3 +324,93 @@ class ChangeViewSet(
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def preview(self, request: Request) -> Response:
         return impact_preview_answer(request)
+
+
+# --- releases ----------------------------------------------------------------------------------
+
+
+class ProjectEditorsWrite(permissions.BasePermission):
+    """Everyone signed in reads a project's releases; its owners and maintainers (and admins)
+    record them, refused before the body is read."""
+
+    message = "Only the project's owners and maintainers record its releases."
+
+    def has_object_permission(self, request: Request, view: Any, obj: Project) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return can_edit_project(request.user, obj)
+
+
+class ReleaseOut(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    recorded_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Release
+        fields = (
+            "id",
+            "project",
+            "summary",
+            "url",
+            "happened_at",
+            "source",
+            "recorded_by",
+            "via",
+            "recorded_at",
+        )
+        read_only_fields = fields
+
+
+class ReleaseIn(serializers.Serializer):
+    summary = serializers.CharField(max_length=1024, help_text="The version, or what changed.")
+    url = serializers.URLField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        help_text="The release notes, tag or commit.",
+    )
+    happened_at = serializers.DateTimeField(required=False, help_text="Default now.")
+
+
+@extend_schema_view(
+    get=extend_schema(
+        responses=ReleaseOut(many=True), summary="A project's releases, latest first"
+    ),
+    post=extend_schema(
+        request=ReleaseIn,
+        responses={201: ReleaseOut, 400: BAD_REQUEST, 403: FORBIDDEN},
+        summary="Record a release or deployment of the project",
+        description="Its owners and maintainers (session or token). A release is a suspect for "
+        "the project's incidents in the 72 hours after it. CI can also send PagerDuty change "
+        "events to `/v2/change/enqueue` with the project's integration key.",
+    ),
+)
+class ProjectReleasesView(generics.ListCreateAPIView):
+    """`projects/{slug}/releases/`: the registry's project, with the releases of `changes`."""
+
+    queryset = Project.objects.all()
+    lookup_field = "slug"
+    serializer_class = ReleaseOut
+    permission_classes = [permissions.IsAuthenticated, ProjectEditorsWrite]
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False) or "slug" not in self.kwargs:
+            return Release.objects.none()
+        return selectors.releases_of(self.project)
+
+    @property
+    def project(self) -> Project:
+        if not hasattr(self, "_project"):
+            self._project = get_object_or_404(Project, slug=self.kwargs["slug"])
+            self.check_object_permissions(self.request, self._project)
+        return self._project
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        project = self.project
+        release = services.release_record(
+            actor=request.user, project=project, **parse_input(ReleaseIn, request)
+        )
+        return Response(ReleaseOut(release).data, status=status.HTTP_201_CREATED)

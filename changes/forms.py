@@ -86,3 +86,28 @@ class ChangeResponseForm(forms.Form):
         self.fields["project"].choices = [(i.project_id, i.project.name) for i in touched]
         if len(touched) == 1:
             self.fields["project"].initial = touched[0].project_id
+
+
+class ReleaseForm(forms.Form):
+    """A release of a project, on its page: its time is read in the signed-in person's zone,
+    which the field names."""
+
+    summary = forms.CharField(
+        max_length=1024, label="Version or summary", help_text="e.g. v2.4.1, or what changed."
+    )
+    url = forms.URLField(
+        max_length=1000,
+        required=False,
+        assume_scheme="https",
+        label="Link",
+        help_text="The release notes, tag or commit (optional).",
+    )
+    happened_at = BoundedDateTimeField(
+        label="When",
+        required=False,
+        widget=LocalDateTimeInput(),
+    )
+
+    def __init__(self, *args, time_zone: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["happened_at"].help_text = f"Your time, {time_zone}; empty for now."

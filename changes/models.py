@@ -4,7 +4,7 @@ snapshot of the projects an IT event (a change, or an outage of `incidents`) tou
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, URLValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -189,3 +189,64 @@ class ImpactedProject(models.Model):
     @property
     def path_display(self) -> str:
         return " → ".join((self.project.name, *self.path))
+
+
+class Release(models.Model):
+    """A deployment or release that already happened: of a project, recorded by its owners or
+    their CI, or of an IT system, sent by IT's tools as a change event with its integration key.
+    Unlike a `Change`, nobody is told in advance; it is what incidents list as a suspect."""
+
+    class Via(models.TextChoices):
+        PAGE = "page", "The project page"
+        API = "api", "The API"
+        CHANGE_EVENT = "change_event", "A change event (integration key)"
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="releases"
+    )
+    system = models.ForeignKey(
+        ITSystem, on_delete=models.CASCADE, null=True, blank=True, related_name="releases"
+    )
+    summary = models.CharField(max_length=1024)
+    url = models.CharField(
+        max_length=1000, blank=True, validators=[URLValidator(schemes=["http", "https"])]
+    )
+    # Where it happened, as the sender names it (a pipeline, a host).
+    source = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    happened_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recorded_releases",
+    )
+    via = models.CharField(max_length=16, choices=Via.choices)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-happened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(project__isnull=False) & Q(system__isnull=True))
+                | (Q(project__isnull=True) & Q(system__isnull=False)),
+                name="release_of_exactly_one",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-happened_at"], name="release_project_idx"),
+            models.Index(fields=["system", "-happened_at"], name="release_system_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.summary
+
+    @property
+    def of(self) -> Project | ITSystem:
+        return self.project or self.system
+
+    @property
+    def title(self) -> str:
+        """What lists of IT events (suspects) show as a change's or an outage's title."""
+        return self.summary

@@ -23,7 +23,7 @@ from registry.selectors import (
     person_local_time,
 )
 
-from .models import Change, ChangeResponse, ImpactedProject
+from .models import Change, ChangeResponse, ImpactedProject, Release
 
 # --- impact preview ----------------------------------------------------------------------------
 
@@ -218,3 +218,30 @@ def systems_reached_by(project: Project) -> dict[int, Reached]:
             current = parents[current]
         result[node] = Reached(node, depth, tuple(reversed(chain)))
     return result
+
+
+# --- releases ------------------------------------------------------------------------------------
+
+# What the project page lists; the API pages through the rest.
+PAGE_RELEASES = 10
+
+
+def releases_of(project: Project) -> QuerySet[Release]:
+    """The project's releases, latest first, with who recorded each (no query per row)."""
+    return (
+        Release.objects.filter(project=project)
+        .select_related("project", "recorded_by")
+        .order_by("-happened_at", "-id")
+    )
+
+
+def releases_between(
+    *, project: Project, system_ids: Iterable[int], since: datetime, until: datetime
+) -> QuerySet[Release]:
+    """Releases of the project itself or of the given IT systems that happened in the window:
+    the suspects an incident of the project has among releases (one query)."""
+    return (
+        Release.objects.filter(Q(project=project) | Q(system_id__in=list(system_ids)))
+        .filter(happened_at__gte=since, happened_at__lte=until)
+        .select_related("system")
+    )

@@ -1,5 +1,6 @@
 """Writes for IT changes: create, edit, schedule, start, complete, cancel, delete, owners'
-answers, and the reminders before the window.
+answers, and the reminders before the window; and releases, which owners (or their CI) and IT's
+tools record once they happened.
 
 Every service checks that the actor is IT staff (owners only answer changes), checks that the
 transition is allowed in the current state, writes in one transaction, and writes the
@@ -19,6 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from registry.models import ITSystem, Project
+from registry.permissions import can_edit_project
+from registry.services import audited_change, save_validated
 from webhooks.services import webhooks_emit
 
 from . import events
@@ -28,6 +31,7 @@ from .models import (
     ChangeReminder,
     ChangeResponse,
     ImpactedProject,
+    Release,
     default_reminder_lead_minutes,
 )
 
@@ -44,6 +48,8 @@ CHANGE_FIELDS = (
 # Editing these on a scheduled change moves its window: owners hear about it.
 WINDOW_FIELDS = ("planned_start_at", "planned_end_at")
 MAX_REMINDER_LEAD_MINUTES = 60 * 24 * 14
+# A release is recorded once it happened; this much ahead is a sender's clock running fast.
+RELEASE_CLOCK_SKEW = timedelta(minutes=10)
 
 
 def _clean_leads(leads: Any) -> list[int]:
@@ -417,3 +423,66 @@ def change_reminders_send_due(*, now: datetime | None = None, limit: int = 500) 
         reminder.sent_at = now
         reminder.save(update_fields=["sent_at"])
     return sent
+
+
+# --- releases ------------------------------------------------------------------------------------
+
+
+def _release_save(release: Release, *, actor: Actor, now: datetime) -> Release:
+    if release.happened_at > now + RELEASE_CLOCK_SKEW:
+        raise ValidationError({"happened_at": "A release is recorded once it happened: not ahead."})
+    release.summary = release.summary.strip()
+    return audited_change(actor, release, lambda: save_validated(release))
+
+
+def release_record(
+    *,
+    actor: Actor,
+    project: Project,
+    summary: str,
+    url: str = "",
+    happened_at: datetime | None = None,
+    via: str = Release.Via.API,
+    now: datetime | None = None,
+) -> Release:
+    """A project's editors (owners and maintainers) or an admin record a release of it, by
+    default as having happened now. It is a suspect for the project's incidents after it."""
+    if actor is None or not can_edit_project(actor, project):
+        raise PermissionDenied("Only the project's owners and maintainers record its releases.")
+    now = now or timezone.now()
+    release = Release(
+        project=project,
+        summary=summary,
+        url=url,
+        happened_at=happened_at or now,
+        recorded_by=actor,
+        via=via,
+    )
+    return _release_save(release, actor=actor, now=now)
+
+
+def release_record_by_key(
+    *,
+    of: Project | ITSystem,
+    summary: str,
+    url: str = "",
+    source: str = "",
+    details: dict | None = None,
+    happened_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Release:
+    """A change event sent with the integration key of `of`: the key is the authority (whoever
+    holds it speaks for the project or the IT system, as for alerts), so the caller must have
+    found `of` by that key. A system's release is a suspect for every project depending on it."""
+    now = now or timezone.now()
+    release = Release(
+        project=of if isinstance(of, Project) else None,
+        system=of if isinstance(of, ITSystem) else None,
+        summary=summary,
+        url=url,
+        source=source,
+        details=details if details is not None else {},
+        happened_at=happened_at or now,
+        via=Release.Via.CHANGE_EVENT,
+    )
+    return _release_save(release, actor=None, now=now)

@@ -33,7 +33,7 @@ def _time_zone(request: HttpRequest) -> zoneinfo.ZoneInfo:
 
 
 @contextmanager
-def _in_users_time_zone(request: HttpRequest):
+def in_users_time_zone(request: HttpRequest):
     with timezone.override(_time_zone(request)):
         yield
 
@@ -42,7 +42,7 @@ def in_time_zone(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     """Forms read and templates show datetimes in the signed-in person's time zone."""
 
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        with _in_users_time_zone(request):
+        with in_users_time_zone(request):
             return view(request, *args, **kwargs)
 
     wrapped.__name__ = view.__name__

@@ -58,7 +58,7 @@ class IncidentAdmin(admin.ModelAdmin):
     list_select_related = ("project",)
     search_fields = ("title", "project__name")
     date_hierarchy = "started_at"
-    raw_id_fields = ("project", "cause_change", "cause_outage", "opened_by")
+    raw_id_fields = ("project", "cause_change", "cause_outage", "cause_release", "opened_by")
     readonly_fields = (
         "status",
         "acknowledged_at",

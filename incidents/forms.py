@@ -67,14 +67,20 @@ class IncidentUpdateForm(forms.Form):
 
 class IncidentCauseForm(forms.Form):
     kind = forms.ChoiceField(
-        choices=[("change", "IT change"), ("outage", "IT outage"), ("", "None")], required=False
+        choices=[
+            ("change", "IT change"),
+            ("outage", "IT outage"),
+            ("release", "Release"),
+            ("", "None"),
+        ],
+        required=False,
     )
     event = forms.IntegerField(required=False, min_value=1)
 
     def clean(self) -> dict:
         data = super().clean()
         if data.get("kind") and not data.get("event"):
-            raise ValidationError({"event": "Say which change or outage."})
+            raise ValidationError({"event": "Say which change, outage or release."})
         return data
 
 

@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from changes.models import Change
+from changes.models import Change, Release
 from registry.models import ITSystem, Person, Project
 
 
@@ -116,12 +116,15 @@ class Incident(models.Model):
     # When a responder first said they are on it (an acknowledged page or the first update).
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    # The IT event named as the cause, at most one.
+    # The IT event or the release named as the cause, at most one.
     cause_change = models.ForeignKey(
         Change, on_delete=models.SET_NULL, null=True, blank=True, related_name="caused_incidents"
     )
     cause_outage = models.ForeignKey(
         Outage, on_delete=models.SET_NULL, null=True, blank=True, related_name="caused_incidents"
+    )
+    cause_release = models.ForeignKey(
+        Release, on_delete=models.SET_NULL, null=True, blank=True, related_name="caused_incidents"
     )
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -137,7 +140,11 @@ class Incident(models.Model):
         ordering = ["-started_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(cause_change__isnull=True) | Q(cause_outage__isnull=True),
+                condition=(Q(cause_change__isnull=True) | Q(cause_outage__isnull=True))
+                & (
+                    Q(cause_release__isnull=True)
+                    | (Q(cause_change__isnull=True) & Q(cause_outage__isnull=True))
+                ),
                 name="incident_at_most_one_cause",
             ),
             models.CheckConstraint(

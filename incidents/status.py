@@ -1,5 +1,5 @@
 """Reads for the portal: the status of projects (now and over 90 days), the banner of what is open,
-and the suspect IT changes and outages of an incident.
+and the suspect IT changes, outages and releases of an incident.
 
 States, from best to worst: operational, degraded, partial, major.
 
@@ -26,8 +26,8 @@ from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from changes.models import Change, ImpactedProject
-from changes.selectors import systems_reached_by
+from changes.models import Change, ImpactedProject, Release
+from changes.selectors import releases_between, systems_reached_by
 from registry.models import ITSystem, Project
 
 from .models import Incident, IncidentUpdate, Outage
@@ -390,12 +390,12 @@ def affected_projects() -> QuerySet[Project]:
 
 @dataclass(frozen=True)
 class Suspect:
-    kind: str  # "change" or "outage"
-    event: Change | Outage
+    kind: str  # "change", "outage" or "release"
+    event: Change | Outage | Release
     started_at: datetime
     before: timedelta  # how long before the incident began it started
-    system: ITSystem
-    depth: int
+    system: ITSystem | None  # None for a release of the project itself
+    depth: int  # 0 for a release of the project itself
     path: tuple[str, ...]
     project_name: str
     score: timedelta
@@ -415,23 +415,30 @@ def change_started_at(change: Change) -> datetime:
 
 
 def suspects_for(incident: Incident) -> list[Suspect]:
-    """IT changes and outages on the systems the incident's project depends on (transitively)
-    that started in the 72 hours before the incident began, most suspect first.
+    """IT changes and outages on the systems the incident's project depends on (transitively),
+    and releases of the project itself or of those systems, that started in the 72 hours before
+    the incident began, most suspect first.
 
     The rank is a score: the time between the event's start and the incident's, plus six hours
     for each hop between the project and the event's system beyond the first (an event on a
     system the project uses directly outranks one two systems away that started at the same
-    time). Ties go to the nearer system, then the later start, then changes before outages.
+    time); a release of the project itself is one hop nearer still. Ties go to the nearer
+    system, then the later start, then changes before outages before releases.
     A change counts from its actual start, or its planned start if it never recorded one; draft
-    and cancelled changes did not happen and are left out. Four queries.
+    and cancelled changes did not happen and are left out. Six queries (two without dependencies).
     """
     project = incident.project
     reached = systems_reached_by(project)
-    if not reached:
-        return []
     began = incident.started_at
     since = began - SUSPECT_WINDOW
     ids = list(reached)
+    releases = releases_between(project=project, system_ids=ids, since=since, until=began)
+    suspects = [
+        _suspect(incident, "release", release, release.system, release.happened_at, reached)
+        for release in releases
+    ]
+    if not reached:
+        return _ranked(suspects)
     changes = (
         Change.objects.filter(systems__in=ids)
         .exclude(state__in=(Change.State.DRAFT, Change.State.CANCELLED))
@@ -447,30 +454,47 @@ def suspects_for(incident: Incident) -> list[Suspect]:
         .distinct()
         .prefetch_related("systems")
     )
-    suspects = []
     for kind, events in (("change", changes), ("outage", outages)):
         for event in events:
             system = min(
                 (s for s in event.systems.all() if s.pk in reached),
                 key=lambda s: (reached[s.pk].depth, reached[s.pk].path),
             )
-            where = reached[system.pk]
             started = change_started_at(event) if kind == "change" else event.started_at
-            before = began - started
-            cause_id = incident.cause_change_id if kind == "change" else incident.cause_outage_id
-            suspects.append(
-                Suspect(
-                    kind=kind,
-                    event=event,
-                    started_at=started,
-                    before=before,
-                    system=system,
-                    depth=where.depth,
-                    path=where.path,
-                    project_name=project.name,
-                    score=before + HOP_WEIGHT * (where.depth - 1),
-                    is_cause=cause_id == event.pk,
-                )
-            )
+            suspects.append(_suspect(incident, kind, event, system, started, reached))
+    return _ranked(suspects)
+
+
+def _suspect(
+    incident: Incident,
+    kind: str,
+    event: Change | Outage | Release,
+    system: ITSystem | None,
+    started: datetime,
+    reached: dict,
+) -> Suspect:
+    where = reached[system.pk] if system is not None else None
+    depth, path = (where.depth, where.path) if where is not None else (0, ())
+    before = incident.started_at - started
+    cause_id = {
+        "change": incident.cause_change_id,
+        "outage": incident.cause_outage_id,
+        "release": incident.cause_release_id,
+    }[kind]
+    return Suspect(
+        kind=kind,
+        event=event,
+        started_at=started,
+        before=before,
+        system=system,
+        depth=depth,
+        path=path,
+        project_name=incident.project.name,
+        score=before + HOP_WEIGHT * (depth - 1),
+        is_cause=cause_id == event.pk,
+    )
+
+
+def _ranked(suspects: list[Suspect]) -> list[Suspect]:
     suspects.sort(key=lambda s: (s.score, s.depth, s.before, s.kind, s.event.pk))
     return suspects

@@ -1,5 +1,5 @@
-"""Reading what monitors send: a PagerDuty Events API v2 event and an Alertmanager webhook
-notification (version 4), checked field by field. Every problem is collected, each naming its
+"""Reading what monitors send: a PagerDuty Events API v2 event (an alert event or a change
+event) and an Alertmanager webhook notification (version 4), checked field by field. Every problem is collected, each naming its
 field, so one 400 answer lists them all; nothing here touches the database.
 """
 
@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 from incidents.models import Outage
 from steward.strict_json import UnusableJSON, strict_loads
@@ -86,6 +89,20 @@ def _parse_time(value: str) -> datetime | None:
     if parsed.tzinfo is None or instant_problem(parsed):
         return None
     return parsed.astimezone(UTC)
+
+
+def _payload_timestamp(payload: dict, errors: list[str]) -> datetime | None:
+    """An event's `payload.timestamp` (optional), in UTC."""
+    stamp = _text(payload, "timestamp", errors, prefix="payload.")
+    if not stamp:
+        return None
+    parsed = _parse_time(stamp)
+    if parsed is None:
+        errors.append(
+            "'payload.timestamp' must be an ISO 8601 date and time with an offset, between the "
+            f"years 1 and 9999 (got {stamp[:100]!r})."
+        )
+    return parsed
 
 
 def _text(
@@ -202,15 +219,7 @@ def alert_event_parse(data: Any) -> AlertEvent:
                     f"(got {severity!r})."
                 )
             fields["severity"] = severity
-            stamp = _text(payload, "timestamp", errors, prefix="payload.")
-            if stamp:
-                fields["timestamp"] = _parse_time(stamp)
-                if fields["timestamp"] is None:
-                    errors.append(
-                        "'payload.timestamp' must be an ISO 8601 date and time with an offset, between the "
-                        "years 1 and 9999 "
-                        f"(got {stamp!r})."
-                    )
+            fields["timestamp"] = _payload_timestamp(payload, errors)
             for name, attr in (
                 ("component", "component"),
                 ("group", "group"),
@@ -225,6 +234,76 @@ def alert_event_parse(data: Any) -> AlertEvent:
     if errors:
         raise InvalidPayload(errors)
     return AlertEvent(routing_key=routing_key.strip(), action=action, dedup_key=dedup_key, **fields)
+
+
+# --- PagerDuty change events -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A PagerDuty change event: something changed (a deploy, a configuration) that is not a
+    problem. `url` is its first link; `details` keeps what else the sender said."""
+
+    routing_key: str
+    summary: str
+    source: str = ""
+    timestamp: datetime | None = None
+    url: str = ""
+    details: dict = field(default_factory=dict)
+
+
+def _http_url(value: str) -> bool:
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def change_event_parse(data: Any) -> ChangeEvent:
+    """A change event (PagerDuty's `/v2/change/enqueue`), or InvalidPayload listing every
+    problem: `routing_key` and `payload.summary` are required, as at PagerDuty; a timestamp
+    must carry its offset, custom details are an object and links go to http(s) URLs."""
+    if not isinstance(data, dict):
+        raise InvalidPayload(["The body must be a JSON object (a change event)."])
+    errors: list[str] = []
+    routing_key = _text(data, "routing_key", errors, required=True, max_length=64)
+    payload = data.get("payload")
+    fields: dict[str, Any] = {}
+    if not isinstance(payload, dict):
+        errors.append(
+            "'payload' is missing or not an object."
+            if payload is None
+            else "'payload' must be an object."
+        )
+        payload = {}
+    fields["summary"] = _text(
+        payload, "summary", errors, prefix="payload.", required=True, max_length=1024
+    )
+    fields["source"] = _text(payload, "source", errors, prefix="payload.", max_length=255)
+    fields["timestamp"] = _payload_timestamp(payload, errors)
+    custom = payload.get("custom_details")
+    if custom is not None and not isinstance(custom, dict):
+        errors.append("'payload.custom_details' must be an object.")
+    links = _objects(data, "links", "href", errors)
+    for index, link in enumerate(links):
+        if len(link["href"]) > 1000 or not _http_url(link["href"]):
+            errors.append(
+                f"'links[{index}].href' must be an http(s) URL of 1000 characters at most."
+            )
+    if errors:
+        raise InvalidPayload(errors)
+    details = {}
+    if custom:
+        details["custom_details"] = custom
+    if links:
+        details["links"] = links
+    return ChangeEvent(
+        routing_key=routing_key.strip(),
+        url=links[0]["href"] if links else "",
+        details=details,
+        **fields,
+    )
 
 
 # --- Alertmanager webhook, version 4 -----------------------------------------------------------

@@ -53,6 +53,28 @@ EVENT = _object(
     },
     ["routing_key", "event_action"],
 )
+CHANGE_EVENT = _object(
+    {
+        "routing_key": {"type": "string", "maxLength": 64},
+        "payload": _object(
+            {
+                "summary": {"type": "string", "maxLength": 1024},
+                "source": {"type": "string", "maxLength": 255},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "custom_details": {"type": "object"},
+            },
+            ["summary"],
+        ),
+        "links": {
+            "type": "array",
+            "items": _object(
+                {"href": {"type": "string", "format": "uri", "maxLength": 1000}, "text": {}},
+                ["href"],
+            ),
+        },
+    },
+    ["routing_key", "payload"],
+)
 EVENT_REFUSED = _object(
     {"status": {"type": "string"}, "message": {"type": "string"}, "errors": ERRORS},
     ["status", "message", "errors"],
@@ -204,6 +226,36 @@ def receivers_document(result: dict, generator, request, public) -> dict:
                         ["status", "message", "dedup_key"],
                     ),
                     "Event processed.",
+                ),
+                "400": _json(EVENT_REFUSED, "Invalid event: every problem, each field named."),
+                "429": THROTTLED,
+                "503": UNAVAILABLE,
+            },
+        }
+    }
+    paths["/v2/change/enqueue"] = {
+        "post": {
+            "operationId": "change_events_enqueue",
+            "summary": "Send a change event (PagerDuty Change Events API)",
+            "description": "Record a release or deployment that happened. The routing key is a "
+            "project's integration key (a release of the project, a suspect for its incidents) "
+            "or an IT system's (a release of the system, a suspect for the incidents of every "
+            "project depending on it). `payload.timestamp` (default now) needs an offset; the "
+            "first link is the release's URL. PagerDuty's answers: 202, 400 for any event that "
+            "cannot be used (an unknown routing key too), 429.",
+            "tags": [TAG],
+            "security": [{}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": CHANGE_EVENT}},
+            },
+            "responses": {
+                "202": _json(
+                    _object(
+                        {"status": {"type": "string"}, "message": {"type": "string"}},
+                        ["status", "message"],
+                    ),
+                    "Change event processed.",
                 ),
                 "400": _json(EVENT_REFUSED, "Invalid event: every problem, each field named."),
                 "429": THROTTLED,

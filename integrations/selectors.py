@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count
 
 from incidents.models import Outage
-from registry.models import ITSystem
+from registry.models import ITSystem, Project
 
 from .models import Heartbeat, InboundEvent
 
@@ -19,6 +19,16 @@ def system_for_integration_key(key: str) -> ITSystem | None:
     if not _plausible(key):
         return None
     return ITSystem.objects.filter(integration_key=key).first()
+
+
+def key_holder(key: str) -> Project | ITSystem | None:
+    """The IT system or the project whose integration key this is: change events take both."""
+    if not _plausible(key):
+        return None
+    return (
+        ITSystem.objects.filter(integration_key=key).first()
+        or Project.objects.filter(integration_key=key).first()
+    )
 
 
 def heartbeat_for_key(key: str) -> Heartbeat | None:

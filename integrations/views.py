@@ -8,6 +8,8 @@ import binascii
 import hmac
 import ipaddress
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from changes.services import release_record_by_key
 from registry.forms import add_service_error
 from registry.models import ITSystem
 from registry.permissions import is_it_staff
@@ -35,6 +38,7 @@ from .payloads import (
     alert_event_parse,
     alert_group_parse,
     body_json,
+    change_event_parse,
     routing_key_of,
 )
 from .ratelimit import RateDecision, rate_limit_hit
@@ -89,18 +93,25 @@ def _invalid_event(errors: list[str]) -> JsonResponse:
     )
 
 
-@csrf_exempt
-@require_http_methods(["POST"])
-def events_enqueue(request: HttpRequest) -> JsonResponse:
-    """`POST /v2/enqueue`, PagerDuty's Events API v2: the routing key is an IT system's
-    integration key."""
+def _pagerduty_intake(
+    request: HttpRequest,
+    *,
+    scope: str,
+    parse: Callable[[Any], Any],
+    find: Callable[[str], Any],
+    unknown: str,
+) -> tuple[Any, Any, Any] | JsonResponse:
+    """What PagerDuty's two receivers share: read the body, count it against its routing key's
+    rate limit, parse it and find whose key it is. `(event, holder, body)`, or the answer that
+    refuses it: 429 when throttled, else 400 listing every problem (`unknown` for a key that is
+    nobody's)."""
     try:
         data = _read_json(request)
     except InvalidPayload as exc:
         return _invalid_event(exc.errors)
     routing_key = routing_key_of(data)
     if routing_key is not None:
-        decision = rate_limit_hit(scope="events", key=routing_key)
+        decision = rate_limit_hit(scope=scope, key=routing_key)
         if not decision.allowed:
             return _throttled(
                 decision,
@@ -111,14 +122,32 @@ def events_enqueue(request: HttpRequest) -> JsonResponse:
             )
     errors: list[str] = []
     try:
-        event = alert_event_parse(data)
+        event = parse(data)
     except InvalidPayload as exc:
         errors, event = exc.errors, None
-    system = selectors.system_for_integration_key(routing_key or "")
-    if routing_key is not None and system is None and len(routing_key) <= 64:
-        errors.append("'routing_key' is not the integration key of any IT system in Steward.")
-    if errors or event is None or system is None:
+    holder = find(routing_key or "")
+    if routing_key is not None and holder is None and len(routing_key) <= 64:
+        errors.append(unknown)
+    if errors or event is None or holder is None:
         return _invalid_event(errors)
+    return event, holder, data
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def events_enqueue(request: HttpRequest) -> JsonResponse:
+    """`POST /v2/enqueue`, PagerDuty's Events API v2: the routing key is an IT system's
+    integration key."""
+    intake = _pagerduty_intake(
+        request,
+        scope="events",
+        parse=alert_event_parse,
+        find=selectors.system_for_integration_key,
+        unknown="'routing_key' is not the integration key of any IT system in Steward.",
+    )
+    if isinstance(intake, JsonResponse):
+        return intake
+    event, system, data = intake
     try:
         stored = services.alert_event_accept(event=event, system=system, raw=data)
     except DatabaseError as exc:
@@ -127,6 +156,56 @@ def events_enqueue(request: HttpRequest) -> JsonResponse:
         {"status": "success", "message": "Event processed", "dedup_key": stored.dedup_key},
         status=202,
     )
+
+
+# --- PagerDuty change events ------------------------------------------------------------------
+
+# What the service's field errors are called in a change event.
+CHANGE_EVENT_FIELDS = {
+    "summary": "payload.summary",
+    "source": "payload.source",
+    "happened_at": "payload.timestamp",
+    "url": "links[0].href",
+    "details": "payload.custom_details",
+}
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def change_events_enqueue(request: HttpRequest) -> JsonResponse:
+    """`POST /v2/change/enqueue`, PagerDuty's change events: the routing key is a project's
+    integration key (a release of the project) or an IT system's (a release of the system,
+    a suspect for every project depending on it). Answered as PagerDuty answers."""
+    intake = _pagerduty_intake(
+        request,
+        scope="change_events",
+        parse=change_event_parse,
+        find=selectors.key_holder,
+        unknown="'routing_key' is not the integration key of any project or IT system in Steward.",
+    )
+    if isinstance(intake, JsonResponse):
+        return intake
+    event, holder, _data = intake
+    try:
+        release_record_by_key(
+            of=holder,
+            summary=event.summary,
+            url=event.url,
+            source=event.source,
+            details=event.details,
+            happened_at=event.timestamp,
+        )
+    except ValidationError as exc:
+        return _invalid_event(
+            [
+                f"'{CHANGE_EVENT_FIELDS.get(name, name)}': {message}"
+                for name, messages in exc.message_dict.items()
+                for message in messages
+            ]
+        )
+    except DatabaseError as exc:
+        return _unavailable(exc, {"status": "error", "message": "Event not stored; retry."})
+    return JsonResponse({"status": "success", "message": "Change event processed"}, status=202)
 
 
 # --- Alertmanager ------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ registry_urlpatterns = [
         views.project_dependency_add,
         name="project_dependency_add",
     ),
+    path("projects/<slug:slug>/releases/", views.project_release_add, name="project_release_add"),
     path(
         "projects/<slug:slug>/dependencies/<int:pk>/remove/",
         views.project_dependency_remove,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -24,6 +25,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from changes import services as change_services
+from changes.forms import ReleaseForm
+from changes.models import Release
+from changes.selectors import PAGE_RELEASES, releases_of
+from changes.web import in_users_time_zone
 from incidents.models import Subscription
 from incidents.selectors import subscriptions_of
 from incidents.services import subscriptions
@@ -92,6 +98,7 @@ def _project_context(
     role_errors: list[str] | None = None,
     dependency_form: ProjectDependencyForm | None = None,
     dependency_errors: list[str] | None = None,
+    release_form: ReleaseForm | None = None,
 ) -> dict[str, Any]:
     can_edit = permissions.can_edit_project(request.user, project)
     can_edit_dependencies = can_edit or permissions.is_it_staff(request.user)
@@ -110,6 +117,10 @@ def _project_context(
         "dependency_form": dependency_form
         or (ProjectDependencyForm() if can_edit_dependencies else None),
         "dependency_errors": dependency_errors or [],
+        "releases": list(releases_of(project)[:PAGE_RELEASES]),
+        "release_form": release_form
+        or (ReleaseForm(time_zone=_time_zone_name(request)) if can_edit else None),
+        "change_events_url": f"{settings.SITE_URL}{reverse('change-events-enqueue')}",
     }
 
 
@@ -189,6 +200,35 @@ def project_dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
         "registry/_project_dependencies.html",
         "#dependencies",
         dependency_form=failed,
+    )
+
+
+def _time_zone_name(request: HttpRequest) -> str:
+    """The zone the release form reads times in (`changes.web.in_users_time_zone`)."""
+    with in_users_time_zone(request):
+        return timezone.get_current_timezone_name()
+
+
+@login_required
+@require_POST
+def project_release_add(request: HttpRequest, slug: str) -> HttpResponse:
+    """Record a release from the project page; its time is typed in the person's own zone."""
+    project = project_or_404(slug)
+    if not permissions.can_edit_project(request.user, project):
+        raise PermissionDenied("Only the project's owners and maintainers record its releases.")
+    form = ReleaseForm(request.POST, time_zone=_time_zone_name(request))
+    with in_users_time_zone(request):
+        valid = form.is_valid()
+    if valid:
+        try:
+            change_services.release_record(
+                actor=request.user, project=project, via=Release.Via.PAGE, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            add_service_error(form, exc)
+    failed = form if form.errors else None
+    return _project_section(
+        request, slug, "registry/_project_releases.html", "#releases", release_form=failed
     )
 
 

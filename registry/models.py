@@ -123,6 +123,8 @@ class Project(models.Model):
         Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="projects"
     )
     people = models.ManyToManyField(Person, through="ProjectRole", related_name="projects")
+    # The routing key its CI sends PagerDuty change events with, like an IT system's for alerts.
+    integration_key = models.CharField(max_length=64, unique=True, default=new_integration_key)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

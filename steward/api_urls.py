@@ -67,7 +67,13 @@ urlpatterns = [
                 rf"^projects/(?P<slug>{SLUG})/support/$",
                 oncall_api.ProjectSupportView.as_view(),
                 name="project-support",
-            )
+            ),
+            # Answered by changes: what its owners and their CI released.
+            re_path(
+                rf"^projects/(?P<slug>{SLUG})/releases/$",
+                changes_api.ProjectReleasesView.as_view(),
+                name="project-releases",
+            ),
         ]
     ),
     path("", include(router.urls)),

@@ -24,6 +24,9 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", integration_views.metrics, name="metrics"),
     path("v2/enqueue", integration_views.events_enqueue, name="events-enqueue"),
+    path(
+        "v2/change/enqueue", integration_views.change_events_enqueue, name="change-events-enqueue"
+    ),
     path("integrations/", include("integrations.urls")),
     # IT changes and outages share the `incidents` namespace, as before `changes` was its own app.
     path("it/", include((changes_urls.urlpatterns + incidents_urls.urlpatterns, "incidents"))),

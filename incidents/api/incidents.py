@@ -1,4 +1,5 @@
-"""The portal API: `incidents/` (with `updates/`, `resolve/`, `cause/`) and `status/`.
+"""The portal API: `incidents/` (with `updates/`, `resolve/`, `cause/`, `suspects/`) and
+`status/`.
 
 Every signed-in user reads incidents; the project's owners and maintainers, IT staff and admins
 write them. A permission class refuses other roles per object before the body is parsed (for
@@ -19,13 +20,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from changes.models import Change
+from changes.models import Change, Release
 from registry.models import Project
 from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
 
 from ..models import Incident, IncidentUpdate, Outage
 from ..services import incidents as services
-from ..status import project_status, status_overview
+from ..status import project_status, status_overview, suspects_for
 
 
 class IncidentWrites(permissions.BasePermission):
@@ -69,6 +70,7 @@ class IncidentOut(serializers.ModelSerializer):
     opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     cause_change = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     cause_outage = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    cause_release = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     updates = IncidentUpdateOut(many=True, read_only=True)
 
     class Meta:
@@ -85,6 +87,7 @@ class IncidentOut(serializers.ModelSerializer):
             "resolved_at",
             "cause_change",
             "cause_outage",
+            "cause_release",
             "opened_by",
             "created_at",
             "updated_at",
@@ -142,7 +145,13 @@ class IncidentCauseIn(serializers.Serializer):
         queryset=Outage.objects.all(),
         required=False,
         allow_null=True,
-        help_text="Id of the IT outage that caused it. Give neither to clear the cause.",
+        help_text="Id of the IT outage that caused it.",
+    )
+    release = serializers.PrimaryKeyRelatedField(
+        queryset=Release.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Id of the release that caused it. Give none of the three to clear the cause.",
     )
 
 
@@ -206,6 +215,27 @@ def _incidents() -> QuerySet[Incident]:
 
 
 WRITE_RESPONSES = {400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT}
+
+
+class SuspectOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["change", "outage", "release"])
+    id = serializers.IntegerField(source="event.pk")
+    title = serializers.CharField(source="event.title")
+    url = serializers.SerializerMethodField(
+        help_text="The change's or outage's page; a release's own link, or empty."
+    )
+    started_at = serializers.DateTimeField()
+    hours_before = serializers.FloatField()
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    depth = serializers.IntegerField(help_text="Hops from the project; 0 for its own release.")
+    path = serializers.ListField(child=serializers.CharField())
+    path_display = serializers.CharField()
+    is_cause = serializers.BooleanField()
+
+    def get_url(self, suspect: Any) -> str:
+        if suspect.kind == "release":
+            return suspect.event.url
+        return self.context["request"].build_absolute_uri(suspect.event.get_absolute_url())
 
 
 @extend_schema_view(
@@ -289,9 +319,20 @@ class IncidentViewSet(
         return self._render(incident)
 
     @extend_schema(
+        responses=SuspectOut(many=True),
+        summary="Suspect changes, most suspect first",
+        description="Releases of the project, and IT changes, outages and releases on the "
+        "systems it depends on (transitively), that started in the 72 hours before it began.",
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def suspects(self, request: Request, pk: str) -> Response:
+        suspects = suspects_for(self.get_object())
+        return Response(SuspectOut(suspects, many=True, context={"request": request}).data)
+
+    @extend_schema(
         request=IncidentCauseIn,
         responses={200: IncidentOut, 400: BAD_REQUEST, 403: FORBIDDEN},
-        summary="Name the IT change or outage that caused it (at most one), or clear it",
+        summary="Name the IT change, outage or release that caused it (at most one), or clear it",
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def cause(self, request: Request, pk: str) -> Response:
@@ -302,6 +343,7 @@ class IncidentViewSet(
             incident=incident,
             change=data.get("change"),
             outage=data.get("outage"),
+            release=data.get("release"),
         )
         return self._render(incident)
 

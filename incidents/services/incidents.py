@@ -24,7 +24,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from changes.models import Change
+from changes.models import Change, Release
 from notifications.events import Event
 from notifications.services import notices_send
 from registry.models import AuditEntry, Project, ProjectRole
@@ -97,6 +97,7 @@ def _lock(incident: Incident) -> Incident:
         setattr(incident, field, getattr(fresh, field))
     incident.cause_change_id = fresh.cause_change_id
     incident.cause_outage_id = fresh.cause_outage_id
+    incident.cause_release_id = fresh.cause_release_id
     return incident
 
 
@@ -338,12 +339,19 @@ def incident_cause_set(
     incident: Incident,
     change: Change | None = None,
     outage: Outage | None = None,
+    release: Release | None = None,
 ) -> Incident:
-    """Name an IT change or an IT outage as the cause (at most one), or clear it with neither.
-    Allowed on a resolved incident too: causes are often found afterwards."""
+    """Name an IT change, an IT outage or a release as the cause (at most one), or clear it with
+    none. Allowed on a resolved incident too: causes are often found afterwards."""
     _require(actor, incident.project)
-    if change is not None and outage is not None:
-        raise ValidationError({"cause": "Name one cause: an IT change or an IT outage, not both."})
+    if sum(event is not None for event in (change, outage, release)) > 1:
+        raise ValidationError(
+            {"cause": "Name one cause: an IT change, an IT outage or a release, not several."}
+        )
+    if release is not None and release.project_id not in (None, incident.project_id):
+        raise ValidationError({"release": "This is a release of another project."})
+    if release is not None and release.happened_at > incident.started_at + timedelta(hours=1):
+        raise ValidationError({"release": "This release happened after the incident began."})
     if change is not None and change.state in (Change.State.DRAFT, Change.State.CANCELLED):
         raise ValidationError(
             {"change": f"A {change.get_state_display().lower()} change did not happen."}
@@ -354,6 +362,7 @@ def incident_cause_set(
     before = audit_snapshot(incident)
     incident.cause_change = change
     incident.cause_outage = outage
-    incident.save(update_fields=["cause_change", "cause_outage", "updated_at"])
+    incident.cause_release = release
+    incident.save(update_fields=["cause_change", "cause_outage", "cause_release", "updated_at"])
     _audit(actor, incident, before, AuditEntry.Action.UPDATE)
     return incident

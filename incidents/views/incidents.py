@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
-from changes.models import Change
+from changes.models import Change, Release
 from changes.web import domain_errors_to_form, in_time_zone
 from registry.models import ITSystem, Project
 from registry.permissions import is_it_staff
@@ -65,7 +65,11 @@ def _incident(pk: int) -> Incident:
     try:
         return (
             Incident.objects.select_related(
-                "project", "cause_change", "cause_outage", "opened_by__person"
+                "project",
+                "cause_change",
+                "cause_outage",
+                "cause_release__system",
+                "opened_by__person",
             )
             .prefetch_related(
                 Prefetch(
@@ -193,10 +197,10 @@ def incident_cause(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     if form.is_valid():
         kind, event_id = form.cleaned_data.get("kind"), form.cleaned_data.get("event")
-        model = {"change": Change, "outage": Outage}.get(kind)
+        model = {"change": Change, "outage": Outage, "release": Release}.get(kind)
         event = model.objects.filter(pk=event_id).first() if model else None
         if model and event is None:
-            error = f"No such IT {kind}."
+            error = f"No such {'release' if kind == 'release' else f'IT {kind}'}."
         else:
             try:
                 services.incident_cause_set(
@@ -204,6 +208,7 @@ def incident_cause(request: HttpRequest, pk: int) -> HttpResponse:
                     incident=incident,
                     change=event if kind == "change" else None,
                     outage=event if kind == "outage" else None,
+                    release=event if kind == "release" else None,
                 )
             except (ValidationError, Conflict) as exc:
                 error = exc.message if isinstance(exc, Conflict) else " ".join(exc.messages)

@@ -22,6 +22,7 @@ def system_integrations(context, system):
         "show": True,
         "system": system,
         "events_url": f"{site}{reverse('events-enqueue')}",
+        "change_events_url": f"{site}{reverse('change-events-enqueue')}",
         "alertmanager_url": f"{site}{reverse('integrations:alertmanager-key', args=[system.integration_key])}",
         "heartbeats": [
             (heartbeat, f"{site}{heartbeat.get_ping_path()}")

@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from changes.models import Change
+from changes.models import Change, Release
 from changes.selectors import systems_reached_by
 from incidents.models import Outage
 from incidents.status import HOP_WEIGHT, suspects_for
+from registry.models import Project
 from tests.factories import DependencyFactory, IncidentFactory, SystemFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,13 @@ def outage_on(system, *, start, title=None):
     outage = Outage.objects.create(title=title or f"{system.name} down", started_at=start)
     outage.systems.set([system])
     return outage
+
+
+def release_of(of, *, at, summary=None):
+    kind = "project" if isinstance(of, Project) else "system"
+    return Release.objects.create(
+        **{kind: of}, summary=summary or f"Release of {of.name}", happened_at=at, via="api"
+    )
 
 
 @pytest.fixture
@@ -92,6 +101,59 @@ def test_a_hop_weighs_six_hours(graph, incident):
     assert [s.event for s in suspects_for(incident)] == [near_system, far_system]
 
 
+def test_releases_of_the_project_and_of_its_systems_are_suspects(graph, incident):
+    began = incident.started_at
+    own = release_of(graph.people, at=began - timedelta(hours=7), summary="People v2")
+    sso = release_of(graph.sso, at=began - timedelta(hours=2), summary="SSO 9.1")
+    dc = release_of(graph.dc, at=began - timedelta(hours=1), summary="DC firmware")
+    change = change_on(graph.sso, start=began - timedelta(hours=2))
+    # Not suspects: another project's, another branch's system's, too early, after the start.
+    release_of(graph.wiki, at=began - timedelta(hours=1))
+    release_of(graph.database, at=began - timedelta(hours=1))
+    release_of(graph.people, at=began - timedelta(hours=73))
+    release_of(graph.sso, at=began + timedelta(minutes=5))
+
+    suspects = suspects_for(incident)
+
+    # Scores: own 7 h − one hop (1 h); SSO release and change 2 h; DC 1 h + one hop (7 h).
+    assert [s.event for s in suspects] == [own, change, sso, dc]
+    assert [s.kind for s in suspects] == ["release", "change", "release", "release"]
+    assert suspects[0].depth == 0 and suspects[0].system is None
+    assert suspects[0].path_display == "People"
+    assert suspects[2].system == graph.sso and suspects[2].path_display == "People → SSO"
+    assert suspects[3].path_display == "People → SSO → Datacenter Austin"
+
+
+def test_a_project_without_dependencies_still_suspects_its_own_releases(db):
+    incident = IncidentFactory(started_at=timezone.now())
+    release = release_of(incident.project, at=incident.started_at - timedelta(hours=1))
+    assert [s.event for s in suspects_for(incident)] == [release]
+
+
+def test_the_incident_page_and_api_list_releases_as_suspects(client, graph, incident, reader):
+    release_of(graph.people, at=incident.started_at - timedelta(hours=1), summary="People v9")
+    Release.objects.create(
+        system=graph.dc,
+        summary="Firmware 7",
+        url="https://vendor.example.com/fw7",
+        happened_at=incident.started_at - timedelta(hours=2),
+        via="change_event",
+    )
+    client.force_login(reader)
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Release of People:</strong>" in page and "People v9" in page
+    assert "Release of Datacenter Austin:</strong>" in page
+    assert '<a href="https://vendor.example.com/fw7" rel="noopener">Firmware 7</a>' in page
+
+    suspects = client.get(f"/api/v1/incidents/{incident.pk}/suspects/").json()
+    assert [(s["kind"], s["title"], s["system"], s["depth"]) for s in suspects] == [
+        ("release", "People v9", None, 0),
+        ("release", "Firmware 7", "dc-austin", 2),
+    ]
+    assert suspects[1]["url"] == "https://vendor.example.com/fw7"
+    assert suspects[1]["path_display"] == "People → SSO → Datacenter Austin"
+
+
 def test_a_change_counts_from_its_actual_start(graph, incident):
     began = incident.started_at
     # Planned long ago, actually started an hour ago: a suspect, one hour before.
@@ -125,7 +187,7 @@ def test_the_named_cause_is_marked(graph, incident):
 
 def test_a_project_without_dependencies_has_no_suspects(db, django_assert_num_queries):
     incident = IncidentFactory()
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # reach, releases of the project itself
         assert suspects_for(incident) == []
 
 
@@ -133,7 +195,10 @@ def test_suspects_take_a_fixed_number_of_queries(graph, incident, django_assert_
     began = incident.started_at
     change_on(graph.sso, start=began - timedelta(hours=1))
     outage_on(graph.sso, start=began - timedelta(hours=2))
-    with django_assert_num_queries(5):  # reach, changes, their systems, outages, their systems
+    release_of(graph.people, at=began - timedelta(hours=3))
+    release_of(graph.sso, at=began - timedelta(hours=4))
+    # reach, releases, changes, their systems, outages, their systems
+    with django_assert_num_queries(6):
         suspects_for(incident)
     # A deeper graph and many more events: still the same.
     deeper = SystemFactory(name="Power")
@@ -141,10 +206,12 @@ def test_suspects_take_a_fixed_number_of_queries(graph, incident, django_assert_
     for i in range(15):
         change_on(graph.dc, start=began - timedelta(hours=i + 1))
         outage_on(deeper, start=began - timedelta(hours=i + 2))
-    with django_assert_num_queries(5):
+        release_of(deeper, at=began - timedelta(hours=i + 3))
+    with django_assert_num_queries(6):
         suspects = suspects_for(incident)
-    assert len(suspects) == 32
+    assert len(suspects) == 49
     assert suspects[-1].path_display == "People → SSO → Datacenter Austin → Power"
+    assert suspects[-1].kind == "release"
 
 
 def test_one_click_names_a_suspect_as_the_cause(client, graph, incident):
@@ -190,3 +257,42 @@ def test_naming_a_missing_event_or_by_a_reader_is_refused(client, graph, inciden
     assert response.status_code == 403
     incident.refresh_from_db()
     assert incident.cause_outage is None
+
+
+def test_a_release_is_named_as_the_cause_on_the_page_and_in_the_api(client, graph, incident):
+    own = release_of(graph.people, at=incident.started_at - timedelta(hours=1), summary="v7")
+    client.force_login(graph.people_owner.user)
+    response = client.post(
+        f"/incidents/{incident.pk}/cause/",
+        {"kind": "release", "event": own.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<strong>Cause:</strong>" in body and "Release of People: v7" in body
+    assert "Named as the cause" in body
+    incident.refresh_from_db()
+    assert incident.cause_release == own
+    assert [s.is_cause for s in suspects_for(incident)] == [True]
+
+    api = APIClient()
+    api.force_authenticate(graph.people_owner.user)
+    sso = release_of(graph.sso, at=incident.started_at - timedelta(hours=2))
+    answer = api.post(f"/api/v1/incidents/{incident.pk}/cause/", {"release": sso.pk}, format="json")
+    assert answer.status_code == 200
+    assert answer.json()["cause_release"] == sso.pk and answer.json()["cause_outage"] is None
+
+
+def test_another_projects_release_or_several_causes_are_refused(graph, incident):
+    wiki = release_of(graph.wiki, at=incident.started_at - timedelta(hours=1))
+    change = change_on(graph.sso, start=incident.started_at - timedelta(hours=1))
+    own = release_of(graph.people, at=incident.started_at - timedelta(hours=1))
+    api = APIClient()
+    api.force_authenticate(graph.people_owner.user)
+    url = f"/api/v1/incidents/{incident.pk}/cause/"
+    refused = api.post(url, {"release": wiki.pk}, format="json")
+    assert refused.status_code == 400 and "another project" in refused.json()["release"][0]
+    both = api.post(url, {"release": own.pk, "change": change.pk}, format="json")
+    assert both.status_code == 400 and "cause" in both.json()
+    incident.refresh_from_db()
+    assert incident.cause_release is None and incident.cause_change is None

@@ -13,6 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from changes.services import release_record, release_record_by_key
 from registry import services
 from registry.models import (
     ContactMethod,
@@ -148,8 +149,8 @@ def test_directory_runs_a_fixed_number_of_queries(reader):
 
 # session, user, project+team, aliases, urls, roles+people, contact methods, dependencies+systems,
 # may-edit check, IT group, history+actors, own person (nav), on-call rotations, open incidents
-# and outages (status banner)
-PROJECT_PAGE_QUERIES = 14
+# and outages (status banner), releases+recorders
+PROJECT_PAGE_QUERIES = 15
 
 
 def _project_with(n: int):
@@ -164,6 +165,8 @@ def _project_with(n: int):
         ProjectRoleFactory(project=project, person=person, role=ProjectRole.Role.MAINTAINER)
         DependencyFactory(source_project=project, target_system=SystemFactory())
         services.project_update(actor=owner.user, project=project, description=f"v{i}")
+        release_record(actor=person.user, project=project, summary=f"v{i}")
+        release_record_by_key(of=project, summary=f"v{i}.1", source="ci")
     return project, owner.user
 
 

@@ -59,6 +59,8 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "401 200 200 200 200 200",
     ),
     "events-enqueue": ("POST", "/v2/enqueue", "400 400 400 400 400 400"),
+    # The routing key in the body authenticates a change event; an empty body is invalid.
+    "change-events-enqueue": ("POST", "/v2/change/enqueue", "400 400 400 400 400 400"),
     "feedback:my-subscriptions": ("GET", "/subscriptions/", "302 200 200 200 200 200"),
     "feedback:project-reports": ("GET", "/projects/{project}/reports/", "302 403 403 200 200 200"),
     "feedback:report-create": ("GET", "/projects/{project}/report/", "302 200 200 200 200 200"),
@@ -96,6 +98,11 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "POST",
         "/api/v1/incidents/{incident}/resolve/",
         "401 403 403 200 200 200",
+    ),
+    "incident-suspects": (
+        "GET",
+        "/api/v1/incidents/{incident}/suspects/",
+        "401 200 200 200 200 200",
     ),
     "incident-updates": ("GET", "/api/v1/incidents/{incident}/updates/", "401 200 200 200 200 200"),
     "incident_portal:incident-cause": (
@@ -245,6 +252,11 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     ),
     "project-roles": ("POST", "/api/v1/projects/{project}/roles/", "401 400 400 400 400 400"),
     "project-support": ("GET", "/api/v1/projects/{project}/support/", "401 200 200 200 200 200"),
+    "project-releases": (
+        "GET",
+        "/api/v1/projects/{project}/releases/",
+        "401 200 200 200 200 200",
+    ),
     # CSV import: JSON is not a CSV (415); who may import which rows is in WRITES and in
     # tests/imports/test_csv.py.
     "registry-import": ("POST", "/api/v1/registry/import/", "401 415 415 415 415 415"),
@@ -274,6 +286,13 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "302 403 403 302 302 302",
     ),
     "registry:project_detail": ("GET", "/projects/{project}/", "302 200 200 200 200 200"),
+    # Its editors only: an empty form is refused to the others before it is read (and shown
+    # again with its errors to the editors).
+    "registry:project_release_add": (
+        "POST",
+        "/projects/{project}/releases/",
+        "302 403 403 200 403 200",
+    ),
     "registry:project_edit": ("GET", "/projects/{project}/edit/", "302 403 403 200 403 200"),
     "registry:project_role_add": ("POST", "/projects/{project}/roles/", "302 200 200 200 200 200"),
     "registry:project_role_remove": (
@@ -405,6 +424,18 @@ WRITES: dict[str, tuple[str, str, dict, str]] = {
         "/projects/{project}/edit/",
         {"name": "Renamed", "slug": "{project}", "support_tier": "side_project"},
         "302 403 403 302 403 302",
+    ),
+    "registry:project_release_add": (
+        "POST",
+        "/projects/{project}/releases/",
+        {"summary": "v2.0.0", "url": "https://git.example.com/tags/v2.0.0"},
+        "302 403 403 302 403 302",
+    ),
+    "project-releases": (
+        "POST",
+        "/api/v1/projects/{project}/releases/",
+        {"summary": "v2.0.0"},
+        "401 403 403 201 403 201",
     ),
     "registry:system_edit": (
         "POST",

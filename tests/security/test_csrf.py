@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 # Called by monitors with their own keys, never with a browser's session.
 CSRF_EXEMPT = {
     "events-enqueue",
+    "change-events-enqueue",
     "integrations:alertmanager",
     "integrations:alertmanager-key",
     "integrations:heartbeat",

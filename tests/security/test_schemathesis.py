@@ -68,6 +68,7 @@ OWNER_WRITES = SIGNED_IN_WRITES | {
     "DELETE /api/v1/projects/{slug}/",
     "POST /api/v1/projects/{slug}/roles/",
     "DELETE /api/v1/projects/{slug}/roles/{person_id}/",
+    "POST /api/v1/projects/{slug}/releases/",
     "PATCH /api/v1/people/{id}/",
     "POST /api/v1/people/{person_pk}/contact-methods/",
     "PATCH /api/v1/people/{person_pk}/contact-methods/{id}/",
@@ -139,6 +140,7 @@ ALLOWED_WRITES: dict[str, set[str] | None] = {
 # The monitors' receivers (integrations/schema.py), in the schema beside the API.
 RECEIVERS = {
     "POST /v2/enqueue",
+    "POST /v2/change/enqueue",
     "POST /integrations/alertmanager/",
     "POST /integrations/alertmanager/{key}/",
     "GET /integrations/heartbeat/{key}/",

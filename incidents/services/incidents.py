@@ -83,6 +83,12 @@ def _clean_text(value: Any, *, field: str, required: bool, max_length: int, what
     return text
 
 
+def _clean_public_summary(value: Any) -> str:
+    return _clean_text(
+        value, field="public_summary", required=False, max_length=MAX_TITLE, what=""
+    )
+
+
 def _clean_impact(impact: Any) -> str:
     if impact not in Incident.Impact.values:
         choices = ", ".join(Incident.Impact.values)
@@ -93,7 +99,7 @@ def _clean_impact(impact: Any) -> str:
 def _lock(incident: Incident) -> Incident:
     """Re-read the incident under a row lock so that two updates never race a resolution."""
     fresh = Incident.objects.select_for_update().get(pk=incident.pk)
-    for field in ("status", "impact", "title", "acknowledged_at", "resolved_at"):
+    for field in ("status", "impact", "title", "public_summary", "acknowledged_at", "resolved_at"):
         setattr(incident, field, getattr(fresh, field))
     incident.cause_change_id = fresh.cause_change_id
     incident.cause_outage_id = fresh.cause_outage_id
@@ -167,6 +173,7 @@ def incident_open(
     title: str,
     impact: str = Incident.Impact.DEGRADED,
     message: str = "",
+    public_summary: str = "",
     started_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Incident:
@@ -176,6 +183,7 @@ def incident_open(
     title = _clean_text(
         title, field="title", required=True, max_length=MAX_TITLE, what="Give the incident a title."
     )
+    public_summary = _clean_public_summary(public_summary)
     impact = _clean_impact(impact)
     message = _clean_text(message, field="message", required=False, max_length=MAX_MESSAGE, what="")
     started_at = started_at or now
@@ -186,6 +194,7 @@ def incident_open(
     incident = Incident.objects.create(
         project=project,
         title=title,
+        public_summary=public_summary,
         impact=impact,
         started_at=started_at,
         opened_by=_user(actor),
@@ -308,10 +317,18 @@ def incident_resolve(
 
 @transaction.atomic
 def incident_edit(
-    *, actor: Actor, incident: Incident, title: str | None = None, impact: str | None = None
+    *,
+    actor: Actor,
+    incident: Incident,
+    title: str | None = None,
+    impact: str | None = None,
+    public_summary: str | None = None,
 ) -> Incident:
-    """Fix the title or the impact. Nobody is messaged: say it in an update if it matters."""
+    """Fix the title, the public summary or the impact. Nobody is messaged: say it in an update
+    if it matters."""
     _require(actor, incident.project)
+    if public_summary is not None:
+        public_summary = _clean_public_summary(public_summary)
     if title is not None:
         title = _clean_text(
             title,
@@ -326,7 +343,9 @@ def incident_edit(
     before = audit_snapshot(incident)
     incident.title = title if title is not None else incident.title
     incident.impact = impact or incident.impact
-    incident.save(update_fields=["title", "impact", "updated_at"])
+    if public_summary is not None:
+        incident.public_summary = public_summary
+    incident.save(update_fields=["title", "public_summary", "impact", "updated_at"])
     _audit(actor, incident, before, AuditEntry.Action.UPDATE)
     return incident
 

@@ -51,6 +51,7 @@ def outage_open(
     systems: Iterable[ITSystem],
     severity: str = Outage.Severity.SEV2,
     description: str = "",
+    public_summary: str = "",
     started_at: datetime | None = None,
     dedup_key: str | None = None,
     now: datetime | None = None,
@@ -64,6 +65,7 @@ def outage_open(
         raise ValidationError({"started_at": "An outage cannot start in the future."})
     outage = Outage(
         title=title,
+        public_summary=(public_summary or "").strip(),
         description=description,
         severity=severity,
         started_at=started_at,
@@ -134,10 +136,11 @@ def outage_update(
     outage: Outage,
     message: str,
     status: str | None = None,
+    public_summary: str | None = None,
     now: datetime | None = None,
 ) -> OutageUpdate:
-    """A timestamped update, maybe with a new status; owners get a notice, not a page.
-    Status ``resolved`` resolves the outage (see `outage_resolve`)."""
+    """A timestamped update, maybe with a new status or public summary (None keeps it); owners
+    get a notice, not a page. Status ``resolved`` resolves the outage (see `outage_resolve`)."""
     events.require_it_staff(actor)
     now = now or timezone.now()
     message = (message or "").strip()
@@ -149,6 +152,10 @@ def outage_update(
     status = status or outage.status
     if status not in Outage.Status.values:
         raise ValidationError({"status": f"Unknown status “{status}”."})
+    if public_summary is not None:
+        outage.public_summary = public_summary.strip()
+        events.full_clean(outage, exclude=["opened_by"])
+        outage.save(update_fields=["public_summary", "updated_at"])
     if status == Outage.Status.RESOLVED:
         return outage_resolve(actor=actor, outage=outage, message=message, now=now).updates.last()
     outage.status = status

@@ -313,10 +313,11 @@ def test_readers_see_an_incident_but_not_its_forms_and_cannot_post(client, graph
 
 
 def test_anonymous_visitors_see_the_public_part_only_when_status_is_public(client, graph, settings):
-    incident = IncidentFactory(project=graph.people, title="Slow")
+    incident = IncidentFactory(project=graph.people, title="Cache bug?", public_summary="Slow")
     settings.STEWARD_STATUS_PUBLIC = True
     body = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert "Slow" in body and "Suspect changes" not in body
+    assert "Cache bug?" not in body  # the internal title
     settings.STEWARD_STATUS_PUBLIC = False
     response = client.get(f"/incidents/{incident.pk}/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]

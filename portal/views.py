@@ -28,7 +28,7 @@ from incidents.models import Subscription
 from incidents.selectors import subscriptions_of
 from incidents.services import subscriptions
 from incidents.status import annotate_open_issues
-from oncall.selectors import project_for_page, support_for
+from oncall.selectors import project_for_page, support_for, supports_now
 from registry import permissions
 from registry import services as registry_services
 from registry.forms import ProjectDependencyForm, RoleForm, add_service_error
@@ -43,8 +43,8 @@ from .forms import EscalateForm, ProblemReportForm, SubscribeForm
 from .models import ReportGroup
 from .services import reports
 
-# Search as you type wants the best few matches fast; each result carries its owners' local
-# times, so a shorter page is a faster one.
+# Search as you type wants the best few matches fast; each result carries who to contact now
+# with their local times, so a shorter page is a faster one.
 DIRECTORY_PAGE_SIZE = 20
 
 # Contact methods a signed-in reader may see on a project page. Webhook URLs are credentials:
@@ -71,9 +71,8 @@ def directory(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     now = timezone.now()
-    results = [
-        (project, support_for(project, at=now, with_on_call=False)) for project in page.object_list
-    ]
+    supports = supports_now(page.object_list, at=now)
+    results = [(support.project, support) for support in supports]
     annotate_open_issues([project for project, _support in results])  # the status badges
     context = {"q": query, "page": page, "results": results, "now": now}
     return render_page_or_fragment(

@@ -84,6 +84,8 @@ class Supporter:
     rotation: str = ""
     shift_start: datetime | None = None
     shift_end: datetime | None = None
+    # For "who to contact now" entries: why they are listed (see `oncall.selectors`).
+    reason: str = ""
 
 
 def supporter_for(person: Person, *, role: str, order: int, at: datetime) -> Supporter:
@@ -121,8 +123,8 @@ def projects_matching(query: str) -> QuerySet[Project]:
 def directory_projects(query: str = "") -> QuerySet[Project]:
     """The directory list: a fixed number of queries whatever the number of projects and people.
 
-    Owners only: the on-call computation (rotations, layers, overrides, the next handoff) is
-    for the project page, where it is one project, not fifty."""
+    The registry's part: `oncall.selectors.supports_now` adds who is on call now, for a page of
+    results at once."""
     return projects_matching(query).prefetch_related(
         "aliases",
         Prefetch(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -13,6 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from oncall import services as oncall_services
 from registry import services
 from registry.models import (
     ContactMethod,
@@ -28,7 +30,9 @@ from tests.factories import (
     ProjectFactory,
     ProjectRoleFactory,
     SystemFactory,
+    TeamFactory,
 )
+from tests.oncall.helpers import ALWAYS, layer, rotation
 from tests.registry.pages import HTMX, client_for
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +63,7 @@ def test_directory_without_query_lists_everything_with_owner_state(reader, peopl
     body = response.content.decode()
     assert "Olga Owner" in body
     assert "in working hours" in body
-    assert "No owner listed." in body  # Payroll has none
+    assert "Nobody is listed to contact." in body  # Payroll has none
 
 
 def test_directory_htmx_request_returns_only_the_fragment(reader, people_app):
@@ -129,9 +133,13 @@ def _count_queries(client: Client, url: str) -> int:
     return len(queries)
 
 
-# session, user, count, page, aliases, roles+people, IT group (nav), own person (nav), open
-# incidents and outages of the page's projects (status badges); no on-call: that is per project
-DIRECTORY_QUERIES = 9
+# session, user, count, page, aliases, roles+people, the page's rotations (who is on call now),
+# IT group (nav), own person (nav), open incidents and outages of the page's projects (status
+# badges)
+DIRECTORY_QUERIES = 10
+# With rotations: their layers, members and overrides, the projects' teams, the teams' rotations
+# with theirs.
+DIRECTORY_QUERIES_WITH_ROTATIONS = DIRECTORY_QUERIES + 8
 
 
 def test_directory_runs_a_fixed_number_of_queries(reader):
@@ -142,6 +150,66 @@ def test_directory_runs_a_fixed_number_of_queries(reader):
     large = _count_queries(client, "/")
     assert small == large == DIRECTORY_QUERIES
     assert _count_queries(client, "/?q=app") == DIRECTORY_QUERIES
+
+
+def _on_call_registry_of(n: int) -> None:
+    """n projects of a team, each with an owner, a rotation of two people with an override, and
+    the team's own rotation."""
+    team = TeamFactory()
+    team_rotation = rotation(name=f"Team {n}", project=None, team=team)
+    layer(team_rotation, [PersonFactory()])
+    for i in range(n):
+        project = ProjectFactory(name=f"Rota {n}-{i:02d}", team=team)
+        ProjectRoleFactory(project=project, role=ProjectRole.Role.OWNER)
+        own = rotation(project, name=f"Primary {i}")
+        layer(own, [PersonFactory(), PersonFactory()])
+        now = timezone.now()
+        oncall_services.override_create(
+            actor=None,
+            rotation=own,
+            person=PersonFactory(),
+            start_at=now - timedelta(hours=1),
+            end_at=now + timedelta(hours=1),
+        )
+
+
+def test_directory_finds_who_is_on_call_now_in_a_fixed_number_of_queries(reader):
+    client = client_for(reader)
+    _on_call_registry_of(2)
+    small = _count_queries(client, "/?q=rota")
+    _on_call_registry_of(15)
+    large = _count_queries(client, "/?q=rota")
+    assert small == large == DIRECTORY_QUERIES_WITH_ROTATIONS
+    # Each of the 17 projects: its own rotation's cover (the override) and its team's rotation.
+    body = client.get("/?q=rota").content.decode()
+    assert body.count("on call now (Primary") == body.count("on call now (Team") == 17
+
+
+def test_directory_shows_the_awake_on_call_backup_ahead_of_the_sleeping_owner(reader):
+    project = ProjectFactory(name="OraTweet", slug="oratweet")
+    ProjectURL(project=project, url="https://oratweet.example.com/").save()
+    noel = PersonFactory(display_name="Noel Owner", time_zone="America/Los_Angeles")
+    noel.working_hours = {}  # never in working hours
+    noel.save()
+    sia = PersonFactory(display_name="Sia Backup", time_zone="Asia/Singapore", working_hours=ALWAYS)
+    ProjectRoleFactory(project=project, person=noel, role=ProjectRole.Role.OWNER)
+    ProjectRoleFactory(project=project, person=sia, role=ProjectRole.Role.BACKUP, order=1)
+    layer(rotation(project, name="Follow the sun"), [sia])
+
+    body = client_for(reader).get("/", {"q": "https://oratweet.example.com/timeline"}).content
+    body = body.decode()
+    assert names_in_body(body) == ["OraTweet"]
+    contact = body[body.index("Contact now") :]
+    assert contact.index("Sia Backup") < contact.index("Noel Owner")
+    sia_entry = contact[contact.index("Sia Backup") : contact.index("Noel Owner")]
+    assert "in working hours" in sia_entry and "on call now (Follow the sun)" in sia_entry
+    assert "Asia/Singapore" in sia_entry
+    noel_entry = contact[contact.index("Noel Owner") :]
+    assert "outside hours" in noel_entry.split("</li>")[0]
+
+
+def names_in_body(body: str) -> list[str]:
+    return re.findall(r'class="title"[^>]*>([^<]+)</a>', body)
 
 
 # session, user, project+team, aliases, urls, roles+people, contact methods, dependencies+systems,

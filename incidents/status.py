@@ -180,6 +180,13 @@ def open_issues_for(project_ids: Iterable[int]) -> dict[int, OpenIssues]:
     return issues
 
 
+def open_item_for(project: Project, *, kind: str, pk: int) -> OpenItem | None:
+    """One open incident or outage on the project, with whether someone is on it (None once
+    resolved): one query."""
+    items = open_issues_for([project.pk])[project.pk].items
+    return next((item for item in items if (item.kind, item.pk) == (kind, pk)), None)
+
+
 def _open_rows(ids: list[int]) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(_OPEN_SQL, {"ids": ids})

@@ -24,10 +24,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from changes.web import in_time_zone
 from incidents.models import Subscription
 from incidents.selectors import subscriptions_of
 from incidents.services import subscriptions
-from incidents.status import annotate_open_issues
+from incidents.status import OpenItem, annotate_open_issues, open_item_for
 from oncall.selectors import project_for_page, support_for, supports_now
 from registry import permissions
 from registry import services as registry_services
@@ -113,6 +114,7 @@ def _project_context(
 
 
 @login_required
+@in_time_zone
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_or_404(slug)
     return render(request, "registry/project.html", _project_context(request, project))
@@ -224,7 +226,17 @@ def _client_address(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _known_issue(project: Project, outcome: reports.ReportOutcome) -> OpenItem | None:
+    """The open incident or outage a "me too" joined, with whether someone is on it."""
+    if outcome.incident is not None:
+        return open_item_for(project, kind="incident", pk=outcome.incident.pk)
+    if outcome.outage is not None:
+        return open_item_for(project, kind="outage", pk=outcome.outage.pk)
+    return None
+
+
 @login_required
+@in_time_zone
 @require_http_methods(["GET", "POST"])
 def report_create(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project(slug)
@@ -264,6 +276,7 @@ def report_create(request: HttpRequest, slug: str) -> HttpResponse:
                 {
                     "project": project,
                     "outcome": outcome,
+                    "on_it": _known_issue(project, outcome),
                     "subscribe_form": SubscribeForm(signed_in=True),
                 },
             )

@@ -107,7 +107,10 @@ class IncidentIn(serializers.Serializer):
     )
     title = serializers.CharField(max_length=services.MAX_TITLE, help_text="Internal wording.")
     public_summary = serializers.CharField(
-        max_length=services.MAX_TITLE, allow_blank=True, required=False, help_text=PUBLIC_SUMMARY_HELP
+        max_length=services.MAX_TITLE,
+        allow_blank=True,
+        required=False,
+        help_text=PUBLIC_SUMMARY_HELP,
     )
     impact = serializers.ChoiceField(choices=Incident.Impact.choices, required=False)
     message = serializers.CharField(
@@ -124,7 +127,10 @@ class IncidentIn(serializers.Serializer):
 class IncidentEditIn(serializers.Serializer):
     title = serializers.CharField(max_length=services.MAX_TITLE, required=False)
     public_summary = serializers.CharField(
-        max_length=services.MAX_TITLE, allow_blank=True, required=False, help_text=PUBLIC_SUMMARY_HELP
+        max_length=services.MAX_TITLE,
+        allow_blank=True,
+        required=False,
+        help_text=PUBLIC_SUMMARY_HELP,
     )
     impact = serializers.ChoiceField(choices=Incident.Impact.choices, required=False)
 

@@ -84,9 +84,7 @@ def _clean_text(value: Any, *, field: str, required: bool, max_length: int, what
 
 
 def _clean_public_summary(value: Any) -> str:
-    return _clean_text(
-        value, field="public_summary", required=False, max_length=MAX_TITLE, what=""
-    )
+    return _clean_text(value, field="public_summary", required=False, max_length=MAX_TITLE, what="")
 
 
 def _clean_impact(impact: Any) -> str:

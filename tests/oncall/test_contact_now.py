@@ -91,6 +91,4 @@ def test_the_support_api_answers_who_to_contact_now_as_its_schema_says():
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     schemas = schema["components"]["schemas"]
     assert "contact_now" in schemas["SupportOut"]["required"]
-    assert {c["reason"] for c in body["contact_now"]} <= set(
-        schemas["ContactReasonEnum"]["enum"]
-    )
+    assert {c["reason"] for c in body["contact_now"]} <= set(schemas["ContactReasonEnum"]["enum"])

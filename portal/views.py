@@ -11,7 +11,9 @@ The directory and the project page keep their `registry:` URL names (see `urls.p
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -34,7 +36,7 @@ from registry import permissions
 from registry import services as registry_services
 from registry.forms import ProjectDependencyForm, RoleForm, add_service_error
 from registry.models import ContactMethod, Dependency, Person, Project
-from registry.selectors import directory_projects
+from registry.selectors import directory_projects, it_contacts
 from registry.views import history_rows
 from steward.errors import Conflict
 from steward.web import render_page_or_fragment, wants_fragment
@@ -76,9 +78,20 @@ def directory(request: HttpRequest) -> HttpResponse:
     results = [(support.project, support) for support in supports]
     annotate_open_issues([project for project, _support in results])  # the status badges
     context = {"q": query, "page": page, "results": results, "now": now}
+    if query and not results:
+        context.update(_no_result_ways_on(request, query, now))
     return render_page_or_fragment(
         request, "registry/directory.html", "registry/_project_list.html", context
     )
+
+
+def _no_result_ways_on(request: HttpRequest, query: str, now: datetime) -> dict[str, Any]:
+    """A search that found nothing is not a dead end: register the app (for those who may,
+    starting from what they typed) or ask IT (IT teams' people, with their local times)."""
+    register_url = None
+    if permissions.can_create_project(request.user):
+        register_url = f"{reverse('registry:project_create')}?{urlencode({'q': query})}"
+    return {"register_url": register_url, "it_contacts": it_contacts(at=now)}
 
 
 # --- projects -----------------------------------------------------------------------------------

@@ -98,7 +98,8 @@ def supporter_for(person: Person, *, role: str, order: int, at: datetime) -> Sup
     )
 
 
-def _looks_like_url(query: str) -> bool:
+def looks_like_url(query: str) -> bool:
+    """A pasted address (`https://…`, `host.example.com/path`) rather than a name."""
     return " " not in query and ("://" in query or ("." in query and "/" in query))
 
 
@@ -114,7 +115,7 @@ def projects_matching(query: str) -> QuerySet[Project]:
         | Q(aliases__alias__icontains=query)
         | Q(urls__url__icontains=query)
     )
-    host = url_host(query) if _looks_like_url(query) or "." in query else ""
+    host = url_host(query) if looks_like_url(query) or "." in query else ""
     if host:
         condition |= Q(urls__host=host)
     return projects.filter(pk__in=Project.objects.filter(condition).values("pk"))
@@ -131,6 +132,24 @@ def directory_projects(query: str = "") -> QuerySet[Project]:
             "roles", queryset=ProjectRole.objects.select_related("person").order_by("order", "id")
         ),
     )
+
+
+def it_contacts(*, at: datetime) -> list[tuple[Team, list[Supporter]]]:
+    """IT teams and their members, each with their local time and working state: whom to ask
+    when the directory knows no app by that name. Two queries."""
+    teams = Team.objects.filter(is_it=True).prefetch_related(
+        Prefetch("members", queryset=Person.objects.order_by("display_name", "id"))
+    )
+    return [
+        (
+            team,
+            [
+                supporter_for(member, role="contact", order=i, at=at)
+                for i, member in enumerate(team.members.all())
+            ],
+        )
+        for team in teams.order_by("name")
+    ]
 
 
 def project_page_queryset() -> QuerySet[Project]:

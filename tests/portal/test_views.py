@@ -31,6 +31,7 @@ from tests.factories import (
     ProjectRoleFactory,
     SystemFactory,
     TeamFactory,
+    UserFactory,
 )
 from tests.oncall.helpers import ALWAYS, layer, rotation
 from tests.registry.pages import HTMX, client_for
@@ -393,3 +394,51 @@ def test_reader_cannot_remove_a_dependency(people_app, reader):
     response = client_for(reader).post(f"/projects/people/dependencies/{edge.pk}/remove/")
     assert response.status_code == 403
     assert Dependency.objects.filter(pk=edge.pk).exists()
+
+
+# --- a search that finds nothing ---------------------------------------------------------------
+
+
+@pytest.fixture
+def it_team():
+    team = TeamFactory(name="IT Service Desk", is_it=True)
+    ivy = PersonFactory(display_name="Ivy Desk", time_zone="Europe/Dublin", working_hours=ALWAYS)
+    team.members.add(ivy)
+    TeamFactory(name="Marketing")  # not IT: not offered
+    return team
+
+
+def test_a_search_that_finds_nothing_offers_registering_the_app_and_asking_it(reader, it_team):
+    body = client_for(reader).get("/", {"q": "Ora Tweet"}).content.decode()
+    assert "Nothing matches" in body
+    assert 'href="/projects/new/?q=Ora+Tweet"' in body and "Register this app" in body
+    ask = body[body.index("Ask IT") :]
+    assert "IT Service Desk" in ask and "Ivy Desk" in ask and "Europe/Dublin" in ask
+    assert "in working hours" in ask and "mailto:" in ask
+    assert "Marketing" not in ask
+
+
+def test_registering_from_a_search_starts_from_the_name_or_the_pasted_address(reader):
+    client = client_for(reader)
+    by_name = client.get("/projects/new/", {"q": "Ora Tweet"}).content.decode()
+    assert re.search(r'name="name"[^>]*value="Ora Tweet"', by_name)
+    by_url = client.get("/projects/new/", {"q": "https://oratweet.example.com/t/1"})
+    form = by_url.content.decode()
+    assert re.search(r'name="urls"[^>]*>\s*https://oratweet.example.com/t/1', form)
+    assert not re.search(r'name="name"[^>]*value=', form)
+
+
+def test_no_register_link_for_someone_who_may_not_register(it_team):
+    no_person = UserFactory()  # an account without a person in Steward cannot register
+    body = client_for(no_person).get("/", {"q": "Ora Tweet"}).content.decode()
+    assert "Register this app" not in body and "/projects/new/" not in body
+    assert "Ivy Desk" in body  # IT is there for everyone
+
+
+def test_a_search_that_finds_nothing_runs_a_fixed_number_of_queries(reader, it_team):
+    client = client_for(reader)
+    small = _count_queries(client, "/?q=nothing-here")
+    for _ in range(5):
+        team = TeamFactory(is_it=True)
+        team.members.add(PersonFactory(), PersonFactory())
+    assert _count_queries(client, "/?q=nothing-here") == small

@@ -162,17 +162,19 @@ def open_issues_for(project_ids: Iterable[int]) -> dict[int, OpenIssues]:
     issues = {pk: OpenIssues(pk) for pk in ids}
     if not ids:
         return issues
-    # (kind, id, project_id, title, public summary, impact or severity, all_hard, status,
-    #  started_at, path, acknowledged_at, acknowledged by)
-    for row in _open_rows(ids):
-        kind, pk, project_id, title, summary, grade, all_hard, status, started_at, path = row[:10]
+    for (
+        kind, pk, project_id, title, summary, grade, all_hard, status, started_at, path,
+        acknowledged_at, acknowledged_by,
+    ) in _open_rows(ids):  # fmt: skip
         level = IMPACT_LEVEL[grade] if kind == "incident" else outage_level(grade, all_hard)
         if isinstance(path, str):  # Django leaves raw jsonb undecoded
             path = json.loads(path)
         issues[project_id].items.append(
             OpenItem(
                 kind, pk, project_id, title, level, status, started_at, tuple(path or ()),
-                public_summary=summary, acknowledged_at=row[10], acknowledged_by=row[11] or "",
+                public_summary=summary,
+                acknowledged_at=acknowledged_at,
+                acknowledged_by=acknowledged_by or "",
             )
         )  # fmt: skip
     for entry in issues.values():

@@ -108,25 +108,34 @@ def _when(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _summary(incident: Incident) -> str:
+def _summary(incident: Incident, title: str) -> str:
     return (
-        f"{incident.project.name}: {incident.title}\n"
+        f"{incident.project.name}: {title}\n"
         f"Impact: {incident.get_impact_display()} · Status: {incident.get_status_display()}\n"
         f"Since: {_when(incident.started_at)}"
     )
 
 
 def _tell(
-    *, actor: Actor, incident: Incident, topic: str, subject: str, body: str, now: datetime
+    *, actor: Actor, incident: Incident, topic: str, what: str, message: str, now: datetime
 ) -> None:
-    """Subscribers of the project and its owners and maintainers (not the writer) hear it."""
+    """Subscribers of the project and its owners and maintainers (not the writer) hear it:
+    `what: title (project)`, the message, and a summary. Subscribers (anyone with an address
+    while status pages are public) read the public wording, the team its own title."""
     link = incident_url(incident)
+
+    def subject(title: str) -> str:
+        return f"{what}: {title} ({incident.project.name})"
+
+    def body(title: str) -> str:
+        return f"{message}\n\n{_summary(incident, title)}"
+
     subscribers_notify(
         project_ids=[incident.project_id],
         event=incident,
         topic=topic,
-        subject=subject,
-        body=body,
+        subject=subject(incident.public_title),
+        body=body(incident.public_title),
         link=link,
         now=now,
     )
@@ -145,8 +154,8 @@ def _tell(
             event=Event(instance=incident),
             topic=topic,
             recipients=people,
-            subject=subject,
-            body=body,
+            subject=subject(incident.title),
+            body=body(incident.title),
             link=link,
             project=incident.project,
             now=now,
@@ -209,8 +218,8 @@ def incident_open(
         actor=actor,
         incident=incident,
         topic="incident.opened",
-        subject=f"Incident on {project.name}: {title}",
-        body=f"{_summary(incident)}\n\n{message or 'We are investigating.'}",
+        what="Incident",
+        message=message or "We are investigating.",
         now=now,
     )
     return incident
@@ -270,8 +279,8 @@ def incident_update_post(
         incident=incident,
         # One topic per update: the message key is (event, topic, recipient, channel).
         topic=f"incident.updated.{update.pk}",
-        subject=f"{incident.get_status_display()}: {incident.title} ({incident.project.name})",
-        body=f"{message}\n\n{_summary(incident)}",
+        what=incident.get_status_display(),
+        message=message,
         now=now,
     )
     return update
@@ -306,8 +315,8 @@ def incident_resolve(
         actor=actor,
         incident=incident,
         topic="incident.resolved",
-        subject=f"Resolved: {incident.title} ({incident.project.name})",
-        body=f"{message}\n\n{_summary(incident)}",
+        what="Resolved",
+        message=message,
         now=now,
     )
     return incident

@@ -68,7 +68,10 @@ def test_the_lifecycle_from_open_to_resolved_tells_subscribers_and_the_other_own
     opened = messages_for(incident, "incident.opened")
     # The subscriber by their own address; the maintainer by notice; not the owner who wrote it.
     assert sorted(n.address for n in opened) == sorted(["fan@example.org", maintainer.person.email])
-    assert all("Search is down" in n.subject for n in opened)
+    subjects = {n.address: n.subject for n in opened}
+    # The team reads its own title; a subscriber, who may be anyone, the public wording.
+    assert subjects[maintainer.person.email] == "Incident: Search is down (People)"
+    assert subjects["fan@example.org"] == "Incident: Service disruption (People)"
     assert "other@example.org" not in {n.address for n in Notification.objects.all()}
 
     update = services.incident_update_post(

@@ -344,11 +344,15 @@ def test_owner_adds_a_backup_with_htmx_and_gets_a_fresh_fragment(people_app):
 def test_a_new_owner_joins_who_to_contact_now_out_of_band(people_app):
     project, owner_user = people_app
     night = PersonFactory(display_name="Nat Night", working_hours={})
-    body = client_for(owner_user).post(
-        "/projects/people/roles/",
-        {"person": night.user.username, "role": "owner", "order": "1"},
-        **HTMX,
-    ).content.decode()
+    body = (
+        client_for(owner_user)
+        .post(
+            "/projects/people/roles/",
+            {"person": night.user.username, "role": "owner", "order": "1"},
+            **HTMX,
+        )
+        .content.decode()
+    )
     contact = body[body.index('<div id="contact-now" hx-swap-oob="true">') :]
     contact = contact[: contact.index("</div>")]
     # Olga is awake and listed first; Nat, a sleeping owner, after her.

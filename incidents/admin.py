@@ -1,6 +1,6 @@
 """Admin for IT outages, project incidents and status subscriptions. Transitions and
 notifications go through the services (the web pages and the API); the admin is for looking, and
-for fixing a typo in a title."""
+for fixing a typo in a title or a public summary."""
 
 from django import forms
 from django.contrib import admin
@@ -24,9 +24,17 @@ class OutageUpdateInline(admin.TabularInline):
 
 @admin.register(Outage)
 class OutageAdmin(admin.ModelAdmin):
-    list_display = ("title", "severity", "status", "started_at", "resolved_at", "opened_by")
+    list_display = (
+        "title",
+        "public_summary",
+        "severity",
+        "status",
+        "started_at",
+        "resolved_at",
+        "opened_by",
+    )
     list_filter = ("status", "severity")
-    search_fields = ("title", "description", "dedup_key")
+    search_fields = ("title", "public_summary", "description", "dedup_key")
     date_hierarchy = "started_at"
     filter_horizontal = ("systems",)
     list_select_related = ("opened_by",)
@@ -53,10 +61,18 @@ class IncidentAdmin(admin.ModelAdmin):
     """Updates, resolution and cause go through `incidents.services.incidents` (they tell the
     subscribers and owners); here, look, or fix a typo in the title."""
 
-    list_display = ("title", "project", "impact", "status", "started_at", "resolved_at")
+    list_display = (
+        "title",
+        "public_summary",
+        "project",
+        "impact",
+        "status",
+        "started_at",
+        "resolved_at",
+    )
     list_filter = ("status", "impact")
     list_select_related = ("project",)
-    search_fields = ("title", "project__name")
+    search_fields = ("title", "public_summary", "project__name")
     date_hierarchy = "started_at"
     raw_id_fields = ("project", "cause_change", "cause_outage", "cause_release", "opened_by")
     readonly_fields = (

@@ -16,14 +16,21 @@ from changes.forms import LocalDateTimeInput, systems_field
 from steward.times import BoundedDateField, BoundedDateTimeField
 
 from .insights import MAX_PERIOD_DAYS
-from .models import Incident, Outage
+from .models import PUBLIC_SUMMARY_HELP, Incident, Outage
 from .services.incidents import MAX_MESSAGE, MAX_TITLE
 
 # --- outages -------------------------------------------------------------------------------------
 
 
+def public_summary_field() -> forms.CharField:
+    return forms.CharField(
+        label="Public summary", max_length=200, required=False, help_text=PUBLIC_SUMMARY_HELP
+    )
+
+
 class OutageForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=200, label="Title (internal)")
+    public_summary = public_summary_field()
     severity = forms.ChoiceField(choices=Outage.Severity.choices, initial=Outage.Severity.SEV2)
     systems = systems_field()
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
@@ -32,6 +39,7 @@ class OutageForm(forms.Form):
 class OutageUpdateForm(forms.Form):
     status = forms.ChoiceField(choices=Outage.Status.choices)
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    public_summary = public_summary_field()
 
 
 # --- project incidents ---------------------------------------------------------------------------
@@ -40,7 +48,8 @@ OPEN_STATUS_CHOICES = [c for c in Incident.Status.choices if c[0] != Incident.St
 
 
 class IncidentOpenForm(forms.Form):
-    title = forms.CharField(max_length=MAX_TITLE)
+    title = forms.CharField(max_length=MAX_TITLE, label="Title (internal)")
+    public_summary = public_summary_field()
     impact = forms.ChoiceField(choices=Incident.Impact.choices, initial=Incident.Impact.DEGRADED)
     message = forms.CharField(
         label="First update (public)",

@@ -13,8 +13,31 @@ from django.utils import timezone
 from changes.models import Change, Release
 from registry.models import ITSystem, Person, Project
 
+# What anonymous status readers see of an outage or incident given no public summary: IT's and
+# owners' titles are internal wording (system names, suspicions, people).
+PUBLIC_SUMMARY_DEFAULT = "Service disruption"
+# And of a scheduled IT change, which has no public wording of its own.
+PLANNED_CHANGE_SUMMARY = "Planned IT maintenance"
+PUBLIC_SUMMARY_HELP = (
+    "What anonymous status readers see instead of the title; empty: “Service disruption”."
+)
 
-class Outage(models.Model):
+
+class PublicWording(models.Model):
+    """An internal `title` for the people who work on it, and an optional `public_summary` for
+    the public status pages and the status API."""
+
+    public_summary = models.CharField(max_length=200, blank=True, help_text=PUBLIC_SUMMARY_HELP)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def public_title(self) -> str:
+        return self.public_summary or PUBLIC_SUMMARY_DEFAULT
+
+
+class Outage(PublicWording):
     class Severity(models.TextChoices):
         SEV1 = "sev1", "SEV1 — critical"
         SEV2 = "sev2", "SEV2 — major"
@@ -98,7 +121,7 @@ class OutageUpdate(models.Model):
 # --- project incidents ---------------------------------------------------------------------------
 
 
-class Incident(models.Model):
+class Incident(PublicWording):
     """Something wrong with one project, run by its owners, with public updates."""
 
     class Impact(models.TextChoices):

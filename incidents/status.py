@@ -30,7 +30,7 @@ from changes.models import Change, ImpactedProject, Release
 from changes.selectors import releases_between, systems_reached_by
 from registry.models import ITSystem, Project
 
-from .models import Incident, IncidentUpdate, Outage
+from .models import PUBLIC_SUMMARY_DEFAULT, Incident, IncidentUpdate, Outage
 
 OPERATIONAL, DEGRADED, PARTIAL, MAJOR = 0, 1, 2, 3
 STATE_NAMES = {OPERATIONAL: "operational", DEGRADED: "degraded", PARTIAL: "partial", MAJOR: "major"}
@@ -78,11 +78,19 @@ class OpenItem:
     kind: str  # "incident" or "outage"
     pk: int
     project_id: int
-    title: str
+    title: str  # internal wording: for signed-in readers only
     level: int
     status: str
     started_at: datetime
     path: tuple[str, ...] = ()
+    public_summary: str = ""
+    # Someone is on it: when, and who (a person's name: for signed-in readers only).
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str = ""
+
+    @property
+    def public_title(self) -> str:
+        return self.public_summary or PUBLIC_SUMMARY_DEFAULT
 
     @property
     def state(self) -> str:
@@ -122,15 +130,28 @@ class OpenIssues:
         return bool(self.items)
 
 
+# Acknowledged: an incident when a responder first spoke after opening it (`acknowledged_at`,
+# by the author of that update); an outage, on this project, when the project's page for it was.
 _OPEN_SQL = """
-SELECT 'incident', i.id, i.project_id, i.title, i.impact, TRUE, i.status, i.started_at, NULL
+SELECT 'incident', i.id, i.project_id, i.title, i.public_summary, i.impact, TRUE, i.status,
+       i.started_at, NULL, i.acknowledged_at,
+       (SELECT person.display_name
+        FROM incidents_incidentupdate u JOIN registry_person person ON person.user_id = u.author_id
+        WHERE u.incident_id = i.id AND u.created_at <= i.acknowledged_at
+        ORDER BY u.created_at DESC, u.id DESC LIMIT 1)
 FROM incidents_incident i
 WHERE i.resolved_at IS NULL AND i.project_id = ANY(%(ids)s)
 UNION ALL
-SELECT 'outage', o.id, ip.project_id, o.title, o.severity, ip.all_hard, o.status, o.started_at,
-       ip.path
+SELECT 'outage', o.id, ip.project_id, o.title, o.public_summary, o.severity, ip.all_hard, o.status,
+       o.started_at, ip.path, page.acknowledged_at, person.display_name
 FROM incidents_impactedproject ip
 JOIN incidents_outage o ON o.id = ip.outage_id
+LEFT JOIN notifications_page page
+  ON page.project_id = ip.project_id AND page.event_id = o.id
+  AND page.acknowledged_at IS NOT NULL
+  AND page.event_type_id = (
+    SELECT id FROM django_content_type WHERE app_label = 'incidents' AND model = 'outage')
+LEFT JOIN registry_person person ON person.id = page.acknowledged_by_id
 WHERE o.resolved_at IS NULL AND ip.project_id = ANY(%(ids)s)
 """
 
@@ -141,18 +162,31 @@ def open_issues_for(project_ids: Iterable[int]) -> dict[int, OpenIssues]:
     issues = {pk: OpenIssues(pk) for pk in ids}
     if not ids:
         return issues
-    # (kind, id, project_id, title, impact or severity, all_hard, status, started_at, path)
-    rows = _open_rows(ids)
-    for kind, pk, project_id, title, grade, all_hard, status, started_at, path in rows:
+    for (
+        kind, pk, project_id, title, summary, grade, all_hard, status, started_at, path,
+        acknowledged_at, acknowledged_by,
+    ) in _open_rows(ids):  # fmt: skip
         level = IMPACT_LEVEL[grade] if kind == "incident" else outage_level(grade, all_hard)
         if isinstance(path, str):  # Django leaves raw jsonb undecoded
             path = json.loads(path)
         issues[project_id].items.append(
-            OpenItem(kind, pk, project_id, title, level, status, started_at, tuple(path or ()))
-        )
+            OpenItem(
+                kind, pk, project_id, title, level, status, started_at, tuple(path or ()),
+                public_summary=summary,
+                acknowledged_at=acknowledged_at,
+                acknowledged_by=acknowledged_by or "",
+            )
+        )  # fmt: skip
     for entry in issues.values():
         entry.items.sort(key=lambda i: (-i.level, i.started_at, i.kind, i.pk))
     return issues
+
+
+def open_item_for(project: Project, *, kind: str, pk: int) -> OpenItem | None:
+    """One open incident or outage on the project, with whether someone is on it (None once
+    resolved): one query."""
+    items = open_issues_for([project.pk])[project.pk].items
+    return next((item for item in items if (item.kind, item.pk) == (kind, pk)), None)
 
 
 def _open_rows(ids: list[int]) -> list[tuple]:
@@ -284,10 +318,11 @@ def daily_history(
 
 
 def _history_spans(
-    project: Project, *, since: datetime
+    project: Project, *, since: datetime, public: bool
 ) -> tuple[list[Span], dict[int, str], list[Incident]]:
     """Incidents and outages touching the project that were open at any time after `since`
-    (and those incidents, newest first): two queries."""
+    (and those incidents, newest first), labelled in public wording when `public`: two
+    queries."""
     spans: list[Span] = []
     labels: dict[int, str] = {}
     incidents = list(
@@ -298,7 +333,7 @@ def _history_spans(
     for incident in incidents:
         span = Span(incident.started_at, incident.resolved_at, IMPACT_LEVEL[incident.impact])
         spans.append(span)
-        labels[id(span)] = f"Incident: {incident.title}"
+        labels[id(span)] = f"Incident: {incident.public_title if public else incident.title}"
     for impact in (
         ImpactedProject.objects.filter(project=project, outage__isnull=False)
         .filter(Q(outage__resolved_at__isnull=True) | Q(outage__resolved_at__gt=since))
@@ -309,12 +344,16 @@ def _history_spans(
             outage.started_at, outage.resolved_at, outage_level(outage.severity, impact.all_hard)
         )
         spans.append(span)
-        labels[id(span)] = f"IT outage: {outage.title}"
+        labels[id(span)] = f"IT outage: {outage.public_title if public else outage.title}"
     return spans, labels, incidents
 
 
-def project_status(project: Project, *, at: datetime | None = None) -> ProjectStatus:
-    """Everything a project's status page shows, in a fixed number of queries (six)."""
+def project_status(
+    project: Project, *, at: datetime | None = None, public: bool = False
+) -> ProjectStatus:
+    """Everything a project's status page shows, in a fixed number of queries (six). `public`:
+    for anonymous readers, the history's labels in public wording (see `OpenItem.public_title`).
+    Each open incident and outage impact carries its `open_item` (whether someone is on it)."""
     at = at or timezone.now()
     issues = open_issues_for([project.pk])[project.pk]
     open_incidents = list(
@@ -341,7 +380,8 @@ def project_status(project: Project, *, at: datetime | None = None) -> ProjectSt
         .order_by("change__planned_start_at", "change_id")
     )
     since = _day_start(at.astimezone(UTC).date() - timedelta(days=HISTORY_DAYS - 1))
-    spans, labels, incidents = _history_spans(project, since=since)
+    spans, labels, incidents = _history_spans(project, since=since, public=public)
+    _attach_open_items(issues, open_incidents, open_outages)
     return ProjectStatus(
         project=project,
         at=at,
@@ -355,6 +395,17 @@ def project_status(project: Project, *, at: datetime | None = None) -> ProjectSt
         uptime_30=uptime_percent(spans, max(since, at - timedelta(days=30)), at),
         uptime_7=uptime_percent(spans, max(since, at - timedelta(days=7)), at),
     )
+
+
+def _attach_open_items(
+    issues: OpenIssues, incidents: list[Incident], outages: list[ImpactedProject]
+) -> None:
+    """Set `open_item` (with its acknowledgement) on each open incident and outage impact."""
+    items = {(item.kind, item.pk): item for item in issues.items}
+    for incident in incidents:
+        incident.open_item = items.get(("incident", incident.pk))
+    for impact in outages:
+        impact.open_item = items.get(("outage", impact.outage_id))
 
 
 @dataclass

@@ -34,7 +34,7 @@ from steward.api import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, parse_input, w
 
 from . import schedule, services
 from .models import EscalationLevel, EscalationPolicy, Override, Rotation, RotationLayer
-from .selectors import support_for
+from .selectors import CONTACT_REASONS, support_for
 
 # --- serializers ----------------------------------------------------------------------------------
 
@@ -220,12 +220,25 @@ class SupporterOut(serializers.Serializer):
         return supporter.local_time.isoformat()
 
 
+class ContactOut(SupporterOut):
+    reason = serializers.ChoiceField(
+        choices=CONTACT_REASONS,
+        help_text="Why they are listed: on call now; the first other supporter in working hours; "
+        "an owner.",
+    )
+
+
 class SupportOut(serializers.Serializer):
     project = serializers.SlugField(source="project.slug")
     at = serializers.DateTimeField(help_text="The moment this answer is for.")
     help_channel = serializers.CharField(source="project.help_channel")
     runbook_url = serializers.CharField(source="project.runbook_url")
     anyone_in_working_hours = serializers.BooleanField(source="anyone_awake")
+    contact_now = ContactOut(
+        many=True,
+        help_text="Who to contact now, in order: on call now, then the first other supporter in "
+        "working hours, then the owners not listed yet; each person once.",
+    )
     on_call_now = SupporterOut(many=True, help_text="From the on-call rotations.")
     on_call_next = SupporterOut(many=True, help_text="From the on-call rotations.")
     owners = SupporterOut(many=True)
@@ -433,8 +446,9 @@ class ProjectSupportView(GenericAPIView):
     @extend_schema(
         responses=SupportOut,
         summary="Who supports it now",
-        description="Owners, maintainers and backups in order, each with their local time and "
-        "whether they are in working hours; `on_call_*` come from the rotations.",
+        description="Who to contact now (`contact_now`), then owners, maintainers and backups "
+        "in order, each with their local time and whether they are in working hours; "
+        "`on_call_*` come from the rotations.",
     )
     def get(self, request: Request, slug: str) -> Response:
         support = support_for(self.get_object())

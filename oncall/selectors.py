@@ -1,8 +1,10 @@
 """Who supports a project now: its owners, maintainers and backups, and who is on call now and
-next on its rotations (and its team's), each with their local time and working state."""
+next on its rotations (and its team's), each with their local time and working state; and from
+them, who to contact now (`Support.contact_now`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -53,17 +55,52 @@ class Support:
     def anyone_awake(self) -> bool:
         return any(s.in_working_hours for s in self.supporters)
 
+    @property
+    def contact_now(self) -> list[Supporter]:
+        """Who to contact now, in order: whoever is on call now (awake or not: they are the
+        one paged), then the first other supporter in working hours, then the owners not yet
+        listed. Each entry's `reason` says why it is there (`CONTACT_REASONS`)."""
+        listed: set[int] = set()
+        contacts: list[Supporter] = []
+
+        def add(supporter: Supporter, reason: str) -> None:
+            if supporter.person.pk not in listed:
+                listed.add(supporter.person.pk)
+                contacts.append(replace(supporter, reason=reason))
+
+        for supporter in self.on_call_now:
+            add(supporter, "on_call")
+        awake = [s for s in self.supporters if s.in_working_hours and s.person.pk not in listed]
+        if awake:
+            add(awake[0], "in_working_hours")
+        for supporter in self.owners:
+            add(supporter, "owner")
+        return contacts
+
+
+# Why someone is listed under "contact now", in the order they come.
+CONTACT_REASONS = [
+    ("on_call", "On call now"),
+    ("in_working_hours", "In working hours now"),
+    ("owner", "Owner"),
+]
+
 
 _ROLE_RANK = {ProjectRole.Role.OWNER: 0, ProjectRole.Role.MAINTAINER: 1, ProjectRole.Role.BACKUP: 2}
 
 
 def support_for(
-    project: Project, *, at: datetime | None = None, with_on_call: bool = True
+    project: Project,
+    *,
+    at: datetime | None = None,
+    with_on_call: bool = True,
+    with_next: bool = True,
 ) -> Support:
     """Owners, then maintainers, then backups, each with their local time and working state, and
-    (unless `with_on_call` is false) who is on call now and next.
+    (unless `with_on_call` is false) who is on call now and (unless `with_next` is false) next.
 
-    Uses the project's prefetched roles when there are some (see `project_for_page`).
+    Uses the project's prefetched roles and rotations when there are some (see
+    `project_for_page`, `supports_now`).
     """
     at = at or timezone.now()
     roles = sorted(project.roles.all(), key=lambda r: (_ROLE_RANK[r.role], r.order, r.pk))
@@ -73,18 +110,28 @@ def support_for(
         supporters=[supporter_for(r.person, role=r.role, order=r.order, at=at) for r in roles],
     )
     if with_on_call:
-        _fill_on_call(support)
+        _fill_on_call(support, with_next=with_next)
     return support
 
 
-def _fill_on_call(support: Support) -> None:
+def supports_now(projects: Sequence[Project], *, at: datetime) -> list[Support]:
+    """Who supports each of a page of projects now, on-call now included (not who is next: that
+    looks a month ahead per rotation, for the project page), in a fixed number of queries
+    whatever the number of projects: their rotations and their teams' are prefetched together.
+    The projects' roles must be prefetched with their people (`directory_projects`)."""
+    projects = list(projects)
+    prefetch_related_objects(projects, *project_rotation_prefetches(overrides_after=at))
+    return [support_for(project, at=at, with_next=False) for project in projects]
+
+
+def _fill_on_call(support: Support, *, with_next: bool = True) -> None:
     """Fill `Support.on_call_now` / `on_call_next`: each rotation's person on call now, with their
     local time now, and who takes over next, with their local time when they do. Loads the
     project's rotations when the caller did not prefetch them (a fixed number of queries either
     way)."""
     project, at = support.project, support.at
     prefetch_related_objects([project], *project_rotation_prefetches(overrides_after=at))
-    current = project_oncall(project, at)
+    current = project_oncall(project, at, with_next=with_next)
     takeover = {shift.rotation.pk: shift for shift in current.next}
     support.on_call_now = [
         replace(

@@ -11,7 +11,9 @@ The directory and the project page keep their `registry:` URL names (see `urls.p
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -29,17 +31,17 @@ from changes import services as change_services
 from changes.forms import ReleaseForm
 from changes.models import Release
 from changes.selectors import PAGE_RELEASES, releases_of
-from changes.web import in_users_time_zone
+from changes.web import in_time_zone, in_users_time_zone
 from incidents.models import Subscription
 from incidents.selectors import subscriptions_of
 from incidents.services import subscriptions
-from incidents.status import annotate_open_issues
-from oncall.selectors import project_for_page, support_for
+from incidents.status import OpenItem, annotate_open_issues, open_item_for
+from oncall.selectors import project_for_page, support_for, supports_now
 from registry import permissions
 from registry import services as registry_services
 from registry.forms import ProjectDependencyForm, RoleForm, add_service_error
 from registry.models import ContactMethod, Dependency, Person, Project
-from registry.selectors import directory_projects
+from registry.selectors import directory_projects, it_contacts
 from registry.views import history_rows
 from steward.errors import Conflict
 from steward.web import render_page_or_fragment, wants_fragment
@@ -49,8 +51,8 @@ from .forms import EscalateForm, ProblemReportForm, SubscribeForm
 from .models import ReportGroup
 from .services import reports
 
-# Search as you type wants the best few matches fast; each result carries its owners' local
-# times, so a shorter page is a faster one.
+# Search as you type wants the best few matches fast; each result carries who to contact now
+# with their local times, so a shorter page is a faster one.
 DIRECTORY_PAGE_SIZE = 20
 
 # Contact methods a signed-in reader may see on a project page. Webhook URLs are credentials:
@@ -77,14 +79,24 @@ def directory(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     now = timezone.now()
-    results = [
-        (project, support_for(project, at=now, with_on_call=False)) for project in page.object_list
-    ]
+    supports = supports_now(page.object_list, at=now)
+    results = [(support.project, support) for support in supports]
     annotate_open_issues([project for project, _support in results])  # the status badges
     context = {"q": query, "page": page, "results": results, "now": now}
+    if query and not results:
+        context.update(_no_result_ways_on(request, query, now))
     return render_page_or_fragment(
         request, "registry/directory.html", "registry/_project_list.html", context
     )
+
+
+def _no_result_ways_on(request: HttpRequest, query: str, now: datetime) -> dict[str, Any]:
+    """A search that found nothing is not a dead end: register the app (for those who may,
+    starting from what they typed) or ask IT (IT teams' people, with their local times)."""
+    register_url = None
+    if permissions.can_create_project(request.user):
+        register_url = f"{reverse('registry:project_create')}?{urlencode({'q': query})}"
+    return {"register_url": register_url, "it_contacts": it_contacts(at=now)}
 
 
 # --- projects -----------------------------------------------------------------------------------
@@ -125,6 +137,7 @@ def _project_context(
 
 
 @login_required
+@in_time_zone
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_or_404(slug)
     return render(request, "registry/project.html", _project_context(request, project))
@@ -265,7 +278,17 @@ def _client_address(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _known_issue(project: Project, outcome: reports.ReportOutcome) -> OpenItem | None:
+    """The open incident or outage a "me too" joined, with whether someone is on it."""
+    if outcome.incident is not None:
+        return open_item_for(project, kind="incident", pk=outcome.incident.pk)
+    if outcome.outage is not None:
+        return open_item_for(project, kind="outage", pk=outcome.outage.pk)
+    return None
+
+
 @login_required
+@in_time_zone
 @require_http_methods(["GET", "POST"])
 def report_create(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project(slug)
@@ -305,6 +328,7 @@ def report_create(request: HttpRequest, slug: str) -> HttpResponse:
                 {
                     "project": project,
                     "outcome": outcome,
+                    "on_it": _known_issue(project, outcome),
                     "subscribe_form": SubscribeForm(signed_in=True),
                 },
             )

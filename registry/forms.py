@@ -15,6 +15,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.text import slugify
 
 from .models import ContactMethod, Dependency, ITSystem, Person, Project, ProjectRole, Team
+from .selectors import looks_like_url
 from .validators import WEEKDAYS, validate_time_zone, validate_working_hours
 
 WEEKDAY_NAMES = {
@@ -105,6 +106,15 @@ class ProjectForm(SlugFromNameMixin, forms.Form):
         label="URLs",
         help_text="Addresses it is reached at, one per line (https://people.example.com/).",
     )
+
+    @classmethod
+    def initial_from_search(cls, query: str) -> dict:
+        """A directory search that found nothing, as the start of a registration: a pasted
+        address is the app's URL, anything else its name."""
+        query = query.strip()[:200]
+        if not query:
+            return {}
+        return {"urls": [query]} if looks_like_url(query) else {"name": query}
 
     @classmethod
     def initial_for(cls, project: Project) -> dict:

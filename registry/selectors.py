@@ -89,6 +89,8 @@ class Supporter:
     rotation: str = ""
     shift_start: datetime | None = None
     shift_end: datetime | None = None
+    # For "who to contact now" entries: why they are listed (see `oncall.selectors`).
+    reason: str = ""
 
 
 def supporter_for(person: Person, *, role: str, order: int, at: datetime) -> Supporter:
@@ -101,7 +103,8 @@ def supporter_for(person: Person, *, role: str, order: int, at: datetime) -> Sup
     )
 
 
-def _looks_like_url(query: str) -> bool:
+def looks_like_url(query: str) -> bool:
+    """A pasted address (`https://…`, `host.example.com/path`) rather than a name."""
     return " " not in query and ("://" in query or ("." in query and "/" in query))
 
 
@@ -131,7 +134,7 @@ def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project
     query = query.strip()[:500]
     if not query:
         return projects
-    host = url_host(query) if _looks_like_url(query) or "." in query else ""
+    host = url_host(query) if looks_like_url(query) or "." in query else ""
     aliases = ProjectAlias.objects.filter(project=OuterRef("pk"))
     exact = (
         Q(slug__iexact=query) | Q(name__iexact=query) | Exists(aliases.filter(alias__iexact=query))
@@ -218,14 +221,32 @@ def projects_matching(query: str) -> QuerySet[Project]:
 def directory_projects(query: str = "") -> QuerySet[Project]:
     """The directory list: a fixed number of queries whatever the number of projects and people.
 
-    Owners only: the on-call computation (rotations, layers, overrides, the next handoff) is
-    for the project page, where it is one project, not fifty."""
+    The registry's part: `oncall.selectors.supports_now` adds who is on call now, for a page of
+    results at once."""
     return projects_matching(query).prefetch_related(
         "aliases",
         Prefetch(
             "roles", queryset=ProjectRole.objects.select_related("person").order_by("order", "id")
         ),
     )
+
+
+def it_contacts(*, at: datetime) -> list[tuple[Team, list[Supporter]]]:
+    """IT teams and their members, each with their local time and working state: whom to ask
+    when the directory knows no app by that name. Two queries."""
+    teams = Team.objects.filter(is_it=True).prefetch_related(
+        Prefetch("members", queryset=Person.objects.order_by("display_name", "id"))
+    )
+    return [
+        (
+            team,
+            [
+                supporter_for(member, role="contact", order=i, at=at)
+                for i, member in enumerate(team.members.all())
+            ],
+        )
+        for team in teams.order_by("name")
+    ]
 
 
 def project_page_queryset() -> QuerySet[Project]:

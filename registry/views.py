@@ -90,7 +90,9 @@ def project_or_404(slug: str) -> Project:
 def project_create(request: HttpRequest) -> HttpResponse:
     if not permissions.can_create_project(request.user):
         raise PermissionDenied("Only active accounts can register a project.")
-    form = ProjectForm(request.POST or None)
+    # From a directory search that found nothing: `?q=` starts the form.
+    initial = ProjectForm.initial_from_search(request.GET.get("q", "").replace("\x00", ""))
+    form = ProjectForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         aliases, urls = fields.pop("aliases"), fields.pop("urls")

@@ -20,13 +20,20 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from changes.models import Change, Release
+from changes.models import Change, ImpactedProject, Release
 from registry.models import Project
 from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
 
-from ..models import Incident, IncidentUpdate, Outage
+from ..models import (
+    PLANNED_CHANGE_SUMMARY,
+    PUBLIC_SUMMARY_DEFAULT,
+    PUBLIC_SUMMARY_HELP,
+    Incident,
+    IncidentUpdate,
+    Outage,
+)
 from ..services import incidents as services
-from ..status import project_status, status_overview, suspects_for
+from ..status import OpenItem, project_status, status_overview, suspects_for
 
 
 class IncidentWrites(permissions.BasePermission):
@@ -80,6 +87,7 @@ class IncidentOut(serializers.ModelSerializer):
             "project",
             "project_name",
             "title",
+            "public_summary",
             "impact",
             "status",
             "started_at",
@@ -100,7 +108,13 @@ class IncidentIn(serializers.Serializer):
     project = serializers.SlugRelatedField(
         slug_field="slug", queryset=Project.objects.all(), help_text="Slug of the project."
     )
-    title = serializers.CharField(max_length=services.MAX_TITLE)
+    title = serializers.CharField(max_length=services.MAX_TITLE, help_text="Internal wording.")
+    public_summary = serializers.CharField(
+        max_length=services.MAX_TITLE,
+        allow_blank=True,
+        required=False,
+        help_text=PUBLIC_SUMMARY_HELP,
+    )
     impact = serializers.ChoiceField(choices=Incident.Impact.choices, required=False)
     message = serializers.CharField(
         max_length=services.MAX_MESSAGE,
@@ -115,6 +129,12 @@ class IncidentIn(serializers.Serializer):
 
 class IncidentEditIn(serializers.Serializer):
     title = serializers.CharField(max_length=services.MAX_TITLE, required=False)
+    public_summary = serializers.CharField(
+        max_length=services.MAX_TITLE,
+        allow_blank=True,
+        required=False,
+        help_text=PUBLIC_SUMMARY_HELP,
+    )
     impact = serializers.ChoiceField(choices=Incident.Impact.choices, required=False)
 
 
@@ -155,13 +175,39 @@ class IncidentCauseIn(serializers.Serializer):
     )
 
 
+class InternalTitleField(serializers.CharField):
+    """IT's or the owners' own title: for signed-in readers; null for anonymous ones (the
+    serializer's context says `public`), who get the public wording only."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault(
+            "help_text", "Internal wording: null unless signed in; show `summary` to the public."
+        )
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> str | None:
+        return None if self.context.get("public") else super().to_representation(value)
+
+
 class OpenItemOut(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[("incident", "incident"), ("outage", "outage")])
     id = serializers.IntegerField(source="pk")
-    title = serializers.CharField()
+    title = InternalTitleField()
+    summary = serializers.CharField(
+        source="public_title",
+        help_text=f"Public wording: the public summary, else “{PUBLIC_SUMMARY_DEFAULT}”.",
+    )
     state = serializers.CharField(help_text="What it does to the project: degraded, partial…")
     status = serializers.CharField()
     started_at = serializers.DateTimeField()
+    acknowledged = serializers.SerializerMethodField(help_text="Someone is on it.")
+    acknowledged_at = serializers.DateTimeField(
+        allow_null=True, help_text="When someone first acknowledged it (no names here)."
+    )
+
+    def get_acknowledged(self, item: OpenItem) -> bool:
+        return item.acknowledged_at is not None
 
 
 class StatusSummaryOut(serializers.Serializer):
@@ -181,10 +227,14 @@ class DayOut(serializers.Serializer):
 
 class ChangeAheadOut(serializers.Serializer):
     id = serializers.IntegerField(source="change.pk")
-    title = serializers.CharField(source="change.title")
+    title = InternalTitleField(source="change.title")
+    summary = serializers.SerializerMethodField(help_text="Public wording.")
     state = serializers.CharField(source="change.state")
     planned_start_at = serializers.DateTimeField(source="change.planned_start_at")
     planned_end_at = serializers.DateTimeField(source="change.planned_end_at")
+
+    def get_summary(self, impact: ImpactedProject) -> str:
+        return PLANNED_CHANGE_SUMMARY
 
 
 class ProjectStatusOut(serializers.Serializer):
@@ -377,9 +427,17 @@ class StatusViewSet(viewsets.GenericViewSet):
         overview = status_overview(list(page))
         return self.get_paginated_response(
             StatusSummaryOut(
-                [{"project": p, "issues": i} for p, i in overview.rows], many=True
+                [{"project": p, "issues": i} for p, i in overview.rows],
+                many=True,
+                context=self._wording(),
             ).data
         )
 
     def retrieve(self, request: Request, slug: str) -> Response:
-        return Response(ProjectStatusOut(project_status(self.get_object())).data)
+        public = self._wording()["public"]
+        status = project_status(self.get_object(), public=public)
+        return Response(ProjectStatusOut(status, context=self._wording()).data)
+
+    def _wording(self) -> dict[str, bool]:
+        """Anonymous readers get public wording only: no internal titles, no names."""
+        return {"public": not self.request.user.is_authenticated}

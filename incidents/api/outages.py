@@ -27,7 +27,7 @@ from changes.api import (
 from changes.models import ImpactedProject
 from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
 
-from ..models import Outage, OutageUpdate
+from ..models import PUBLIC_SUMMARY_HELP, Outage, OutageUpdate
 from ..services import outages as services
 
 
@@ -51,6 +51,7 @@ class OutageOut(serializers.ModelSerializer):
         fields = (
             "id",
             "title",
+            "public_summary",
             "description",
             "severity",
             "status",
@@ -68,7 +69,10 @@ class OutageOut(serializers.ModelSerializer):
 
 
 class OutageIn(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
+    title = serializers.CharField(max_length=200, help_text="Internal: IT's own wording.")
+    public_summary = serializers.CharField(
+        max_length=200, allow_blank=True, required=False, help_text=PUBLIC_SUMMARY_HELP
+    )
     description = serializers.CharField(max_length=MAX_TEXT, allow_blank=True, required=False)
     severity = serializers.ChoiceField(choices=Outage.Severity.choices, required=False)
     systems = systems_field(allow_empty=True)
@@ -88,6 +92,12 @@ class OutageUpdateIn(serializers.Serializer):
         help_text="The new status; `resolved` resolves the outage.",
     )
     message = serializers.CharField(max_length=MAX_TEXT)
+    public_summary = serializers.CharField(
+        max_length=200,
+        allow_blank=True,
+        required=False,
+        help_text=f"{PUBLIC_SUMMARY_HELP} Left out: unchanged.",
+    )
 
 
 class OutageResolveIn(serializers.Serializer):

@@ -83,6 +83,10 @@ def _clean_text(value: Any, *, field: str, required: bool, max_length: int, what
     return text
 
 
+def _clean_public_summary(value: Any) -> str:
+    return _clean_text(value, field="public_summary", required=False, max_length=MAX_TITLE, what="")
+
+
 def _clean_impact(impact: Any) -> str:
     if impact not in Incident.Impact.values:
         choices = ", ".join(Incident.Impact.values)
@@ -93,7 +97,7 @@ def _clean_impact(impact: Any) -> str:
 def _lock(incident: Incident) -> Incident:
     """Re-read the incident under a row lock so that two updates never race a resolution."""
     fresh = Incident.objects.select_for_update().get(pk=incident.pk)
-    for field in ("status", "impact", "title", "acknowledged_at", "resolved_at"):
+    for field in ("status", "impact", "title", "public_summary", "acknowledged_at", "resolved_at"):
         setattr(incident, field, getattr(fresh, field))
     incident.cause_change_id = fresh.cause_change_id
     incident.cause_outage_id = fresh.cause_outage_id
@@ -105,25 +109,34 @@ def _when(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _summary(incident: Incident) -> str:
+def _summary(incident: Incident, title: str) -> str:
     return (
-        f"{incident.project.name}: {incident.title}\n"
+        f"{incident.project.name}: {title}\n"
         f"Impact: {incident.get_impact_display()} · Status: {incident.get_status_display()}\n"
         f"Since: {_when(incident.started_at)}"
     )
 
 
 def _tell(
-    *, actor: Actor, incident: Incident, topic: str, subject: str, body: str, now: datetime
+    *, actor: Actor, incident: Incident, topic: str, what: str, message: str, now: datetime
 ) -> None:
-    """Subscribers of the project and its owners and maintainers (not the writer) hear it."""
+    """Subscribers of the project and its owners and maintainers (not the writer) hear it:
+    `what: title (project)`, the message, and a summary. Subscribers (anyone with an address
+    while status pages are public) read the public wording, the team its own title."""
     link = incident_url(incident)
+
+    def subject(title: str) -> str:
+        return f"{what}: {title} ({incident.project.name})"
+
+    def body(title: str) -> str:
+        return f"{message}\n\n{_summary(incident, title)}"
+
     subscribers_notify(
         project_ids=[incident.project_id],
         event=incident,
         topic=topic,
-        subject=subject,
-        body=body,
+        subject=subject(incident.public_title),
+        body=body(incident.public_title),
         link=link,
         now=now,
     )
@@ -142,8 +155,8 @@ def _tell(
             event=Event(instance=incident),
             topic=topic,
             recipients=people,
-            subject=subject,
-            body=body,
+            subject=subject(incident.title),
+            body=body(incident.title),
             link=link,
             project=incident.project,
             now=now,
@@ -168,6 +181,7 @@ def incident_open(
     title: str,
     impact: str = Incident.Impact.DEGRADED,
     message: str = "",
+    public_summary: str = "",
     started_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Incident:
@@ -177,6 +191,7 @@ def incident_open(
     title = _clean_text(
         title, field="title", required=True, max_length=MAX_TITLE, what="Give the incident a title."
     )
+    public_summary = _clean_public_summary(public_summary)
     impact = _clean_impact(impact)
     message = _clean_text(message, field="message", required=False, max_length=MAX_MESSAGE, what="")
     started_at = started_at or now
@@ -187,6 +202,7 @@ def incident_open(
     incident = Incident.objects.create(
         project=project,
         title=title,
+        public_summary=public_summary,
         impact=impact,
         started_at=started_at,
         opened_by=_user(actor),
@@ -203,8 +219,8 @@ def incident_open(
         actor=actor,
         incident=incident,
         topic="incident.opened",
-        subject=f"Incident on {project.name}: {title}",
-        body=f"{_summary(incident)}\n\n{message or 'We are investigating.'}",
+        what="Incident",
+        message=message or "We are investigating.",
         now=now,
     )
     return incident
@@ -264,8 +280,8 @@ def incident_update_post(
         incident=incident,
         # One topic per update: the message key is (event, topic, recipient, channel).
         topic=f"incident.updated.{update.pk}",
-        subject=f"{incident.get_status_display()}: {incident.title} ({incident.project.name})",
-        body=f"{message}\n\n{_summary(incident)}",
+        what=incident.get_status_display(),
+        message=message,
         now=now,
     )
     return update
@@ -300,8 +316,8 @@ def incident_resolve(
         actor=actor,
         incident=incident,
         topic="incident.resolved",
-        subject=f"Resolved: {incident.title} ({incident.project.name})",
-        body=f"{message}\n\n{_summary(incident)}",
+        what="Resolved",
+        message=message,
         now=now,
     )
     return incident
@@ -309,10 +325,18 @@ def incident_resolve(
 
 @transaction.atomic
 def incident_edit(
-    *, actor: Actor, incident: Incident, title: str | None = None, impact: str | None = None
+    *,
+    actor: Actor,
+    incident: Incident,
+    title: str | None = None,
+    impact: str | None = None,
+    public_summary: str | None = None,
 ) -> Incident:
-    """Fix the title or the impact. Nobody is messaged: say it in an update if it matters."""
+    """Fix the title, the public summary or the impact. Nobody is messaged: say it in an update
+    if it matters."""
     _require(actor, incident.project)
+    if public_summary is not None:
+        public_summary = _clean_public_summary(public_summary)
     if title is not None:
         title = _clean_text(
             title,
@@ -327,7 +351,9 @@ def incident_edit(
     before = audit_snapshot(incident)
     incident.title = title if title is not None else incident.title
     incident.impact = impact or incident.impact
-    incident.save(update_fields=["title", "impact", "updated_at"])
+    if public_summary is not None:
+        incident.public_summary = public_summary
+    incident.save(update_fields=["title", "public_summary", "impact", "updated_at"])
     _audit(actor, incident, before, AuditEntry.Action.UPDATE)
     return incident
 

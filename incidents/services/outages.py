@@ -43,6 +43,15 @@ def _outage_summary(outage: Outage) -> str:
     return "\n".join(lines)
 
 
+def _public_outage_summary(outage: Outage) -> str:
+    """What subscribers read (anyone with an address while status pages are public): the public
+    wording, never IT's title, systems or description."""
+    return (
+        f"{outage.public_title} ({outage.get_status_display()})\n"
+        f"Since: {events.utc_text(outage.started_at)}"
+    )
+
+
 @transaction.atomic
 def outage_open(
     *,
@@ -51,6 +60,7 @@ def outage_open(
     systems: Iterable[ITSystem],
     severity: str = Outage.Severity.SEV2,
     description: str = "",
+    public_summary: str = "",
     started_at: datetime | None = None,
     dedup_key: str | None = None,
     now: datetime | None = None,
@@ -64,6 +74,7 @@ def outage_open(
         raise ValidationError({"started_at": "An outage cannot start in the future."})
     outage = Outage(
         title=title,
+        public_summary=(public_summary or "").strip(),
         description=description,
         severity=severity,
         started_at=started_at,
@@ -113,8 +124,8 @@ def outage_open(
         event=outage,
         topic="outage.opened",
         project_ids=[i.project_id for i in impacted],
-        subject=f"Outage: {outage.title}",
-        body=summary,
+        subject=f"Outage: {outage.public_title}",
+        body=_public_outage_summary(outage),
         link=link,
         now=now,
     )
@@ -134,10 +145,11 @@ def outage_update(
     outage: Outage,
     message: str,
     status: str | None = None,
+    public_summary: str | None = None,
     now: datetime | None = None,
 ) -> OutageUpdate:
-    """A timestamped update, maybe with a new status; owners get a notice, not a page.
-    Status ``resolved`` resolves the outage (see `outage_resolve`)."""
+    """A timestamped update, maybe with a new status or public summary (None keeps it); owners
+    get a notice, not a page. Status ``resolved`` resolves the outage (see `outage_resolve`)."""
     events.require_it_staff(actor)
     now = now or timezone.now()
     message = (message or "").strip()
@@ -149,6 +161,10 @@ def outage_update(
     status = status or outage.status
     if status not in Outage.Status.values:
         raise ValidationError({"status": f"Unknown status “{status}”."})
+    if public_summary is not None:
+        outage.public_summary = public_summary.strip()
+        events.full_clean(outage, exclude=["opened_by"])
+        outage.save(update_fields=["public_summary", "updated_at"])
     if status == Outage.Status.RESOLVED:
         return outage_resolve(actor=actor, outage=outage, message=message, now=now).updates.last()
     outage.status = status
@@ -163,7 +179,7 @@ def outage_update(
         # One topic per update: the notice key is (event, topic, recipient, channel).
         topic=f"outage.updated.{update.pk}",
         project_ids=touched,
-        subject=f"Outage update ({outage.get_status_display()}): {outage.title}",
+        what=f"Outage update ({outage.get_status_display()})",
         message=message,
         now=now,
     )
@@ -183,22 +199,31 @@ def _owners_and_subscribers_notify(
     event: Event,
     topic: str,
     project_ids: list[int],
-    subject: str,
+    what: str,
     message: str,
     now: datetime,
 ) -> None:
-    """The same words about an outage to the touched projects' owners and to their followers."""
+    """The same update about an outage to the touched projects' owners and to their followers:
+    owners read IT's title and summary, followers the public wording (`what: title`)."""
     outage = event.instance
     fields = {
         "topic": topic,
         "project_ids": project_ids,
-        "subject": subject,
-        "body": f"{message}\n\n{_outage_summary(outage)}",
         "link": events.absolute(outage.get_absolute_url()),
         "now": now,
     }
-    events.owners_notify(event=event, **fields)
-    subscribers_notify(event=outage, **fields)
+    events.owners_notify(
+        event=event,
+        subject=f"{what}: {outage.title}",
+        body=f"{message}\n\n{_outage_summary(outage)}",
+        **fields,
+    )
+    subscribers_notify(
+        event=outage,
+        subject=f"{what}: {outage.public_title}",
+        body=f"{message}\n\n{_public_outage_summary(outage)}",
+        **fields,
+    )
 
 
 @transaction.atomic
@@ -225,7 +250,7 @@ def outage_resolve(
         event=event,
         topic="outage.resolved",
         project_ids=touched,
-        subject=f"Resolved: {outage.title}",
+        what="Resolved",
         message=message,
         now=now,
     )

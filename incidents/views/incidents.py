@@ -34,7 +34,7 @@ from steward.headers import content_disposition
 
 from ..forms import IncidentCauseForm, IncidentOpenForm, IncidentUpdateForm, PeriodForm
 from ..insights import insights_csv, period_bounds, project_insights, system_insights
-from ..models import Incident, IncidentUpdate, Outage
+from ..models import PLANNED_CHANGE_SUMMARY, Incident, IncidentUpdate, Outage
 from ..services import incidents as services
 from ..status import (
     STATE_LABELS,
@@ -248,7 +248,7 @@ def status_index(request: HttpRequest) -> HttpResponse:
 @in_time_zone
 def status_project(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
-    status = project_status(project)
+    status = project_status(project, public=not request.user.is_authenticated)
     return render(
         request,
         "portal/status_project.html",
@@ -258,6 +258,7 @@ def status_project(request: HttpRequest, slug: str) -> HttpResponse:
             "may_write": request.user.is_authenticated
             and services.may_run_incidents(request.user, project),
             "state_labels": STATE_LABELS,
+            "planned_change_summary": PLANNED_CHANGE_SUMMARY,
         },
     )
 

@@ -63,7 +63,11 @@ def outage_open(request: HttpRequest) -> HttpResponse:
 @in_time_zone
 def outage_detail(request: HttpRequest, pk: int) -> HttpResponse:
     outage = event_or_404(selectors.outage_for_page, pk)
-    form = OutageUpdateForm(initial={"status": outage.status}) if outage.is_open else None
+    form = (
+        OutageUpdateForm(initial={"status": outage.status, "public_summary": outage.public_summary})
+        if outage.is_open
+        else None
+    )
     return render(
         request,
         "incidents/outage_detail.html",

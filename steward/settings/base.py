@@ -242,6 +242,7 @@ SPECTACULAR_SETTINGS = {
         "SubscriptionChannelEnum": "incidents.models.Subscription.Channel",
         "ProjectRoleEnum": "registry.models.ProjectRole.Role",
         "SupporterRoleEnum": "oncall.api.SUPPORTER_ROLES",
+        "ContactReasonEnum": "oncall.selectors.CONTACT_REASONS",
         "NotificationStateEnum": "notifications.models.Notification.State",
         "PageStateEnum": "notifications.models.Page.State",
         "WebhookEventEnum": "webhooks.models.WebhookEndpoint.Event",

@@ -189,15 +189,16 @@ def test_the_cause_action(graph, owner, it_user):
 
 def test_project_status_as_json(graph, it_user, settings):
     settings.STEWARD_STATUS_PUBLIC = True
-    IncidentFactory(project=graph.people, impact="degraded", title="Slow")
+    IncidentFactory(project=graph.people, impact="degraded", title="Slow", public_summary="Slow")
     it_services.outage_open(actor=it_user, title="SSO", systems=[graph.sso], severity="sev3")
     response = api().get("/api/v1/status/people/")
     assert response.status_code == 200
     data = response.data
     assert data["project"] == "people" and data["state"] == "partial"
-    assert {(i["kind"], i["title"], i["state"]) for i in data["open"]} == {
-        ("incident", "Slow", "degraded"),
-        ("outage", "SSO", "partial"),
+    # Anonymous: public wording only, no internal title.
+    assert {(i["kind"], i["title"], i["summary"], i["state"]) for i in data["open"]} == {
+        ("incident", None, "Slow", "degraded"),
+        ("outage", None, "Service disruption", "partial"),
     }
     assert len(data["days"]) == 90 and data["days"][-1]["state"] == "partial"
     assert 0 <= data["uptime_90"] <= 100

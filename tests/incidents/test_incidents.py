@@ -68,7 +68,10 @@ def test_the_lifecycle_from_open_to_resolved_tells_subscribers_and_the_other_own
     opened = messages_for(incident, "incident.opened")
     # The subscriber by their own address; the maintainer by notice; not the owner who wrote it.
     assert sorted(n.address for n in opened) == sorted(["fan@example.org", maintainer.person.email])
-    assert all("Search is down" in n.subject for n in opened)
+    subjects = {n.address: n.subject for n in opened}
+    # The team reads its own title; a subscriber, who may be anyone, the public wording.
+    assert subjects[maintainer.person.email] == "Incident: Search is down (People)"
+    assert subjects["fan@example.org"] == "Incident: Service disruption (People)"
     assert "other@example.org" not in {n.address for n in Notification.objects.all()}
 
     update = services.incident_update_post(
@@ -313,10 +316,11 @@ def test_readers_see_an_incident_but_not_its_forms_and_cannot_post(client, graph
 
 
 def test_anonymous_visitors_see_the_public_part_only_when_status_is_public(client, graph, settings):
-    incident = IncidentFactory(project=graph.people, title="Slow")
+    incident = IncidentFactory(project=graph.people, title="Cache bug?", public_summary="Slow")
     settings.STEWARD_STATUS_PUBLIC = True
     body = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert "Slow" in body and "Suspect changes" not in body
+    assert "Cache bug?" not in body  # the internal title
     settings.STEWARD_STATUS_PUBLIC = False
     response = client.get(f"/incidents/{incident.pk}/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]

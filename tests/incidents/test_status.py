@@ -229,12 +229,16 @@ def test_status_pages_run_a_fixed_number_of_queries(
 
 def test_the_project_status_page_shows_state_bars_and_uptime(client, graph, it_user):
     resolved(graph.people, timezone.now() - timedelta(days=2), 3, "major")
-    IncidentFactory(project=graph.people, title="<b>Slow</b>", impact="partial")
+    IncidentFactory(
+        project=graph.people, title="Owner's guess", public_summary="<b>Slow</b>", impact="partial"
+    )
     outage_services.outage_open(actor=it_user, title="SSO gone", systems=[graph.sso])
     _, body = _count(client, "/status/people/")
     assert "Major outage" in body  # the SEV2 outage through a hard path
     assert "&lt;b&gt;Slow&lt;/b&gt;" in body and "<b>Slow</b>" not in body
-    assert "SSO gone" in body
+    # Anonymous visitors read public wording only: IT's and the owners' titles stay inside.
+    assert "SSO gone" not in body and "Owner's guess" not in body
+    assert "IT outage: Service disruption" in body
     assert "Past incidents" in body
     assert body.count('<span class="state-') == 90
     assert "state-major" in body and "Uptime, 90 days" in body
@@ -247,7 +251,9 @@ def test_the_overview_lists_affected_apps_first(client, graph, it_user):
     outage_services.outage_open(actor=it_user, title="Mail down", systems=[graph.mail])
     _, body = _count(client, "/status/")
     assert body.index("Connect") < body.index("People") < body.index("Wiki")
-    assert "IT outage: Mail down" in body
+    assert "IT outage: Service disruption" in body and "Mail down" not in body
+    client.force_login(graph.wiki_owner.user)  # signed in: the internal title
+    assert "IT outage: Mail down" in client.get("/status/").content.decode()
 
 
 def test_status_pages_are_signed_in_only_when_the_setting_says_so(client, graph, settings):

@@ -159,11 +159,17 @@ def test_outage_open_update_resolve_reach_subscribers_of_touched_projects(graph,
     connect_sub = SubscriptionFactory(project=graph.connect, address="c@example.org")
     SubscriptionFactory(project=graph.wiki, address="w@example.org")
 
-    outage = services.outage_open(actor=it_user, title="DC power", systems=[graph.dc], now=NOW)
+    outage = services.outage_open(
+        actor=it_user,
+        title="DC power",
+        public_summary="Several apps are down",
+        systems=[graph.dc],
+        now=NOW,
+    )
     opened = subscriber_rows(outage)
     assert sorted(n.address for n in opened) == [connect_sub.address, people_sub.address]
     assert {n.topic for n in opened} == {"outage.opened"}
-    assert all("DC power" in n.subject for n in opened)
+    assert all(n.subject == "Outage: Several apps are down" for n in opened)
 
     services.outage_update(
         actor=it_user,
@@ -181,6 +187,21 @@ def test_outage_open_update_resolve_reach_subscribers_of_touched_projects(graph,
     assert topics == ["opened", "resolved", "updated"]
     assert any("Generator on its way" in n.body for n in rows)
     assert any("Power back" in n.body for n in rows)
+    # Subscribers may be anyone: IT's title and its systems stay inside.
+    for row in rows:
+        assert "DC power" not in row.subject + row.body, row.subject
+        assert graph.dc.name not in row.body
+        assert "Several apps are down" in row.subject
+
+
+def test_the_owners_still_read_its_own_title_and_systems(graph, it_user):
+    outage = services.outage_open(actor=it_user, title="DC power", systems=[graph.dc], now=NOW)
+    services.outage_update(actor=it_user, outage=outage, message="Generator on its way")
+    notices = Notification.objects.filter(
+        recipient=graph.people_owner, topic__startswith="outage.updated"
+    )
+    assert notices and all("DC power" in n.subject for n in notices)
+    assert all(graph.dc.name in n.body for n in notices)
 
 
 def test_an_unsubscribed_subscriber_hears_nothing_more(graph, it_user):
@@ -418,11 +439,16 @@ def test_incidents_reach_the_projects_subscribers(graph):
     sub = SubscriptionFactory(project=graph.people, address="follower@example.org")
     SubscriptionFactory(project=graph.wiki, address="elsewhere@example.org")
     incident = incident_open(
-        actor=graph.people_owner.user, project=graph.people, title="Login fails", now=NOW
+        actor=graph.people_owner.user,
+        project=graph.people,
+        title="Token cache poisoned?",
+        public_summary="Login fails",
+        now=NOW,
     )
     [row] = subscriber_rows(incident)
     assert row.address == sub.address
-    assert "Login fails" in row.subject
+    assert row.subject == "Incident: Login fails (People)"
+    assert "Token cache poisoned?" not in row.subject + row.body  # the owners' own title
     assert "/subscriptions/unsubscribe/" in row.body
 
 

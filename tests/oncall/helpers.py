@@ -22,7 +22,10 @@ def person(name: str, *, time_zone: str = "UTC", working_hours: dict | None = No
     )
 
 
-def rotation(project=None, *, name: str = "Primary") -> Rotation:
+def rotation(project=None, *, name: str = "Primary", team=None) -> Rotation:
+    """A rotation of the project (a new one if none given), or of `team` when given."""
+    if team is not None:
+        return oncall_services.rotation_create(actor=None, name=name, team=team)
     return oncall_services.rotation_create(
         actor=None, name=name, project=project or ProjectFactory()
     )

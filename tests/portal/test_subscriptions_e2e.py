@@ -93,7 +93,13 @@ def test_subscribe_confirm_hear_unsubscribe_hear_nothing(
     assert hook.status_code == 200
 
     # An IT outage touching People (through SSO) reaches both.
-    outage = services.outage_open(actor=it_user, title="Datacenter power", systems=[graph.dc])
+    # Subscribers read its public summary, never IT's title.
+    outage = services.outage_open(
+        actor=it_user,
+        title="PDU B tripped in row 4",
+        public_summary="Datacenter power",
+        systems=[graph.dc],
+    )
     wait_for(
         lambda: (
             mails_to(smtp_sink, ANON, "Datacenter power")
@@ -105,7 +111,7 @@ def test_subscribe_confirm_hear_unsubscribe_hear_nothing(
     )
     [news] = mails_to(smtp_sink, ANON, "Datacenter power")
     news_text = text_of(news)
-    assert "Datacenter power" in news_text
+    assert "Datacenter power" in news_text and "PDU B" not in news_text
     [posted] = [r for r in http_sink.requests if r.path == "/subscriber"]
     expected = hmac.new(
         settings.STEWARD_WEBHOOK_SECRET.encode(), posted.body, hashlib.sha256

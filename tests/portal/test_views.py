@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -14,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from changes.services import release_record, release_record_by_key
+from oncall import services as oncall_services
 from registry import services
 from registry.models import (
     ContactMethod,
@@ -29,16 +31,17 @@ from tests.factories import (
     ProjectFactory,
     ProjectRoleFactory,
     SystemFactory,
+    TeamFactory,
+    UserFactory,
 )
+from tests.oncall.helpers import ALWAYS, layer, rotation
 from tests.registry.pages import HTMX, client_for
 
 pytestmark = pytest.mark.django_db
 
 
 def names_in(response) -> list[str]:
-    """The projects listed, by name (the search's <mark> highlights taken out)."""
-    titles = re.findall(r'class="title"[^>]*>(.*?)</a>', response.content.decode())
-    return [re.sub(r"</?mark>", "", title) for title in titles]
+    return names_in_body(response.content.decode())
 
 
 # --- directory ----------------------------------------------------------------------------------
@@ -62,7 +65,7 @@ def test_directory_without_query_lists_everything_with_owner_state(reader, peopl
     body = response.content.decode()
     assert "Olga Owner" in body
     assert "in working hours" in body
-    assert "No owner listed." in body  # Payroll has none
+    assert "Nobody is listed to contact." in body  # Payroll has none
 
 
 def test_directory_htmx_request_returns_only_the_fragment(reader, people_app):
@@ -132,9 +135,13 @@ def _count_queries(client: Client, url: str) -> int:
     return len(queries)
 
 
-# session, user, count, page, aliases, roles+people, IT group (nav), own person (nav), open
-# incidents and outages of the page's projects (status badges); no on-call: that is per project
-DIRECTORY_QUERIES = 9
+# session, user, count, page, aliases, roles+people, the page's rotations (who is on call now),
+# IT group (nav), own person (nav), open incidents and outages of the page's projects (status
+# badges)
+DIRECTORY_QUERIES = 10
+# With rotations: their layers, members and overrides, the projects' teams, the teams' rotations
+# with theirs.
+DIRECTORY_QUERIES_WITH_ROTATIONS = DIRECTORY_QUERIES + 8
 
 
 def test_directory_runs_a_fixed_number_of_queries(reader):
@@ -145,6 +152,68 @@ def test_directory_runs_a_fixed_number_of_queries(reader):
     large = _count_queries(client, "/")
     assert small == large == DIRECTORY_QUERIES
     assert _count_queries(client, "/?q=app") == DIRECTORY_QUERIES
+
+
+def _on_call_registry_of(n: int) -> None:
+    """n projects of a team, each with an owner, a rotation of two people with an override, and
+    the team's own rotation."""
+    team = TeamFactory()
+    team_rotation = rotation(name=f"Team {n}", project=None, team=team)
+    layer(team_rotation, [PersonFactory()])
+    for i in range(n):
+        project = ProjectFactory(name=f"Rota {n}-{i:02d}", team=team)
+        ProjectRoleFactory(project=project, role=ProjectRole.Role.OWNER)
+        own = rotation(project, name=f"Primary {i}")
+        layer(own, [PersonFactory(), PersonFactory()])
+        now = timezone.now()
+        oncall_services.override_create(
+            actor=None,
+            rotation=own,
+            person=PersonFactory(),
+            start_at=now - timedelta(hours=1),
+            end_at=now + timedelta(hours=1),
+        )
+
+
+def test_directory_finds_who_is_on_call_now_in_a_fixed_number_of_queries(reader):
+    client = client_for(reader)
+    _on_call_registry_of(2)
+    small = _count_queries(client, "/?q=rota")
+    _on_call_registry_of(15)
+    large = _count_queries(client, "/?q=rota")
+    assert small == large == DIRECTORY_QUERIES_WITH_ROTATIONS
+    # Each of the 17 projects: its own rotation's cover (the override) and its team's rotation.
+    body = client.get("/?q=rota").content.decode()
+    assert body.count("on call now (Primary") == body.count("on call now (Team") == 17
+
+
+def test_directory_shows_the_awake_on_call_backup_ahead_of_the_sleeping_owner(reader):
+    project = ProjectFactory(name="OraTweet", slug="oratweet")
+    ProjectURL(project=project, url="https://oratweet.example.com/").save()
+    noel = PersonFactory(display_name="Noel Owner", time_zone="America/Los_Angeles")
+    noel.working_hours = {}  # never in working hours
+    noel.save()
+    sia = PersonFactory(display_name="Sia Backup", time_zone="Asia/Singapore", working_hours=ALWAYS)
+    ProjectRoleFactory(project=project, person=noel, role=ProjectRole.Role.OWNER)
+    ProjectRoleFactory(project=project, person=sia, role=ProjectRole.Role.BACKUP, order=1)
+    layer(rotation(project, name="Follow the sun"), [sia])
+
+    body = client_for(reader).get("/", {"q": "https://oratweet.example.com/timeline"}).content
+    body = body.decode()
+    assert names_in_body(body) == ["OraTweet"]
+    contact = body[body.index("Contact now") :]
+    assert contact.index("Sia Backup") < contact.index("Noel Owner")
+    sia_entry = contact[contact.index("Sia Backup") : contact.index("Noel Owner")]
+    assert "in working hours" in sia_entry and "on call now (Follow the sun)" in sia_entry
+    assert "Asia/Singapore" in sia_entry
+    noel_entry = contact[contact.index("Noel Owner") :]
+    assert "outside hours" in noel_entry.split("</li>")[0]
+
+
+def names_in_body(body: str) -> list[str]:
+    """The projects listed, by name (the search's <mark> highlights taken out)."""
+    titles = re.findall(r'class="title"[^>]*>(.*?)</a>', body)
+    return [re.sub(r"</?mark>", "", title) for title in titles]
 
 
 # session, user, project+team, aliases, urls, roles+people, contact methods, dependencies+systems,
@@ -277,6 +346,24 @@ def test_owner_adds_a_backup_with_htmx_and_gets_a_fresh_fragment(people_app):
     assert project.roles.get(person=backup).role == "backup"
 
 
+def test_a_new_owner_joins_who_to_contact_now_out_of_band(people_app):
+    project, owner_user = people_app
+    night = PersonFactory(display_name="Nat Night", working_hours={})
+    body = (
+        client_for(owner_user)
+        .post(
+            "/projects/people/roles/",
+            {"person": night.user.username, "role": "owner", "order": "1"},
+            **HTMX,
+        )
+        .content.decode()
+    )
+    contact = body[body.index('<div id="contact-now" hx-swap-oob="true">') :]
+    contact = contact[: contact.index("</div>")]
+    # Olga is awake and listed first; Nat, a sleeping owner, after her.
+    assert contact.index("Olga Owner") < contact.index("Nat Night")
+
+
 def test_role_form_without_htmx_redirects_after_post(people_app):
     project, owner_user = people_app
     backup = PersonFactory()
@@ -330,3 +417,51 @@ def test_reader_cannot_remove_a_dependency(people_app, reader):
     response = client_for(reader).post(f"/projects/people/dependencies/{edge.pk}/remove/")
     assert response.status_code == 403
     assert Dependency.objects.filter(pk=edge.pk).exists()
+
+
+# --- a search that finds nothing ---------------------------------------------------------------
+
+
+@pytest.fixture
+def it_team():
+    team = TeamFactory(name="IT Service Desk", is_it=True)
+    ivy = PersonFactory(display_name="Ivy Desk", time_zone="Europe/Dublin", working_hours=ALWAYS)
+    team.members.add(ivy)
+    TeamFactory(name="Marketing")  # not IT: not offered
+    return team
+
+
+def test_a_search_that_finds_nothing_offers_registering_the_app_and_asking_it(reader, it_team):
+    body = client_for(reader).get("/", {"q": "Ora Tweet"}).content.decode()
+    assert "Nothing matches" in body
+    assert 'href="/projects/new/?q=Ora+Tweet"' in body and "Register this app" in body
+    ask = body[body.index("Ask IT") :]
+    assert "IT Service Desk" in ask and "Ivy Desk" in ask and "Europe/Dublin" in ask
+    assert "in working hours" in ask and "mailto:" in ask
+    assert "Marketing" not in ask
+
+
+def test_registering_from_a_search_starts_from_the_name_or_the_pasted_address(reader):
+    client = client_for(reader)
+    by_name = client.get("/projects/new/", {"q": "Ora Tweet"}).content.decode()
+    assert re.search(r'name="name"[^>]*value="Ora Tweet"', by_name)
+    by_url = client.get("/projects/new/", {"q": "https://oratweet.example.com/t/1"})
+    form = by_url.content.decode()
+    assert re.search(r'name="urls"[^>]*>\s*https://oratweet.example.com/t/1', form)
+    assert not re.search(r'name="name"[^>]*value=', form)
+
+
+def test_no_register_link_for_someone_who_may_not_register(it_team):
+    no_person = UserFactory()  # an account without a person in Steward cannot register
+    body = client_for(no_person).get("/", {"q": "Ora Tweet"}).content.decode()
+    assert "Register this app" not in body and "/projects/new/" not in body
+    assert "Ivy Desk" in body  # IT is there for everyone
+
+
+def test_a_search_that_finds_nothing_runs_a_fixed_number_of_queries(reader, it_team):
+    client = client_for(reader)
+    small = _count_queries(client, "/?q=nothing-here")
+    for _ in range(5):
+        team = TeamFactory(is_it=True)
+        team.members.add(PersonFactory(), PersonFactory())
+    assert _count_queries(client, "/?q=nothing-here") == small

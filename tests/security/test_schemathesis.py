@@ -36,6 +36,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from incidents.api.incidents import OpenItemOut
+from oncall.api import ContactOut
 from steward.wsgi import application
 from tests.security.world import ROLES, World, world_build
 
@@ -272,10 +274,35 @@ def _run(strategy, *, examples: int, check) -> str | None:
     return failure[0] if failure else None
 
 
+def _conformance(role: str, headers: dict, label: str, method: str):
+    """The check of a valid request: no write the role may not make, no 5xx, and the status
+    code, content type and body (every field's type, enum and nullability) the schema says."""
+    allowed = ALLOWED_WRITES[role]
+
+    def conforms(case) -> None:
+        response = case.call(headers=headers)
+        if (
+            method in WRITES
+            and label not in NOT_WRITES
+            and allowed is not None
+            and label not in allowed
+            and 200 <= response.status_code < 300
+        ):
+            raise AssertionError(
+                f"{role} may not make this write but got {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+        checks = [not_a_server_error, content_type_conformance, response_schema_conformance]
+        if not _generic_refusal(response):
+            checks.append(status_code_conformance)
+        case.validate_response(response, checks=checks, headers=headers)
+
+    return conforms
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_api_as_role(role: str, world: World, api_schema) -> None:
     headers = world.token_headers(role)
-    allowed = ALLOWED_WRITES[role]
     failures: list[str] = []
     operations = sorted(_operations(api_schema), key=lambda op: op.method.upper() == "DELETE")
     assert len(operations) > 50, "the schema lost its operations"
@@ -287,23 +314,7 @@ def test_api_as_role(role: str, world: World, api_schema) -> None:
         label = f"{method} {operation.path}"
         params = path_parameters(world, operation.path)
 
-        def conforms(case, label=label, method=method) -> None:
-            response = case.call(headers=headers)
-            if (
-                method in WRITES
-                and label not in NOT_WRITES
-                and allowed is not None
-                and label not in allowed
-                and 200 <= response.status_code < 300
-            ):
-                raise AssertionError(
-                    f"{role} may not make this write but got {response.status_code}: "
-                    f"{response.text[:300]}"
-                )
-            checks = [not_a_server_error, content_type_conformance, response_schema_conformance]
-            if not _generic_refusal(response):
-                checks.append(status_code_conformance)
-            case.validate_response(response, checks=checks, headers=headers)
+        conforms = _conformance(role, headers, label, method)
 
         def no_server_error(case) -> None:
             response = case.call(headers=headers)
@@ -325,3 +336,36 @@ def test_api_as_role(role: str, world: World, api_schema) -> None:
     assert not failures, f"{len(failures)} operations misbehave as {role}:\n\n" + "\n\n".join(
         failures
     )
+
+
+def _deviating(serializer, monkeypatch, **wrong) -> None:
+    """Make `serializer` answer `wrong` values for some of its fields."""
+    original = serializer.to_representation
+    monkeypatch.setattr(
+        serializer, "to_representation", lambda self, value: {**original(self, value), **wrong}
+    )
+
+
+@pytest.mark.parametrize(
+    "role, label, serializer, wrong",
+    [
+        # A role the published enum does not list (as `on_call_next` once was not).
+        ("reader", "GET /api/v1/projects/{slug}/support/", ContactOut, {"reason": "asleep"}),
+        # A field the schema says is never null.
+        ("anonymous", "GET /api/v1/status/{slug}/", OpenItemOut, {"summary": None}),
+        ("anonymous", "GET /api/v1/status/", OpenItemOut, {"acknowledged": "yes"}),
+    ],
+)
+def test_a_response_that_deviates_from_its_schema_fails_the_check(
+    role, label, serializer, wrong, world: World, api_schema, monkeypatch
+) -> None:
+    """The check above is not a status-code check only: a body off its schema fails it."""
+    [operation] = [
+        op for op in _operations(api_schema) if f"{op.method.upper()} {op.path}" == label
+    ]
+    strategy = operation.as_strategy(path_parameters=path_parameters(world, operation.path))
+    check = _conformance(role, world.token_headers(role), label, "GET")
+    assert _run(strategy, examples=1, check=check) is None  # as served, it conforms
+    _deviating(serializer, monkeypatch, **wrong)
+    found = _run(strategy, examples=1, check=check)
+    assert found is not None and "schema" in found.lower(), found

@@ -14,6 +14,7 @@ from django.test import Client
 
 from incidents.services.incidents import incident_update_post
 from notifications.models import Notification
+from tests.factories import TeamFactory
 from tests.security.test_authorization_matrix import EXPECTED, _values
 from tests.security.world import ROLES, World, world_build
 
@@ -31,6 +32,7 @@ def _hostile_world() -> World:
         name=PAYLOAD,
         description=f"Broken {PAYLOAD}",
         title=f"Down {PAYLOAD}",
+        public_summary=f"Public {PAYLOAD}",
         message=f"Update {PAYLOAD}",
         display_name=PAYLOAD,
     )
@@ -43,6 +45,9 @@ def _hostile_world() -> World:
     world.people["owner"].contact_methods.create(
         kind="webhook", address=f"https://hooks.example.com/{PAYLOAD}", label=PAYLOAD
     )
+    # IT's people, offered by a directory search that finds nothing.
+    it_desk = TeamFactory(name=f"{PAYLOAD}IT desk", slug="it-desk", is_it=True)
+    it_desk.members.add(world.users["it"].person)
     world.project.urls.create(url=f"https://app.example.com/{PAYLOAD}")
     world.project.runbook_url = f"https://wiki.example.com/{PAYLOAD}"
     world.project.save()

@@ -85,10 +85,11 @@ class World:
 
 def world_build(**texts: str) -> World:
     """Build the world. `texts` replace the free text of every object (for the XSS tests):
-    `name`, `description`, `title`, `message`, `display_name`, `url`."""
+    `name`, `description`, `title`, `public_summary`, `message`, `display_name`, `url`."""
     name = texts.get("name", "")
     description = texts.get("description", "A side project")
     title = texts.get("title", "Trouble")
+    public_summary = texts.get("public_summary", "")
     message = texts.get("message", "Looking into it")
     display = texts.get("display_name", "")
 
@@ -173,10 +174,14 @@ def world_build(**texts: str) -> World:
     )
     change_services.change_schedule(actor=it_user, change=change)
     outage = outage_services.outage_open(
-        actor=it_user, title=title, description=description, systems=[system]
+        actor=it_user,
+        title=title,
+        public_summary=public_summary,
+        description=description,
+        systems=[system],
     )
     outage_services.outage_update(actor=it_user, outage=outage, message=message)
-    incident = IncidentFactory(project=project, title=title)
+    incident = IncidentFactory(project=project, title=title, public_summary=public_summary)
     notification = Notification.objects.filter(recipient=owner, page__isnull=False).first()
     # A finished delivery, so that it can be redelivered (nothing sends in these tests).
     webhook_delivery = webhook.deliveries.order_by("id").first()

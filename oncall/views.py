@@ -133,9 +133,12 @@ def _people_of(project: Project, rotations: list[Rotation]) -> list[Person]:
     return sorted(people.values(), key=lambda p: p.display_name.lower())
 
 
-def _can_edit(request: HttpRequest, project: Project, rotations: list[Rotation]) -> bool:
-    """Whether the viewer edits every rotation shown (the project's and its team's)."""
-    if not services.can_edit_project_oncall(request.user, project):
+def _can_edit(
+    request: HttpRequest, project: Project, rotations: list[Rotation], *, sets_up: bool
+) -> bool:
+    """Whether the viewer edits every rotation shown (the project's and its team's), given
+    whether they set up the project's own on-call (`sets_up`)."""
+    if not sets_up:
         return False
     team_rotations = [r for r in rotations if r.team_id]
     return not team_rotations or services.can_edit_team_rotations(request.user, project.team)
@@ -197,11 +200,11 @@ def _schedule_context(
                 "overrides": [o for o in rotation_overrides(rotation) if o.end_at > now],
                 "layers": list(rotation.layers.all()),
                 "members": _rotation_members(rotation),
-                "can_edit": services.can_edit_rotation(request.user, rotation),
             }
         )
     people = _people_of(project, rotations)
-    can_edit = _can_edit(request, project, rotations)
+    sets_up = services.can_edit_project_oncall(request.user, project)
+    can_edit = _can_edit(request, project, rotations, sets_up=sets_up)
     if can_edit and form is None and rotations:
         start_local = now.astimezone(tz).replace(minute=0, second=0, microsecond=0) + timedelta(
             hours=1
@@ -243,7 +246,7 @@ def _schedule_context(
         "viewer": viewer,
         "errors": errors or [],
         "viewer_is_member": viewer_is_member,
-        "can_set_up": services.can_edit_project_oncall(request.user, project),
+        "can_set_up": sets_up,
         "policy": policy,
         "levels": list(policy.levels.all()) if policy else [],
         "swaps": _swaps(project, viewer, everyone=can_edit),

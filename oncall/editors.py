@@ -26,7 +26,7 @@ from steward.web import render_page_or_fragment, wants_fragment
 
 from . import services
 from .coverage import coverage_grid
-from .forms import EscalationForm, LayerForm, LevelForm, RotationForm
+from .forms import EscalationForm, LayerForm, LevelForm, RotationForm, add_service_errors
 from .models import Rotation
 from .schedule import (
     LoadedLayer,
@@ -207,7 +207,7 @@ def rotation_edit(request: HttpRequest, slug: str, pk: int | None = None) -> Htt
                         layers=[f.spec() for f in layer_forms],
                     )
                 except ValidationError as exc:
-                    form.add_error(None, exc.messages)
+                    add_service_errors(form, exc)
                     valid = False
                 else:
                     return _done(request, project)
@@ -300,8 +300,7 @@ def escalation_edit(request: HttpRequest, slug: str) -> HttpResponse:
                         actor=request.user, policy=policy, levels=specs, repeat_count=repeat_count
                     )
             except ValidationError as exc:
-                for field, messages in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, messages)
+                add_service_errors(form, exc)
             else:
                 return _done(request, project)
         status = 400

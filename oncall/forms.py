@@ -16,24 +16,32 @@ from . import services
 from .models import EscalationLevel, Rotation, RotationLayer
 
 
+def datetime_local(label: str) -> BoundedDateTimeField:
+    """A date and time typed in the viewer's zone (the view parses it there)."""
+    return BoundedDateTimeField(
+        label=label, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+
+def person_choices(people: list[Person]) -> list[tuple[int, str]]:
+    """People named with their zone, as every on-call picker lists them."""
+    return [(p.pk, f"{p.display_name} ({p.time_zone})") for p in people]
+
+
 class OverrideForm(forms.Form):
     rotation = forms.TypedChoiceField(coerce=int)
     person = forms.TypedChoiceField(coerce=int, label="Who covers")
     covered = forms.TypedChoiceField(
         coerce=int, required=False, empty_value=None, label="Covering for (empty: anyone)"
     )
-    start_at = BoundedDateTimeField(
-        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    end_at = BoundedDateTimeField(
-        label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
+    start_at = datetime_local("From")
+    end_at = datetime_local("Until")
     reason = forms.CharField(required=False, max_length=200)
 
     def __init__(self, *args: Any, rotations: list[Rotation], people: list[Person], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["rotation"].choices = [(r.pk, r.name) for r in rotations]
-        choices = [(p.pk, f"{p.display_name} ({p.time_zone})") for p in people]
+        choices = person_choices(people)
         self.fields["person"].choices = choices
         self.fields["covered"].choices = [("", "—")] + choices
 
@@ -41,7 +49,7 @@ class OverrideForm(forms.Form):
 # --- the rotation and escalation editors ----------------------------------------------------------
 
 
-def _add_errors(form: forms.Form, exc: ValidationError) -> None:
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
     """A service's field errors beside the form's fields (the first for each field), the rest
     above the form."""
     for field, messages in exc.message_dict.items():
@@ -98,9 +106,7 @@ class LayerForm(forms.Form):
     def __init__(self, *args: Any, people: list[Person], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.people = {p.pk: p for p in people}
-        self.fields["members"].choices = [
-            (p.pk, f"{p.display_name} ({p.time_zone})") for p in people
-        ]
+        self.fields["members"].choices = person_choices(people)
         self.layer: RotationLayer | None = None
 
     def member_slots(self) -> list[str]:
@@ -117,7 +123,7 @@ class LayerForm(forms.Form):
         try:
             services.layer_check(layer, members)
         except ValidationError as exc:
-            _add_errors(self, exc)
+            add_service_errors(self, exc)
         else:
             self.layer = layer
         return cleaned
@@ -188,7 +194,7 @@ class LevelForm(forms.Form):
         try:
             services.level_check(self.project, spec)
         except ValidationError as exc:
-            _add_errors(self, exc)
+            add_service_errors(self, exc)
         self.spec = spec
         return cleaned
 
@@ -198,29 +204,19 @@ class SwapForm(forms.Form):
 
     rotation = forms.TypedChoiceField(coerce=int)
     recipient = forms.TypedChoiceField(coerce=int, label="Ask")
-    start_at = BoundedDateTimeField(
-        label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    end_at = BoundedDateTimeField(
-        label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
+    start_at = datetime_local("From")
+    end_at = datetime_local("Until")
     note = forms.CharField(required=False, max_length=200)
 
     def __init__(self, *args: Any, rotations: list[Rotation], people: list[Person], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["rotation"].choices = [(r.pk, r.name) for r in rotations]
-        self.fields["recipient"].choices = [
-            (p.pk, f"{p.display_name} ({p.time_zone})") for p in people
-        ]
+        self.fields["recipient"].choices = person_choices(people)
 
 
 class TimeOffForm(forms.Form):
     """Record time away (times in the viewer's zone)."""
 
-    start_at = BoundedDateTimeField(
-        label="Away from", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    end_at = BoundedDateTimeField(
-        label="Back at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
+    start_at = datetime_local("Away from")
+    end_at = datetime_local("Back at")
     reason = forms.CharField(required=False, max_length=200)

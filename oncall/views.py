@@ -11,10 +11,12 @@ The rotation and escalation editors are in `oncall.editors`.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q
@@ -30,7 +32,7 @@ from steward.web import render_page_or_fragment
 
 from . import services
 from .coverage import coverage_grid
-from .forms import OverrideForm, SwapForm, TimeOffForm
+from .forms import OverrideForm, SwapForm, TimeOffForm, add_service_errors
 from .models import CalendarFeed, EscalationLevel, Override, Rotation, ShiftSwap, TimeOff
 from .schedule import (
     Shift,
@@ -276,25 +278,34 @@ def schedule(request: HttpRequest, slug: str) -> HttpResponse:
     return _render(request, _project(slug, now), now=now)
 
 
-def _parse_override(request: HttpRequest, project: Project) -> tuple[OverrideForm, dict | None]:
-    rotations = project_rotations(project)
-    form = OverrideForm(request.POST, rotations=rotations, people=_people_of(project, rotations))
-    # The form's times are in the viewer's zone (a time that does not exist there is refused).
+def _after_write(request: HttpRequest, slug: str, now: datetime) -> HttpResponse:
+    if not request.htmx:
+        return redirect("oncall:schedule", slug=slug)
+    return _render(request, _project(slug, now), now=now)
+
+
+def _form_write(
+    request: HttpRequest,
+    project: Project,
+    now: datetime,
+    *,
+    form: forms.Form,
+    form_name: str,
+    write: Callable[[dict[str, Any]], Any],
+) -> HttpResponse:
+    """Validate a form of the schedule page (its times in the viewer's zone: a time that does
+    not exist there is refused), `write` its cleaned data through a service, and answer with the
+    refreshed schedule; or with the form (as `form_name`) showing each error beside its field."""
     with timezone.override(zoneinfo.ZoneInfo(_viewer_zone(request))):
         valid = form.is_valid()
-    if not valid:
-        return form, None
-    data = form.cleaned_data
-    by_id = {r.pk: r for r in rotations}
-    people = {p.pk: p for p in _people_of(project, rotations)}
-    return form, {
-        "rotation": by_id[data["rotation"]],
-        "person": people[data["person"]],
-        "covered": people.get(data["covered"]) if data["covered"] else None,
-        "start_at": data["start_at"],
-        "end_at": data["end_at"],
-        "reason": data["reason"],
-    }
+    if valid:
+        try:
+            write(form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            return _after_write(request, project.slug, now)
+    return _render(request, project, now=now, status=400, **{form_name: form})
 
 
 @login_required
@@ -302,18 +313,22 @@ def _parse_override(request: HttpRequest, project: Project) -> tuple[OverrideFor
 def override_add(request: HttpRequest, slug: str) -> HttpResponse:
     now = timezone.now()
     project = _project(slug, now)
-    form, parsed = _parse_override(request, project)
-    if parsed is not None:
-        try:
-            services.override_create(actor=request.user, **parsed)
-        except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
-        else:
-            if not request.htmx:
-                return redirect("oncall:schedule", slug=slug)
-            return _render(request, _project(slug, now), now=now)
-    return _render(request, project, form=form, now=now, status=400)
+    rotations = project_rotations(project)
+    people = {p.pk: p for p in _people_of(project, rotations)}
+
+    def write(data: dict[str, Any]) -> None:
+        services.override_create(
+            actor=request.user,
+            rotation={r.pk: r for r in rotations}[data["rotation"]],
+            person=people[data["person"]],
+            covered=people.get(data["covered"]) if data["covered"] else None,
+            start_at=data["start_at"],
+            end_at=data["end_at"],
+            reason=data["reason"],
+        )
+
+    form = OverrideForm(request.POST, rotations=rotations, people=list(people.values()))
+    return _form_write(request, project, now, form=form, form_name="form", write=write)
 
 
 @login_required
@@ -349,11 +364,9 @@ def override_take(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except ValidationError as exc:
         errors = [m for messages in exc.message_dict.values() for m in messages]
-    if not request.htmx and not errors:
-        return redirect("oncall:schedule", slug=slug)
-    return _render(
-        request, _project(slug, now), now=now, errors=errors, status=400 if errors else 200
-    )
+    if errors:
+        return _render(request, _project(slug, now), now=now, errors=errors, status=400)
+    return _after_write(request, slug, now)
 
 
 @login_required
@@ -367,23 +380,10 @@ def override_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         rotation__in=[r.pk for r in project_rotations(project)],
     )
     services.override_delete(actor=request.user, override=override)
-    if not request.htmx:
-        return redirect("oncall:schedule", slug=slug)
-    return _render(request, _project(slug, now), now=now)
+    return _after_write(request, slug, now)
 
 
 # --- swap requests and time off -------------------------------------------------------------------
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    for field, messages in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
-
-
-def _after_write(request: HttpRequest, slug: str, now: datetime) -> HttpResponse:
-    if not request.htmx:
-        return redirect("oncall:schedule", slug=slug)
-    return _render(request, _project(slug, now), now=now)
 
 
 @login_required
@@ -394,25 +394,19 @@ def swap_request(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project(slug, now)
     rotations = project_rotations(project)
     people = _people_of(project, rotations)
+
+    def write(data: dict[str, Any]) -> None:
+        services.shift_swap_request(
+            actor=request.user,
+            rotation={r.pk: r for r in rotations}[data["rotation"]],
+            recipient={p.pk: p for p in people}[data["recipient"]],
+            start_at=data["start_at"],
+            end_at=data["end_at"],
+            note=data["note"],
+        )
+
     form = SwapForm(request.POST, rotations=rotations, people=people)
-    with timezone.override(zoneinfo.ZoneInfo(_viewer_zone(request))):
-        valid = form.is_valid()
-    if valid:
-        data = form.cleaned_data
-        try:
-            services.shift_swap_request(
-                actor=request.user,
-                rotation={r.pk: r for r in rotations}[data["rotation"]],
-                recipient={p.pk: p for p in people}[data["recipient"]],
-                start_at=data["start_at"],
-                end_at=data["end_at"],
-                note=data["note"],
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            return _after_write(request, slug, now)
-    return _render(request, project, swap_form=form, now=now, status=400)
+    return _form_write(request, project, now, form=form, form_name="swap_form", write=write)
 
 
 @login_required
@@ -445,17 +439,18 @@ def time_off_add(request: HttpRequest, slug: str) -> HttpResponse:
     viewer = getattr(request.user, "person", None)
     if viewer is None:
         raise PermissionDenied("Only a person takes time off.")
-    form = TimeOffForm(request.POST)
-    with timezone.override(zoneinfo.ZoneInfo(_viewer_zone(request))):
-        valid = form.is_valid()
-    if valid:
-        try:
-            services.time_off_add(actor=request.user, person=viewer, **form.cleaned_data)
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            return _after_write(request, slug, now)
-    return _render(request, project, time_off_form=form, now=now, status=400)
+
+    def write(data: dict[str, Any]) -> None:
+        services.time_off_add(actor=request.user, person=viewer, **data)
+
+    return _form_write(
+        request,
+        project,
+        now,
+        form=TimeOffForm(request.POST),
+        form_name="time_off_form",
+        write=write,
+    )
 
 
 @login_required

@@ -80,6 +80,37 @@ def _row_count(data: QueryDict, name: str, action: str, most: int) -> list[int]:
     return rows
 
 
+def _posted_rows(
+    form_class: type[forms.Form], data: QueryDict, name: str, most: int, **kwargs: Any
+) -> list:
+    """The rows as posted (``name-N-field``), bound, for "preview" and "save"."""
+    return [
+        form_class(data, prefix=f"{name}-{i}", **kwargs) for i in _row_count(data, name, "", most)
+    ]
+
+
+def _rows_again(
+    form_class: type[forms.Form],
+    data: QueryDict,
+    name: str,
+    *,
+    action: str,
+    most: int,
+    blank: dict[str, Any],
+    **kwargs: Any,
+) -> list:
+    """The rows re-rendered after "add" or "remove", renumbered, with what was typed (an added
+    row starts from `blank`)."""
+    return [
+        form_class(
+            prefix=f"{name}-{n}",
+            initial=_posted(form_class, data, f"{name}-{i}") if i >= 0 else blank,
+            **kwargs,
+        )
+        for n, i in enumerate(_row_count(data, name, action, most))
+    ]
+
+
 def _candidates(project: Project, rotations: list[Rotation], now: datetime) -> list[Person]:
     """Who may be picked: the project's people, its team's and its rotations' members, with their
     time off (the preview covers it like the schedule does)."""
@@ -189,10 +220,7 @@ def rotation_edit(request: HttpRequest, slug: str, pk: int | None = None) -> Htt
         action = request.POST.get("action", "")
         if action in ("save", "preview"):
             form = RotationForm(request.POST)
-            layer_forms = [
-                LayerForm(request.POST, prefix=f"layer-{i}", people=people)
-                for i in _row_count(request.POST, "layer", "", MAX_LAYERS)
-            ]
+            layer_forms = _posted_rows(LayerForm, request.POST, "layer", MAX_LAYERS, people=people)
             valid = all([form.is_valid()] + [f.is_valid() for f in layer_forms])
             if not layer_forms:
                 form.add_error(None, "A rotation needs at least one layer.")
@@ -218,16 +246,15 @@ def rotation_edit(request: HttpRequest, slug: str, pk: int | None = None) -> Htt
             status = 200 if valid else 400
         else:
             form = RotationForm(initial={"name": request.POST.get("name", "")})
-            layer_forms = [
-                LayerForm(
-                    prefix=f"layer-{n}",
-                    people=people,
-                    initial=_posted(LayerForm, request.POST, f"layer-{i}")
-                    if i >= 0
-                    else _layer_defaults(request, now),
-                )
-                for n, i in enumerate(_row_count(request.POST, "layer", action, MAX_LAYERS))
-            ]
+            layer_forms = _rows_again(
+                LayerForm,
+                request.POST,
+                "layer",
+                action=action,
+                most=MAX_LAYERS,
+                blank=_layer_defaults(request, now),
+                people=people,
+            )
     context.update(
         form=form,
         layer_forms=layer_forms,
@@ -283,10 +310,7 @@ def escalation_edit(request: HttpRequest, slug: str) -> HttpResponse:
         ]
     elif action == "save":
         form = EscalationForm(request.POST)
-        level_forms = [
-            LevelForm(request.POST, prefix=f"level-{i}", **choices)
-            for i in _row_count(request.POST, "level", "", services.MAX_LEVELS)
-        ]
+        level_forms = _posted_rows(LevelForm, request.POST, "level", services.MAX_LEVELS, **choices)
         if all([form.is_valid()] + [f.is_valid() for f in level_forms]):
             specs = [f.spec for f in level_forms]
             repeat_count = form.cleaned_data["repeat_count"]
@@ -306,16 +330,15 @@ def escalation_edit(request: HttpRequest, slug: str) -> HttpResponse:
         status = 400
     else:
         form = EscalationForm(initial={"repeat_count": request.POST.get("repeat_count", "")})
-        level_forms = [
-            LevelForm(
-                prefix=f"level-{n}",
-                initial=_posted(LevelForm, request.POST, f"level-{i}")
-                if i >= 0
-                else {"target": "owners", "delay_minutes": 10},
-                **choices,
-            )
-            for n, i in enumerate(_row_count(request.POST, "level", action, services.MAX_LEVELS))
-        ]
+        level_forms = _rows_again(
+            LevelForm,
+            request.POST,
+            "level",
+            action=action,
+            most=services.MAX_LEVELS,
+            blank={"target": "owners", "delay_minutes": 10},
+            **choices,
+        )
     context = {
         "project": project,
         "policy": policy,

@@ -5,9 +5,6 @@ validate (400 naming the field, nothing written)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -249,16 +246,6 @@ class SupportOut(serializers.Serializer):
 # --- rotations ------------------------------------------------------------------------------------
 
 
-def _layers_replace(actor: Any, rotation: Rotation, layers: list[dict]) -> None:
-    for existing in list(rotation.layers.all()):
-        services.layer_delete(actor=actor, layer=existing)
-    for order, spec in enumerate(layers):
-        spec = dict(spec)
-        spec.setdefault("order", order)
-        members = spec.pop("members")
-        services.layer_create(actor=actor, rotation=rotation, members=members, **spec)
-
-
 AT = OpenApiParameter(
     "at",
     OpenApiTypes.DATETIME,
@@ -293,11 +280,7 @@ class RotationViewSet(WriteViewSet):
 
     def create(self, request: Request) -> Response:
         data = parse_input(RotationIn, request)
-        layers = data.pop("layers", None)
-        with transaction.atomic():
-            rotation = services.rotation_create(actor=request.user, **data)
-            if layers:
-                _layers_replace(request.user, rotation, layers)
+        rotation = services.rotation_save(actor=request.user, **data)
         return self.render(rotation, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -308,12 +291,7 @@ class RotationViewSet(WriteViewSet):
         layers = data.pop("layers", None)
         if {"project", "team"} & set(data):
             raise ApiValidationError({"project": ["A rotation cannot move to another owner."]})
-        with transaction.atomic():
-            if data:
-                services.rotation_update(actor=request.user, rotation=rotation, **data)
-            if layers is not None:
-                services._require_rotation(request.user, rotation)
-                _layers_replace(request.user, rotation, layers)
+        services.rotation_save(actor=request.user, rotation=rotation, layers=layers, **data)
         return self.render(rotation)
 
     def destroy(self, request: Request, pk: str) -> Response:

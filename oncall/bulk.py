@@ -11,12 +11,20 @@ from django.db.models import Q
 from registry.models import Person
 
 from .models import Override, Rotation, RotationLayer, RotationMember
-from .schedule import LoadedLayer, LoadedOverride, LoadedRotation, OnCall, as_utc, oncall_at
+from .schedule import (
+    LoadedLayer,
+    LoadedOverride,
+    LoadedRotation,
+    OnCall,
+    as_utc,
+    oncall_at,
+    time_off_prefetch,
+)
 
 
 def load_rotations(*, at: datetime, rotation_filter: Q | None = None) -> list[LoadedRotation]:
-    """Every rotation's rules and the overrides not over at `at`, as plain rows (four queries,
-    each person read and decoded once): for answering "who is on call" across thousands of
+    """Every rotation's rules and the overrides not over at `at`, as plain rows (five queries,
+    each person read and decoded once, with their time off not over at `at`): for answering "who is on call" across thousands of
     projects. The results work with `oncall_at`, `rotation_shifts` and the rest like rotations
     from the ORM."""
     at = as_utc(at)
@@ -57,9 +65,9 @@ def load_rotations(*, at: datetime, rotation_filter: Q | None = None) -> list[Lo
     person_ids = {person_id for _, person_id in memberships} | {row[-1] for row in overrides}
     people = {
         p.pk: p
-        for p in Person.objects.filter(pk__in=person_ids).only(
-            "id", "display_name", "time_zone", "working_hours"
-        )
+        for p in Person.objects.filter(pk__in=person_ids)
+        .only("id", "display_name", "time_zone", "working_hours")
+        .prefetch_related(time_off_prefetch(after=at))
     }
     # A row written or deleted between these reads waits for the next call.
     for layer_id, person_id in memberships:

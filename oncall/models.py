@@ -247,3 +247,66 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Feed of {self.person or self.rotation}"
+
+
+class ShiftSwap(models.Model):
+    """A member asks another to take their shift, or part of it, on a rotation. Accepted, it
+    becomes an `Override` (the recipient covers the requester); the request stays as the record of
+    who asked whom."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for an answer"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        CANCELLED = "cancelled", "Cancelled"
+
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="swaps")
+    requester = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="swaps_asked")
+    recipient = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="swaps_received")
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    override = models.ForeignKey(
+        Override, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_at__gt=models.F("start_at")), name="shift_swap_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=~Q(requester=models.F("recipient")), name="shift_swap_two_people"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requester} asks {self.recipient} to take a shift"
+
+
+class TimeOff(models.Model):
+    """A person is away from `start_at` to `end_at`. Their layers skip them for that time: the
+    next member in turn who is not away covers (computed in `oncall.schedule`, never stored)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="time_off")
+    start_at = models.DateTimeField()
+    end_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["person", "start_at", "id"]
+        verbose_name_plural = "time off"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_at__gt=models.F("start_at")), name="time_off_ends_after_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["person", "end_at"], name="time_off_person_end_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person} away"

@@ -25,7 +25,7 @@ from django.utils import timezone
 from registry.models import Person, Project
 from registry.validators import WEEKDAYS
 
-from .models import Override, Rotation, RotationLayer, RotationMember
+from .models import Override, Rotation, RotationLayer, RotationMember, TimeOff
 
 # How far ahead "on call next" looks, and the longest range a shift listing may cover.
 NEXT_HORIZON = timedelta(days=29)
@@ -51,22 +51,31 @@ def as_utc(at: datetime) -> datetime:
 # --- reading the rules ----------------------------------------------------------------------------
 
 
+def time_off_prefetch(*, after: datetime | None = None, lookup: str = "time_off") -> Prefetch:
+    """Loads people's time off (what ends after `after`; all of it when None) with them, which
+    `layer_shifts` and `oncall_at` read."""
+    time_off = TimeOff.objects.order_by("start_at", "id")
+    if after is not None:
+        time_off = time_off.filter(end_at__gt=after)
+    return Prefetch(lookup, queryset=time_off)
+
+
 def rotations_queryset(*, overrides_after: datetime | None = None) -> QuerySet[Rotation]:
-    """Rotations with their layers, members and overrides (those ending after `overrides_after`,
-    all of them when None): four queries for any number of rotations."""
+    """Rotations with their layers, members (with their time off) and overrides (those ending
+    after `overrides_after`, all of them when None): five queries for any number of rotations."""
     overrides = Override.objects.select_related("person", "covered").order_by("start_at", "id")
     if overrides_after is not None:
         overrides = overrides.filter(end_at__gt=overrides_after)
+    members = (
+        RotationMember.objects.select_related("person")
+        .prefetch_related(time_off_prefetch(after=overrides_after, lookup="person__time_off"))
+        .order_by("order", "id")
+    )
     return Rotation.objects.select_related("project").prefetch_related(
         Prefetch(
             "layers",
             queryset=RotationLayer.objects.order_by("order", "id").prefetch_related(
-                Prefetch(
-                    "memberships",
-                    queryset=RotationMember.objects.select_related("person").order_by(
-                        "order", "id"
-                    ),
-                )
+                Prefetch("memberships", queryset=members)
             ),
         ),
         Prefetch("overrides", queryset=overrides),
@@ -256,6 +265,41 @@ def restriction_windows(
     return windows
 
 
+def _away(person: Person, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The parts of [start, end) the person is away, in order, merged. Reads the time off loaded
+    with the person (see `time_off_prefetch`); a person loaded without it costs a query."""
+    spans: list[tuple[datetime, datetime]] = []
+    for off in sorted(person.time_off.all(), key=lambda t: t.start_at):
+        a, b = max(off.start_at, start), min(off.end_at, end)
+        if b <= a:
+            continue
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def _on_duty(
+    members: Sequence[Person], index: int, start: datetime, end: datetime, skip: int = 0
+) -> list[tuple[Person, datetime, datetime]]:
+    """Who takes [start, end) of shift `index`: its member, and for the time they are away the
+    next member in turn who is not (nobody, when every member is away)."""
+    if skip >= len(members):
+        return []
+    person = members[(index + skip) % len(members)]
+    pieces: list[tuple[Person, datetime, datetime]] = []
+    cursor = start
+    for away_start, away_end in _away(person, start, end):
+        if away_start > cursor:
+            pieces.append((person, cursor, away_start))
+        pieces += _on_duty(members, index, away_start, away_end, skip + 1)
+        cursor = away_end
+    if cursor < end:
+        pieces.append((person, cursor, end))
+    return pieces
+
+
 @dataclass(frozen=True)
 class LayerShift:
     person: Person
@@ -280,7 +324,6 @@ def layer_shifts(layer: RotationLayer, start: datetime, end: datetime) -> list[L
         s_start, s_end = shift_bounds(layer, index)
         if s_start >= end:
             break
-        person = members[index % len(members)]
         lo, hi = max(s_start, start), min(s_end, end)
         while w < len(windows) and windows[w][1] <= lo:
             w += 1
@@ -288,7 +331,10 @@ def layer_shifts(layer: RotationLayer, start: datetime, end: datetime) -> list[L
         while k < len(windows) and windows[k][0] < hi:
             a, b = max(lo, windows[k][0]), min(hi, windows[k][1])
             if b > a:
-                shifts.append(LayerShift(person=person, start=a, end=b, layer=layer))
+                shifts += [
+                    LayerShift(person=person, start=p_start, end=p_end, layer=layer)
+                    for person, p_start, p_end in _on_duty(members, index, a, b)
+                ]
             k += 1
         index += 1
     return shifts
@@ -349,7 +395,10 @@ def oncall_at(rotation: Rotation, at: datetime) -> OnCall | None:
         index = shift_index_at(layer, at)
         if index is None:
             continue
-        person, chosen = members[index % len(members)], layer
+        on_duty = _on_duty(members, index, at, at + timedelta(microseconds=1))
+        if not on_duty:
+            continue
+        person, chosen = on_duty[0][0], layer
         break
     override = _override_for(rotation_overrides(rotation), at, person)
     if override is not None:

@@ -38,11 +38,15 @@ from .models import (
     Rotation,
     RotationLayer,
     RotationMember,
+    ShiftSwap,
+    TimeOff,
 )
+from .schedule import rotation_shifts, rotations_queryset
 
 MAX_MEMBERS = 100
 MAX_LEVELS = 20
 MAX_REPEATS = 10
+MAX_TIME_OFF = dt.timedelta(days=366)
 
 
 # --- permissions --------------------------------------------------------------------------------
@@ -54,9 +58,15 @@ def can_edit_team_rotations(user: Any, team: Team) -> bool:
     return bool(user.is_authenticated and team.members.filter(user=user).exists())
 
 
+def can_edit_project_oncall(user: Any, project: Project) -> bool:
+    """A project's owners and maintainers set up its on-call, and so does IT staff, who run
+    on-call for everyone."""
+    return permissions.is_it_staff(user) or permissions.can_edit_project(user, project)
+
+
 def can_edit_rotation(user: Any, rotation: Rotation) -> bool:
     if rotation.project_id:
-        return permissions.can_edit_project(user, rotation.project)
+        return can_edit_project_oncall(user, rotation.project)
     return can_edit_team_rotations(user, rotation.team)
 
 
@@ -130,7 +140,7 @@ def rotation_create(
     if (project is None) == (team is None):
         raise ValidationError({"project": "A rotation belongs to one project or one team."})
     if project is not None:
-        require_allowed(actor is None or permissions.can_edit_project(actor, project))
+        require_allowed(actor is None or can_edit_project_oncall(actor, project))
     else:
         require_allowed(actor is None or can_edit_team_rotations(actor, team))
     rotation = Rotation(name=name.strip(), project=project, team=team)
@@ -141,6 +151,34 @@ def rotation_update(*, actor: Actor, rotation: Rotation, **fields: Any) -> Rotat
     _require_rotation(actor, rotation)
     assign_fields(rotation, fields, ("name",))
     return audited_change(actor, rotation, lambda: save_validated(rotation))
+
+
+def rotation_save(
+    *,
+    actor: Actor,
+    rotation: Rotation | None = None,
+    layers: Sequence[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> Rotation:
+    """Create a rotation (`fields`: its name and project or team) or rename one, and replace its
+    layers when `layers` is given (each a dict of layer fields with `members` in turn order). One
+    transaction: the editor and the API both write rotations here, so a bad layer leaves
+    nothing half-written."""
+    with transaction.atomic():
+        if rotation is None:
+            rotation = rotation_create(actor=actor, **fields)
+        else:
+            _require_rotation(actor, rotation)
+            if fields:
+                rotation_update(actor=actor, rotation=rotation, **fields)
+        if layers is not None:
+            for existing in list(rotation.layers.all()):
+                layer_delete(actor=actor, layer=existing)
+            for order, spec in enumerate(layers):
+                spec = {"order": order, **spec}
+                members = spec.pop("members")
+                layer_create(actor=actor, rotation=rotation, members=members, **spec)
+    return rotation
 
 
 def rotation_delete(*, actor: Actor, rotation: Rotation) -> None:
@@ -190,6 +228,26 @@ def layer_clean(layer: RotationLayer, members: Sequence[Person] | None) -> None:
         errors["length_count"] = "A shift of N hours is at most 744 hours long."
     if layer.length_count is not None and layer.length_count < 1:
         errors["length_count"] = "A shift is at least one hour or one day long."
+    if errors:
+        raise ValidationError(errors)
+
+
+def layer_check(layer: RotationLayer, members: Sequence[Person] | None) -> None:
+    """Every problem of an unsaved layer, by field, without writing: what `layer_create` refuses,
+    for the editor's fields and its preview of a layer not yet saved."""
+    errors: dict[str, list[str]] = {}
+    checks = (
+        lambda: layer.full_clean(
+            exclude=["rotation"], validate_unique=False, validate_constraints=False
+        ),
+        lambda: layer_clean(layer, members),
+    )
+    for check in checks:
+        try:
+            check()
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(field, messages)
     if errors:
         raise ValidationError(errors)
 
@@ -301,14 +359,20 @@ def override_create(
     reason: str = "",
 ) -> Override:
     _require_rotation(actor, rotation)
-    override = Override(
+    return _override_write(
+        actor,
         rotation=rotation,
         person=person,
         covered=covered,
         start_at=start_at,
         end_at=end_at,
-        reason=reason.strip(),
+        reason=reason,
     )
+
+
+def _override_write(actor: Actor, *, rotation: Rotation, reason: str, **fields: Any) -> Override:
+    """Validate and save an override, audited as `actor`'s; the caller checked the right to."""
+    override = Override(rotation=rotation, reason=reason.strip(), **fields)
     with transaction.atomic():
         return audited_change(actor, override, lambda: _save_override(override))
 
@@ -334,54 +398,57 @@ _FK = {
 }
 
 
+def level_check(project: Project, spec: dict[str, Any]) -> EscalationLevel:
+    """One level dict ``{target, rotation|person|team, delay_minutes}`` → an unsaved row, or a
+    ValidationError naming the field at fault (the editor shows it beside that field)."""
+    target = spec.get("target")
+    if target not in EscalationLevel.Target.values:
+        raise ValidationError(
+            {"target": f"the target is one of {', '.join(EscalationLevel.Target.values)}."}
+        )
+    delay = spec.get("delay_minutes", 10)
+    if not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay <= 24 * 60:
+        raise ValidationError({"delay_minutes": "delay_minutes is a whole number from 0 to 1440."})
+    unexpected = [name for name in _FK.values() if spec.get(name) is not None]
+    needed = _FK.get(target)
+    if needed and spec.get(needed) is None:
+        raise ValidationError({needed: f"a {target} target names a {needed}."})
+    extra = [name for name in unexpected if name != needed]
+    if extra:
+        raise ValidationError({extra[0]: f"a {target} target names no {', '.join(extra)}."})
+    rotation = spec.get("rotation")
+    if rotation is not None and not (
+        rotation.project_id == project.pk
+        or (rotation.team_id is not None and rotation.team_id == project.team_id)
+    ):
+        raise ValidationError(
+            {"rotation": f"{rotation} is not a rotation of {project} or its team."}
+        )
+    return EscalationLevel(
+        target=target,
+        rotation=rotation,
+        person=spec.get("person"),
+        team=spec.get("team"),
+        delay_minutes=delay,
+    )
+
+
 def _clean_levels(project: Project, levels: Sequence[dict[str, Any]]) -> list[EscalationLevel]:
-    """Level dicts ``{target, rotation|person|team, delay_minutes}`` → unsaved rows, or a
-    ValidationError on `levels` naming the level and what is wrong with it."""
+    """Level dicts → unsaved rows, or a ValidationError on `levels` naming the level and what is
+    wrong with it."""
     if not levels:
         raise ValidationError({"levels": "A policy needs at least one level."})
     if len(levels) > MAX_LEVELS:
         raise ValidationError({"levels": f"A policy has at most {MAX_LEVELS} levels."})
     rows = []
     for i, spec in enumerate(levels, start=1):
-        target = spec.get("target")
-        if target not in EscalationLevel.Target.values:
-            raise ValidationError(
-                {
-                    "levels": f"Level {i}: the target is one of "
-                    f"{', '.join(EscalationLevel.Target.values)}."
-                }
-            )
-        delay = spec.get("delay_minutes", 10)
-        if not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay <= 24 * 60:
-            raise ValidationError(
-                {"levels": f"Level {i}: delay_minutes is a whole number from 0 to 1440."}
-            )
-        unexpected = [name for name in _FK.values() if spec.get(name) is not None]
-        needed = _FK.get(target)
-        if needed and spec.get(needed) is None:
-            raise ValidationError({"levels": f"Level {i}: a {target} target names a {needed}."})
-        if any(name != needed for name in unexpected):
-            raise ValidationError(
-                {"levels": f"Level {i}: a {target} target names no {', '.join(unexpected)}."}
-            )
-        rotation = spec.get("rotation")
-        if rotation is not None and not (
-            rotation.project_id == project.pk
-            or (rotation.team_id is not None and rotation.team_id == project.team_id)
-        ):
-            raise ValidationError(
-                {"levels": f"Level {i}: {rotation} is not a rotation of {project} or its team."}
-            )
-        rows.append(
-            EscalationLevel(
-                order=i - 1,
-                target=target,
-                rotation=rotation,
-                person=spec.get("person"),
-                team=spec.get("team"),
-                delay_minutes=delay,
-            )
-        )
+        try:
+            row = level_check(project, spec)
+        except ValidationError as exc:
+            message = next(iter(exc.message_dict.values()))[0]
+            raise ValidationError({"levels": f"Level {i}: {message}"}) from exc
+        row.order = i - 1
+        rows.append(row)
     if sum(row.delay_minutes for row in rows) == 0:
         raise ValidationError(
             {
@@ -418,7 +485,7 @@ def escalation_policy_create(
     levels: Sequence[dict[str, Any]],
     repeat_count: int = 2,
 ) -> EscalationPolicy:
-    require_allowed(actor is None or permissions.can_edit_project(actor, project))
+    require_allowed(actor is None or can_edit_project_oncall(actor, project))
     rows = _clean_levels(project, levels)
     policy = EscalationPolicy(project=project, repeat_count=_clean_repeat(repeat_count))
     with transaction.atomic():
@@ -441,7 +508,7 @@ def escalation_policy_update(
 ) -> EscalationPolicy:
     """Change the levels (replaced as a whole) or the repeat count. Pages already under way keep
     the levels they started with (the pipeline snapshots them)."""
-    require_allowed(actor is None or permissions.can_edit_project(actor, policy.project))
+    require_allowed(actor is None or can_edit_project_oncall(actor, policy.project))
     rows = None if levels is None else _clean_levels(policy.project, levels)
     if repeat_count is not None:
         policy.repeat_count = _clean_repeat(repeat_count)
@@ -458,7 +525,7 @@ def escalation_policy_update(
 
 
 def escalation_policy_delete(*, actor: Actor, policy: EscalationPolicy) -> None:
-    require_allowed(actor is None or permissions.can_edit_project(actor, policy.project))
+    require_allowed(actor is None or can_edit_project_oncall(actor, policy.project))
     _deleted(actor, policy)
 
 
@@ -504,3 +571,155 @@ def calendar_feed_revoke(*, actor: Actor, feed: CalendarFeed) -> CalendarFeed:
         return _recorded(
             actor, feed, lambda: feed.save(update_fields=["revoked_at"]), before=before
         )
+
+
+# --- shift swaps ----------------------------------------------------------------------------------
+
+
+def _aware_span(start_at: Any, end_at: Any) -> None:
+    """A ValidationError unless both are aware datetimes and the span is not empty."""
+    errors = {
+        name: "Give a date and time with its offset or zone."
+        for name, value in (("start_at", start_at), ("end_at", end_at))
+        if not isinstance(value, dt.datetime) or timezone.is_naive(value)
+    }
+    if errors:
+        raise ValidationError(errors)
+    if end_at <= start_at:
+        raise ValidationError({"end_at": "This ends before it starts."})
+
+
+def _handover_problem(rotation: Rotation, person: Person, start: dt.datetime, end: dt.datetime):
+    """Why `person` cannot hand over [start, end) of `rotation`, or None when the layers put them
+    on call for all of it (a shift someone took by an override goes back through its owners)."""
+    loaded = rotations_queryset(overrides_after=start).get(pk=rotation.pk)
+    cursor = start
+    for shift in rotation_shifts(loaded, start, end):
+        if shift.start > cursor or shift.person.pk != person.pk:
+            break
+        if shift.override is not None:
+            return f"From {shift.start:%Y-%m-%d %H:%M} UTC you are on call by an override."
+        cursor = shift.end
+    if cursor < end:
+        return (
+            f"You are not on call on {rotation} for all of this time "
+            f"(from {cursor:%Y-%m-%d %H:%M} UTC)."
+        )
+    return None
+
+
+def rotation_member_ids(rotation: Rotation) -> set[int]:
+    return set(
+        RotationMember.objects.filter(layer__rotation=rotation).values_list("person_id", flat=True)
+    )
+
+
+def shift_swap_request(
+    *,
+    actor: Actor,
+    rotation: Rotation,
+    recipient: Person,
+    start_at: dt.datetime,
+    end_at: dt.datetime,
+    note: str = "",
+) -> ShiftSwap:
+    """The actor asks another member of the rotation to take [start_at, end_at), a shift of theirs
+    or part of one. Nothing changes on the schedule until the recipient accepts."""
+    requester = getattr(actor, "person", None)
+    require_allowed(requester is not None, "Only a person can ask someone to take a shift.")
+    _aware_span(start_at, end_at)
+    if end_at <= timezone.now():
+        raise ValidationError({"end_at": "This time is already over."})
+    if recipient.pk == requester.pk:
+        raise ValidationError({"recipient": "Ask someone else to take your shift."})
+    members = rotation_member_ids(rotation)
+    if recipient.pk not in members:
+        raise ValidationError({"recipient": f"{recipient} is not a member of {rotation}."})
+    problem = _handover_problem(rotation, requester, start_at, end_at)
+    if problem:
+        raise ValidationError({"start_at": problem})
+    swap = ShiftSwap(
+        rotation=rotation,
+        requester=requester,
+        recipient=recipient,
+        start_at=start_at,
+        end_at=end_at,
+        note=note.strip(),
+    )
+    with transaction.atomic():
+        return audited_change(actor, swap, lambda: save_validated(swap))
+
+
+SWAP_ANSWERS = {
+    "accept": ShiftSwap.Status.ACCEPTED,
+    "decline": ShiftSwap.Status.DECLINED,
+    "cancel": ShiftSwap.Status.CANCELLED,
+}
+
+
+def shift_swap_answer(*, actor: Actor, swap: ShiftSwap, answer: str) -> ShiftSwap:
+    """The recipient accepts (an override: they cover the requester for that time) or declines;
+    the requester may cancel. Only a request still waiting can be answered; the row is locked so
+    that two answers cannot both land."""
+    if answer not in SWAP_ANSWERS:
+        raise ValidationError({"answer": f"The answer is one of {', '.join(SWAP_ANSWERS)}."})
+    person = getattr(actor, "person", None)
+    answerer = swap.requester_id if answer == "cancel" else swap.recipient_id
+    require_allowed(person is not None and person.pk == answerer, "This request is not yours.")
+    with transaction.atomic():
+        locked = ShiftSwap.objects.select_for_update().get(pk=swap.pk)
+        if locked.status != ShiftSwap.Status.PENDING:
+            raise ValidationError(
+                {"answer": f"This request was already {locked.get_status_display().lower()}."}
+            )
+        before = audit_snapshot(locked)
+        if answer == "accept":
+            problem = _handover_problem(swap.rotation, swap.requester, swap.start_at, swap.end_at)
+            if problem:
+                raise ValidationError({"answer": f"The schedule changed since: {problem}"})
+            swap.override = _override_write(
+                actor,
+                rotation=swap.rotation,
+                person=swap.recipient,
+                covered=swap.requester,
+                start_at=swap.start_at,
+                end_at=swap.end_at,
+                reason=f"Swap asked by {swap.requester}"[:200],
+            )
+        swap.status = SWAP_ANSWERS[answer]
+        swap.decided_at = timezone.now()
+        swap.save(update_fields=["status", "decided_at", "override"])
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.UPDATE,
+            instance=swap,
+            before=before,
+            after=audit_snapshot(swap),
+        )
+    return swap
+
+
+# --- time off -------------------------------------------------------------------------------------
+
+
+def time_off_add(
+    *,
+    actor: Actor,
+    person: Person,
+    start_at: dt.datetime,
+    end_at: dt.datetime,
+    reason: str = "",
+) -> TimeOff:
+    """A person records time away; their layers hand those hours to the next member in turn."""
+    require_allowed(actor is None or permissions.can_edit_person(actor, person))
+    _aware_span(start_at, end_at)
+    if end_at - start_at > MAX_TIME_OFF:
+        raise ValidationError({"end_at": "Time off is at most 366 days at a time."})
+    time_off = TimeOff(person=person, start_at=start_at, end_at=end_at, reason=reason.strip())
+    with transaction.atomic():
+        return audited_change(actor, time_off, lambda: save_validated(time_off))
+
+
+def time_off_remove(*, actor: Actor, time_off: TimeOff) -> None:
+    require_allowed(actor is None or permissions.can_edit_person(actor, time_off.person))
+    _deleted(actor, time_off)

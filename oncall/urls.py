@@ -4,7 +4,7 @@ shares the token, to this namespace."""
 
 from django.urls import path
 
-from . import feeds, views
+from . import editors, feeds, views
 
 app_name = "oncall"
 
@@ -24,6 +24,27 @@ urlpatterns = [
         "projects/<slug:slug>/oncall/overrides/<int:pk>/remove/",
         views.override_remove,
         name="override_remove",
+    ),
+    path("projects/<slug:slug>/oncall/rotations/new/", editors.rotation_edit, name="rotation_new"),
+    path(
+        "projects/<slug:slug>/oncall/rotations/<int:pk>/",
+        editors.rotation_edit,
+        name="rotation_edit",
+    ),
+    path(
+        "projects/<slug:slug>/oncall/escalation/", editors.escalation_edit, name="escalation_edit"
+    ),
+    path("projects/<slug:slug>/oncall/swaps/", views.swap_request, name="swap_request"),
+    path(
+        "projects/<slug:slug>/oncall/swaps/<int:pk>/answer/",
+        views.swap_answer,
+        name="swap_answer",
+    ),
+    path("projects/<slug:slug>/oncall/time-off/", views.time_off_add, name="time_off_add"),
+    path(
+        "projects/<slug:slug>/oncall/time-off/<int:pk>/remove/",
+        views.time_off_remove,
+        name="time_off_remove",
     ),
     path("me/feeds/", views.feeds, name="feeds"),
     path("me/feeds/<int:pk>/revoke/", views.feed_revoke, name="feed_revoke"),

@@ -225,10 +225,45 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "oncall:override_remove": (
         "POST",
         "/projects/{project}/oncall/overrides/{override}/remove/",
-        "302 403 403 302 403 302",
+        "302 403 403 302 302 302",
     ),
     "oncall:override_take": ("POST", "/projects/{project}/oncall/take/", "302 404 404 404 404 404"),
     "oncall:schedule": ("GET", "/projects/{project}/oncall/", "302 200 200 200 200 200"),
+    # The editors: the project's owners and IT staff (saving them is in WRITES).
+    "oncall:rotation_new": (
+        "GET",
+        "/projects/{project}/oncall/rotations/new/",
+        "302 403 403 200 200 200",
+    ),
+    "oncall:rotation_edit": (
+        "GET",
+        "/projects/{project}/oncall/rotations/{rotation}/",
+        "302 403 403 200 200 200",
+    ),
+    "oncall:escalation_edit": (
+        "GET",
+        "/projects/{project}/oncall/escalation/",
+        "302 403 403 200 200 200",
+    ),
+    # A request names a shift and a member; an empty one is answered with its errors. Who may ask
+    # and answer is the service's (tests/oncall/test_swaps_and_time_off.py).
+    "oncall:swap_request": ("POST", "/projects/{project}/oncall/swaps/", "302 400 400 400 400 400"),
+    "oncall:swap_answer": (
+        "POST",
+        "/projects/{project}/oncall/swaps/999999/answer/",
+        "302 404 404 404 404 404",
+    ),
+    # Everyone records their own time off (WRITES); only its person removes it.
+    "oncall:time_off_add": (
+        "POST",
+        "/projects/{project}/oncall/time-off/",
+        "302 400 400 400 400 400",
+    ),
+    "oncall:time_off_remove": (
+        "POST",
+        "/projects/{project}/oncall/time-off/999999/remove/",
+        "302 404 404 404 404 404",
+    ),
     "outage-list": ("GET", "/api/v1/outages/", "401 200 200 200 200 200"),
     "outage-detail": ("GET", "/api/v1/outages/{outage}/", "401 200 200 200 200 200"),
     "outage-preview": ("POST", "/api/v1/outages/preview/", "401 400 400 400 400 400"),
@@ -322,7 +357,7 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "rotation-override-detail": (
         "DELETE",
         "/api/v1/rotations/{rotation}/overrides/{override}/",
-        "401 403 403 204 403 204",
+        "401 403 403 204 204 204",
     ),
     "rotation-overrides": (
         "POST",
@@ -489,18 +524,53 @@ WRITES: dict[str, tuple[str, str, dict, str]] = {
         {"display_name": "X"},
         "401 403 403 200 403 200",
     ),
-    "rotation-detail": ("PATCH", "/api/v1/rotations/{rotation}/", {}, "401 403 403 200 403 200"),
+    # A project's on-call: its owners and IT staff, who run on-call for everyone.
+    "rotation-detail": ("PATCH", "/api/v1/rotations/{rotation}/", {}, "401 403 403 200 200 200"),
     "rotation-detail:delete": (
         "DELETE",
         "/api/v1/rotations/{rotation}/",
         {},
-        "401 403 403 204 403 204",
+        "401 403 403 204 204 204",
     ),
     "escalation-policy-detail": (
         "PATCH",
         "/api/v1/escalation-policies/{policy}/",
         {"repeat_count": 1},
-        "401 403 403 200 403 200",
+        "401 403 403 200 200 200",
+    ),
+    "oncall:rotation_new (save)": (
+        "POST",
+        "/projects/{project}/oncall/rotations/new/",
+        {
+            "name": "Secondary",
+            "layer": "1",
+            "action": "save",
+            "layer-0-time_zone": "Europe/Dublin",
+            "layer-0-start_date": "2026-01-05",
+            "layer-0-handoff_time": "08:00",
+            "layer-0-length": "weekly",
+            "layer-0-length_count": "1",
+            "layer-0-members": "{owner}",
+        },
+        "302 403 403 302 302 302",
+    ),
+    "oncall:escalation_edit (save)": (
+        "POST",
+        "/projects/{project}/oncall/escalation/",
+        {
+            "level": "1",
+            "repeat_count": "1",
+            "action": "save",
+            "level-0-target": "owners",
+            "level-0-delay_minutes": "5",
+        },
+        "302 403 403 302 302 302",
+    ),
+    "oncall:time_off_add (own)": (
+        "POST",
+        "/projects/{project}/oncall/time-off/",
+        {"start_at": "2031-01-01T09:00", "end_at": "2031-01-02T09:00"},
+        "302 302 302 302 302 302",
     ),
     "dependency-detail": (
         "PATCH",

@@ -121,8 +121,16 @@ IT_WRITES = (
         "POST /api/v1/outages/{id}/updates/",
         # Backstage catalog import (imports/backstage): IT staff and admins only.
         "POST /api/v1/catalog/import/",
-        # Team rotations: IT staff manage teams, so their rotations too.
+        # Team rotations: IT staff manage teams, so their rotations too; and they set up any
+        # project's on-call (oncall.services.can_edit_project_oncall).
         "POST /api/v1/rotations/",
+        "PATCH /api/v1/rotations/{id}/",
+        "DELETE /api/v1/rotations/{id}/",
+        "POST /api/v1/rotations/{id}/overrides/",
+        "DELETE /api/v1/rotations/{id}/overrides/{override_pk}/",
+        "POST /api/v1/escalation-policies/",
+        "PATCH /api/v1/escalation-policies/{id}/",
+        "DELETE /api/v1/escalation-policies/{id}/",
         # IT staff may run any project's incident (incidents.services.incidents.may_run_incidents).
         "POST /api/v1/incidents/",
         "PATCH /api/v1/incidents/{id}/",

@@ -1,4 +1,5 @@
-"""The problem-report and subscription API: `reports/` and `subscriptions/`.
+"""The problem-report and subscription API: `reports/`, `system-reports/` (owners telling IT
+that a system fails for their app) and `subscriptions/`.
 
 reports/: anyone signed in creates (the same service, grouping, paging and rate limits as the
 page; past a limit: 429 with `Retry-After`, nothing stored). Reading is scoped per object by the
@@ -25,18 +26,20 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents.models import Subscription
+from incidents.models import Outage, Subscription
 from incidents.selectors import subscriptions_of
 from incidents.services import subscriptions
-from registry.models import Project
-from steward.api import BAD_REQUEST, FORBIDDEN, NOT_FOUND, parse_input
+from registry.models import ITSystem, Project
+from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, ID, NOT_FOUND, parse_input
+from steward.errors import Conflict
 
 from . import selectors
-from .models import ProblemReport
-from .services import reports
+from .models import ProblemReport, SystemProblemReport
+from .services import reports, system_problems
 
 
 def _project_field(**kwargs: Any) -> serializers.SlugRelatedField:
@@ -105,6 +108,12 @@ class RateLimitedOut(serializers.Serializer):
     retry_after = serializers.IntegerField(help_text="Seconds until a report is accepted again.")
 
 
+RATE_LIMITED = OpenApiResponse(
+    response=RateLimitedOut,
+    description="Too many reports from you or your address; nothing was stored.",
+)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Problem reports you may see",
@@ -120,10 +129,7 @@ class RateLimitedOut(serializers.Serializer):
         responses={
             201: ReportCreatedOut,
             400: BAD_REQUEST,
-            429: OpenApiResponse(
-                response=RateLimitedOut,
-                description="Too many reports from you or your address; nothing was stored.",
-            ),
+            429: RATE_LIMITED,
         },
     ),
 )
@@ -154,11 +160,7 @@ class ReportViewSet(
                 address=request.META.get("REMOTE_ADDR") or None,
             )
         except reports.RateLimited as exc:
-            return Response(
-                {"detail": exc.message, "code": "rate_limited", "retry_after": exc.retry_after},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-                headers={"Retry-After": str(exc.retry_after)},
-            )
+            return _rate_limited(exc)
         body = ReportCreatedOut(
             {
                 "report": outcome.report,
@@ -172,6 +174,156 @@ class ReportViewSet(
             }
         )
         return Response(body.data, status=status.HTTP_201_CREATED)
+
+
+# --- owners' reports on IT systems ---------------------------------------------------------------
+
+
+class SystemProblemIn(serializers.Serializer):
+    system = serializers.SlugRelatedField(
+        slug_field="slug", queryset=ITSystem.objects.all(), help_text="The IT system's slug."
+    )
+    # Your app that it fails for: one you own or maintain.
+    project = _project_field()
+    description = serializers.CharField(
+        max_length=reports.MAX_DESCRIPTION,
+        allow_blank=True,
+        help_text="What your app sees (required, at most 2000 characters).",
+    )
+
+
+class SystemProblemReportOut(serializers.ModelSerializer):
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    reporter = serializers.CharField(
+        source="reporter.get_username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = SystemProblemReport
+        fields = (
+            "id",
+            "system",
+            "project",
+            "description",
+            "reporter",
+            "problem",
+            "outage",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class SystemProblemCreatedOut(serializers.Serializer):
+    report = SystemProblemReportOut()
+    me_too = serializers.BooleanField(
+        help_text="True: it joined an open problem or outage of the system; nobody paged again."
+    )
+    problem = serializers.IntegerField(allow_null=True)
+    outage = serializers.IntegerField(allow_null=True)
+    count = serializers.IntegerField(help_text="Reports on what it joined, this one included.")
+    paged = serializers.BooleanField(help_text="This report paged the system's on-call.")
+
+
+class SystemOutageIn(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    severity = serializers.ChoiceField(choices=Outage.Severity.choices, default="sev2")
+
+
+class SystemOutageOut(serializers.Serializer):
+    outage = serializers.IntegerField()
+    problem = serializers.IntegerField()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Owners' reports on IT systems that you may see",
+        description="IT staff: all; others: their own and their apps'.",
+        parameters=[OpenApiParameter("system", str, description="Only this system's (slug).")],
+    ),
+    retrieve=extend_schema(
+        summary="One report on an IT system",
+        responses={200: SystemProblemReportOut, 404: NOT_FOUND},
+    ),
+    create=extend_schema(
+        summary="Tell IT that a system fails for your app (pages the system's on-call)",
+        request=SystemProblemIn,
+        responses={
+            201: SystemProblemCreatedOut,
+            400: BAD_REQUEST,
+            403: FORBIDDEN,
+            429: RATE_LIMITED,
+        },
+    ),
+)
+class SystemProblemReportViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """`system-reports/`: an owner or maintainer of an app that depends on an IT system tells
+    IT's on-call that it fails for the app (the page's service, grouping, paging and rate
+    limits). `system-reports/{id}/outage/`: IT staff turn the report's problem into an outage."""
+
+    serializer_class = SystemProblemReportOut
+    filter_backends: list = []
+    lookup_value_regex = ID
+
+    def get_queryset(self) -> QuerySet[SystemProblemReport]:
+        visible = selectors.system_reports_visible_to(self.request.user)
+        system = self.request.query_params.get("system") if self.action == "list" else None
+        if system:
+            visible = visible.filter(system__slug=system)
+        return visible
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = parse_input(SystemProblemIn, request)
+        try:
+            outcome = system_problems.system_problem_report(
+                actor=request.user,
+                system=data["system"],
+                project=data["project"],
+                description=data["description"],
+                address=request.META.get("REMOTE_ADDR") or None,
+            )
+        except reports.RateLimited as exc:
+            return _rate_limited(exc)
+        body = SystemProblemCreatedOut(
+            {
+                "report": outcome.report,
+                "me_too": outcome.is_me_too,
+                "problem": outcome.problem.pk if outcome.problem else None,
+                "outage": outcome.outage.pk if outcome.outage else None,
+                "count": outcome.count,
+                "paged": outcome.paged,
+            }
+        )
+        return Response(body.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=SystemOutageIn,
+        responses={201: SystemOutageOut, 400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT},
+        summary="Turn the report's problem into an outage of the system (IT staff)",
+    )
+    @action(detail=True, methods=["post"])
+    def outage(self, request: Request, pk: str) -> Response:
+        report = self.get_object()
+        if report.problem is None:
+            raise Conflict("This report joined an outage already.", code="already_outage")
+        outage = system_problems.system_problem_to_outage(
+            actor=request.user, problem=report.problem, **parse_input(SystemOutageIn, request)
+        )
+        body = SystemOutageOut({"outage": outage.pk, "problem": report.problem_id})
+        return Response(body.data, status=status.HTTP_201_CREATED)
+
+
+def _rate_limited(exc: reports.RateLimited) -> Response:
+    return Response(
+        {"detail": exc.message, "code": "rate_limited", "retry_after": exc.retry_after},
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
 
 
 # --- subscriptions -------------------------------------------------------------------------------

@@ -127,8 +127,9 @@ def _level_people(
 
 def system_escalation(system: ITSystem, at: datetime | None = None) -> ProjectEscalation:
     """Who a page for an IT system reaches, level by level: the system's escalation policy when it
-    has one, else whoever is on call on its rotations, then its IT contacts. A level may come out
-    empty (nobody on call), which the pipeline skips."""
+    has one, else whoever is on call on its rotations, then its IT contacts, then its team's
+    members (so that a system nobody set up still reaches IT). A level may come out empty (nobody
+    on call), which the pipeline skips."""
     at = as_utc(at or timezone.now())
     rotations = {r.pk: r for r in rotations_queryset(overrides_after=at).filter(system=system)}
 
@@ -139,8 +140,9 @@ def system_escalation(system: ITSystem, at: datetime | None = None) -> ProjectEs
     if policy is None:
         delay = _default_delay()
         on_call = [c.person for c in (oncall_at(r, at) for r in rotations.values()) if c]
+        team = list(system.team.members.order_by("id")) if system.team_id else []
         return ProjectEscalation(
-            levels=[(on_call, delay), (contacts(), delay)],
+            levels=[(on_call, delay), (contacts(), delay), (team, delay)],
             repeats=settings.STEWARD_ESCALATION_REPEATS,
         )
     levels = policy.levels.select_related("person", "team").order_by("order", "id")

@@ -309,6 +309,8 @@ class SystemProblemReportViewSet(
     @action(detail=True, methods=["post"])
     def outage(self, request: Request, pk: str) -> Response:
         report = self.get_object()
+        # Refused before parsing: an empty body from an owner must not answer 400.
+        system_problems.require_it_staff(request.user)
         if report.problem is None:
             raise Conflict("This report joined an outage already.", code="already_outage")
         outage = system_problems.system_problem_to_outage(

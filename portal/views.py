@@ -552,8 +552,7 @@ def system_problem_outage(request: HttpRequest, slug: str, pk: int) -> HttpRespo
     """IT turns owners' reports into an outage of the system, in one action."""
     system = _it_system(slug)
     problem = _system_problem(system, pk)
-    if not permissions.is_it_staff(request.user):
-        raise PermissionDenied("Only IT staff open outages.")
+    system_problems.require_it_staff(request.user)
     form = SystemOutageForm(request.POST)
     if form.is_valid():
         try:

@@ -170,9 +170,14 @@ def system_problem_report(
 # --- IT acts on a problem -------------------------------------------------------------------------
 
 
-def _locked_open(actor: Actor, problem: SystemProblem) -> SystemProblem:
+def require_it_staff(actor: Actor) -> None:
+    """Only IT staff handle owners' reports: open an outage from them, or dismiss them."""
     if not is_it_staff(actor):
         raise PermissionDenied("Only IT staff handle problems reported with IT systems.")
+
+
+def _locked_open(actor: Actor, problem: SystemProblem) -> SystemProblem:
+    require_it_staff(actor)
     locked = SystemProblem.objects.select_for_update().select_related("system").get(pk=problem.pk)
     if locked.closed_at is not None:
         raise Conflict("This problem was already handled.", code="problem_closed")

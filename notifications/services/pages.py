@@ -229,6 +229,7 @@ def pages_open_many(
             delays=[int(delay.total_seconds()) for _people, delay in levels],
             repeats=repeats,
             opened_at=now,
+            project_acks=request.escalation is None,
         )
         page.next_escalation_at = now + _delay_after(page) if _has_next(page) else None
         fresh.append(page)
@@ -391,8 +392,8 @@ def pages_stop(*, event: Event, reason: str = "resolved", now: datetime | None =
 
 
 def may_ack(user, page: Page) -> bool:
-    """Who may acknowledge on the web or the API: anyone paged for it, the project's people,
-    IT staff."""
+    """Who may acknowledge on the web or the API: anyone paged for it, the project's people
+    (unless it pages someone else's responders, `Page.project_acks`), IT staff."""
     if not user.is_authenticated:
         return False
     if is_it_staff(user):
@@ -400,9 +401,9 @@ def may_ack(user, page: Page) -> bool:
     person = getattr(user, "person", None)
     if person is None:
         return False
-    return (
-        any(person.pk in level for level in page.levels)
-        or ProjectRole.objects.filter(project_id=page.project_id, person=person).exists()
+    return any(person.pk in level for level in page.levels) or (
+        page.project_acks
+        and ProjectRole.objects.filter(project_id=page.project_id, person=person).exists()
     )
 
 

@@ -176,6 +176,18 @@ def test_a_problem_gone_quiet_pages_again(world):
     assert Page.objects.count() == 2
 
 
+def test_the_reporting_owner_cannot_acknowledge_its_page_for_it(world):
+    from notifications.services import page_ack_by_user
+
+    _report(world, world.olga, world.payroll)
+    page = Page.objects.get()
+    with pytest.raises(PermissionDenied):
+        page_ack_by_user(actor=world.olga.user, page=page, via="web")
+    page.refresh_from_db()
+    assert page.state == "open"
+    assert page_ack_by_user(actor=world.ivy.user, page=page, via="web").state == "acknowledged"
+
+
 # --- IT acts --------------------------------------------------------------------------------------
 
 

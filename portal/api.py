@@ -114,6 +114,42 @@ RATE_LIMITED = OpenApiResponse(
 )
 
 
+class _ReportsViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Reports read per viewer (`visible`; someone else's is a 404), listed by what they are
+    `about` (`?project=` or `?system=`, a slug), and taken by a service (`submit`, which returns
+    the response body); past a rate limit, 429 with `Retry-After` and nothing stored."""
+
+    filter_backends: list = []
+    about = "project"
+
+    def visible(self) -> QuerySet:
+        raise NotImplementedError
+
+    def submit(self, request: Request) -> dict:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        visible = self.visible()
+        slug = self.request.query_params.get(self.about) if self.action == "list" else None
+        return visible.filter(**{f"{self.about}__slug": slug}) if slug else visible
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            body = self.submit(request)
+        except reports.RateLimited as exc:
+            return Response(
+                {"detail": exc.message, "code": "rate_limited", "retry_after": exc.retry_after},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Problem reports you may see",
@@ -133,35 +169,23 @@ RATE_LIMITED = OpenApiResponse(
         },
     ),
 )
-class ReportViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class ReportViewSet(_ReportsViewSet):
     serializer_class = ReportOut
-    filter_backends: list = []
+    about = "project"
 
-    def get_queryset(self) -> QuerySet[ProblemReport]:
-        visible = selectors.reports_visible_to(self.request.user)
-        project = self.request.query_params.get("project") if self.action == "list" else None
-        if project:
-            visible = visible.filter(project__slug=project)
-        return visible
+    def visible(self) -> QuerySet[ProblemReport]:
+        return selectors.reports_visible_to(self.request.user)
 
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def submit(self, request: Request) -> dict:
         data = parse_input(ReportIn, request)
-        try:
-            outcome = reports.report_submit(
-                actor=request.user,
-                project=data["project"],
-                description=data["description"],
-                contact=data["contact"],
-                address=request.META.get("REMOTE_ADDR") or None,
-            )
-        except reports.RateLimited as exc:
-            return _rate_limited(exc)
-        body = ReportCreatedOut(
+        outcome = reports.report_submit(
+            actor=request.user,
+            project=data["project"],
+            description=data["description"],
+            contact=data["contact"],
+            address=request.META.get("REMOTE_ADDR") or None,
+        )
+        return ReportCreatedOut(
             {
                 "report": outcome.report,
                 "me_too": outcome.is_me_too,
@@ -172,8 +196,7 @@ class ReportViewSet(
                 "notified": outcome.notified,
                 "paged": outcome.paged,
             }
-        )
-        return Response(body.data, status=status.HTTP_201_CREATED)
+        ).data
 
 
 # --- owners' reports on IT systems ---------------------------------------------------------------
@@ -256,40 +279,28 @@ class SystemOutageOut(serializers.Serializer):
         },
     ),
 )
-class SystemProblemReportViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class SystemProblemReportViewSet(_ReportsViewSet):
     """`system-reports/`: an owner or maintainer of an app that depends on an IT system tells
     IT's on-call that it fails for the app (the page's service, grouping, paging and rate
     limits). `system-reports/{id}/outage/`: IT staff turn the report's problem into an outage."""
 
     serializer_class = SystemProblemReportOut
-    filter_backends: list = []
     lookup_value_regex = ID
+    about = "system"
 
-    def get_queryset(self) -> QuerySet[SystemProblemReport]:
-        visible = selectors.system_reports_visible_to(self.request.user)
-        system = self.request.query_params.get("system") if self.action == "list" else None
-        if system:
-            visible = visible.filter(system__slug=system)
-        return visible
+    def visible(self) -> QuerySet[SystemProblemReport]:
+        return selectors.system_reports_visible_to(self.request.user)
 
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def submit(self, request: Request) -> dict:
         data = parse_input(SystemProblemIn, request)
-        try:
-            outcome = system_problems.system_problem_report(
-                actor=request.user,
-                system=data["system"],
-                project=data["project"],
-                description=data["description"],
-                address=request.META.get("REMOTE_ADDR") or None,
-            )
-        except reports.RateLimited as exc:
-            return _rate_limited(exc)
-        body = SystemProblemCreatedOut(
+        outcome = system_problems.system_problem_report(
+            actor=request.user,
+            system=data["system"],
+            project=data["project"],
+            description=data["description"],
+            address=request.META.get("REMOTE_ADDR") or None,
+        )
+        return SystemProblemCreatedOut(
             {
                 "report": outcome.report,
                 "me_too": outcome.is_me_too,
@@ -298,8 +309,7 @@ class SystemProblemReportViewSet(
                 "count": outcome.count,
                 "paged": outcome.paged,
             }
-        )
-        return Response(body.data, status=status.HTTP_201_CREATED)
+        ).data
 
     @extend_schema(
         request=SystemOutageIn,
@@ -318,14 +328,6 @@ class SystemProblemReportViewSet(
         )
         body = SystemOutageOut({"outage": outage.pk, "problem": report.problem_id})
         return Response(body.data, status=status.HTTP_201_CREATED)
-
-
-def _rate_limited(exc: reports.RateLimited) -> Response:
-    return Response(
-        {"detail": exc.message, "code": "rate_limited", "retry_after": exc.retry_after},
-        status=status.HTTP_429_TOO_MANY_REQUESTS,
-        headers={"Retry-After": str(exc.retry_after)},
-    )
 
 
 # --- subscriptions -------------------------------------------------------------------------------

@@ -70,6 +70,11 @@ class Page(models.Model):
     acknowledged_via = models.CharField(max_length=16, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.CharField(max_length=100, blank=True)
+    project_acks = models.BooleanField(
+        default=True,
+        help_text="The project's people may acknowledge it: not when it pages someone else's "
+        "responders about the project (an IT system's on-call, told by the project's owner).",
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]

@@ -4,10 +4,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 
-from registry import permissions
 from registry.admin import AuditedAdmin
 
 from .models import (
@@ -19,7 +18,13 @@ from .models import (
     RotationLayer,
     RotationMember,
 )
-from .services import LAYER_FIELDS, can_edit_rotation, layer_clean, override_clean
+from .services import (
+    LAYER_FIELDS,
+    can_edit_policy_of,
+    can_edit_rotation,
+    layer_clean,
+    override_clean,
+)
 
 # The same checks as the on-call services (`oncall.services`), so the admin cannot save
 # a layer without members, an empty restriction window, overlapping overrides or a policy that
@@ -39,6 +44,13 @@ class RotationScopedAdmin(AuditedAdmin):
 
     has_delete_permission = has_change_permission
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # Checked on the row as saved too, so that nobody adds (or moves) one to an owner whose
+        # rotations they may not write, such as an IT system's.
+        if not can_edit_rotation(request.user, self._rotation(obj)):
+            raise PermissionDenied("You may not write this rotation.")
+        super().save_model(request, obj, form, change)
+
 
 class RotationLayerInline(admin.TabularInline):
     model = RotationLayer
@@ -49,8 +61,8 @@ class RotationLayerInline(admin.TabularInline):
 
 @admin.register(Rotation)
 class RotationAdmin(RotationScopedAdmin):
-    list_display = ("name", "project", "team")
-    search_fields = ("name", "project__name", "team__name")
+    list_display = ("name", "project", "team", "system")
+    search_fields = ("name", "project__name", "team__name", "system__name")
     autocomplete_fields = ("project",)
     inlines = [RotationLayerInline]
 
@@ -158,15 +170,22 @@ class EscalationLevelInline(admin.TabularInline):
 @admin.register(EscalationPolicy)
 class EscalationPolicyAdmin(AuditedAdmin):
     list_display = ("__str__", "repeat_count", "updated_at")
+    list_select_related = ("project", "system")
     autocomplete_fields = ("project",)
     inlines = [EscalationLevelInline]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is not None and not permissions.can_edit_project(request.user, obj.project):
+        if obj is not None and not can_edit_policy_of(request.user, obj.owner):
             return False
         return super().has_change_permission(request, obj)
 
     has_delete_permission = has_change_permission
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # The constraint says exactly one owner; the rights are checked on the one given.
+        if obj.owner is not None and not can_edit_policy_of(request.user, obj.owner):
+            raise PermissionDenied("You may not write this escalation policy.")
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(CalendarFeed)

@@ -5,6 +5,8 @@ validate (400 naming the field, nothing written)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -24,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry.api.serializers import LOCAL_TIME
-from registry.models import Person, Project, ProjectRole, Team
+from registry.models import ITSystem, Person, Project, ProjectRole, Team
 from registry.selectors import Supporter
 from registry.validators import WEEKDAYS
 from steward.api import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, parse_input, write_schemas
@@ -72,14 +74,15 @@ class OverrideOut(serializers.ModelSerializer):
 
 
 class RotationOut(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     layers = LayerOut(many=True, read_only=True)
     overrides = OverrideOut(many=True, read_only=True, help_text="Overrides not yet over.")
 
     class Meta:
         model = Rotation
-        fields = ("id", "name", "project", "team", "layers", "overrides")
+        fields = ("id", "name", "project", "team", "system", "layers", "overrides")
 
 
 class LayerIn(serializers.Serializer):
@@ -101,6 +104,16 @@ class LayerIn(serializers.Serializer):
     )
 
 
+def _system_field(**kwargs: Any) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=ITSystem.objects.all(),
+        required=False,
+        allow_null=True,
+        **kwargs,
+    )
+
+
 class RotationIn(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     project = serializers.SlugRelatedField(
@@ -109,6 +122,7 @@ class RotationIn(serializers.Serializer):
     team = serializers.SlugRelatedField(
         slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
     )
+    system = _system_field(help_text="An IT system's own rotation (IT staff only).")
     layers = LayerIn(many=True, required=False, help_text="Replaces every layer when given.")
 
 
@@ -149,12 +163,13 @@ class LevelOut(serializers.ModelSerializer):
 
 
 class PolicyOut(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     levels = LevelOut(many=True, read_only=True)
 
     class Meta:
         model = EscalationPolicy
-        fields = ("id", "project", "repeat_count", "levels")
+        fields = ("id", "project", "system", "repeat_count", "levels")
 
 
 class LevelIn(serializers.Serializer):
@@ -172,7 +187,10 @@ class LevelIn(serializers.Serializer):
 
 
 class PolicyIn(serializers.Serializer):
-    project = serializers.SlugRelatedField(slug_field="slug", queryset=Project.objects.all())
+    project = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Project.objects.all(), required=False, allow_null=True
+    )
+    system = _system_field(help_text="An IT system's policy (IT staff only); else give project.")
     repeat_count = serializers.IntegerField(min_value=0, max_value=10, default=2)
     levels = LevelIn(many=True, allow_empty=True)
 
@@ -256,12 +274,16 @@ AT = OpenApiParameter(
 @extend_schema_view(
     **write_schemas(request=RotationIn, response=RotationOut, noun="rotation"),
     list=extend_schema(
-        parameters=[OpenApiParameter("project", str, description="Only this project's (slug).")]
+        parameters=[
+            OpenApiParameter("project", str, description="Only this project's (slug)."),
+            OpenApiParameter("system", str, description="Only this IT system's (slug)."),
+        ]
     ),
 )
 class RotationViewSet(WriteViewSet):
-    """On-call rotations of projects and teams. A project's owners and maintainers write its
-    rotations; IT staff and a team's members write the team's."""
+    """On-call rotations of projects, teams and IT systems. A project's owners and maintainers
+    write its rotations; IT staff and a team's members write the team's; IT staff an IT
+    system's."""
 
     serializer_class = RotationOut
     lookup_value_regex = ID
@@ -270,12 +292,14 @@ class RotationViewSet(WriteViewSet):
     def get_queryset(self) -> QuerySet[Rotation]:
         queryset = (
             schedule.rotations_queryset(overrides_after=timezone.now())
-            .select_related("project", "team")
+            .select_related("project", "team", "system")
             .order_by("id")
         )
-        project = self.request.query_params.get("project") if self.request else None
-        if project and self.action == "list":
-            queryset = queryset.filter(project__slug=project)
+        if self.request and self.action == "list":
+            for owner in ("project", "system"):
+                slug = self.request.query_params.get(owner)
+                if slug:
+                    queryset = queryset.filter(**{f"{owner}__slug": slug})
         return queryset
 
     def create(self, request: Request) -> Response:
@@ -289,7 +313,7 @@ class RotationViewSet(WriteViewSet):
         services._require_rotation(request.user, rotation)
         data = parse_input(RotationIn, request, partial=True)
         layers = data.pop("layers", None)
-        if {"project", "team"} & set(data):
+        if {"project", "team", "system"} & set(data):
             raise ApiValidationError({"project": ["A rotation cannot move to another owner."]})
         services.rotation_save(actor=request.user, rotation=rotation, layers=layers, **data)
         return self.render(rotation)
@@ -367,8 +391,8 @@ def _levels(data: list[dict]) -> list[dict]:
     }
 )
 class EscalationPolicyViewSet(WriteViewSet):
-    """A project's escalation policy: levels in order, each a target and a delay, then repeats.
-    Pages already under way keep the levels they started with."""
+    """A project's or an IT system's escalation policy: levels in order, each a target and a
+    delay, then repeats. Pages already under way keep the levels they started with."""
 
     serializer_class = PolicyOut
     lookup_value_regex = ID
@@ -376,7 +400,7 @@ class EscalationPolicyViewSet(WriteViewSet):
 
     def get_queryset(self) -> QuerySet[EscalationPolicy]:
         return (
-            EscalationPolicy.objects.select_related("project")
+            EscalationPolicy.objects.select_related("project", "system")
             .prefetch_related("levels")
             .order_by("id")
         )
@@ -385,7 +409,8 @@ class EscalationPolicyViewSet(WriteViewSet):
         data = parse_input(PolicyIn, request)
         policy = services.escalation_policy_create(
             actor=request.user,
-            project=data["project"],
+            project=data.get("project"),
+            system=data.get("system"),
             repeat_count=data["repeat_count"],
             levels=_levels(data["levels"]),
         )

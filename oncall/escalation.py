@@ -1,9 +1,10 @@
 """Who a page reaches, level by level: a project's escalation policy, or the default order
-(on call → owners and maintainers → backups → IT contacts)."""
+(on call → owners and maintainers → backups → IT contacts); and the same for an IT system's own
+pages (its policy, or on call → its IT contacts)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.utils import timezone
 
-from registry.models import Person, Project, ProjectRole
+from registry.models import ITSystem, Person, Project, ProjectRole
 
 from .bulk import load_rotations
 from .models import EscalationLevel, EscalationPolicy, Rotation
@@ -88,25 +89,73 @@ def escalation_levels(
     )
     rotation_ids = [level.rotation_id for level in levels if level.rotation_id]
     by_id = {r.pk: r for r in rotations(pk__in=rotation_ids)} if rotation_ids else {}
-    result = []
-    for level in levels:
-        kind = level.target
-        if kind == EscalationLevel.Target.ROTATION:
-            rotation = by_id.get(level.rotation_id)
-            current = oncall_at(rotation, at) if rotation is not None else None
-            people = [current.person] if current else []
-        elif kind == EscalationLevel.Target.PERSON:
-            people = [level.person]
-        elif kind == EscalationLevel.Target.TEAM:
-            people = list(level.team.members.order_by("id"))
-        elif kind == EscalationLevel.Target.IT_CONTACTS:
-            people = contacts()
-        elif kind == EscalationLevel.Target.OWNERS:
-            people = list(owners)
-        else:
-            people = list(backups)
-        result.append((people, timedelta(minutes=level.delay_minutes)))
-    return result
+    return [
+        (
+            _level_people(
+                level, by_id.get(level.rotation_id), at, contacts, owners=owners, backups=backups
+            ),
+            timedelta(minutes=level.delay_minutes),
+        )
+        for level in levels
+    ]
+
+
+def _level_people(
+    level: EscalationLevel,
+    rotation: Rotation | None,
+    at: datetime,
+    contacts: Callable[[], list[Person]],
+    *,
+    owners: Sequence[Person] = (),
+    backups: Sequence[Person] = (),
+) -> list[Person]:
+    """Who one level of a policy pages at `at` (`rotation`: the level's, loaded with its rules)."""
+    kind = level.target
+    if kind == EscalationLevel.Target.ROTATION:
+        current = oncall_at(rotation, at) if rotation is not None else None
+        return [current.person] if current else []
+    if kind == EscalationLevel.Target.PERSON:
+        return [level.person]
+    if kind == EscalationLevel.Target.TEAM:
+        return list(level.team.members.order_by("id"))
+    if kind == EscalationLevel.Target.IT_CONTACTS:
+        return contacts()
+    if kind == EscalationLevel.Target.OWNERS:
+        return list(owners)
+    return list(backups)
+
+
+def system_escalation(system: ITSystem, at: datetime | None = None) -> ProjectEscalation:
+    """Who a page for an IT system reaches, level by level: the system's escalation policy when it
+    has one, else whoever is on call on its rotations, then its IT contacts, then its team's
+    members (so that a system nobody set up still reaches IT). A level may come out empty (nobody
+    on call), which the pipeline skips."""
+    at = as_utc(at or timezone.now())
+    rotations = {r.pk: r for r in rotations_queryset(overrides_after=at).filter(system=system)}
+
+    def contacts() -> list[Person]:
+        return list(system.contacts.order_by("id"))
+
+    policy = EscalationPolicy.objects.filter(system=system).first()
+    if policy is None:
+        delay = _default_delay()
+        on_call = [c.person for c in (oncall_at(r, at) for r in rotations.values()) if c]
+        team = list(system.team.members.order_by("id")) if system.team_id else []
+        return ProjectEscalation(
+            levels=[(on_call, delay), (contacts(), delay), (team, delay)],
+            repeats=settings.STEWARD_ESCALATION_REPEATS,
+        )
+    levels = policy.levels.select_related("person", "team").order_by("order", "id")
+    return ProjectEscalation(
+        levels=[
+            (
+                _level_people(level, rotations.get(level.rotation_id), at, contacts),
+                timedelta(minutes=level.delay_minutes),
+            )
+            for level in levels
+        ],
+        repeats=policy.repeat_count,
+    )
 
 
 def escalation_repeats(project: Project) -> int:

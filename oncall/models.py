@@ -8,13 +8,14 @@ import secrets
 from django.db import models
 from django.db.models import Q
 
-from registry.models import Person, Project, Team
+from registry.models import ITSystem, Person, Project, Team
 from registry.names import NameField
 from registry.validators import validate_time_zone
 
 
 class Rotation(models.Model):
-    """Who is on call for a project or a team, as layers of rules (never stored shift by shift).
+    """Who is on call for a project, a team or an IT system, as layers of rules (never stored
+    shift by shift).
 
     The first layer with someone on call at a moment wins; lower layers are backups. Overrides
     beat every layer.
@@ -27,6 +28,10 @@ class Rotation(models.Model):
     team = models.ForeignKey(
         Team, on_delete=models.CASCADE, null=True, blank=True, related_name="rotations"
     )
+    # IT's own on-call for one of its systems, written by IT staff.
+    system = models.ForeignKey(
+        ITSystem, on_delete=models.CASCADE, null=True, blank=True, related_name="rotations"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -35,8 +40,9 @@ class Rotation(models.Model):
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(project__isnull=False) & Q(team__isnull=True))
-                | (Q(project__isnull=True) & Q(team__isnull=False)),
+                condition=(Q(project__isnull=False) & Q(team__isnull=True) & Q(system__isnull=True))
+                | (Q(project__isnull=True) & Q(team__isnull=False) & Q(system__isnull=True))
+                | (Q(project__isnull=True) & Q(team__isnull=True) & Q(system__isnull=False)),
                 name="rotation_exactly_one_owner",
             ),
         ]
@@ -147,10 +153,18 @@ class Override(models.Model):
 
 
 class EscalationPolicy(models.Model):
-    """How a project's pages escalate: levels in order, then `repeat_count` more passes."""
+    """How the pages of a project, or of an IT system, escalate: levels in order, then
+    `repeat_count` more passes."""
 
     project = models.OneToOneField(
-        Project, on_delete=models.CASCADE, related_name="escalation_policy"
+        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="escalation_policy"
+    )
+    system = models.OneToOneField(
+        ITSystem,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="escalation_policy",
     )
     repeat_count = models.PositiveSmallIntegerField(default=2)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -159,9 +173,20 @@ class EscalationPolicy(models.Model):
     class Meta:
         db_table = "registry_escalationpolicy"
         verbose_name_plural = "escalation policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(project__isnull=False) & Q(system__isnull=True))
+                | (Q(project__isnull=True) & Q(system__isnull=False)),
+                name="escalation_policy_project_or_system",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"Escalation for {self.project}"
+        return f"Escalation for {self.owner}"
+
+    @property
+    def owner(self) -> Project | ITSystem:
+        return self.project or self.system
 
 
 class EscalationLevel(models.Model):

@@ -491,8 +491,16 @@ class ProjectOnCall:
 
 def project_oncall(project: Project, at: datetime, *, with_next: bool = True) -> ProjectOnCall:
     """On call now on each of the project's rotations (and who takes over next)."""
+    return rotations_oncall(project_rotations(project), at, with_next=with_next)
+
+
+def rotations_oncall(
+    rotations: Sequence[Rotation], at: datetime, *, with_next: bool = True
+) -> ProjectOnCall:
+    """On call now on each of these rotations (and who takes over next): a project's, or an IT
+    system's."""
     result = ProjectOnCall()
-    for rotation in project_rotations(project):
+    for rotation in rotations:
         current = oncall_at(rotation, at)
         if current is not None:
             result.now.append(current)

@@ -1,6 +1,6 @@
 """Who supports a project now: its owners, maintainers and backups, and who is on call now and
-next on its rotations (and its team's), each with their local time and working state; and from
-them, who to contact now (`Support.contact_now`)."""
+next on its rotations (and its team's), each with their local time and working state; from
+them, who to contact now (`Support.contact_now`); and who is on call for an IT system."""
 
 from __future__ import annotations
 
@@ -11,10 +11,16 @@ from datetime import datetime
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
-from registry.models import Project, ProjectRole
+from registry.models import ITSystem, Project, ProjectRole
 from registry.selectors import Supporter, project_page_queryset, supporter_for
 
-from .schedule import project_oncall, project_rotation_prefetches
+from .schedule import (
+    ProjectOnCall,
+    project_oncall,
+    project_rotation_prefetches,
+    rotations_oncall,
+    rotations_queryset,
+)
 
 
 def project_for_page(slug: str) -> Project:
@@ -125,15 +131,48 @@ def supports_now(projects: Sequence[Project], *, at: datetime) -> list[Support]:
 
 
 def _fill_on_call(support: Support, *, with_next: bool = True) -> None:
-    """Fill `Support.on_call_now` / `on_call_next`: each rotation's person on call now, with their
-    local time now, and who takes over next, with their local time when they do. Loads the
-    project's rotations when the caller did not prefetch them (a fixed number of queries either
-    way)."""
+    """Fill `Support.on_call_now` / `on_call_next` from the project's rotations and its team's.
+    Loads them when the caller did not prefetch them (a fixed number of queries either way)."""
     project, at = support.project, support.at
     prefetch_related_objects([project], *project_rotation_prefetches(overrides_after=at))
     current = project_oncall(project, at, with_next=with_next)
+    support.on_call_now, support.on_call_next = _on_call_supporters(current, at)
+
+
+@dataclass
+class SystemOnCall:
+    """Who is on call for an IT system now and next (the same fields as `Support`, so that one
+    template shows either)."""
+
+    system: ITSystem
+    at: datetime
+    on_call_now: list[Supporter] = field(default_factory=list)
+    on_call_next: list[Supporter] = field(default_factory=list)
+    has_rotations: bool = False
+
+
+def system_oncall(system: ITSystem, *, at: datetime | None = None) -> SystemOnCall:
+    """Who is on call for an IT system now, and who takes over next, on each of its own rotations:
+    the people an IT problem report pages first. Four queries whatever the number of rotations."""
+    at = at or timezone.now()
+    rotations = list(rotations_queryset(overrides_after=at).filter(system=system))
+    now, upcoming = _on_call_supporters(rotations_oncall(rotations, at), at)
+    return SystemOnCall(
+        system=system,
+        at=at,
+        on_call_now=now,
+        on_call_next=upcoming,
+        has_rotations=bool(rotations),
+    )
+
+
+def _on_call_supporters(
+    current: ProjectOnCall, at: datetime
+) -> tuple[list[Supporter], list[Supporter]]:
+    """Each rotation's person on call now, with their local time now, and who takes over next,
+    with their local time when they do."""
     takeover = {shift.rotation.pk: shift for shift in current.next}
-    support.on_call_now = [
+    on_call_now = [
         replace(
             supporter_for(c.person, role="on_call", order=i, at=at),
             rotation=c.rotation.name,
@@ -141,7 +180,7 @@ def _fill_on_call(support: Support, *, with_next: bool = True) -> None:
         )
         for i, c in enumerate(current.now)
     ]
-    support.on_call_next = [
+    on_call_next = [
         replace(
             supporter_for(s.person, role="on_call_next", order=i, at=s.start),
             rotation=s.rotation.name,
@@ -150,3 +189,4 @@ def _fill_on_call(support: Support, *, with_next: bool = True) -> None:
         )
         for i, s in enumerate(current.next)
     ]
+    return on_call_now, on_call_next

@@ -1,7 +1,8 @@
 """Writes of on-call rotations, overrides, escalation policies and calendar feeds.
 
 Like `registry.services`: each service checks the actor's right (a project's owners and
-maintainers edit its rotations and policy; IT staff and the team's members edit a team's), validates
+maintainers edit its rotations and policy; IT staff and the team's members edit a team's; IT staff
+edit an IT system's), validates
 everything before writing (a ``ValidationError`` naming the field, nothing saved), writes in one
 transaction and records an audit entry. ``actor=None`` means Steward itself.
 """
@@ -18,7 +19,7 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 from registry import permissions
-from registry.models import AuditEntry, Person, Project, Team
+from registry.models import AuditEntry, ITSystem, Person, Project, Team
 from registry.services import (
     Actor,
     assign_fields,
@@ -67,7 +68,17 @@ def can_edit_project_oncall(user: Any, project: Project) -> bool:
 def can_edit_rotation(user: Any, rotation: Rotation) -> bool:
     if rotation.project_id:
         return can_edit_project_oncall(user, rotation.project)
+    if rotation.system_id:
+        return permissions.can_edit_system(user, rotation.system)
     return can_edit_team_rotations(user, rotation.team)
+
+
+def can_edit_policy_of(user: Any, owner: Project | ITSystem) -> bool:
+    """A project's escalation policy: as its on-call (`can_edit_project_oncall`); an IT
+    system's: IT staff."""
+    if isinstance(owner, ITSystem):
+        return permissions.can_edit_system(user, owner)
+    return can_edit_project_oncall(user, owner)
 
 
 def _require_rotation(actor: Actor, rotation: Rotation) -> None:
@@ -135,15 +146,19 @@ def _deleted(actor: Actor, instance: Model) -> None:
 
 
 def rotation_create(
-    *, actor: Actor, name: str, project: Project | None = None, team: Team | None = None
+    *,
+    actor: Actor,
+    name: str,
+    project: Project | None = None,
+    team: Team | None = None,
+    system: ITSystem | None = None,
 ) -> Rotation:
-    if (project is None) == (team is None):
-        raise ValidationError({"project": "A rotation belongs to one project or one team."})
-    if project is not None:
-        require_allowed(actor is None or can_edit_project_oncall(actor, project))
-    else:
-        require_allowed(actor is None or can_edit_team_rotations(actor, team))
-    rotation = Rotation(name=name.strip(), project=project, team=team)
+    if sum(owner is not None for owner in (project, team, system)) != 1:
+        raise ValidationError(
+            {"project": "A rotation belongs to one project, one team or one IT system."}
+        )
+    rotation = Rotation(name=name.strip(), project=project, team=team, system=system)
+    require_allowed(actor is None or can_edit_rotation(actor, rotation))
     return audited_change(actor, rotation, lambda: save_validated(rotation))
 
 
@@ -398,13 +413,34 @@ _FK = {
 }
 
 
-def level_check(project: Project, spec: dict[str, Any]) -> EscalationLevel:
-    """One level dict ``{target, rotation|person|team, delay_minutes}`` → an unsaved row, or a
-    ValidationError naming the field at fault (the editor shows it beside that field)."""
+# An IT system has no owners or backups: its policy pages rotations, people, teams, its contacts.
+_PROJECT_ONLY_TARGETS = (EscalationLevel.Target.OWNERS, EscalationLevel.Target.BACKUPS)
+
+
+def _rotation_of(rotation: Rotation, owner: Project | ITSystem) -> bool:
+    """Whether a policy of `owner` may page `rotation`: its own, or (a project) its team's."""
+    if isinstance(owner, ITSystem):
+        return rotation.system_id == owner.pk
+    return rotation.project_id == owner.pk or (
+        rotation.team_id is not None and rotation.team_id == owner.team_id
+    )
+
+
+def level_check(owner: Project | ITSystem, spec: dict[str, Any]) -> EscalationLevel:
+    """One level dict ``{target, rotation|person|team, delay_minutes}`` of the policy of a project
+    or an IT system → an unsaved row, or a ValidationError naming the field at fault (the editor
+    shows it beside that field)."""
     target = spec.get("target")
     if target not in EscalationLevel.Target.values:
         raise ValidationError(
             {"target": f"the target is one of {', '.join(EscalationLevel.Target.values)}."}
+        )
+    if isinstance(owner, ITSystem) and target in _PROJECT_ONLY_TARGETS:
+        raise ValidationError(
+            {
+                "target": f"an IT system has no {target}; page a rotation, a person, a team or "
+                "its IT contacts."
+            }
         )
     delay = spec.get("delay_minutes", 10)
     if not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay <= 24 * 60:
@@ -417,13 +453,9 @@ def level_check(project: Project, spec: dict[str, Any]) -> EscalationLevel:
     if extra:
         raise ValidationError({extra[0]: f"a {target} target names no {', '.join(extra)}."})
     rotation = spec.get("rotation")
-    if rotation is not None and not (
-        rotation.project_id == project.pk
-        or (rotation.team_id is not None and rotation.team_id == project.team_id)
-    ):
-        raise ValidationError(
-            {"rotation": f"{rotation} is not a rotation of {project} or its team."}
-        )
+    if rotation is not None and not _rotation_of(rotation, owner):
+        whose = owner if isinstance(owner, ITSystem) else f"{owner} or its team"
+        raise ValidationError({"rotation": f"{rotation} is not a rotation of {whose}."})
     return EscalationLevel(
         target=target,
         rotation=rotation,
@@ -433,7 +465,9 @@ def level_check(project: Project, spec: dict[str, Any]) -> EscalationLevel:
     )
 
 
-def _clean_levels(project: Project, levels: Sequence[dict[str, Any]]) -> list[EscalationLevel]:
+def _clean_levels(
+    owner: Project | ITSystem, levels: Sequence[dict[str, Any]]
+) -> list[EscalationLevel]:
     """Level dicts → unsaved rows, or a ValidationError on `levels` naming the level and what is
     wrong with it."""
     if not levels:
@@ -443,7 +477,7 @@ def _clean_levels(project: Project, levels: Sequence[dict[str, Any]]) -> list[Es
     rows = []
     for i, spec in enumerate(levels, start=1):
         try:
-            row = level_check(project, spec)
+            row = level_check(owner, spec)
         except ValidationError as exc:
             message = next(iter(exc.message_dict.values()))[0]
             raise ValidationError({"levels": f"Level {i}: {message}"}) from exc
@@ -481,16 +515,24 @@ def _write_levels(policy: EscalationPolicy, rows: list[EscalationLevel]) -> None
 def escalation_policy_create(
     *,
     actor: Actor,
-    project: Project,
     levels: Sequence[dict[str, Any]],
+    project: Project | None = None,
+    system: ITSystem | None = None,
     repeat_count: int = 2,
 ) -> EscalationPolicy:
-    require_allowed(actor is None or can_edit_project_oncall(actor, project))
-    rows = _clean_levels(project, levels)
-    policy = EscalationPolicy(project=project, repeat_count=_clean_repeat(repeat_count))
+    """The escalation policy of a project or of an IT system (exactly one)."""
+    if (project is None) == (system is None):
+        raise ValidationError({"project": "A policy belongs to one project or one IT system."})
+    owner = project or system
+    require_allowed(actor is None or can_edit_policy_of(actor, owner))
+    rows = _clean_levels(owner, levels)
+    policy = EscalationPolicy(
+        project=project, system=system, repeat_count=_clean_repeat(repeat_count)
+    )
     with transaction.atomic():
-        if EscalationPolicy.objects.select_for_update().filter(project=project).exists():
-            raise ValidationError({"project": f"{project} already has an escalation policy."})
+        field = "project" if project is not None else "system"
+        if EscalationPolicy.objects.select_for_update().filter(**{field: owner}).exists():
+            raise ValidationError({field: f"{owner} already has an escalation policy."})
 
         def change() -> None:
             save_validated(policy)
@@ -508,8 +550,8 @@ def escalation_policy_update(
 ) -> EscalationPolicy:
     """Change the levels (replaced as a whole) or the repeat count. Pages already under way keep
     the levels they started with (the pipeline snapshots them)."""
-    require_allowed(actor is None or can_edit_project_oncall(actor, policy.project))
-    rows = None if levels is None else _clean_levels(policy.project, levels)
+    require_allowed(actor is None or can_edit_policy_of(actor, policy.owner))
+    rows = None if levels is None else _clean_levels(policy.owner, levels)
     if repeat_count is not None:
         policy.repeat_count = _clean_repeat(repeat_count)
     with transaction.atomic():
@@ -525,7 +567,7 @@ def escalation_policy_update(
 
 
 def escalation_policy_delete(*, actor: Actor, policy: EscalationPolicy) -> None:
-    require_allowed(actor is None or can_edit_project_oncall(actor, policy.project))
+    require_allowed(actor is None or can_edit_policy_of(actor, policy.owner))
     _deleted(actor, policy)
 
 

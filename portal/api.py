@@ -1,4 +1,5 @@
-"""The problem-report and subscription API: `reports/` and `subscriptions/`.
+"""The problem-report and subscription API: `reports/`, `system-reports/` (owners telling IT
+that a system fails for their app) and `subscriptions/`.
 
 reports/: anyone signed in creates (the same service, grouping, paging and rate limits as the
 page; past a limit: 429 with `Retry-After`, nothing stored). Reading is scoped per object by the
@@ -25,18 +26,20 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents.models import Subscription
+from incidents.models import Outage, Subscription
 from incidents.selectors import subscriptions_of
 from incidents.services import subscriptions
-from registry.models import Project
-from steward.api import BAD_REQUEST, FORBIDDEN, NOT_FOUND, parse_input
+from registry.models import ITSystem, Project
+from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, ID, NOT_FOUND, parse_input
+from steward.errors import Conflict
 
 from . import selectors
-from .models import ProblemReport
-from .services import reports
+from .models import ProblemReport, SystemProblemReport
+from .services import reports, system_problems
 
 
 def _project_field(**kwargs: Any) -> serializers.SlugRelatedField:
@@ -105,6 +108,48 @@ class RateLimitedOut(serializers.Serializer):
     retry_after = serializers.IntegerField(help_text="Seconds until a report is accepted again.")
 
 
+RATE_LIMITED = OpenApiResponse(
+    response=RateLimitedOut,
+    description="Too many reports from you or your address; nothing was stored.",
+)
+
+
+class _ReportsViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Reports read per viewer (`visible`; someone else's is a 404), listed by what they are
+    `about` (`?project=` or `?system=`, a slug), and taken by a service (`submit`, which returns
+    the response body); past a rate limit, 429 with `Retry-After` and nothing stored."""
+
+    filter_backends: list = []
+    about = "project"
+
+    def visible(self) -> QuerySet:
+        raise NotImplementedError
+
+    def submit(self, request: Request) -> dict:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        visible = self.visible()
+        slug = self.request.query_params.get(self.about) if self.action == "list" else None
+        return visible.filter(**{f"{self.about}__slug": slug}) if slug else visible
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            body = self.submit(request)
+        except reports.RateLimited as exc:
+            return Response(
+                {"detail": exc.message, "code": "rate_limited", "retry_after": exc.retry_after},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Problem reports you may see",
@@ -120,46 +165,27 @@ class RateLimitedOut(serializers.Serializer):
         responses={
             201: ReportCreatedOut,
             400: BAD_REQUEST,
-            429: OpenApiResponse(
-                response=RateLimitedOut,
-                description="Too many reports from you or your address; nothing was stored.",
-            ),
+            429: RATE_LIMITED,
         },
     ),
 )
-class ReportViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    viewsets.GenericViewSet,
-):
+class ReportViewSet(_ReportsViewSet):
     serializer_class = ReportOut
-    filter_backends: list = []
+    about = "project"
 
-    def get_queryset(self) -> QuerySet[ProblemReport]:
-        visible = selectors.reports_visible_to(self.request.user)
-        project = self.request.query_params.get("project") if self.action == "list" else None
-        if project:
-            visible = visible.filter(project__slug=project)
-        return visible
+    def visible(self) -> QuerySet[ProblemReport]:
+        return selectors.reports_visible_to(self.request.user)
 
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def submit(self, request: Request) -> dict:
         data = parse_input(ReportIn, request)
-        try:
-            outcome = reports.report_submit(
-                actor=request.user,
-                project=data["project"],
-                description=data["description"],
-                contact=data["contact"],
-                address=request.META.get("REMOTE_ADDR") or None,
-            )
-        except reports.RateLimited as exc:
-            return Response(
-                {"detail": exc.message, "code": "rate_limited", "retry_after": exc.retry_after},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-                headers={"Retry-After": str(exc.retry_after)},
-            )
-        body = ReportCreatedOut(
+        outcome = reports.report_submit(
+            actor=request.user,
+            project=data["project"],
+            description=data["description"],
+            contact=data["contact"],
+            address=request.META.get("REMOTE_ADDR") or None,
+        )
+        return ReportCreatedOut(
             {
                 "report": outcome.report,
                 "me_too": outcome.is_me_too,
@@ -170,7 +196,137 @@ class ReportViewSet(
                 "notified": outcome.notified,
                 "paged": outcome.paged,
             }
+        ).data
+
+
+# --- owners' reports on IT systems ---------------------------------------------------------------
+
+
+class SystemProblemIn(serializers.Serializer):
+    system = serializers.SlugRelatedField(
+        slug_field="slug", queryset=ITSystem.objects.all(), help_text="The IT system's slug."
+    )
+    # Your app that it fails for: one you own or maintain.
+    project = _project_field()
+    description = serializers.CharField(
+        max_length=reports.MAX_DESCRIPTION,
+        allow_blank=True,
+        help_text="What your app sees (required, at most 2000 characters).",
+    )
+
+
+class SystemProblemReportOut(serializers.ModelSerializer):
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    reporter = serializers.CharField(
+        source="reporter.get_username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = SystemProblemReport
+        fields = (
+            "id",
+            "system",
+            "project",
+            "description",
+            "reporter",
+            "problem",
+            "outage",
+            "created_at",
         )
+        read_only_fields = fields
+
+
+class SystemProblemCreatedOut(serializers.Serializer):
+    report = SystemProblemReportOut()
+    me_too = serializers.BooleanField(
+        help_text="True: it joined an open problem or outage of the system; nobody paged again."
+    )
+    problem = serializers.IntegerField(allow_null=True)
+    outage = serializers.IntegerField(allow_null=True)
+    count = serializers.IntegerField(help_text="Reports on what it joined, this one included.")
+    paged = serializers.BooleanField(help_text="This report paged the system's on-call.")
+
+
+class SystemOutageIn(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    severity = serializers.ChoiceField(choices=Outage.Severity.choices, default="sev2")
+
+
+class SystemOutageOut(serializers.Serializer):
+    outage = serializers.IntegerField()
+    problem = serializers.IntegerField()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Owners' reports on IT systems that you may see",
+        description="IT staff: all; others: their own and their apps'.",
+        parameters=[OpenApiParameter("system", str, description="Only this system's (slug).")],
+    ),
+    retrieve=extend_schema(
+        summary="One report on an IT system",
+        responses={200: SystemProblemReportOut, 404: NOT_FOUND},
+    ),
+    create=extend_schema(
+        summary="Tell IT that a system fails for your app (pages the system's on-call)",
+        request=SystemProblemIn,
+        responses={
+            201: SystemProblemCreatedOut,
+            400: BAD_REQUEST,
+            403: FORBIDDEN,
+            429: RATE_LIMITED,
+        },
+    ),
+)
+class SystemProblemReportViewSet(_ReportsViewSet):
+    """`system-reports/`: an owner or maintainer of an app that depends on an IT system tells
+    IT's on-call that it fails for the app (the page's service, grouping, paging and rate
+    limits). `system-reports/{id}/outage/`: IT staff turn the report's problem into an outage."""
+
+    serializer_class = SystemProblemReportOut
+    lookup_value_regex = ID
+    about = "system"
+
+    def visible(self) -> QuerySet[SystemProblemReport]:
+        return selectors.system_reports_visible_to(self.request.user)
+
+    def submit(self, request: Request) -> dict:
+        data = parse_input(SystemProblemIn, request)
+        outcome = system_problems.system_problem_report(
+            actor=request.user,
+            system=data["system"],
+            project=data["project"],
+            description=data["description"],
+            address=request.META.get("REMOTE_ADDR") or None,
+        )
+        return SystemProblemCreatedOut(
+            {
+                "report": outcome.report,
+                "me_too": outcome.is_me_too,
+                "problem": outcome.problem.pk if outcome.problem else None,
+                "outage": outcome.outage.pk if outcome.outage else None,
+                "count": outcome.count,
+                "paged": outcome.paged,
+            }
+        ).data
+
+    @extend_schema(
+        request=SystemOutageIn,
+        responses={201: SystemOutageOut, 400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT},
+        summary="Turn the report's problem into an outage of the system (IT staff)",
+    )
+    @action(detail=True, methods=["post"])
+    def outage(self, request: Request, pk: str) -> Response:
+        report = self.get_object()
+        # Refused before parsing: an empty body from an owner must not answer 400.
+        system_problems.require_it_staff(request.user)
+        if report.problem is None:
+            raise Conflict("This report joined an outage already.", code="already_outage")
+        outage = system_problems.system_problem_to_outage(
+            actor=request.user, problem=report.problem, **parse_input(SystemOutageIn, request)
+        )
+        body = SystemOutageOut({"outage": outage.pk, "problem": report.problem_id})
         return Response(body.data, status=status.HTTP_201_CREATED)
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django import forms
 
-from incidents.models import Incident, Subscription
+from incidents.models import Incident, Outage, Subscription
+from registry.models import Project
 
 from .services.reports import MAX_CONTACT, MAX_DESCRIPTION
 
@@ -51,3 +52,29 @@ class SubscribeForm(forms.Form):
 class EscalateForm(forms.Form):
     title = forms.CharField(label="Incident title", max_length=200)
     impact = forms.ChoiceField(choices=Incident.Impact.choices, initial=Incident.Impact.DEGRADED)
+
+
+class SystemProblemForm(forms.Form):
+    """An owner's "this IT system is failing for my app": which app, and what they see."""
+
+    project = forms.ChoiceField(label="Your app", error_messages={"required": "Choose your app."})
+    description = forms.CharField(
+        label="What fails?",
+        max_length=MAX_DESCRIPTION,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": MAX_DESCRIPTION}),
+        error_messages={"required": "Say what fails."},
+        help_text="What your app sees: errors, since when, which users.",
+    )
+
+    def __init__(self, *args, projects: list[Project], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The service decides who may report for which app; this only offers the user's.
+        self.fields["project"].choices = [(p.slug, p.name) for p in projects]
+        self.fields["project"].valid_value = lambda value: bool(value)
+
+
+class SystemOutageForm(forms.Form):
+    """IT turns owners' reports into an outage of the system."""
+
+    title = forms.CharField(label="Outage title", max_length=200)
+    severity = forms.ChoiceField(choices=Outage.Severity.choices, initial=Outage.Severity.SEV2)

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Incident, Outage
-from registry.models import Project
+from registry.models import ITSystem, Project
 
 
 class ReportGroup(models.Model):
@@ -81,3 +81,80 @@ class ProblemReport(models.Model):
 
     def __str__(self) -> str:
         return f"Report on {self.project} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# --- owners telling IT -----------------------------------------------------------------------------
+
+
+class SystemProblem(models.Model):
+    """Owners telling IT that one of its systems is failing for their apps: one open per system,
+    which pages the system's on-call once. Further reports while it is open join it ("me too")
+    and page nobody again. Only IT closes it: dismissed, or turned into an outage (`outage`)."""
+
+    system = models.ForeignKey(ITSystem, on_delete=models.CASCADE, related_name="problems")
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_report_at = models.DateTimeField(default=timezone.now)
+    paged_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    outage = models.ForeignKey(
+        Outage, on_delete=models.SET_NULL, null=True, blank=True, related_name="system_problems"
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system"],
+                condition=Q(closed_at__isnull=True),
+                name="system_problem_one_open_per_system",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Problem with {self.system} reported {self.opened_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class SystemProblemReport(models.Model):
+    """One owner's "this IT system is failing for my app": the app named, what they see. Part of
+    the system's open problem, or a "me too" on an open outage of the system that explains it."""
+
+    problem = models.ForeignKey(
+        SystemProblem, on_delete=models.CASCADE, null=True, blank=True, related_name="reports"
+    )
+    outage = models.ForeignKey(
+        Outage, on_delete=models.SET_NULL, null=True, blank=True, related_name="system_reports"
+    )
+    system = models.ForeignKey(ITSystem, on_delete=models.CASCADE, related_name="problem_reports")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="system_problem_reports"
+    )
+    description = models.TextField(validators=[MaxLengthValidator(2000)])
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="system_problem_reports",
+    )
+    reporter_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["reporter", "-created_at"], name="system_report_reporter_idx"),
+            models.Index(
+                fields=["reporter_address", "-created_at"], name="system_report_address_idx"
+            ),
+            models.Index(fields=["system", "-created_at"], name="system_report_system_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} reports {self.system} at {self.created_at:%Y-%m-%d %H:%M}"

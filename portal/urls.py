@@ -22,6 +22,21 @@ urlpatterns = [
         views.report_group_escalate,
         name="report-group-escalate",
     ),
+    path(
+        "systems/<slug:slug>/problems/",
+        views.system_problem_report,
+        name="system-problem-report",
+    ),
+    path(
+        "systems/<slug:slug>/problems/<int:pk>/outage/",
+        views.system_problem_outage,
+        name="system-problem-outage",
+    ),
+    path(
+        "systems/<slug:slug>/problems/<int:pk>/dismiss/",
+        views.system_problem_dismiss,
+        name="system-problem-dismiss",
+    ),
     path("projects/<slug:slug>/subscribe/", views.subscribe, name="subscribe"),
     path("subscriptions/", views.my_subscriptions, name="my-subscriptions"),
     path("subscriptions/<int:pk>/cancel/", views.subscription_cancel, name="subscription-cancel"),

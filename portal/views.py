@@ -1,7 +1,8 @@
 """The portal's pages: the directory (search as you type), a project's page with everything
 around it (support and on-call, status, dependencies, history, reporting a problem), problem
-reports ("this is not working") and the pages of status subscriptions (whose model and services
-live with the status pages in `incidents`).
+reports ("this is not working"), owners' reports that an IT system fails for their app, and the
+pages of status subscriptions (whose model and services live with the status pages in
+`incidents`).
 
 Each view parses a form, calls one service or selector, and renders. htmx requests get the
 fragment on the same URL; without JavaScript every page works as a plain form post. Refusals
@@ -40,16 +41,22 @@ from oncall.selectors import project_for_page, support_for, supports_now
 from registry import permissions
 from registry import services as registry_services
 from registry.forms import ProjectDependencyForm, RoleForm, add_service_error
-from registry.models import ContactMethod, Dependency, Person, Project
-from registry.selectors import directory_projects, it_contacts
-from registry.views import history_rows
+from registry.models import ContactMethod, Dependency, ITSystem, Person, Project
+from registry.selectors import directory_projects, it_contacts, system_for_page
+from registry.views import history_rows, system_page
 from steward.errors import Conflict
 from steward.web import render_page_or_fragment, wants_fragment
 
 from . import selectors
-from .forms import EscalateForm, ProblemReportForm, SubscribeForm
-from .models import ReportGroup
-from .services import reports
+from .forms import (
+    EscalateForm,
+    ProblemReportForm,
+    SubscribeForm,
+    SystemOutageForm,
+    SystemProblemForm,
+)
+from .models import ReportGroup, SystemProblem
+from .services import reports, system_problems
 
 # Search as you type wants the best few matches fast; each result carries who to contact now
 # with their local times, so a shorter page is a faster one.
@@ -539,3 +546,103 @@ def subscription_confirm(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def subscription_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return _link_page(request, token, confirm=False)
+
+
+# --- owners reaching IT ---------------------------------------------------------------------------
+
+
+def _it_system(slug: str) -> ITSystem:
+    try:
+        return system_for_page(slug)
+    except ITSystem.DoesNotExist:
+        raise Http404("No such IT system.") from None
+
+
+def _system_section(
+    request: HttpRequest, system: ITSystem, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """The owners' reports section of the system page (htmx), or the whole page."""
+    if wants_fragment(request):
+        context = {"system": system, **extra}
+        return render(request, "portal/_system_problems_fragment.html", context, status=status)
+    return system_page(request, system, status=status, **extra)
+
+
+@login_required
+@require_POST
+def system_problem_report(request: HttpRequest, slug: str) -> HttpResponse:
+    """An owner tells IT that the system fails for their app: IT's on-call is paged (once per
+    open problem). Refused: 403 for someone else's app, 400 with the field named, 429 past the
+    rate limit; nothing written."""
+    system = _it_system(slug)
+    projects = selectors.reportable_projects(request.user, system)
+    form = SystemProblemForm(request.POST, projects=projects)
+    if form.is_valid():
+        project = Project.objects.filter(slug=form.cleaned_data["project"]).first()
+        if project is None:
+            form.add_error("project", "No such app.")
+        else:
+            try:
+                outcome = system_problems.system_problem_report(
+                    actor=request.user,
+                    system=system,
+                    project=project,
+                    description=form.cleaned_data["description"],
+                    address=_client_address(request),
+                )
+            except ValidationError as exc:
+                _service_errors(form, exc)
+            except reports.RateLimited as exc:
+                response = _system_section(
+                    request, system, status=429, problem_form=form, rate_limited=exc.message
+                )
+                response["Retry-After"] = str(exc.retry_after)
+                return response
+            else:
+                if wants_fragment(request):
+                    return _system_section(request, system, reported=outcome)
+                messages.success(request, "Your report is with IT's on-call.")
+                return redirect(reverse("registry:system_detail", args=[slug]) + "#it-problems")
+    return _system_section(request, system, status=400, problem_form=form)
+
+
+def _system_problem(system: ITSystem, pk: int) -> SystemProblem:
+    return get_object_or_404(SystemProblem, pk=pk, system=system)
+
+
+@login_required
+@require_POST
+def system_problem_outage(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """IT turns owners' reports into an outage of the system, in one action."""
+    system = _it_system(slug)
+    problem = _system_problem(system, pk)
+    system_problems.require_it_staff(request.user)
+    form = SystemOutageForm(request.POST)
+    if form.is_valid():
+        try:
+            outage = system_problems.system_problem_to_outage(
+                actor=request.user, problem=problem, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _service_errors(form, exc)
+        except Conflict as exc:
+            messages.info(request, exc.message)
+            return redirect(reverse("registry:system_detail", args=[slug]) + "#it-problems")
+        else:
+            messages.success(request, "Outage opened from the owners' reports.")
+            return redirect(outage.get_absolute_url())
+    return system_page(request, system, status=400, outage_form=form)
+
+
+@login_required
+@require_POST
+def system_problem_dismiss(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    system = _it_system(slug)
+    problem = _system_problem(system, pk)
+    try:
+        system_problems.system_problem_dismiss(actor=request.user, problem=problem)
+    except Conflict as exc:
+        messages.info(request, exc.message)
+    else:
+        messages.success(request, "Problem dismissed; the next report pages IT's on-call again.")
+    return redirect(reverse("registry:system_detail", args=[slug]) + "#it-problems")

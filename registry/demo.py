@@ -31,7 +31,12 @@ DEMO_PEOPLE = {
     "priya": ("Priya Raman", "Asia/Kolkata", ("09:30", "18:00")),
     "wei": ("Wei Lim", "Asia/Singapore", ("09:00", "18:00")),
     "dcops": ("Dana Okafor", "America/Chicago", ("07:00", "15:00")),
+    # With Ines in Dublin, SSO's follow-the-sun on-call (oncall/demo.py): Asia, Europe, America.
+    "mei": ("Mei Tan", "Asia/Singapore", ("08:00", "16:00")),
+    "marcus": ("Marcus Reed", "America/New_York", ("11:00", "19:00")),
 }
+# IT staff: they run the IT systems and their on-call.
+IT_STAFF = ("it", "mei", "marcus")
 
 SYSTEMS = [
     # slug, name, kind, team slug, contacts
@@ -98,7 +103,7 @@ PROJECTS = [
 TEAMS = [
     ("dc-ops", "Datacenter Operations", True, ["dcops"]),
     ("dba", "Database Administration", True, ["it"]),
-    ("identity", "Identity and Access", True, ["it"]),
+    ("identity", "Identity and Access", True, ["it", "mei", "marcus"]),
     ("messaging", "Messaging", True, ["it"]),
     ("appslab", "AppsLab", False, ["jake", "noel", "anja"]),
 ]
@@ -147,7 +152,8 @@ def load_demo() -> dict[str, str]:
     }
     people.update({name: _person(name, spec) for name, spec in DEMO_PEOPLE.items()})
     it_group, _ = Group.objects.get_or_create(name=settings.STEWARD_IT_GROUP)
-    people["it"].user.groups.add(it_group)
+    for username in IT_STAFF:
+        people[username].user.groups.add(it_group)
 
     teams = {}
     for slug, name, is_it, members in TEAMS:

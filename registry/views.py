@@ -181,8 +181,16 @@ def _system_context(
 
 @login_required
 def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    system = _system(slug)
-    return render(request, "registry/system.html", _system_context(request, system))
+    return system_page(request, _system(slug))
+
+
+def system_page(
+    request: HttpRequest, system: ITSystem, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """The system page; `extra` is what another app's part of it needs (a refused form, to show
+    its errors: see `portal.views`)."""
+    context = {**_system_context(request, system), **extra}
+    return render(request, "registry/system.html", context, status=status)
 
 
 @login_required

@@ -15,7 +15,7 @@ from incidents.api import incidents as incidents_api
 from incidents.api import outages as outages_api
 from notifications import api as notifications_api
 from oncall import api as oncall_api
-from portal.api import ReportViewSet, SubscriptionViewSet
+from portal.api import ReportViewSet, SubscriptionViewSet, SystemProblemReportViewSet
 from registry.api import views as registry_api
 from webhooks import api as webhooks_api
 
@@ -46,6 +46,7 @@ router.register(
 router.register("changes", changes_api.ChangeViewSet, basename="change")
 router.register("outages", outages_api.OutageViewSet, basename="outage")
 router.register("reports", ReportViewSet, basename="report")
+router.register("system-reports", SystemProblemReportViewSet, basename="system-report")
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
 router.register("status", incidents_api.StatusViewSet, basename="status")

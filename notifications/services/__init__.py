@@ -35,6 +35,7 @@ from .enqueue import FAN_OUT_ABOVE, FAN_OUT_CHUNK, SEND_BATCH, enqueue_on_commit
 from .escalation import (
     default_escalation_levels,
     escalation_for_many,
+    escalation_for_system,
     escalation_levels_for,
     escalation_repeats_for,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "digests_release",
     "enqueue_on_commit",
     "escalation_for_many",
+    "escalation_for_system",
     "escalation_levels_for",
     "escalation_repeats_for",
     "escalations_advance",

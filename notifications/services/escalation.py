@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from oncall import escalation as oncall
-from registry.models import Person, Project
+from registry.models import ITSystem, Person, Project
 
 from ..events import Event
 from .outbox import _unique_people
@@ -80,6 +80,15 @@ def escalation_for_many(
         pid: (_clean_levels(levels), repeats)
         for pid, (levels, repeats) in many(projects, event, at).items()
     }
+
+
+def escalation_for_system(
+    system: ITSystem, at: datetime | None = None
+) -> tuple[list[tuple[list[Person], timedelta]], int]:
+    """Who a page for an IT system reaches (its own policy, else its on-call then its IT
+    contacts) and the repeats, for `PageRequest.escalation`: without empty levels."""
+    escalation = oncall.system_escalation(system, at)
+    return _clean_levels(escalation.levels), escalation.repeats
 
 
 def escalation_repeats_for(project: Project) -> int:

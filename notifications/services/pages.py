@@ -151,6 +151,9 @@ class PageRequest:
     project: Project
     subject: str
     body: str
+    # (levels, repeats) when the responders are not the project's own: an IT system's on-call,
+    # paged about the project by its owner (`escalation_for_system`). None: the project's policy.
+    escalation: tuple[list[tuple[list[Person], timedelta]], int] | None = None
 
 
 def pages_open(
@@ -160,12 +163,17 @@ def pages_open(
     subject: str,
     body: str,
     link: str = "",
+    escalation: tuple[list[tuple[list[Person], timedelta]], int] | None = None,
     now: datetime | None = None,
 ) -> Page:
     """Page the project's first escalation level now, day or night, and start the timer.
-    Idempotent per (event, project): a second call returns the existing page and writes nothing."""
+    Idempotent per (event, project): a second call returns the existing page and writes nothing.
+    `escalation` replaces the project's levels (see `PageRequest`)."""
     [page] = pages_open_many(
-        event=event, requests=[PageRequest(project, subject, body)], link=link, now=now
+        event=event,
+        requests=[PageRequest(project, subject, body, escalation)],
+        link=link,
+        now=now,
     )
     return page
 
@@ -201,12 +209,14 @@ def pages_open_many(
     }
     fresh = []
     escalations = escalation_for_many(
-        [r.project for r in requests if r.project.pk not in existing], event, now
+        [r.project for r in requests if r.project.pk not in existing and r.escalation is None],
+        event,
+        now,
     )
     for request in requests:
         if request.project.pk in existing:
             continue
-        levels, repeats = escalations[request.project.pk]
+        levels, repeats = request.escalation or escalations[request.project.pk]
         page = Page(
             event_type=event_type,
             event_id=event.pk,
@@ -219,6 +229,7 @@ def pages_open_many(
             delays=[int(delay.total_seconds()) for _people, delay in levels],
             repeats=repeats,
             opened_at=now,
+            project_acks=request.escalation is None,
         )
         page.next_escalation_at = now + _delay_after(page) if _has_next(page) else None
         fresh.append(page)
@@ -381,8 +392,8 @@ def pages_stop(*, event: Event, reason: str = "resolved", now: datetime | None =
 
 
 def may_ack(user, page: Page) -> bool:
-    """Who may acknowledge on the web or the API: anyone paged for it, the project's people,
-    IT staff."""
+    """Who may acknowledge on the web or the API: anyone paged for it, the project's people
+    (unless it pages someone else's responders, `Page.project_acks`), IT staff."""
     if not user.is_authenticated:
         return False
     if is_it_staff(user):
@@ -390,9 +401,9 @@ def may_ack(user, page: Page) -> bool:
     person = getattr(user, "person", None)
     if person is None:
         return False
-    return (
-        any(person.pk in level for level in page.levels)
-        or ProjectRole.objects.filter(project_id=page.project_id, person=person).exists()
+    return any(person.pk in level for level in page.levels) or (
+        page.project_acks
+        and ProjectRole.objects.filter(project_id=page.project_id, person=person).exists()
     )
 
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from incidents.models import Incident, Outage
@@ -31,7 +32,7 @@ from incidents.services.incidents import incident_open
 from notifications import services as delivery
 from notifications.events import Event
 from oncall.selectors import support_for
-from registry.models import Person, Project
+from registry.models import ITSystem, Person, Project
 from registry.permissions import can_edit_project, is_it_staff
 from steward.errors import Conflict
 
@@ -137,7 +138,7 @@ def _group_link(group: ReportGroup) -> str:
 # --- validation and rate limits -----------------------------------------------------------------
 
 
-def _clean(description: str, contact: str) -> tuple[str, str]:
+def report_clean(description: str, contact: str = "") -> tuple[str, str]:
     description = (description or "").strip()
     contact = (contact or "").strip()
     errors = {}
@@ -161,13 +162,19 @@ def _advisory_lock(kind: int, value: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [kind, key])
 
 
-def _rate_limit_check(
-    *, user_id: int | None, address: str | None, project: Project, now: datetime
+def rate_limit_check(
+    *,
+    user_id: int | None,
+    address: str | None,
+    reports: QuerySet,
+    about: Project | ITSystem,
+    now: datetime,
 ) -> None:
-    """Refuse when this person, or this client address, already made `limit` reports within
-    the window (per project: on this project; overall: on any project). Runs inside the caller's
-    transaction after taking an advisory lock per person and per address, so two concurrent
-    requests from one reporter are counted one after the other."""
+    """Refuse when this person, or this client address, already made `limit` of these `reports`
+    within the window (per project: about this project or IT system, the reports' field of that
+    name; overall: about anything). Runs inside the caller's transaction after taking an advisory
+    lock per person and per address, so two concurrent requests from one reporter are counted one
+    after the other."""
     if user_id is not None:
         _advisory_lock(_LOCK_PERSON, str(user_id))
     if address:
@@ -176,9 +183,9 @@ def _rate_limit_check(
         if rule.limit <= 0:  # 0 turns a limit off
             continue
         since = now - rule.window
-        scope = ProblemReport.objects.filter(created_at__gt=since)
+        scope = reports.filter(created_at__gt=since)
         if rule.per_project:
-            scope = scope.filter(project=project)
+            scope = scope.filter(**{"system" if isinstance(about, ITSystem) else "project": about})
         for field, value in (("reporter_id", user_id), ("reporter_address", address)):
             if value is None or value == "":
                 continue
@@ -191,7 +198,7 @@ def _rate_limit_check(
                 # The oldest counted report leaves the window first.
                 retry_after = max(1, int((recent[-1] + rule.window - now).total_seconds()) + 1)
                 minutes = int(rule.window.total_seconds() // 60)
-                where = f"on {project.name}" if rule.per_project else "in total"
+                where = f"on {about.name}" if rule.per_project else "in total"
                 who = "you" if field == "reporter_id" else "your network address"
                 raise RateLimited(
                     f"Too many reports: {who} already sent {rule.limit} {where} in the last "
@@ -272,8 +279,14 @@ def report_submit(
     if not actor.is_authenticated:
         raise PermissionDenied("Sign in to report a problem.")
     now = now or timezone.now()
-    description, contact = _clean(description, contact)
-    _rate_limit_check(user_id=actor.pk, address=address or None, project=project, now=now)
+    description, contact = report_clean(description, contact)
+    rate_limit_check(
+        user_id=actor.pk,
+        address=address or None,
+        reports=ProblemReport.objects.all(),
+        about=project,
+        now=now,
+    )
     report = ProblemReport(
         project=project,
         description=description,

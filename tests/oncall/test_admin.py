@@ -6,9 +6,16 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from oncall.models import EscalationPolicy, Override, RotationMember
+from oncall.models import EscalationPolicy, Override, Rotation, RotationMember
 from registry.models import ProjectRole
-from tests.factories import PersonFactory, ProjectFactory, ProjectRoleFactory, UserFactory
+from tests.factories import (
+    PersonFactory,
+    ProjectFactory,
+    ProjectRoleFactory,
+    SystemFactory,
+    UserFactory,
+    it_staff_user,
+)
 from tests.oncall.helpers import layer, rotation, utc
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +171,36 @@ def test_staff_who_do_not_own_the_project_cannot_change_its_rotation(client):
     assert _rename(client, rot, "Day shift").status_code == 302
     rot.refresh_from_db()
     assert rot.name == "Day shift"
+
+
+def _add_system_rotation(client, system):
+    return client.post(
+        reverse("admin:oncall_rotation_add"),
+        {
+            "name": "Taken over",
+            "project": "",
+            "team": "",
+            "system": str(system.pk),
+            "layers-TOTAL_FORMS": "0",
+            "layers-INITIAL_FORMS": "0",
+            "layers-MIN_NUM_FORMS": "0",
+            "layers-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+
+def test_only_it_staff_add_an_it_systems_rotation_in_the_admin(client):
+    system = SystemFactory(name="SSO")
+    rotation_rights = Permission.objects.filter(codename__endswith="_rotation")
+    owner = PersonFactory(user__is_staff=True)
+    owner.user.user_permissions.add(*rotation_rights)
+    client.force_login(owner.user)
+
+    assert _add_system_rotation(client, system).status_code == 403
+    assert not Rotation.objects.filter(system=system).exists()
+
+    it = it_staff_user(user__is_staff=True)
+    it.user_permissions.add(*rotation_rights)
+    client.force_login(it)
+    assert _add_system_rotation(client, system).status_code == 302
+    assert Rotation.objects.get(system=system).name == "Taken over"

@@ -75,6 +75,23 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "302 403 400 403 400 400",
     ),
     "feedback:subscribe": ("GET", "/projects/{project}/subscribe/", "200 200 200 200 200 200"),
+    # Owners of an app that depends on the system report (the owner's joins the open outage);
+    # IT staff, who open outages themselves, own no app. An empty form is 400 for everyone.
+    "feedback:system-problem-report": (
+        "POST",
+        "/systems/{system}/problems/",
+        "302 400 400 400 400 400",
+    ),
+    "feedback:system-problem-outage": (
+        "POST",
+        "/systems/{spare_system}/problems/{system_problem}/outage/",
+        "302 403 403 403 400 400",
+    ),
+    "feedback:system-problem-dismiss": (
+        "POST",
+        "/systems/{spare_system}/problems/{system_problem}/dismiss/",
+        "302 403 403 403 302 302",
+    ),
     "feedback:subscription-cancel": (
         "POST",
         "/subscriptions/{subscription}/cancel/",
@@ -350,6 +367,18 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "registry:system_edit": ("GET", "/systems/{system}/edit/", "302 403 403 403 200 200"),
     "registry:system_list": ("GET", "/systems/", "302 200 200 200 200 200"),
     "report-list": ("GET", "/api/v1/reports/", "401 200 200 200 200 200"),
+    "system-report-list": ("GET", "/api/v1/system-reports/", "401 200 200 200 200 200"),
+    "system-report-detail": (
+        "GET",
+        "/api/v1/system-reports/{system_report}/",
+        "401 404 200 404 200 200",
+    ),
+    # The other owner sees their report but only IT opens outages; an empty body is 400.
+    "system-report-outage": (
+        "POST",
+        "/api/v1/system-reports/{system_report}/outage/",
+        "401 404 403 404 400 400",
+    ),
     "report-detail": ("GET", "/api/v1/reports/{report}/", "401 200 200 404 200 200"),
     "rotation-list": ("GET", "/api/v1/rotations/", "401 200 200 200 200 200"),
     "rotation-detail": ("GET", "/api/v1/rotations/{rotation}/", "401 200 200 200 200 200"),
@@ -638,6 +667,48 @@ WRITES: dict[str, tuple[str, str, dict, str]] = {
         {"url": "https://hooks.example.com/new", "is_active": "on"},
         "302 403 403 403 302 302",
     ),
+    "feedback:system-problem-report (report)": (
+        "POST",
+        "/systems/{system}/problems/",
+        {"project": "{project}", "description": "Sign-in fails for our users"},
+        "302 403 403 302 403 302",
+    ),
+    "feedback:system-problem-outage (open)": (
+        "POST",
+        "/systems/{spare_system}/problems/{system_problem}/outage/",
+        {"title": "Printers down", "severity": "sev2"},
+        "302 403 403 403 302 302",
+    ),
+    "system-report-list (report)": (
+        "POST",
+        "/api/v1/system-reports/",
+        {"system": "{system}", "project": "{project}", "description": "Sign-in fails"},
+        "401 403 403 201 403 201",
+    ),
+    "system-report-outage (open)": (
+        "POST",
+        "/api/v1/system-reports/{system_report}/outage/",
+        {"title": "Printers down", "severity": "sev2"},
+        "401 404 403 404 201 201",
+    ),
+    "rotation-list (a system's)": (
+        "POST",
+        "/api/v1/rotations/",
+        {"name": "IT nights", "system": "{system}"},
+        "401 403 403 403 201 201",
+    ),
+    "rotation-detail (a system's)": (
+        "PATCH",
+        "/api/v1/rotations/{system_rotation}/",
+        {"name": "IT days"},
+        "401 403 403 403 200 200",
+    ),
+    "escalation-policy-list (a system's)": (
+        "POST",
+        "/api/v1/escalation-policies/",
+        {"system": "{system}", "levels": [{"target": "it_contacts", "delay_minutes": 5}]},
+        "401 403 403 403 201 201",
+    ),
     "webhooks:detail (edit)": (
         "POST",
         "/webhooks/{webhook}/",
@@ -685,6 +756,9 @@ def _values(world: World) -> dict[str, object]:
         "contact": world.contact.pk,
         "report": world.report.pk,
         "report_group": world.report_group.pk,
+        "system_report": world.system_report.pk,
+        "system_problem": world.system_report.problem_id,
+        "system_rotation": world.system_rotation.pk,
         "subscription": world.subscription.pk,
         "audit": _any_audit_entry(),
         "webhook": world.webhook.pk,

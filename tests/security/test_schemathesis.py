@@ -52,6 +52,8 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 SIGNED_IN_WRITES = {
     "POST /api/v1/projects/",
     "POST /api/v1/reports/",
+    # Anyone who owns an app that depends on the system the body names (portal.services).
+    "POST /api/v1/system-reports/",
     "POST /api/v1/subscriptions/",
     "POST /api/v1/changes/preview/",
     "POST /api/v1/outages/preview/",
@@ -119,6 +121,7 @@ IT_WRITES = (
         "POST /api/v1/outages/",
         "POST /api/v1/outages/{id}/resolve/",
         "POST /api/v1/outages/{id}/updates/",
+        "POST /api/v1/system-reports/{id}/outage/",
         # Backstage catalog import (imports/backstage): IT staff and admins only.
         "POST /api/v1/catalog/import/",
         # Team rotations: IT staff manage teams, so their rotations too; and they set up any
@@ -198,6 +201,7 @@ def path_parameters(world: World, path: str) -> dict[str, object]:
         "escalation-policies": world.policy_id,
         "people": world.people["owner"].pk,
         "reports": world.report.pk,
+        "system-reports": world.system_report.pk,
         "subscriptions": world.subscription.pk,
         "audit": 1,
         "webhooks": world.webhook.pk,

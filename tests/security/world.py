@@ -23,8 +23,9 @@ from integrations.services import heartbeat_create
 from notifications.models import Notification
 from oncall import services as oncall_services
 from oncall.models import Rotation
-from portal.models import ProblemReport, ReportGroup
+from portal.models import ProblemReport, ReportGroup, SystemProblemReport
 from portal.services.reports import report_submit
+from portal.services.system_problems import system_problem_report
 from registry.models import (
     ContactMethod,
     Dependency,
@@ -72,6 +73,9 @@ class World:
     contact: ContactMethod
     report: ProblemReport
     report_group: ReportGroup
+    # IT's own rotation of `system`; the other owner's report that `spare_system` fails.
+    system_rotation: Rotation
+    system_report: SystemProblemReport
     webhook: WebhookEndpoint
     system_webhook: WebhookEndpoint
     webhook_delivery: Notification
@@ -197,6 +201,17 @@ def world_build(**texts: str) -> World:
         actor=reader.user, project=other_project, description=description or "broken"
     )
     report = ProblemReport.objects.get(pk=outcome.report.pk)
+    spare_system = SystemFactory(name="Printers", slug="printers")
+    dependency_add(actor=None, source_project=other_project, target_system=spare_system)
+    system_report = system_problem_report(
+        actor=other_owner.user,
+        system=spare_system,
+        project=other_project,
+        description=description or "Printing fails",
+    ).report
+    system_rotation = oncall_services.rotation_create(
+        actor=it_user, name=f"{name}IT on call" if name else "IT on call", system=system
+    )
 
     users = {
         "anonymous": None,
@@ -218,7 +233,7 @@ def world_build(**texts: str) -> World:
         project=project,
         other_project=other_project,
         system=system,
-        spare_system=SystemFactory(name="Printers", slug="printers"),
+        spare_system=spare_system,
         team=team,
         dependency=dependency,
         rotation=rotation,
@@ -232,6 +247,8 @@ def world_build(**texts: str) -> World:
         contact=contact,
         report=report,
         report_group=report.group,
+        system_rotation=system_rotation,
+        system_report=system_report,
         webhook=webhook,
         system_webhook=system_webhook,
         webhook_delivery=webhook_delivery,

@@ -31,7 +31,6 @@ from .forms import (
     SystemDependencyForm,
     SystemForm,
     add_service_error,
-    time_zone_names,
 )
 from .models import ContactMethod, Dependency, ITSystem, Person, Project
 from .selectors import (
@@ -274,7 +273,6 @@ def _profile_context(
         "form": form or ProfileForm(initial=ProfileForm.initial_for(person)),
         "contact_form": contact_form or ContactMethodForm(),
         "contact_errors": contact_errors or [],
-        "time_zones": time_zone_names(),
     }
 
 

@@ -22,12 +22,12 @@ import zoneinfo
 from collections.abc import Mapping
 
 from django.conf import settings
-from django.core.mail import BadHeaderError, get_connection
+from django.core.mail import BadHeaderError
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from steward import net
-from steward.headers import Email, header_value
+from steward.headers import Email, header_value, mail_connection
 from steward.times import is_time_zone, localize_stamps
 
 from .models import Channel, Notification
@@ -80,10 +80,7 @@ def send_email(notification: Notification) -> int:
     with timezone.override(zoneinfo.ZoneInfo(recipient_zone(notification) or "UTC")):
         text = render_to_string("notifications/email.txt", context)
         html = render_to_string("notifications/email.html", context)
-    backend = settings.STEWARD_EMAIL_BACKEND or None
-    connection = get_connection(
-        backend=backend, fail_silently=False, timeout=settings.EMAIL_TIMEOUT
-    )
+    connection = mail_connection()
     prefix = "[PAGE] " if notification.kind == Notification.Kind.PAGE else ""
     # The subject is what someone typed (an outage title, a monitor's summary, a project name):
     # `Email` folds it into one header line.

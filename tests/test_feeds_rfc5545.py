@@ -5,7 +5,7 @@ text that must fold on octets, a cancelled change."""
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.utils import timezone

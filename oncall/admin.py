@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from registry import permissions
-from registry.admin import AuditedAdmin
+from registry.admin import AuditedAdmin, TimeZonePicker
 
 from .models import (
     CalendarFeed,
@@ -40,7 +40,7 @@ class RotationScopedAdmin(AuditedAdmin):
     has_delete_permission = has_change_permission
 
 
-class RotationLayerInline(admin.TabularInline):
+class RotationLayerInline(TimeZonePicker, admin.TabularInline):
     model = RotationLayer
     extra = 0
     fields = ("order", "name", "time_zone", "start_date", "handoff_time", "length", "length_count")
@@ -95,7 +95,7 @@ class RotationLayerAdminForm(forms.ModelForm):
 
 
 @admin.register(RotationLayer)
-class RotationLayerAdmin(RotationScopedAdmin):
+class RotationLayerAdmin(TimeZonePicker, RotationScopedAdmin):
     form = RotationLayerAdminForm
     list_display = ("__str__", "rotation", "time_zone", "length", "handoff_time")
     list_select_related = ("rotation",)

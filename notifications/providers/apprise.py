@@ -26,9 +26,11 @@ def configured() -> str | None:
     return apprise_refusal()
 
 
-def push_body(notification: Notification) -> str:
+def push_body(notification: Notification, ack: str | None = None) -> str:
+    """The push's text; `ack` is the link already signed for its click URL, so that both carry
+    the same one (two signatures a second apart differ)."""
     body = notification.body or notification.subject
-    ack = ack_url_of(notification)
+    ack = ack_url_of(notification) if ack is None else ack
     if ack:
         body = f"{body}\n\nAcknowledge: {ack}"
     if notification.link:
@@ -59,13 +61,14 @@ def send(notification: Notification) -> int:
     if refusal:
         raise PermanentError(refusal)
     pusher = apprise.Apprise()
-    if not pusher.add(_with_click(notification.address, ack_url_of(notification))):
+    ack = ack_url_of(notification)
+    if not pusher.add(_with_click(notification.address, ack)):
         raise PermanentError("Apprise cannot send to this URL (unknown service or bad form).")
     title = f"[PAGE] {notification.subject}" if notification.is_urgent else notification.subject
     with apprise.LogCapture(level=logging.WARNING) as captured:
         ok = pusher.notify(
             title=title[:250],
-            body=push_body(notification),
+            body=push_body(notification, ack),
             notify_type=(
                 apprise.NotifyType.FAILURE if notification.is_urgent else apprise.NotifyType.INFO
             ),

@@ -32,7 +32,7 @@ from oncall.models import RotationLayer
 from portal.models import ProblemReport, ReportGroup
 from registry.models import ContactMethod, Person, ProjectRole
 from steward.times import BROWSER_ZONE_COOKIE, is_time_zone, zoned
-from tests.e2e_support import SmtpSink, smtp_sink  # noqa: F401  (fixture)
+from tests.e2e_support import SmtpSink, smtp, smtp_sink  # noqa: F401  (fixtures)
 from tests.factories import PersonFactory, ProjectRoleFactory
 from tests.security.test_authorization_matrix import EXPECTED, _values
 from tests.security.world import ROLES, world_build
@@ -169,15 +169,6 @@ def test_the_events_are_shown_at_the_viewers_clock(page, role):
     assert f"Times in {zone}" in html or page != "notifications:mine"
 
 
-@pytest.fixture
-def smtp(settings, smtp_sink: SmtpSink) -> SmtpSink:  # noqa: F811
-    settings.STEWARD_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = smtp_sink.port
-    settings.EMAIL_TIMEOUT = 5
-    return smtp_sink
-
-
 def _chat_texts(notification: Notification) -> dict[str, str]:
     """What each chat channel would carry of this message, as its recipient reads it."""
     local = channels.for_recipient(notification)
@@ -192,7 +183,7 @@ def _chat_texts(notification: Notification) -> dict[str, str]:
     }
 
 
-def test_every_message_is_written_in_its_recipients_zone(smtp):
+def test_every_message_is_written_in_its_recipients_zone(smtp):  # noqa: F811
     """An outage and a change, each told to owners in three zones: the email read back from a
     real SMTP server and each chat channel's text give each recipient their own clock."""
     world = _times_world()

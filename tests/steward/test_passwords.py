@@ -8,28 +8,19 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.e2e_support import SmtpSink, smtp_sink  # noqa: F401  (fixture)
+from tests.e2e_support import SmtpSink, smtp, smtp_sink  # noqa: F401  (fixtures)
 from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def smtp(settings, smtp_sink: SmtpSink) -> SmtpSink:  # noqa: F811
-    settings.STEWARD_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = smtp_sink.port
-    settings.EMAIL_TIMEOUT = 5
-    settings.SITE_URL = "https://steward.example.com"
-    return smtp_sink
 
 
 def in_site_layout(html: str) -> bool:
     return 'class="site-header"' in html and "css/steward.css" in html and "Django" not in html
 
 
-def test_a_forgotten_password_is_reset_from_the_emailed_link(client, smtp, settings):
+def test_a_forgotten_password_is_reset_from_the_emailed_link(client, smtp, settings):  # noqa: F811
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "proxy.example"]  # a host also served
+    settings.SITE_URL = "https://steward.example.com"
     person = PersonFactory(user__email="ana@example.com")
     login = client.get("/accounts/login/").content.decode()
     assert 'href="/accounts/password_reset/"' in login
@@ -70,7 +61,7 @@ def test_a_forgotten_password_is_reset_from_the_emailed_link(client, smtp, setti
     assert "does not work" in client.get(link, follow=True).content.decode()
 
 
-def test_an_unknown_address_answers_the_same_and_sends_nothing(client, smtp):
+def test_an_unknown_address_answers_the_same_and_sends_nothing(client, smtp):  # noqa: F811
     sent = client.post("/accounts/password_reset/", {"email": "nobody@example.com"})
     assert sent.status_code == 302 and sent["Location"] == "/accounts/password_reset/done/"
     assert smtp.messages == []

@@ -95,7 +95,7 @@ def test_the_preview_shows_owners_their_own_clock_not_the_viewers(graph, it_clie
     )
 
     text = " ".join(re.sub(r"<[^>]+>", " ", fragment.content.decode()).split())
-    assert "Pia Owner (Mon 13:00 America/Los_Angeles" in text
+    assert "Pia Owner ( Mon 13:00 America/Los_Angeles" in text
     assert "22:00 America/Los_Angeles" not in text
 
 

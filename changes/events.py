@@ -6,7 +6,7 @@ notifications contract in the transaction that writes the event."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -45,10 +45,6 @@ def refused(noun: str, state_label: str, verb: str) -> Conflict:
 
 def absolute(path: str) -> str:
     return f"{settings.SITE_URL}{path}"
-
-
-def utc_text(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def systems_clean(systems: Iterable[ITSystem] | None) -> list[ITSystem]:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from registry.models import ITSystem, Project
 from registry.permissions import can_edit_project
 from registry.services import audited_change, save_validated
+from steward.times import utc_stamp
 from webhooks.services import webhooks_emit
 
 from . import events
@@ -76,7 +77,7 @@ def _change_summary(change: Change) -> str:
     systems = ", ".join(s.name for s in change.systems.all())
     lines = [
         f"{change.title} ({change.get_type_display()} change, {change.get_risk_display()} risk)",
-        f"Window: {events.utc_text(change.planned_start_at)} – {events.utc_text(change.planned_end_at)}",
+        f"Window: {utc_stamp(change.planned_start_at)} – {utc_stamp(change.planned_end_at)}",
         f"Systems: {systems}",
     ]
     if change.description:
@@ -180,7 +181,7 @@ def _notify_moved(change: Change, *, old_window: tuple[datetime, datetime], now:
     after = set(events.snapshot_project_ids(change))
     event = events.change_event(change)
     topic = f"change.moved{_revision_suffix(change)}"
-    was = f"Was: {events.utc_text(old_window[0])} – {events.utc_text(old_window[1])}"
+    was = f"Was: {utc_stamp(old_window[0])} – {utc_stamp(old_window[1])}"
     summary = _change_summary(change)
     link = _respond_link(change)
     groups = (

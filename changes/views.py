@@ -26,14 +26,12 @@ from .web import (
     domain_errors_to_form,
     event_or_404,
     impact_preview_response,
-    in_time_zone,
     require_it_staff,
     wants_impact_preview,
 )
 
 
 @login_required
-@in_time_zone
 def change_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state not in Change.State.values:
@@ -47,7 +45,6 @@ def change_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@in_time_zone
 @require_http_methods(["GET", "POST"])
 def change_create(request: HttpRequest) -> HttpResponse:
     """GET with the form's fields from htmx renders only the impact preview."""
@@ -67,7 +64,6 @@ def change_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@in_time_zone
 @require_http_methods(["GET", "POST"])
 def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
     require_it_staff(request)
@@ -90,7 +86,6 @@ def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@in_time_zone
 def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     change = event_or_404(selectors.change_for_page, pk)
     person = getattr(request.user, "person", None)
@@ -139,7 +134,6 @@ def change_transition(request: HttpRequest, pk: int, action: str) -> HttpRespons
 
 
 @login_required
-@in_time_zone
 @require_http_methods(["GET", "POST"])
 def change_respond(request: HttpRequest, pk: int) -> HttpResponse:
     """The page the notice's link opens: a touched project's people answer fine or concern."""

@@ -1,12 +1,10 @@
 """What the pages of IT events share: a change here, an outage or a project incident in
-`incidents`. Datetimes are read and shown in the signed-in person's own time zone; a service's
+`incidents`. Datetimes are read and shown in the viewer's zone (`steward.times`); a service's
 domain errors land on the form; the live impact preview is one htmx fragment."""
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
@@ -22,32 +20,6 @@ from steward.errors import Conflict
 from . import selectors
 
 DELIVERY_LOG = "notifications/_delivery_log.html"
-
-
-def _time_zone(request: HttpRequest) -> zoneinfo.ZoneInfo:
-    person = getattr(request.user, "person", None)
-    try:
-        return zoneinfo.ZoneInfo(person.time_zone if person else "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-@contextmanager
-def in_users_time_zone(request: HttpRequest):
-    with timezone.override(_time_zone(request)):
-        yield
-
-
-def in_time_zone(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Forms read and templates show datetimes in the signed-in person's time zone."""
-
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        with in_users_time_zone(request):
-            return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
 
 
 def require_it_staff(request: HttpRequest) -> None:

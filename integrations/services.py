@@ -35,6 +35,7 @@ from notifications.selectors import pages_for_event
 from registry.models import ITSystem
 from registry.permissions import is_it_staff
 from steward.errors import Conflict
+from steward.times import utc_stamp
 
 from .models import Heartbeat, InboundEvent
 from .payloads import AlertEvent, AlertGroup, RejectedAlert, worst_severity
@@ -449,7 +450,7 @@ def _overdue(now: datetime, limit: int = 500) -> list[Heartbeat]:
 def _heartbeat_down(heartbeat: Heartbeat, *, now: datetime) -> bool:
     deadline = heartbeat_deadline(heartbeat)
     last = (
-        f"last ping {heartbeat.last_ping_at:%Y-%m-%d %H:%M} UTC"
+        f"last ping {utc_stamp(heartbeat.last_ping_at)}"
         if heartbeat.last_ping_at
         else "no ping yet"
     )

@@ -11,21 +11,24 @@ emails a `Message-ID` derived from it, the same on every attempt.
 from __future__ import annotations
 
 import base64
+import copy
 import email.utils
 import hashlib
 import hmac
 import json
 import smtplib
 import time
+import zoneinfo
 from collections.abc import Mapping
 
 from django.conf import settings
-from django.core.mail import BadHeaderError, get_connection
+from django.core.mail import BadHeaderError
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from steward import net
-from steward.headers import Email, header_value
+from steward.headers import Email, header_value, mail_connection
+from steward.times import is_time_zone, localize_stamps
 
 from .models import Channel, Notification
 
@@ -74,12 +77,10 @@ def ack_url_of(notification: Notification) -> str:
 
 def send_email(notification: Notification) -> int:
     context = {"n": notification, "ack_url": ack_url_of(notification)}
-    text = render_to_string("notifications/email.txt", context)
-    html = render_to_string("notifications/email.html", context)
-    backend = settings.STEWARD_EMAIL_BACKEND or None
-    connection = get_connection(
-        backend=backend, fail_silently=False, timeout=settings.EMAIL_TIMEOUT
-    )
+    with timezone.override(zoneinfo.ZoneInfo(recipient_zone(notification) or "UTC")):
+        text = render_to_string("notifications/email.txt", context)
+        html = render_to_string("notifications/email.html", context)
+    connection = mail_connection()
     prefix = "[PAGE] " if notification.kind == Notification.Kind.PAGE else ""
     # The subject is what someone typed (an outage title, a monitor's summary, a project name):
     # `Email` folds it into one header line.
@@ -299,9 +300,31 @@ def post_endpoint(notification: Notification) -> int:
     return _post(notification.address, body, msg_id, headers)
 
 
+def recipient_zone(notification: Notification) -> str | None:
+    """The recipient's zone: read with the claim (`sending.notifications_claim`), else from
+    the person; None for a subscriber, who has no zone (their messages keep UTC, named)."""
+    if hasattr(notification, "recipient_zone"):
+        zone = notification.recipient_zone
+    else:
+        zone = notification.recipient.time_zone if notification.recipient_id else None
+    return zone if is_time_zone(zone) else None
+
+
+def for_recipient(notification: Notification) -> Notification:
+    """The message as its recipient reads it: its times (`steward.times.utc_stamp`) written in
+    the recipient's zone, in a copy, so the stored row keeps the text it was written with."""
+    zone = recipient_zone(notification)
+    local = copy.copy(notification)
+    local.subject = localize_stamps(notification.subject, zone)
+    local.body = localize_stamps(notification.body, zone)
+    local.recipient_zone = zone
+    return local
+
+
 def deliver(notification: Notification) -> int:
-    if notification.webhook_endpoint_id:
+    if notification.webhook_endpoint_id:  # a signed document for a program: sent as written
         return post_endpoint(notification)
+    notification = for_recipient(notification)
     channel = notification.channel
     if channel == Channel.EMAIL:
         return send_email(notification)

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 
-from registry.admin import AuditedAdmin
+from registry.admin import AuditedAdmin, TimeZonePicker
 
 from .models import (
     CalendarFeed,
@@ -52,7 +52,7 @@ class RotationScopedAdmin(AuditedAdmin):
         super().save_model(request, obj, form, change)
 
 
-class RotationLayerInline(admin.TabularInline):
+class RotationLayerInline(TimeZonePicker, admin.TabularInline):
     model = RotationLayer
     extra = 0
     fields = ("order", "name", "time_zone", "start_date", "handoff_time", "length", "length_count")
@@ -107,7 +107,7 @@ class RotationLayerAdminForm(forms.ModelForm):
 
 
 @admin.register(RotationLayer)
-class RotationLayerAdmin(RotationScopedAdmin):
+class RotationLayerAdmin(TimeZonePicker, RotationScopedAdmin):
     form = RotationLayerAdminForm
     list_display = ("__str__", "rotation", "time_zone", "length", "handoff_time")
     list_select_related = ("rotation",)

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from registry.models import Person, Project, ProjectRole
-from registry.validators import validate_time_zone
+from steward.times import is_time_zone, viewer_zone_name
 from steward.web import render_page_or_fragment
 
 from . import services
@@ -49,15 +49,9 @@ SCHEDULE_DAYS = 14
 
 
 def _viewer_zone(request: HttpRequest) -> str:
+    """The zone the page asks for (`?tz=`), else the viewer's (`steward.times`)."""
     wanted = request.GET.get("tz", "")
-    if wanted:
-        try:
-            validate_time_zone(wanted)
-            return wanted
-        except ValidationError:
-            pass
-    person = getattr(request.user, "person", None)
-    return person.time_zone if person is not None else "UTC"
+    return wanted if is_time_zone(wanted) else viewer_zone_name(request)
 
 
 def _project(slug: str, at: datetime) -> Project:
@@ -267,9 +261,11 @@ def _render(
     request: HttpRequest, project: Project, *, status: int = 200, **kwargs: Any
 ) -> HttpResponse:
     context = _schedule_context(request, project, **kwargs)
-    return render_page_or_fragment(
-        request, "oncall/schedule.html", "oncall/_schedule.html", context, status=status
-    )
+    # The page's times follow the zone it shows (`?tz=`, else the viewer's).
+    with timezone.override(zone(context["tz_name"])):
+        return render_page_or_fragment(
+            request, "oncall/schedule.html", "oncall/_schedule.html", context, status=status
+        )
 
 
 @login_required

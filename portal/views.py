@@ -32,7 +32,6 @@ from changes import services as change_services
 from changes.forms import ReleaseForm
 from changes.models import Release
 from changes.selectors import PAGE_RELEASES, releases_of
-from changes.web import in_time_zone, in_users_time_zone
 from incidents.models import Subscription
 from incidents.selectors import subscriptions_of
 from incidents.services import subscriptions
@@ -144,7 +143,6 @@ def _project_context(
 
 
 @login_required
-@in_time_zone
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_or_404(slug)
     return render(request, "registry/project.html", _project_context(request, project))
@@ -224,9 +222,9 @@ def project_dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _time_zone_name(request: HttpRequest) -> str:
-    """The zone the release form reads times in (`changes.web.in_users_time_zone`)."""
-    with in_users_time_zone(request):
-        return timezone.get_current_timezone_name()
+    """The zone the release form reads times in: the viewer's, which
+    `steward.times.ViewerTimeZoneMiddleware` made current."""
+    return timezone.get_current_timezone_name()
 
 
 @login_required
@@ -237,9 +235,7 @@ def project_release_add(request: HttpRequest, slug: str) -> HttpResponse:
     if not permissions.can_edit_project(request.user, project):
         raise PermissionDenied("Only the project's owners and maintainers record its releases.")
     form = ReleaseForm(request.POST, time_zone=_time_zone_name(request))
-    with in_users_time_zone(request):
-        valid = form.is_valid()
-    if valid:
+    if form.is_valid():
         try:
             change_services.release_record(
                 actor=request.user, project=project, via=Release.Via.PAGE, **form.cleaned_data
@@ -295,7 +291,6 @@ def _known_issue(project: Project, outcome: reports.ReportOutcome) -> OpenItem |
 
 
 @login_required
-@in_time_zone
 @require_http_methods(["GET", "POST"])
 def report_create(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project(slug)

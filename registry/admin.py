@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from . import permissions
+from .forms import TimeZoneField
 from .models import (
     AuditEntry,
     ContactMethod,
@@ -27,6 +28,16 @@ from .models import (
 from .selectors import dependency_cycle
 from .services import audit_record, audit_snapshot, cycle_message, name_lookalikes_flag
 from .validators import validate_contact_address
+
+
+class TimeZonePicker:
+    """An admin whose `time_zone` column is the site's picker (`TimeZoneField`): IANA names,
+    searchable, each with its offset."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":
+            return TimeZoneField(required=not db_field.blank, initial=db_field.default)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -90,7 +101,7 @@ class ContactMethodInline(admin.TabularInline):
 
 
 @admin.register(Person)
-class PersonAdmin(AuditedAdmin):
+class PersonAdmin(TimeZonePicker, AuditedAdmin):
     list_display = ("display_name", "email", "time_zone")
     search_fields = ("display_name", "email", "user__username")
     inlines = [ContactMethodInline]

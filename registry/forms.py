@@ -7,12 +7,14 @@ message beside its field, or at the top of the form when the form has no such fi
 from __future__ import annotations
 
 import re
-import zoneinfo
-from functools import cache
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
+
+from steward.times import offset_text, time_zone_names
 
 from .models import ContactMethod, Dependency, ITSystem, Person, Project, ProjectRole, Team
 from .selectors import looks_like_url
@@ -226,9 +228,35 @@ class SystemForm(SlugFromNameMixin, forms.Form):
 # --- the signed-in person -----------------------------------------------------------------------
 
 
-@cache
-def time_zone_names() -> list[str]:
-    return sorted(zoneinfo.available_timezones())
+def time_zone_choices() -> list[tuple[str, str]]:
+    """The picker's options: every IANA name with its offset now, ``("Asia/Kolkata",
+    "UTC+05:30")``, so that a browser's datalist can be searched by either."""
+    now = timezone.now()
+    return [(name, offset_text(name, now)) for name in sorted(time_zone_names())]
+
+
+class TimeZoneInput(forms.TextInput):
+    """A text box with its own <datalist> of IANA names and their offsets: the browser offers
+    and filters them as one types, with or without JavaScript, and a name can still be pasted."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        list_id = f"{(attrs or {}).get('id') or name}-zones"
+        attrs = {**(attrs or {}), "list": list_id, "autocomplete": "off"}
+        options = format_html_join("", '<option value="{}">{}</option>', time_zone_choices())
+        box = super().render(name, value, attrs, renderer)
+        return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
+
+
+class TimeZoneField(forms.CharField):
+    """A time zone: an IANA name only (`validate_time_zone`), picked from a searchable list."""
+
+    widget = TimeZoneInput
+    default_validators = [validate_time_zone]
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("help_text", "An IANA name such as Europe/Paris or America/New_York.")
+        super().__init__(**kwargs)
 
 
 _INTERVAL = re.compile(r"^(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})$")
@@ -264,12 +292,7 @@ def format_day_hours(intervals: list[list[str]]) -> str:
 class ProfileForm(forms.Form):
     display_name = forms.CharField(max_length=200)
     email = forms.EmailField(required=False)
-    time_zone = forms.CharField(
-        max_length=64,
-        # The page renders the <datalist id="time-zones"> of `time_zone_names()`.
-        widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
-        help_text="An IANA name such as Europe/Paris or America/New_York.",
-    )
+    time_zone = TimeZoneField()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -288,11 +311,6 @@ class ProfileForm(forms.Form):
     @property
     def main_fields(self) -> list[forms.BoundField]:
         return [self["display_name"], self["email"], self["time_zone"]]
-
-    def clean_time_zone(self) -> str:
-        value = self.cleaned_data["time_zone"].strip()
-        validate_time_zone(value)
-        return value
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -32,7 +32,6 @@ from .forms import (
     SystemDependencyForm,
     SystemForm,
     add_service_error,
-    time_zone_names,
 )
 from .models import ContactMethod, Dependency, ITSystem, Person, Project
 from .selectors import (
@@ -283,7 +282,6 @@ def _profile_context(
         "form": form or ProfileForm(initial=ProfileForm.initial_for(person)),
         "contact_form": contact_form or ContactMethodForm(),
         "contact_errors": contact_errors or [],
-        "time_zones": time_zone_names(),
     }
 
 
@@ -304,9 +302,7 @@ def person_add(request: HttpRequest) -> HttpResponse:
                 request, f"{person} is added; they sign in with {person.email}. Add another?"
             )
             return redirect("registry:person_add")
-    return render(
-        request, "registry/person_form.html", {"form": form, "time_zones": time_zone_names()}
-    )
+    return render(request, "registry/person_form.html", {"form": form})
 
 
 @login_required

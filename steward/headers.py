@@ -16,7 +16,8 @@ import re
 from email.header import Header
 from urllib.parse import quote
 
-from django.core.mail import EmailMultiAlternatives
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.http import content_disposition_header
 
 # Control characters (CR, LF, NUL, TAB, …), DEL, C1 controls (NEL U+0085 among them), and the
@@ -70,3 +71,13 @@ class Email(EmailMultiAlternatives):
             message, "Subject", Header(subject, charset, header_name="Subject")
         )
         return message
+
+
+def mail_connection():
+    """The connection every email Steward sends goes through: STEWARD_EMAIL_BACKEND when set
+    (notifications over SMTP while Django's own mail goes elsewhere), else EMAIL_BACKEND."""
+    return get_connection(
+        backend=settings.STEWARD_EMAIL_BACKEND or None,
+        fail_silently=False,
+        timeout=settings.EMAIL_TIMEOUT,
+    )

@@ -1,17 +1,29 @@
-"""Which instants Steward can store and show.
+"""Which instants Steward can store and show, in which time zones, and how it writes them.
 
 Python's datetime holds the years 1 to 9999, and PostgreSQL more: a time near either end is
 stored, and then every page that shows it in a time zone on the other side of UTC fails
 (9999-12-31 23:00 UTC is already the year 10000 in Kiritimati). Times from outside, typed or sent,
 must fall a day inside both ends; the JSON reader, the forms and the monitors' receivers check
 with `instant_problem`.
+
+Every time Steward shows is written by `zoned`, in one zone and with that zone named (an
+abbreviation such as IST is Dublin's summer and India's year round): pages through the template
+filters of `steward.timetags`, messages through `localize_stamps`. A message is written once for
+all its recipients, so its times are stored as UTC stamps (`utc_stamp`) and each recipient's
+channel rewrites them into the recipient's zone when it sends.
 """
 
 from __future__ import annotations
 
+import re
+import zoneinfo
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import cache
 
 from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.utils import dateformat, timezone
 
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
@@ -58,3 +70,93 @@ class BoundedDateField(forms.DateField):
                 code="out_of_range",
             )
         return result
+
+
+# Files under the zoneinfo folder that are not zones of the IANA database: the host's own zone,
+# the POSIX rule template, a placeholder, and the copies with or without leap seconds.
+NOT_ZONES = frozenset({"Factory", "localtime", "posixrules"})
+NOT_ZONE_FOLDERS = ("posix/", "right/")
+
+
+@cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA time zone names Steward accepts, from `zoneinfo` (the system's database or the
+    tzdata package) without the files that are not zones."""
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in NOT_ZONES and not name.startswith(NOT_ZONE_FOLDERS)
+    )
+
+
+def is_time_zone(name: object) -> bool:
+    return isinstance(name, str) and name in time_zone_names()
+
+
+EVENT_FORMAT = "D j M Y, H:i"  # an event: the day it happened, in the viewer's zone
+LOCAL_FORMAT = "D H:i"  # a person's clock now: what day and time it is where they are
+
+
+def zoned(at: datetime, zone_name: str, fmt: str = EVENT_FORMAT) -> str:
+    """`at` in the zone, written with Django's date format `fmt`, then the zone's name."""
+    return f"{dateformat.format(at.astimezone(zoneinfo.ZoneInfo(zone_name)), fmt)} {zone_name}"
+
+
+def utc_stamp(at: datetime) -> str:
+    """A time in a message's stored text: `localize_stamps` rewrites it for each recipient."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_UTC_STAMP = re.compile(r"\b(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}) UTC\b")
+
+
+def localize_stamps(text: str, zone_name: str | None) -> str:
+    """A message's text with each `utc_stamp` written in the recipient's zone (unchanged for a
+    recipient without one, such as an anonymous subscriber: the stamps already name UTC)."""
+    if not text or not is_time_zone(zone_name) or zone_name == "UTC":
+        return text
+
+    def local(match: re.Match) -> str:
+        year, month, day, hour, minute = (int(part) for part in match.groups())
+        try:
+            at = datetime(year, month, day, hour, minute, tzinfo=UTC)
+            return zoned(at, zone_name)
+        except (ValueError, OverflowError):  # not a time after all, or one no zone can show
+            return match.group(0)
+
+    return _UTC_STAMP.sub(local, text)
+
+
+def offset_text(zone_name: str, at: datetime | None = None) -> str:
+    """The zone's offset from UTC at `at` (now by default): ``UTC+05:30``, ``UTC−08:00``."""
+    offset = (at or timezone.now()).astimezone(zoneinfo.ZoneInfo(zone_name)).utcoffset()
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "\u2212"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+BROWSER_ZONE_COOKIE = "steward_tz"
+
+
+def viewer_zone_name(request: HttpRequest) -> str:
+    """Whose clock a page's event times follow: the signed-in person's zone, else the one the
+    browser reported (`static/js/time-zone.js`), else UTC. The cookie is typed by the browser,
+    so only an IANA name is taken from it."""
+    person = getattr(getattr(request, "user", None), "person", None)
+    if person is not None and is_time_zone(person.time_zone):
+        return person.time_zone
+    browser = request.COOKIES.get(BROWSER_ZONE_COOKIE)
+    return browser if is_time_zone(browser) else "UTC"
+
+
+class ViewerTimeZoneMiddleware:
+    """Activates the viewer's zone for the request: forms read typed times in it and pages show
+    event times in it (`request.time_zone` names it)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.time_zone = viewer_zone_name(request)
+        with timezone.override(zoneinfo.ZoneInfo(request.time_zone)):
+            return self.get_response(request)

@@ -10,6 +10,7 @@ from oncall import urls as oncall_urls
 from portal import urls as portal_urls
 from registry import urls as registry_urls
 
+from . import passwords
 from .health import healthz
 from .login_throttle import ThrottledLoginView
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Sign-in counts failures and answers 429 past the limit; the rest is Django's auth views.
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    # Password reset mails through Steward's mail path; the other password pages are Django's.
+    *passwords.urlpatterns,
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("steward.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

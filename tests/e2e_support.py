@@ -247,6 +247,16 @@ def smtp_sink() -> Iterator[SmtpSink]:
     sink.down()
 
 
+@pytest.fixture
+def smtp(settings, smtp_sink: SmtpSink) -> SmtpSink:
+    """Every email Steward sends (`steward.headers.mail_connection`) goes to `smtp_sink`."""
+    settings.STEWARD_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = smtp_sink.port
+    settings.EMAIL_TIMEOUT = 5
+    return smtp_sink
+
+
 # --- Celery worker ----------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ it (the first posted update, or the resolution if nothing was said before). That
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +31,7 @@ from registry.models import AuditEntry, Project, ProjectRole
 from registry.permissions import EDITING_ROLES, can_edit_project, is_it_staff
 from registry.services import audit_record, audit_snapshot
 from steward.errors import Conflict
+from steward.times import utc_stamp
 
 from ..models import Incident, IncidentUpdate, Outage
 from .subscriptions import subscribers_notify
@@ -105,15 +106,11 @@ def _lock(incident: Incident) -> Incident:
     return incident
 
 
-def _when(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _summary(incident: Incident, title: str) -> str:
     return (
         f"{incident.project.name}: {title}\n"
         f"Impact: {incident.get_impact_display()} · Status: {incident.get_status_display()}\n"
-        f"Since: {_when(incident.started_at)}"
+        f"Since: {utc_stamp(incident.started_at)}"
     )
 
 

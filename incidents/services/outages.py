@@ -23,6 +23,7 @@ from notifications.events import Event
 from notifications.models import Notification, Page
 from registry.models import ITSystem, Project
 from steward.errors import Conflict
+from steward.times import utc_stamp
 from webhooks.models import WebhookEndpoint
 from webhooks.services import iso, webhooks_emit
 
@@ -35,7 +36,7 @@ def _outage_summary(outage: Outage) -> str:
     systems = ", ".join(s.name for s in outage.systems.all())
     lines = [
         f"{outage.title} ({outage.get_severity_display()}, {outage.get_status_display()})",
-        f"Since: {events.utc_text(outage.started_at)}",
+        f"Since: {utc_stamp(outage.started_at)}",
         f"Systems: {systems}",
     ]
     if outage.description:

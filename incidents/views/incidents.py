@@ -26,7 +26,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from changes.models import Change, Release
-from changes.web import domain_errors_to_form, in_time_zone
+from changes.web import domain_errors_to_form
 from registry.models import ITSystem, Project
 from registry.permissions import is_it_staff
 from steward.errors import Conflict
@@ -104,14 +104,12 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
 
 
 @status_visible
-@in_time_zone
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident(pk)
     return render(request, "portal/incident_detail.html", _detail_context(request, incident))
 
 
 @login_required
-@in_time_zone
 @require_http_methods(["GET", "POST"])
 def incident_open(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
@@ -139,7 +137,6 @@ def incident_open(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@in_time_zone
 @require_POST
 def incident_update(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident(pk)
@@ -188,7 +185,6 @@ def incident_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@in_time_zone
 @require_POST
 def incident_cause(request: HttpRequest, pk: int) -> HttpResponse:
     """Name a suspect as the cause (or clear it). From htmx, answers the refreshed suspects."""
@@ -229,7 +225,6 @@ def incident_cause(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @status_visible
-@in_time_zone
 def status_index(request: HttpRequest) -> HttpResponse:
     projects = Project.objects.exclude(support_tier="retired").order_by("name")
     page = Paginator(projects, STATUS_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -245,7 +240,6 @@ def status_index(request: HttpRequest) -> HttpResponse:
 
 
 @status_visible
-@in_time_zone
 def status_project(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
     status = project_status(project, public=not request.user.is_authenticated)
@@ -339,7 +333,6 @@ def _chart(insights) -> dict[str, Any]:
 
 
 @login_required
-@in_time_zone
 def insights_project(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_object_or_404(Project, slug=slug)
     if not services.may_run_incidents(request.user, project):
@@ -348,7 +341,6 @@ def insights_project(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@in_time_zone
 def insights_system(request: HttpRequest, slug: str) -> HttpResponse:
     system = get_object_or_404(ITSystem, slug=slug)
     if not is_it_staff(request.user):

@@ -18,7 +18,6 @@ from changes.web import (
     domain_errors_to_form,
     event_or_404,
     impact_preview_response,
-    in_time_zone,
     require_it_staff,
     wants_impact_preview,
 )
@@ -31,7 +30,6 @@ from ..services import outages as services
 
 
 @login_required
-@in_time_zone
 def outage_list(request: HttpRequest) -> HttpResponse:
     open_only = request.GET.get("open") == "1"
     outages = selectors.outages_for_list(open_only=open_only)[:200]
@@ -41,7 +39,6 @@ def outage_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@in_time_zone
 @require_http_methods(["GET", "POST"])
 def outage_open(request: HttpRequest) -> HttpResponse:
     require_it_staff(request)
@@ -60,7 +57,6 @@ def outage_open(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@in_time_zone
 def outage_detail(request: HttpRequest, pk: int) -> HttpResponse:
     outage = event_or_404(selectors.outage_for_page, pk)
     form = (
@@ -76,7 +72,6 @@ def outage_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-@in_time_zone
 @require_POST
 def outage_update(request: HttpRequest, pk: int) -> HttpResponse:
     outage = event_or_404(selectors.outage_for_page, pk)

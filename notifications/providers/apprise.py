@@ -26,10 +26,11 @@ def configured() -> str | None:
     return apprise_refusal()
 
 
-def push_body(notification: Notification, ack: str) -> str:
-    """The text of a push: the message, its acknowledge link (`ack`, the one the tap opens too:
-    one link, signed once) and its link."""
+def push_body(notification: Notification, ack: str | None = None) -> str:
+    """The push's text; `ack` is the link already signed for its click URL, so that both carry
+    the same one (two signatures a second apart differ)."""
     body = notification.body or notification.subject
+    ack = ack_url_of(notification) if ack is None else ack
     if ack:
         body = f"{body}\n\nAcknowledge: {ack}"
     if notification.link:
@@ -59,8 +60,8 @@ def send(notification: Notification) -> int:
     refusal = apprise_destination_refusal(notification.address)
     if refusal:
         raise PermanentError(refusal)
-    ack = ack_url_of(notification)
     pusher = apprise.Apprise()
+    ack = ack_url_of(notification)
     if not pusher.add(_with_click(notification.address, ack)):
         raise PermanentError("Apprise cannot send to this URL (unknown service or bad form).")
     title = f"[PAGE] {notification.subject}" if notification.is_urgent else notification.subject

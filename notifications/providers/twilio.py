@@ -26,7 +26,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from registry.deliverability import twilio_refusal
 
-from ..channels import PermanentError, TransientError, ack_url_of
+from ..channels import PermanentError, TransientError, ack_url_of, for_recipient
 from ..models import Notification, Page
 
 
@@ -175,7 +175,9 @@ def place_call(notification: Notification) -> int:
 
 
 def voice_twiml(notification: Notification, *, prompt_again: bool = False) -> str:
-    """Read the summary and gather one digit; 1 acknowledges (the gather callback)."""
+    """Read the summary, its times on the recipient's clock, and gather one digit; 1
+    acknowledges (the gather callback)."""
+    notification = for_recipient(notification)
     response = VoiceResponse()
     if notification.page_id is None:  # a notice: read it, nothing to acknowledge
         response.say(f"This is Steward. {notification.subject[:300]}.")

@@ -117,12 +117,14 @@ def _claim_sql() -> tuple[str, tuple[_Part, ...]]:
             _Part(field("webhook_endpoint").related_model, "w"),
         )
     c, p, pr, w = _claim_parts
+    person_table = Notification._meta.get_field("recipient").related_model._meta.db_table
     # Table and column names from the models' metadata; every value is a parameter.
     sql = (
         "SET LOCAL synchronous_commit = off; "  # noqa: S608  # nosec B608: names from model metadata
         f"WITH c AS ({_CLAIM_UPDATE}) "
-        f"SELECT {c.select()}, {p.select()}, {pr.select()}, {w.select()} FROM c "
+        f"SELECT {c.select()}, {p.select()}, {pr.select()}, {w.select()}, r.time_zone FROM c "
         f"LEFT JOIN {p.model._meta.db_table} p ON p.id = c.page_id "
+        f"LEFT JOIN {person_table} r ON r.id = c.recipient_id "
         f"LEFT JOIN {pr.model._meta.db_table} pr ON pr.id = c.project_id "
         f"LEFT JOIN {w.model._meta.db_table} w ON w.id = c.webhook_endpoint_id "
         "ORDER BY c.id"
@@ -134,7 +136,8 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
     """Take rows for sending with ONE conditional UPDATE: only a due pending row, or a sending
     row whose lease expired (its worker died), moves to `sending` with a fresh lease. Two workers
     racing for a row: exactly one gets it. Returns the rows this call took, in id order, with
-    what sending needs (page, project, event type, outgoing webhook) in the same statement."""
+    what sending needs (page, project, event type, outgoing webhook, the recipient's time zone)
+    in the same statement."""
     sql, parts = _claim_sql()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -158,6 +161,8 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
             if getattr(notification, f"{field}_id") is not None:
                 setattr(notification, field, part.build(values[at : at + len(part.fields)]))
             at += len(part.fields)
+        # Their zone is what the message's times are written in (`channels.for_recipient`).
+        notification.recipient_zone = values[-1]
         if notification.event_type_id:
             notification.event_type = ContentType.objects.get_for_id(notification.event_type_id)
         claimed.append(notification)

@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages show and forms read times in the viewer's zone (theirs, else their browser's).
+    "steward.times.ViewerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -103,6 +105,8 @@ TEMPLATES = [
                 "registry.context_processors.roles",
                 "notifications.context_processors.delivery_health",
             ],
+            # Every time on a page is written by these filters (`when`, `their_time`, `in_zone`).
+            "builtins": ["steward.timetags"],
         },
     },
 ]

@@ -95,8 +95,8 @@ def test_the_preview_shows_owners_their_own_clock_not_the_viewers(graph, it_clie
     )
 
     text = " ".join(re.sub(r"<[^>]+>", " ", fragment.content.decode()).split())
-    assert "Pia Owner (13:00" in text
-    assert "Pia Owner (22:00" not in text
+    assert "Pia Owner ( Mon 13:00 America/Los_Angeles" in text
+    assert "22:00 America/Los_Angeles" not in text
 
 
 def test_transition_buttons_move_the_change_and_a_refused_one_says_why(graph, it_client, it_user):

@@ -228,7 +228,10 @@ def test_profile_saves_time_zone_and_parses_working_hours(reader):
     }
     page = client_for(reader).get("/me/").content.decode()
     assert 'value="09:00-12:00, 13:00-17:30"' in page
-    assert '<datalist id="time-zones">' in page and '<option value="Asia/Tokyo">' in page
+    assert 'list="id_time_zone-zones"' in page and '<datalist id="id_time_zone-zones">' in page
+    assert '<option value="Asia/Tokyo">UTC+09:00</option>' in page
+    assert '<option value="Asia/Kolkata">UTC+05:30</option>' in page
+    assert 'value="localtime"' not in page and 'value="Factory"' not in page
 
 
 def test_invalid_time_zone_is_inline_and_saves_nothing(reader):

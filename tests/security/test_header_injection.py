@@ -26,7 +26,7 @@ from notifications.models import Channel, Notification
 from notifications.services.sending import notification_send
 from registry.models import ContactMethod, Dependency, ProjectRole
 from steward.headers import MAX_HEADER_CHARS, content_disposition, header_value
-from tests.e2e_support import SmtpSink, smtp_sink  # noqa: F401
+from tests.e2e_support import SmtpSink, smtp, smtp_sink  # noqa: F401
 from tests.factories import (
     ContactMethodFactory,
     DependencyFactory,
@@ -61,15 +61,6 @@ def storable(value: str, limit: int) -> str:
     """What a text column can hold: NUL is refused by PostgreSQL (the monitors' receivers keep
     it as U+FFFD), and each column has its length."""
     return value.replace("\x00", "\ufffd")[:limit]
-
-
-@pytest.fixture
-def smtp(settings, smtp_sink: SmtpSink) -> SmtpSink:  # noqa: F811
-    settings.STEWARD_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = smtp_sink.port
-    settings.EMAIL_TIMEOUT = 5
-    return smtp_sink
 
 
 # --- the sites: each turns the value into emails, and returns the subjects it meant to send ------
@@ -154,7 +145,7 @@ EMAIL_SITES: dict[str, Callable[[str], list[str]]] = {
 
 @pytest.mark.parametrize("value", NASTY.values(), ids=NASTY.keys())
 @pytest.mark.parametrize("site", EMAIL_SITES.values(), ids=EMAIL_SITES.keys())
-def test_user_text_in_an_email_header_arrives_as_one_folded_line(smtp, site, value):
+def test_user_text_in_an_email_header_arrives_as_one_folded_line(smtp, site, value):  # noqa: F811
     meant = site(value)
 
     assert meant, "the site sent nothing"

@@ -20,8 +20,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
-from registry.forms import time_zone_names
 from registry.models import Person, Project, Team
+from steward.times import time_zone_names
 from steward.web import render_page_or_fragment, wants_fragment
 
 from . import services

@@ -49,7 +49,7 @@ def _public_outage_summary(outage: Outage) -> str:
     wording, never IT's title, systems or description."""
     return (
         f"{outage.public_title} ({outage.get_status_display()})\n"
-        f"Since: {events.utc_text(outage.started_at)}"
+        f"Since: {utc_stamp(outage.started_at)}"
     )
 
 

@@ -11,7 +11,7 @@ Rate limits are counted in PostgreSQL over the `ProblemReport` rows themselves (
 reporter and reporter_address): the rows are the record of what was accepted, so there is no
 second store to drift out of step, a refused report writes nothing at all, and a transaction-level
 advisory lock per reporter and per address makes the count exact when one person fires many
-requests at once (see `_rate_limit_check`).
+requests at once (see `rate_limit_check`).
 """
 
 from __future__ import annotations

@@ -19,11 +19,11 @@ import re
 import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
 
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
@@ -113,18 +113,24 @@ _UTC_STAMP = re.compile(r"\b(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}) UTC\b")
 def localize_stamps(text: str, zone_name: str | None) -> str:
     """A message's text with each `utc_stamp` written in the recipient's zone (unchanged for a
     recipient without one, such as an anonymous subscriber: the stamps already name UTC)."""
-    if not text or not is_time_zone(zone_name) or zone_name == "UTC":
+    if not text or "UTC" not in text or not is_time_zone(zone_name) or zone_name == "UTC":
         return text
+    language = translation.get_language()
+    return _UTC_STAMP.sub(lambda match: _stamp_in_zone(match.group(0), zone_name, language), text)
 
-    def local(match: re.Match) -> str:
-        year, month, day, hour, minute = (int(part) for part in match.groups())
-        try:
-            at = datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+@lru_cache(maxsize=4096)
+def _stamp_in_zone(stamp: str, zone_name: str, language: str | None) -> str:
+    """One `utc_stamp` in a zone. Cached: a fan-out writes the same few stamps (an outage's
+    start) into thousands of messages, and formatting one cost as much as sending it."""
+    match = _UTC_STAMP.fullmatch(stamp)
+    year, month, day, hour, minute = (int(part) for part in match.groups())
+    try:
+        at = datetime(year, month, day, hour, minute, tzinfo=UTC)
+        with translation.override(language):
             return zoned(at, zone_name)
-        except (ValueError, OverflowError):  # not a time after all, or one no zone can show
-            return match.group(0)
-
-    return _UTC_STAMP.sub(local, text)
+    except (ValueError, OverflowError):  # not a time after all, or one no zone can show
+        return stamp
 
 
 def offset_text(zone_name: str, at: datetime | None = None) -> str:

@@ -276,7 +276,12 @@ class SuspectOut(serializers.Serializer):
     )
     started_at = serializers.DateTimeField()
     hours_before = serializers.FloatField()
-    system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    system = serializers.CharField(
+        source="system.slug",
+        read_only=True,
+        allow_null=True,
+        help_text="The slug of the IT system it happened on; null for a project's own release.",
+    )
     depth = serializers.IntegerField(help_text="Hops from the project; 0 for its own release.")
     path = serializers.ListField(child=serializers.CharField())
     path_display = serializers.CharField()

@@ -115,7 +115,7 @@ def test_owner_sets_up_follow_the_sun_and_members_swap_a_shift(
     brian.locator("#swap-requests").get_by_role("button", name="Accept").click()
     expect(brian.locator("#swap-requests")).to_contain_text("Accepted")
     expect(brian.locator("#oncall-schedule")).to_contain_text("Brian covers Aoife")
-    start = swap.start_at.strftime("%a %-d %b %H:%M")
+    start = swap.start_at.strftime("%a %-d %b %Y, %H:%M")  # as the schedule writes it
     row = brian.locator(
         "#oncall-schedule table.small tr", has=brian.locator("td:nth-child(2)", has_text=start)
     ).first

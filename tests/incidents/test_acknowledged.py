@@ -47,10 +47,10 @@ def test_the_project_page_says_who_acknowledged_the_outage_and_when_in_the_viewe
     body = signed_in(viewer.user).get("/projects/people/").content.decode()
     banner = body[body.index("status-banner") : body.index("Status page")]
     assert "Someone is on it" in banner and "acknowledged by Bo Backup" in banner
-    # 21:40 UTC is 03:10 the next day in Kolkata (+05:30), named as the zone's abbreviation.
+    # 21:40 UTC is 03:10 the next day in Kolkata (+05:30), the zone named by its IANA name.
     local = ACK_AT.astimezone(zoneinfo.ZoneInfo("Asia/Kolkata"))
-    assert local.strftime("%a %-d %b, %H:%M IST") == "Fri 6 Mar, 03:10 IST"
-    assert "Fri 6 Mar, 03:10 IST" in banner
+    assert local.strftime("%a %-d %b, %H:%M") == "Fri 6 Mar, 03:10"
+    assert "Fri 6 Mar, 03:10 Asia/Kolkata" in banner
     assert "SSO LDAP bind storm" in banner  # signed in: IT's own title
 
 

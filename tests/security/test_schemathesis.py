@@ -103,6 +103,8 @@ IT_WRITES = (
     SIGNED_IN_WRITES
     | WEBHOOK_WRITES
     | {
+        # IT staff add people before they sign in (registry.services.person_add).
+        "POST /api/v1/people/",
         "POST /api/v1/systems/",
         "PATCH /api/v1/systems/{slug}/",
         "DELETE /api/v1/systems/{slug}/",

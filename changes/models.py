@@ -57,7 +57,8 @@ class Change(models.Model):
         blank=True,
         related_name="authored_changes",
     )
-    reminder_lead_minutes = models.JSONField(default=default_reminder_lead_minutes)
+    # Empty is a choice (no reminders), so not "blank" to validation.
+    reminder_lead_minutes = models.JSONField(default=default_reminder_lead_minutes, blank=True)
     # How many times a scheduled change's window or systems moved; owners are told each time.
     revision = models.PositiveIntegerField(default=0)
     scheduled_at = models.DateTimeField(null=True, blank=True)

@@ -33,9 +33,8 @@ class Person(models.Model):
     display_name = NameField(max_length=200)
     email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    # Empty is a choice (no working hours: on leave, or never on a schedule), not "blank".
     working_hours = models.JSONField(
-        default=default_working_hours, blank=True, validators=[validate_working_hours]
+        default=default_working_hours, validators=[validate_working_hours]
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

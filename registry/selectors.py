@@ -146,18 +146,12 @@ def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project
         | Q(slug__istartswith=query)
         | Exists(aliases.filter(alias__istartswith=query))
     )
-    contains = (
-        Q(name__icontains=query)
-        | Q(slug__icontains=query)
-        | Q(description__icontains=query)
-        | Q(pk__in=ProjectAlias.objects.filter(alias__icontains=query).values("project"))
-        | Q(pk__in=ProjectURL.objects.filter(url__icontains=query).values("project"))
-        | Q(team__name__icontains=query)
-    )
-    if host:
-        contains |= Q(pk__in=ProjectURL.objects.filter(host=host).values("project"))
+    containing = _containing(query, host)
+    contains = Q()
+    for ids in containing:
+        contains |= Q(pk__in=ids)
     return (
-        projects.filter(pk__in=_candidates(query, host))
+        projects.filter(pk__in=_candidates(query, containing))
         .annotate(
             search_rank=Case(
                 When(exact, then=Value(SearchRank.EXACT)),
@@ -192,9 +186,10 @@ def _projects_serving(pasted: str, host: str) -> list[int]:
     return [project_id for project_id, length in best.items() if length == longest]
 
 
-def _candidates(query: str, host: str) -> QuerySet:
-    """The ids of every project the search finds, as a UNION of index scans (a trigram index
-    each, the URL host's btree): an OR across tables would read every project instead."""
+def _containing(query: str, host: str) -> list[QuerySet]:
+    """The ids of the projects the query is in (name, slug, description, an alias, a URL, the
+    team's name; a pasted URL's host), one index-served query each: the candidates of the
+    search and the test of `SearchRank.CONTAINS` both."""
     parts = [
         Project.objects.filter(
             Q(name__icontains=query) | Q(slug__icontains=query) | Q(description__icontains=query)
@@ -202,12 +197,21 @@ def _candidates(query: str, host: str) -> QuerySet:
         ProjectAlias.objects.filter(alias__icontains=query).values("project"),
         ProjectURL.objects.filter(url__icontains=query).values("project"),
         Project.objects.filter(team__in=Team.objects.filter(name__icontains=query)).values("pk"),
+    ]
+    if host:
+        parts.append(ProjectURL.objects.filter(host=host).values("project"))
+    return parts
+
+
+def _candidates(query: str, containing: list[QuerySet]) -> QuerySet:
+    """The ids of every project the search finds, as a UNION of index scans (a trigram index
+    each, the URL host's btree): an OR across tables would read every project instead."""
+    parts = [
+        *containing,
         _similar(Project, "name", query).values("pk"),
         _similar(Project, "slug", query).values("pk"),
         _similar(ProjectAlias, "alias", query).values("project"),
     ]
-    if host:
-        parts.append(ProjectURL.objects.filter(host=host).values("project"))
     first, *rest = (part.order_by() for part in parts)
     return first.union(*rest)
 

@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) scripts/run_demo.py
 
+# Two pytest workers (pytest-xdist), one per core: much of a test's time is spent waiting on a
+# Celery worker, a browser or a server, which the other worker fills. Each has its own test
+# database and Redis database (steward/settings/test.py). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) scripts/with_services.py --use-local $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/with_services.py --use-local $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

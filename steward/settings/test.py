@@ -3,7 +3,20 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import env_networks
+from .base import REDIS_URL, env_networks
+
+# Under pytest-xdist (`make test` runs two workers) each worker has its own test database
+# (pytest-django names it) and its own Redis database, which its Celery workers use as their
+# broker: workers would otherwise take each other's tasks and flush each other's queues. The
+# processes a test starts (Celery workers, servers) inherit the environment, so it carries the
+# database chosen and that it was chosen: they must use it as it is, not move one further.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw") and os.environ.get("STEWARD_XDIST_REDIS") != _xdist_worker:
+    _base, _, _db = REDIS_URL.rpartition("/")
+    REDIS_URL = f"{_base}/{(int(_db or 0) + 1 + int(_xdist_worker[2:])) % 16}"
+    CELERY_BROKER_URL = REDIS_URL
+    os.environ["REDIS_URL"] = REDIS_URL
+    os.environ["STEWARD_XDIST_REDIS"] = _xdist_worker
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
+from types import SimpleNamespace
 
 import pytest
 
 from incidents.models import Outage
-from integrations import services
+from integrations import ratelimit, services
 from integrations.models import InboundEvent
 from integrations.ratelimit import rate_limit_hit
 
@@ -15,9 +17,13 @@ from .conftest import alertmanager, pagerduty
 
 
 @pytest.fixture
-def limit_three(settings):
+def limit_three(settings, monkeypatch):
+    """Three requests a minute, and the clock the limiter reads held at the start of a minute:
+    requests of a slow run would otherwise straddle two windows and each get through."""
     settings.STEWARD_INBOUND_RATE_LIMIT = 3
     settings.STEWARD_INBOUND_RATE_WINDOW_SECONDS = 60
+    start_of_minute = time.time() // 60 * 60 + 1
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: start_of_minute))
 
 
 def enqueue(client, body):

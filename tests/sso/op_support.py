@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 OP_DIR = Path(__file__).resolve().parent / "op"
 CLIENT_ID = "steward-tests"
-CLIENT_SECRET = "steward-tests-client-secret"  # noqa: S105
+CLIENT_SECRET = "steward-tests-client-secret-32-bytes-long"  # noqa: S105
 
 
 def _free_port() -> int:
@@ -101,6 +101,9 @@ def start_provider(callback_path: str, post_logout_path: str) -> OpenIDProvider:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     kid = uuid.uuid4().hex
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
+    jwk.pop(
+        "key_ops", None
+    )  # PyJWT writes ["sign"]: the provider would not verify its hints with it
     jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
     provider = OpenIDProvider(issuer=issuer, private_key=key, kid=kid, folder=folder)
     provider.set_account("nobody", email="nobody@example.com")

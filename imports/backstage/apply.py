@@ -19,6 +19,7 @@ from imports.engine import (
     plan_apply,
     save_if_changed,
 )
+from imports.models import CatalogEntity
 from registry import permissions
 from registry.models import (
     AuditEntry,
@@ -38,8 +39,6 @@ from registry.services import (
     dependency_graph_lock,
     name_lookalikes_flag,
 )
-
-from imports.models import CatalogEntity
 
 from .format import DEFAULT_NAMESPACE, CatalogProblem, CatalogRejected
 from .plan import CatalogPlan, ComponentPlan, Known, catalog_plan

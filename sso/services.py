@@ -83,6 +83,9 @@ def _new_person(claims: dict[str, Any]) -> Person:
     name = _claim(claims, "STEWARD_OIDC_NAME_CLAIM")
     if name and not name_problem(name):
         fields["display_name"] = name[:200]
+    zone = _claim(claims, "STEWARD_OIDC_ZONEINFO_CLAIM")
+    if zone and is_time_zone(zone):  # an unknown one is logged by _person_changes
+        fields["time_zone"] = zone
     try:
         return person_add(actor=None, email=email, **fields)
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import auth
 from django.core.exceptions import SuspiciousOperation
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
@@ -74,6 +75,10 @@ class SignInCallback(oidc_views.OIDCAuthenticationCallbackView):
             return super().get(request)
         except SignInRefused as error:
             return refused(request, error)
+        except IntegrityError:  # the same first sign-in twice at once: the other one won
+            return refused(
+                request, SignInRefused("This sign-in raced another one of yours: start again.")
+            )
         except SuspiciousOperation:
             return refused(
                 request,

@@ -167,3 +167,12 @@ def test_sso_pages_are_not_found_while_no_provider_is_configured(settings):
     assert Client().get("/sso/start/").status_code == 404
     assert Client().get("/sso/callback/?code=x&state=y").status_code == 404
     assert "Sign in with" not in Client().get("/accounts/login/").content.decode()
+
+
+def test_admins_see_who_is_linked_to_which_identity(sso_settings, openid_provider, admin_client):
+    openid_provider.set_account("ada-sub", email="ada@example.com")
+    openid_provider.sign_in(Client(), "ada-sub")
+
+    page = admin_client.get("/admin/sso/identity/")
+
+    assert page.status_code == 200 and "ada-sub" in page.content.decode()

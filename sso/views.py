@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 from mozilla_django_oidc import views as oidc_views
 
-from steward.login_throttle import client_address
+from steward.proxies import client_address
 
 from . import provider as op
 from .backend import oidc_setting

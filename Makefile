@@ -15,11 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) scripts/run_demo.py
 
-tests/sso/op/node_modules: tests/sso/op/package-lock.json
-	npm ci --no-audit --no-fund --prefix tests/sso/op
-	touch $@
-
-test: $(STAMP) tests/sso/op/node_modules
+test: $(STAMP)
 	$(PY) scripts/with_services.py --use-local $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

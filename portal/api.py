@@ -36,6 +36,7 @@ from incidents.services import subscriptions
 from registry.models import ITSystem, Project
 from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, ID, NOT_FOUND, parse_input
 from steward.errors import Conflict
+from steward.proxies import client_address
 
 from . import selectors
 from .models import ProblemReport, SystemProblemReport
@@ -183,7 +184,7 @@ class ReportViewSet(_ReportsViewSet):
             project=data["project"],
             description=data["description"],
             contact=data["contact"],
-            address=request.META.get("REMOTE_ADDR") or None,
+            address=client_address(request),
         )
         return ReportCreatedOut(
             {
@@ -298,7 +299,7 @@ class SystemProblemReportViewSet(_ReportsViewSet):
             system=data["system"],
             project=data["project"],
             description=data["description"],
-            address=request.META.get("REMOTE_ADDR") or None,
+            address=client_address(request),
         )
         return SystemProblemCreatedOut(
             {

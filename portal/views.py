@@ -44,6 +44,7 @@ from registry.models import ContactMethod, Dependency, ITSystem, Person, Project
 from registry.selectors import directory_projects, it_contacts, system_for_page
 from registry.views import history_rows, system_page
 from steward.errors import Conflict
+from steward.proxies import client_address
 from steward.web import render_page_or_fragment, wants_fragment
 
 from . import selectors
@@ -276,9 +277,9 @@ def _service_errors(form, exc: ValidationError) -> None:
 
 
 def _client_address(request: HttpRequest) -> str | None:
-    """The TCP peer. X-Forwarded-For is not trusted here: anyone can write it, and a limit keyed
-    on it would be no limit (a deployment behind a proxy sets REMOTE_ADDR from the proxy)."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The client: X-Forwarded-For only from trusted proxies (steward/proxies.py), since anyone
+    can write it and a limit keyed on it would be no limit."""
+    return client_address(request)
 
 
 def _known_issue(project: Project, outcome: reports.ReportOutcome) -> OpenItem | None:

@@ -9,6 +9,7 @@ from integrations import views as integration_views
 from oncall import urls as oncall_urls
 from portal import urls as portal_urls
 from registry import urls as registry_urls
+from sso import views as sso_views
 
 from . import passwords
 from .health import healthz
@@ -18,6 +19,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Sign-in counts failures and answers 429 past the limit; the rest is Django's auth views.
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    # Signing out also ends the identity provider's session when it offers RP-initiated logout.
+    path("accounts/logout/", sso_views.sign_out, name="logout"),
+    # Sign-in through the company's OpenID provider (404 while none is configured).
+    path("sso/", include("sso.urls")),
     # Password reset mails through Steward's mail path; the other password pages are Django's.
     *passwords.urlpatterns,
     path("accounts/", include("django.contrib.auth.urls")),

@@ -21,6 +21,14 @@ Mapping (apiVersion ``backstage.io/v1alpha1``; ``backstage.io/v1beta1`` is read 
   ``steward/support-tier`` names the tier exactly; ``metadata.links[].url`` → the project's URLs
   (present, even empty: exactly those; absent: left as they are); ``spec.dependsOn``
   ``resource:x`` → an edge to that IT system.
+- Namespaces: an entity of any namespace is read (``metadata.namespace``, a DNS-label-like name;
+  absent: ``default``). A default-namespace entity's record is its name; another namespace's is
+  its name too, unless that name is taken (by an entity of the same kind in another namespace of
+  the file, or by a record already in Steward that did not come from it), when it is
+  ``<name>-<namespace>`` and its display name, when the file gives none, ``<name> (<namespace>)``.
+  Where each such record came from is kept (``imports.models.CatalogEntity``), so a re-import
+  finds it and an export writes it back in its namespace. References take every Backstage form:
+  ``kind:namespace/name``, ``namespace/name``, ``name`` (the default namespace), kinds in any case.
 - Edges are hard, except those listed in the annotation ``steward/soft-dependencies``.
 - A Component's or Resource's edges are exactly its ``dependsOn``: an edge left out is removed.
   Entities that are not in the file are never changed (a ``memberOf`` naming a group that is not in
@@ -30,8 +38,9 @@ Mapping (apiVersion ``backstage.io/v1alpha1``; ``backstage.io/v1beta1`` is read 
 
 Refused (every problem is listed, nothing is written): YAML syntax errors (with the line), a
 document that is not a mapping, a wrong apiVersion, a missing ``metadata.name``, an invalid name
-(slug: letters, digits, ``-`` and ``_``; usernames as Django allows them), a namespace other than
-``default``, the same entity twice, a reference to an entity neither in the file nor in Steward,
+(slug: letters, digits, ``-`` and ``_``; usernames as Django allows them), an invalid namespace,
+the same entity twice (same kind, namespace and name), a default-namespace name that a record
+imported from another namespace already holds, a reference to an entity neither in the file nor in Steward,
 a reference of the wrong kind, an unknown lifecycle or tier, an invalid time zone, email or URL,
 a name already used by another record, a dependency cycle (counting the edges already in Steward),
 more than ``MAX_BYTES`` or ``MAX_ENTITIES``. Other kinds (API, System, Domain, Location, Template)

@@ -19,6 +19,7 @@ from imports.engine import (
     plan_apply,
     save_if_changed,
 )
+from imports.models import CatalogEntity
 from registry import permissions
 from registry.models import (
     AuditEntry,
@@ -39,7 +40,7 @@ from registry.services import (
     name_lookalikes_flag,
 )
 
-from .format import CatalogProblem, CatalogRejected
+from .format import DEFAULT_NAMESPACE, CatalogProblem, CatalogRejected
 from .plan import CatalogPlan, ComponentPlan, Known, catalog_plan
 
 COUNTED = ("User", "Group", "Resource", "Component", "Dependency")
@@ -84,11 +85,34 @@ class _Applier:
         self.resources()
         self.components()
         self.edges()
+        self.namespaces()
         AuditEntry.objects.bulk_create(self.entries)
         records = {"Group": self.known.teams, "Resource": self.known.systems}
         records["Component"] = self.known.projects
         for kind, key in self.plan.lookalikes:
             name_lookalikes_flag(self.actor, records[kind][key], previous_name=None)
+
+    def namespaces(self) -> None:
+        """Remember where the records of namespaces other than default came from (one query,
+        whatever the size; nothing for a file of the default namespace alone)."""
+        entities = [entity for entity, *_ in self.plan.users] + [
+            entity for entity, *_ in self.plan.groups
+        ]
+        entities += [plan.entity for plan in self.plan.resources]
+        entities += [plan.entity for plan in self.plan.components]
+        rows = [
+            CatalogEntity(
+                kind=entity.kind,
+                namespace=entity.namespace,
+                name=entity.name,
+                steward_name=entity.steward_name,
+            )
+            for entity in entities
+            if entity.namespace.lower() != DEFAULT_NAMESPACE
+            and entity.identity not in self.known.catalog
+        ]
+        if rows:
+            CatalogEntity.objects.bulk_create(rows)
 
     def created(self, instance: Model, snapshot: dict[str, Any], kind: str) -> None:
         self.entries.append(creation_entry(self.actor, instance, snapshot))
@@ -120,7 +144,7 @@ class _Applier:
                 continue
             if user is None:
                 user = user_model(
-                    username=user_model.normalize_username(entity.name),
+                    username=user_model.normalize_username(entity.steward_name),
                     email=user_model.objects.normalize_email(fields["email"]),
                 )
                 user.set_unusable_password()
@@ -147,7 +171,7 @@ class _Applier:
             wanted = {self.person(m).pk: self.person(m).user.get_username() for m in members}
             team = self.known.teams.get(entity.key)
             if team is None:
-                team = Team(slug=entity.name, **fields)
+                team = Team(slug=entity.steward_name, **fields)
                 self.known.teams[entity.key] = team
                 new.append((team, sorted(wanted), sorted(wanted.values())))
                 continue
@@ -191,7 +215,7 @@ class _Applier:
             contacts = [self.person(c) for c in plan.contacts]
             system = self.known.systems.get(entity.key)
             if system is None:
-                system = ITSystem(slug=entity.name, **fields)
+                system = ITSystem(slug=entity.steward_name, **fields)
                 self.known.systems[entity.key] = system
                 new.append((system, contacts))
                 continue
@@ -232,7 +256,7 @@ class _Applier:
             fields = {**plan.fields, "team": self.team(plan.fields["team"])}
             project = self.known.projects.get(entity.key)
             if project is None:
-                project = Project(slug=entity.name, **fields)
+                project = Project(slug=entity.steward_name, **fields)
                 self.known.projects[entity.key] = project
                 new.append((project, plan))
                 continue

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from imports.models import CatalogEntity
 from registry.models import Dependency, ITSystem, Person, Project, ProjectRole, Team
 
 from .format import (
@@ -26,6 +27,39 @@ def _document(kind: str, metadata: dict[str, Any], spec: dict[str, Any]) -> dict
     return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
 
 
+class _Names:
+    """Each record's Backstage namespace and name: its slug or username in the default
+    namespace, or where it was imported from (`CatalogEntity`)."""
+
+    def __init__(self) -> None:
+        self.origins = {
+            (kind, steward_name.lower()): (namespace, name)
+            for kind, namespace, name, steward_name in CatalogEntity.objects.values_list(
+                "kind", "namespace", "name", "steward_name"
+            )
+        }
+
+    def of(self, kind: str, steward_name: str) -> tuple[str | None, str]:
+        namespace, name = self.origins.get((kind, steward_name.lower()), (None, steward_name))
+        return namespace, name
+
+    def ref(self, kind: str, steward_name: str) -> str:
+        namespace, name = self.of(kind, steward_name)
+        return f"{kind.lower()}:{namespace + '/' if namespace else ''}{name}"
+
+    def user(self, username: str) -> str:
+        """A user in a comma-separated annotation: `name` or `namespace/name`."""
+        namespace, name = self.of("User", username)
+        return f"{namespace}/{name}" if namespace else name
+
+    def metadata(self, kind: str, steward_name: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        namespace, name = self.of(kind, steward_name)
+        metadata["name"] = name
+        if namespace:
+            return {"name": name, "namespace": namespace, **metadata}
+        return metadata
+
+
 def _metadata(
     name: str, title: str | None, description: str, annotations: dict[str, str]
 ) -> dict[str, Any]:
@@ -39,11 +73,11 @@ def _metadata(
     return metadata
 
 
-def _dependency_spec(edges: Iterable[Dependency]) -> tuple[list[str], str]:
+def _dependency_spec(edges: Iterable[Dependency], names: _Names) -> tuple[list[str], str]:
     edges = sorted(edges, key=lambda e: e.target_system.slug)
-    depends = [f"resource:{e.target_system.slug}" for e in edges]
+    depends = [names.ref("Resource", e.target_system.slug) for e in edges]
     soft = ", ".join(
-        f"resource:{e.target_system.slug}"
+        names.ref("Resource", e.target_system.slug)
         for e in edges
         if e.criticality == Dependency.Criticality.SOFT
     )
@@ -53,6 +87,7 @@ def _dependency_spec(edges: Iterable[Dependency]) -> tuple[list[str], str]:
 def catalog_export() -> str:
     """The whole registry as Backstage entities: users, groups, resources, components."""
     documents: list[dict[str, Any]] = []
+    names = _Names()
     people = Person.objects.select_related("user").prefetch_related("teams")
     for person in sorted(people, key=lambda p: p.user.get_username()):
         profile = {"displayName": person.display_name}
@@ -61,10 +96,16 @@ def catalog_export() -> str:
         documents.append(
             _document(
                 "User",
-                _metadata(person.user.get_username(), None, "", {TZ_ANNOTATION: person.time_zone}),
+                names.metadata(
+                    "User",
+                    person.user.get_username(),
+                    _metadata(
+                        person.user.get_username(), None, "", {TZ_ANNOTATION: person.time_zone}
+                    ),
+                ),
                 {
                     "profile": profile,
-                    "memberOf": sorted(f"group:{t.slug}" for t in person.teams.all()),
+                    "memberOf": sorted(names.ref("Group", t.slug) for t in person.teams.all()),
                 },
             )
         )
@@ -72,17 +113,23 @@ def catalog_export() -> str:
         documents.append(
             _document(
                 "Group",
-                _metadata(
+                names.metadata(
+                    "Group",
                     team.slug,
-                    None,
-                    team.description,
-                    {IT_TEAM_ANNOTATION: "true"} if team.is_it else {},
+                    _metadata(
+                        team.slug,
+                        None,
+                        team.description,
+                        {IT_TEAM_ANNOTATION: "true"} if team.is_it else {},
+                    ),
                 ),
                 {
                     "type": "team",
                     "profile": {"displayName": team.name},
                     "children": [],
-                    "members": sorted(f"user:{p.user.get_username()}" for p in team.members.all()),
+                    "members": sorted(
+                        names.ref("User", p.user.get_username()) for p in team.members.all()
+                    ),
                 },
             )
         )
@@ -91,15 +138,15 @@ def catalog_export() -> str:
     )
     for system in systems.order_by("slug"):
         contacts = sorted(p.user.get_username() for p in system.contacts.all())
-        depends, soft = _dependency_spec(system.dependencies.all())
+        depends, soft = _dependency_spec(system.dependencies.all(), names)
         annotations = {}
         spec: dict[str, Any] = {"type": system.kind}
         if system.team is not None:
-            spec["owner"] = f"group:{system.team.slug}"
+            spec["owner"] = names.ref("Group", system.team.slug)
         elif contacts:
-            spec["owner"] = f"user:{contacts[0]}"
+            spec["owner"] = names.ref("User", contacts[0])
         if contacts:
-            annotations[CONTACTS_ANNOTATION] = ", ".join(contacts)
+            annotations[CONTACTS_ANNOTATION] = ", ".join(names.user(c) for c in contacts)
         if soft:
             annotations[SOFT_ANNOTATION] = soft
         if depends:
@@ -107,7 +154,11 @@ def catalog_export() -> str:
         documents.append(
             _document(
                 "Resource",
-                _metadata(system.slug, system.name, system.description, annotations),
+                names.metadata(
+                    "Resource",
+                    system.slug,
+                    _metadata(system.slug, system.name, system.description, annotations),
+                ),
                 spec,
             )
         )
@@ -120,21 +171,25 @@ def catalog_export() -> str:
             for r in sorted(project.roles.all(), key=lambda r: (r.order, r.pk))
             if r.role == ProjectRole.Role.OWNER
         ]
-        depends, soft = _dependency_spec(project.dependencies.all())
+        depends, soft = _dependency_spec(project.dependencies.all(), names)
         annotations = {TIER_ANNOTATION: project.support_tier}
         if owners:
-            annotations[OWNERS_ANNOTATION] = ", ".join(owners)
+            annotations[OWNERS_ANNOTATION] = ", ".join(names.user(o) for o in owners)
         if soft:
             annotations[SOFT_ANNOTATION] = soft
-        metadata = _metadata(project.slug, project.name, project.description, annotations)
+        metadata = names.metadata(
+            "Component",
+            project.slug,
+            _metadata(project.slug, project.name, project.description, annotations),
+        )
         urls = sorted(u.url for u in project.urls.all())
         if urls:
             metadata["links"] = [{"url": url} for url in urls]
         spec = {"type": "service", "lifecycle": TIER_LIFECYCLE[project.support_tier]}
         if project.team is not None:
-            spec["owner"] = f"group:{project.team.slug}"
+            spec["owner"] = names.ref("Group", project.team.slug)
         elif owners:
-            spec["owner"] = f"user:{owners[0]}"
+            spec["owner"] = names.ref("User", owners[0])
         if depends:
             spec["dependsOn"] = depends
         documents.append(_document("Component", metadata, spec))

@@ -65,6 +65,9 @@ RESOURCE_TYPE_ALIASES = {
     "identity-provider": ITSystem.Kind.SSO,
 }
 _REF = re.compile(r"^(?:(?P<kind>[A-Za-z]+):)?(?:(?P<namespace>[^/:\s]+)/)?(?P<name>[^/:\s]+)$")
+# Backstage's own rule for a namespace: DNS-label-like, at most 63 characters.
+_NAMESPACE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", re.IGNORECASE)
+DEFAULT_NAMESPACE = "default"
 
 
 # --- problems -----------------------------------------------------------------------------------
@@ -132,20 +135,42 @@ class CatalogRejected(ImportRejected):
 
 @dataclass
 class Entity:
+    """One entity of the file. `steward_name` is the slug or username of its record in Steward:
+    its name, or `<name>-<namespace>` where an entity of another namespace (or a record already
+    in Steward) has the same name (`plan._Checker.steward_names`)."""
+
     index: int
     line: int
     kind: str
     name: str
     metadata: dict[str, Any]
     spec: dict[str, Any]
+    namespace: str = DEFAULT_NAMESPACE
+    steward_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.steward_name = self.steward_name or self.name
 
     @property
     def key(self) -> str:
-        return self.name.lower()
+        return self.steward_name.lower()
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """(kind, namespace, name) as Backstage compares them: case-insensitively."""
+        return (self.kind, self.namespace.lower(), self.name.lower())
 
     @property
     def ref(self) -> str:
-        return f"{self.kind.lower()}:default/{self.name}"
+        return f"{self.kind.lower()}:{self.namespace}/{self.name}"
+
+    @property
+    def default_title(self) -> str:
+        """The name people see when the entity gives none: with its namespace where the name
+        clashes with another's."""
+        if self.steward_name == self.name:
+            return self.name
+        return f"{self.name} ({self.namespace})"
 
     def annotation(self, name: str) -> Any:
         annotations = self.metadata.get("annotations") or {}
@@ -197,8 +222,9 @@ def read_documents(text: str, plan: Plan) -> list[tuple[int, int, Any]]:
     return documents
 
 
-def parse_ref(value: Any, default_kind: str | None) -> tuple[str, str]:
-    """`[kind:][namespace/]name` → (kind in lower case, name). Raises ValueError with a reason."""
+def parse_ref(value: Any, default_kind: str | None) -> tuple[str, str, str]:
+    """`[kind:][namespace/]name` → (kind in lower case, namespace in lower case, name). Raises
+    ValueError with a reason."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{shown(value)} is not an entity reference ([kind:][namespace/]name).")
     match = _REF.match(value.strip())
@@ -209,10 +235,10 @@ def parse_ref(value: Any, default_kind: str | None) -> tuple[str, str]:
         raise ValueError(
             f"“{shown(value)}” must name its kind, for example resource:{shown(match['name'])}."
         )
-    namespace = match["namespace"] or "default"
-    if namespace.lower() != "default":
-        raise ValueError(f"“{shown(value)}”: only the default namespace is supported.")
-    return kind, match["name"]
+    namespace = match["namespace"] or DEFAULT_NAMESPACE
+    if not _NAMESPACE.match(namespace) or len(namespace) > 63:
+        raise ValueError(f"“{shown(value)}”: “{shown(namespace)}” is not a valid namespace.")
+    return kind, namespace.lower(), match["name"]
 
 
 def comma_list(value: Any) -> list[str] | None:
@@ -237,7 +263,7 @@ def entities_of(documents: list[tuple[int, int, Any]], plan: Plan) -> list[Entit
     """The entities Steward reads, each checked for its shape; the others are problems, or
     warnings for the kinds that are skipped."""
     entities: list[Entity] = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str, str], int] = {}
     for index, line, data in documents:
 
         def problem(
@@ -251,7 +277,14 @@ def entities_of(documents: list[tuple[int, int, Any]], plan: Plan) -> list[Entit
         kind = data.get("kind")
         metadata = data.get("metadata")
         name = metadata.get("name") if isinstance(metadata, dict) else None
-        label = f"{shown(kind).lower()}:default/{shown(name)}" if isinstance(name, str) else ""
+        namespace = (
+            metadata.get("namespace", DEFAULT_NAMESPACE) if isinstance(metadata, dict) else ""
+        )
+        label = (
+            f"{shown(kind).lower()}:{shown(namespace)}/{shown(name)}"
+            if isinstance(name, str)
+            else ""
+        )
         if data.get("apiVersion") not in API_VERSIONS:
             problem(
                 "apiVersion",
@@ -281,9 +314,13 @@ def entities_of(documents: list[tuple[int, int, Any]], plan: Plan) -> list[Entit
         if not isinstance(name, str) or not name.strip():
             problem("metadata.name", "Required, a string.", label)
             continue
-        namespace = metadata.get("namespace", "default")
-        if not isinstance(namespace, str) or namespace.lower() != "default":
-            problem("metadata.namespace", "Only the default namespace is supported.", label)
+        if not isinstance(namespace, str) or not _NAMESPACE.match(namespace) or len(namespace) > 63:
+            problem(
+                "metadata.namespace",
+                f"“{shown(namespace)}” is not a valid namespace (letters, digits and -, at most 63).",
+                label,
+            )
+            continue
         spec = data.get("spec", {})
         if spec is None:
             spec = {}
@@ -294,8 +331,8 @@ def entities_of(documents: list[tuple[int, int, Any]], plan: Plan) -> list[Entit
         if annotations is not None and not isinstance(annotations, dict):
             problem("metadata.annotations", "Must be a mapping.", label)
             continue
-        entity = Entity(index, line, canonical, name, metadata, spec)
-        key = (canonical, entity.key)
+        entity = Entity(index, line, canonical, name, metadata, spec, namespace=namespace)
+        key = entity.identity
         if key in seen:
             problem(
                 "metadata.name",

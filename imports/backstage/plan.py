@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, validate_slug
 
 from imports.engine import Plan
+from imports.models import CatalogEntity
 from registry.models import Dependency, ITSystem, Project, Team
 from registry.names import name_problem, name_skeleton, normalized_name
 from registry.services import web_url_validator
@@ -19,6 +20,7 @@ from registry.validators import validate_time_zone
 
 from .format import (
     CONTACTS_ANNOTATION,
+    DEFAULT_NAMESPACE,
     IT_TEAM_ANNOTATION,
     KINDS,
     LIFECYCLE_TIER,
@@ -108,6 +110,15 @@ class Known:
             for key, record in records.items():
                 by_skeleton.setdefault(record.name_skeleton, []).append((key, record))
             self.skeletons[kind] = by_skeleton
+        # Records from namespaces other than default: (kind, namespace, name) → slug / username,
+        # and the lower-cased slug / username of each (taken by that entity, not by a default one).
+        self.catalog: dict[tuple[str, str, str], str] = {}
+        self.catalog_keys: dict[tuple[str, str], tuple[str, str]] = {}
+        for kind, namespace, name, steward_name in CatalogEntity.objects.values_list(
+            "kind", "namespace", "name", "steward_name"
+        ):
+            self.catalog[(kind, namespace.lower(), name.lower())] = steward_name
+            self.catalog_keys[(kind, steward_name.lower())] = (namespace, name)
         self.names: dict[str, dict[str, str]] = {
             kind: {record.name: key for key, record in records.items()}
             for kind, records in (
@@ -147,9 +158,58 @@ class _Checker:
         self.plan = plan
         self.known = known
         self.by_kind: dict[str, dict[str, Entity]] = {k: {} for k in KINDS}
+        self.by_identity: dict[tuple[str, str, str], Entity] = {}
+        self.steward_names(entities)
         for entity in entities:
+            if entity.key in self.by_kind[entity.kind]:
+                other = self.by_kind[entity.kind][entity.key]
+                self.problem(
+                    entity,
+                    "metadata.name",
+                    f"Would be {entity.kind.lower()} “{shown(entity.steward_name)}” in Steward, "
+                    f"as {other.ref} is: rename one of them.",
+                )
+                continue
             self.by_kind[entity.kind][entity.key] = entity
+            self.by_identity[entity.identity] = entity
         self.seen_skeletons: dict[str, dict[str, tuple[str, str]]] = {}
+
+    def _taken(self, kind: str, key: str) -> bool:
+        records = self.known.users if kind == "User" else self.known.records[kind]
+        return key in records
+
+    def steward_names(self, entities: list[Entity]) -> None:
+        """Each entity's slug or username in Steward. The default namespace's entities keep
+        their name; so does an entity of another namespace, unless its name is taken (by an
+        entity of the same kind in another namespace of the file, or by a record in Steward that
+        did not come from it), when it becomes `<name>-<namespace>`: the namespace shows where
+        names clash. A record imported from a namespace before keeps its name."""
+        names: dict[tuple[str, str], set[str]] = {}
+        for entity in entities:
+            names.setdefault((entity.kind, entity.name.lower()), set()).add(
+                entity.namespace.lower()
+            )
+        for entity in entities:
+            kind, namespace, name = entity.identity
+            mapped = self.known.catalog.get(entity.identity)
+            if mapped is not None:
+                entity.steward_name = mapped
+                continue
+            if namespace == DEFAULT_NAMESPACE:
+                came_from = self.known.catalog_keys.get((kind, name))
+                if came_from is not None:
+                    self.problem(
+                        entity,
+                        "metadata.name",
+                        f"“{shown(entity.name)}” in Steward is "
+                        f"{kind.lower()}:{came_from[0]}/{came_from[1]}, imported before.",
+                    )
+                continue
+            clash = len(names[(kind, name)]) > 1 or (
+                self._taken(kind, name) and (kind, name) not in self.known.catalog_keys
+            )
+            if clash or (kind, name) in self.known.catalog_keys:
+                entity.steward_name = f"{entity.name}-{entity.namespace}"
 
     # helpers
 
@@ -172,11 +232,22 @@ class _Checker:
         }[kind]
         return key in self.by_kind[kind.capitalize()] or key in known
 
+    def key_for(self, kind: str, namespace: str, name: str) -> str | None:
+        """The lower-cased slug / username a reference names, or None if it names nothing."""
+        identity = (kind.capitalize(), namespace, name.lower())
+        entity = self.by_identity.get(identity)
+        if entity is not None:
+            return entity.key
+        mapped = self.known.catalog.get(identity)
+        if mapped is not None:
+            return mapped.lower()
+        return name.lower() if namespace == DEFAULT_NAMESPACE else None
+
     def resolve(
         self, entity: Entity, field_name: str, value: Any, default_kind: str, allowed: set[str]
     ) -> tuple[str, str] | None:
         try:
-            kind, name = parse_ref(value, default_kind)
+            kind, namespace, name = parse_ref(value, default_kind)
         except ValueError as exc:
             self.problem(entity, field_name, str(exc))
             return None
@@ -187,14 +258,15 @@ class _Checker:
                 f"“{shown(value)}”: a {kind} cannot be named here (expected {' or '.join(sorted(allowed))}).",
             )
             return None
-        if not self.exists(kind, name.lower()):
+        key = self.key_for(kind, namespace, name)
+        if key is None or not self.exists(kind, key):
             self.problem(
                 entity,
                 field_name,
-                f"“{shown(value)}” names {kind}:default/{shown(name)}, which is neither in the file nor in Steward.",
+                f"“{shown(value)}” names {kind}:{namespace}/{shown(name)}, which is neither in the file nor in Steward.",
             )
             return None
-        return kind, name.lower()
+        return kind, key
 
     def text(
         self, entity: Entity, source: dict, key: str, field_name: str, limit: int
@@ -253,14 +325,14 @@ class _Checker:
 
     def slug(self, entity: Entity) -> None:
         try:
-            validate_slug(entity.name)
+            validate_slug(entity.steward_name)
         except ValidationError:
             self.problem(
                 entity,
                 "metadata.name",
-                f"“{shown(entity.name)}” is not a valid slug (letters, digits, - and _).",
+                f"“{shown(entity.steward_name)}” is not a valid slug (letters, digits, - and _).",
             )
-        if len(entity.name) > 100:
+        if len(entity.steward_name) > 100:
             self.problem(entity, "metadata.name", "Longer than 100 characters.")
 
     def unique_name(self, entity: Entity, name: str, taken: dict[str, str]) -> None:
@@ -312,14 +384,15 @@ class _Checker:
         soft_keys = set()
         for value in soft:
             try:
-                soft_keys.add(parse_ref(value, "resource")[1].lower())
+                _kind, namespace, name = parse_ref(value, "resource")
+                soft_keys.add(self.key_for("resource", namespace, name) or name.lower())
             except ValueError as exc:
                 self.problem(entity, f"metadata.annotations.{SOFT_ANNOTATION}", str(exc))
         edges: dict[str, str] = {}
         for position, value in enumerate(raw):
             field_name = f"spec.dependsOn[{position}]"
             try:
-                kind, _name = parse_ref(value, None)
+                kind, _namespace, _name = parse_ref(value, None)
             except ValueError as exc:
                 self.problem(entity, field_name, str(exc))
                 continue
@@ -377,14 +450,14 @@ class _Checker:
     def user(self, entity: Entity, memberships: dict[str, set[str]]) -> None:
         user_model = get_user_model()
         try:
-            user_model.username_validator(entity.name)
+            user_model.username_validator(entity.steward_name)
         except ValidationError:
             self.problem(
                 entity,
                 "metadata.name",
-                f"“{shown(entity.name)}” is not a valid username (letters, digits and @ . + - _).",
+                f"“{shown(entity.steward_name)}” is not a valid username (letters, digits and @ . + - _).",
             )
-        if len(entity.name) > 150:
+        if len(entity.steward_name) > 150:
             self.problem(entity, "metadata.name", "Longer than 150 characters.")
         profile = entity.spec.get("profile") or {}
         if not isinstance(profile, dict):
@@ -394,7 +467,7 @@ class _Checker:
             "display_name": self.name_text(
                 entity, profile, "displayName", "spec.profile.displayName", 200
             )
-            or entity.name,
+            or entity.default_title,
             "email": self.text(entity, profile, "email", "spec.profile.email", 254) or "",
         }
         if fields["email"]:
@@ -441,7 +514,7 @@ class _Checker:
         name = (
             self.name_text(entity, profile, "displayName", "spec.profile.displayName")
             or self.name_text(entity, entity.metadata, "title", "metadata.title")
-            or entity.name
+            or entity.default_title
         )
         self.unique_name(entity, name, names)
         fields: dict[str, Any] = {
@@ -474,7 +547,10 @@ class _Checker:
 
     def resource(self, entity: Entity, names: dict[str, str]) -> None:
         self.slug(entity)
-        name = self.name_text(entity, entity.metadata, "title", "metadata.title") or entity.name
+        name = (
+            self.name_text(entity, entity.metadata, "title", "metadata.title")
+            or entity.default_title
+        )
         self.unique_name(entity, name, names)
         kind = entity.spec.get("type")
         if kind is not None and not isinstance(kind, str):
@@ -500,7 +576,10 @@ class _Checker:
 
     def component(self, entity: Entity, names: dict[str, str]) -> None:
         self.slug(entity)
-        name = self.name_text(entity, entity.metadata, "title", "metadata.title") or entity.name
+        name = (
+            self.name_text(entity, entity.metadata, "title", "metadata.title")
+            or entity.default_title
+        )
         self.unique_name(entity, name, names)
         team, user = self.owner(entity)
         owners = ([user] if user else []) + [
@@ -600,7 +679,7 @@ class _Checker:
     def cycle_problem(self, cycle: list[str]) -> None:
         def label(key: str) -> str:
             entity = self.by_kind["Resource"].get(key)
-            return entity.name if entity else self.known.systems[key].slug
+            return entity.ref if entity else self.known.systems[key].slug
 
         entity = next(
             (self.by_kind["Resource"][k] for k in cycle if k in self.by_kind["Resource"]), None

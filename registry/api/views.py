@@ -121,7 +121,7 @@ class TokenView(ObtainAuthToken):
         except serializers.ValidationError:
             login_throttle.login_failure_record(username=username, client_address=address)
             raise
-        login_throttle.login_success_record(username=username)
+        login_throttle.login_success_record(username=username, client_address=address)
         return response
 
 

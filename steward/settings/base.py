@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "webhooks",
     "integrations",
     "imports",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "registry.context_processors.roles",
                 "notifications.context_processors.delivery_health",
+                "sso.context_processors.sign_in",
             ],
             # Every time on a page is written by these filters (`when`, `their_time`, `in_zone`).
             "builtins": ["steward.timetags"],
@@ -136,6 +138,59 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in with local passwords (login page, API token endpoint, admin) and/or through the
+# company's OpenID provider (sso/). With passwords off, Django's ModelBackend is not listed, so no
+# password signs in anywhere; the OpenID backend inherits its permission checks.
+STEWARD_LOCAL_PASSWORDS_ENABLED = env_bool("STEWARD_LOCAL_PASSWORDS_ENABLED", True)
+AUTHENTICATION_BACKENDS = [
+    *(["django.contrib.auth.backends.ModelBackend"] if STEWARD_LOCAL_PASSWORDS_ENABLED else []),
+    "sso.backend.OIDCBackend",
+]
+# The company's OpenID provider (README "Single sign-on"). Configured when a client id and an
+# issuer (discovery) or an authorization endpoint are set.
+STEWARD_OIDC_PROVIDER_NAME = os.environ.get("STEWARD_OIDC_PROVIDER_NAME", "")
+STEWARD_OIDC_ISSUER = os.environ.get("STEWARD_OIDC_ISSUER", "").strip()
+STEWARD_OIDC_DISCOVERY_URL = os.environ.get("STEWARD_OIDC_DISCOVERY_URL", "").strip()
+STEWARD_OIDC_AUTHORIZATION_ENDPOINT = os.environ.get("STEWARD_OIDC_AUTHORIZATION_ENDPOINT", "")
+STEWARD_OIDC_TOKEN_ENDPOINT = os.environ.get("STEWARD_OIDC_TOKEN_ENDPOINT", "")
+STEWARD_OIDC_USERINFO_ENDPOINT = os.environ.get("STEWARD_OIDC_USERINFO_ENDPOINT", "")
+STEWARD_OIDC_JWKS_URI = os.environ.get("STEWARD_OIDC_JWKS_URI", "")
+STEWARD_OIDC_END_SESSION_ENDPOINT = os.environ.get("STEWARD_OIDC_END_SESSION_ENDPOINT", "")
+STEWARD_OIDC_CLIENT_ID = os.environ.get("STEWARD_OIDC_CLIENT_ID", "")
+STEWARD_OIDC_CLIENT_SECRET = os.environ.get("STEWARD_OIDC_CLIENT_SECRET", "")
+STEWARD_OIDC_TOKEN_AUTH = os.environ.get("STEWARD_OIDC_TOKEN_AUTH", "client_secret_post")
+if STEWARD_OIDC_TOKEN_AUTH not in ("client_secret_post", "client_secret_basic"):
+    raise ImproperlyConfigured(
+        "STEWARD_OIDC_TOKEN_AUTH: use client_secret_post or client_secret_basic."
+    )
+STEWARD_OIDC_SCOPES = os.environ.get("STEWARD_OIDC_SCOPES", "openid email profile")
+STEWARD_OIDC_SIGN_ALGORITHMS = env_list("STEWARD_OIDC_SIGN_ALGORITHMS", "RS256")
+if not STEWARD_OIDC_SIGN_ALGORITHMS or {"none", "HS256", "HS384", "HS512"} & set(
+    STEWARD_OIDC_SIGN_ALGORITHMS
+):
+    raise ImproperlyConfigured(
+        "STEWARD_OIDC_SIGN_ALGORITHMS: asymmetric algorithms only (RS256, ES256, PS256 …)."
+    )
+STEWARD_OIDC_LEEWAY_SECONDS = int(os.environ.get("STEWARD_OIDC_LEEWAY_SECONDS", "60"))
+STEWARD_OIDC_TIMEOUT = float(os.environ.get("STEWARD_OIDC_TIMEOUT", "10"))
+STEWARD_OIDC_NAME_CLAIM = os.environ.get("STEWARD_OIDC_NAME_CLAIM", "name")
+STEWARD_OIDC_EMAIL_CLAIM = os.environ.get("STEWARD_OIDC_EMAIL_CLAIM", "email")
+STEWARD_OIDC_ZONEINFO_CLAIM = os.environ.get("STEWARD_OIDC_ZONEINFO_CLAIM", "zoneinfo")
+STEWARD_OIDC_LOCALE_CLAIM = os.environ.get("STEWARD_OIDC_LOCALE_CLAIM", "locale")
+STEWARD_OIDC_GROUPS_CLAIM = os.environ.get("STEWARD_OIDC_GROUPS_CLAIM", "groups")
+# The provider's groups (names or ids, as the groups claim carries them) whose members are IT
+# staff (the STEWARD_IT_GROUP group); empty: IT staff are managed in Steward only.
+STEWARD_OIDC_IT_GROUPS = env_list("STEWARD_OIDC_IT_GROUPS", "")
+# How a first sign-in finds a person who is already in Steward (imported, added by IT).
+STEWARD_OIDC_MATCH_CLAIM = os.environ.get("STEWARD_OIDC_MATCH_CLAIM", "email")
+STEWARD_OIDC_MATCH_FIELD = os.environ.get("STEWARD_OIDC_MATCH_FIELD", "email")
+if STEWARD_OIDC_MATCH_FIELD not in ("email", "username"):
+    raise ImproperlyConfigured("STEWARD_OIDC_MATCH_FIELD: use email or username.")
+STEWARD_OIDC_CREATE_PEOPLE = env_bool("STEWARD_OIDC_CREATE_PEOPLE", True)
+# Proxies (CIDRs) whose X-Forwarded-For is believed: the client is the rightmost address in it
+# that is not one of them (steward/proxies.py). Empty: REMOTE_ADDR is the client.
+STEWARD_TRUSTED_PROXIES = env_networks("STEWARD_TRUSTED_PROXIES", "")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "registry:directory"
 LOGOUT_REDIRECT_URL = "registry:directory"
@@ -412,11 +467,15 @@ STEWARD_UNSUBSCRIBE_LINK_MAX_AGE_SECONDS = int(
 )
 # Anonymous subscribe attempts (each may email a confirmation) per client address per hour.
 STEWARD_SUBSCRIBE_ANON_RATE = int(os.environ.get("STEWARD_SUBSCRIBE_ANON_RATE", "10"))
-# Sign-in guessing (login page and API token endpoint): failed attempts allowed per username and
-# per client address within a window that starts at the first failure; then 429 until it ends.
+# Sign-in guessing (login page and API token endpoint): failed attempts allowed per username from
+# one address, per address, and per username over every address (then only browsers that signed
+# in to it before may try), within a window that starts at the first failure (login_throttle.py).
 STEWARD_LOGIN_MAX_FAILURES = int(os.environ.get("STEWARD_LOGIN_MAX_FAILURES", "5"))
 STEWARD_LOGIN_MAX_FAILURES_PER_ADDRESS = int(
     os.environ.get("STEWARD_LOGIN_MAX_FAILURES_PER_ADDRESS", "20")
+)
+STEWARD_LOGIN_MAX_FAILURES_PER_USERNAME = int(
+    os.environ.get("STEWARD_LOGIN_MAX_FAILURES_PER_USERNAME", "100")
 )
 STEWARD_LOGIN_WINDOW_SECONDS = int(os.environ.get("STEWARD_LOGIN_WINDOW_SECONDS", "900"))
 # Status pages (/status/, /status/<slug>/ and their API): readable by anonymous visitors when

@@ -634,12 +634,16 @@ def test_api_refuses_a_body_that_is_too_large_or_not_utf8(it_user) -> None:
     assert response.status_code == 400 and "UTF-8" in response.json()["problems"][0]["reason"]
 
 
-def test_a_name_taken_by_another_record_and_a_foreign_namespace_are_refused() -> None:
+def test_a_name_taken_by_another_record_and_a_reference_to_another_namespace_are_refused() -> None:
     ProjectFactory(slug="old-expenses", name="Expenses")
+    # group:finance is in the file, in the default namespace: accounting/finance is another group
     text = CATALOG.replace("owner: group:finance", "owner: group:accounting/finance")
     problems = {(p.entity, p.field): p.reason for p in catalog_plan(text).problems}
     assert "old-expenses" in problems[("component:default/expenses", "metadata.title")]
-    assert "namespace" in problems[("component:default/ledger", "spec.owner")]
+    assert (
+        "group:accounting/finance, which is neither in the file nor in Steward"
+        in problems[("component:default/ledger", "spec.owner")]
+    )
 
 
 def test_command_reads_stdin(monkeypatch) -> None:

@@ -144,3 +144,20 @@ def test_token_authenticated_api_writes_do_not_need_csrf() -> None:
         response = client.generic(method, url, "{}", content_type="application/json")
         assert "CSRF" not in response.content.decode(), (method, url, response.status_code)
         assert response.status_code < 500, (method, url)
+
+
+def test_the_sso_callback_signs_in_only_the_browser_that_started_the_sign_in(settings) -> None:
+    """The OpenID callback is a GET from the provider, so CSRF tokens cannot guard it: the state
+    (and nonce, and PKCE verifier) kept in the starting browser's session do. A code pushed into
+    another browser (login CSRF) is refused before the provider is even asked."""
+    settings.STEWARD_OIDC_CLIENT_ID = "steward"
+    settings.STEWARD_OIDC_ISSUER = "https://idp.invalid"
+    settings.STEWARD_OIDC_AUTHORIZATION_ENDPOINT = "https://idp.invalid/authorize"
+    settings.STEWARD_OIDC_TOKEN_ENDPOINT = "https://idp.invalid/token"
+    settings.STEWARD_OIDC_JWKS_URI = "https://idp.invalid/jwks"
+    victim = Client(enforce_csrf_checks=True)
+
+    response = victim.get("/sso/callback/?code=attackers-code&state=attackers-state")
+
+    assert response.status_code == 403
+    assert "_auth_user_id" not in victim.session

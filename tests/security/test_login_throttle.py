@@ -1,5 +1,7 @@
-"""Sign-in is rate limited against guessing: per username and per client address, on the login
-page and on the API token endpoint, sharing one set of counters."""
+"""Sign-in is rate limited against guessing without letting anyone lock someone else out: per
+username from one address, per address, and per username over every address (sparing browsers
+that signed in before), on the login page and on the API token endpoint, sharing one set of
+counters; client addresses come through trusted proxies only."""
 
 import pytest
 from django.test import Client, override_settings
@@ -33,14 +35,34 @@ def test_fifth_failure_locks_the_username_even_for_the_right_password():
     assert "_auth_user_id" not in client.session
 
 
-def test_the_username_is_locked_from_every_address_and_in_any_case():
+def test_the_lock_is_per_address_so_a_guesser_cannot_lock_the_owner_out():
     PersonFactory(user__username="ada")
-    for i in range(5):
+    for _ in range(5):
+        _login(Client(), "ada", "wrong", address="203.0.113.66")
+
+    # the guessing address is locked for that username, in any case of it
+    assert _login(Client(), " ADA ", "pw", address="203.0.113.66").status_code == 429
+    # the owner, from their own address, signs in with the right password
+    assert _login(Client(), "ada", "pw", address="198.51.100.1").status_code == 302
+
+
+@override_settings(STEWARD_LOGIN_MAX_FAILURES_PER_USERNAME=6)
+def test_guessing_one_username_from_many_addresses_spares_browsers_that_signed_in_before():
+    PersonFactory(user__username="ada")
+    owners_browser = Client()
+    assert _login(owners_browser, "ada", "pw", address="198.51.100.1").status_code == 302
+    owners_browser.post("/accounts/logout/")  # signing out keeps the browser known
+    for i in range(6):  # a botnet: a few guesses from each of many addresses
         _login(Client(), "ada", "wrong", address=f"192.0.2.{i + 10}")
 
-    response = _login(Client(), " ADA ", "pw", address="198.51.100.1")
-
-    assert response.status_code == 429
+    # a new browser at a new address is refused: the username is under attack
+    assert _login(Client(), "ada", "pw", address="198.51.100.2").status_code == 429
+    # the owner's browser (its signed "known browser" cookie) still gets in, from anywhere
+    assert _login(owners_browser, "ada", "pw", address="198.51.100.3").status_code == 302
+    # a forged cookie is no known browser
+    forged = Client()
+    forged.cookies["steward_known_signin"] = "forged"
+    assert _login(forged, "ada", "pw", address="198.51.100.4").status_code == 429
 
 
 def test_below_the_limit_the_right_password_signs_in_and_clears_the_count():
@@ -97,7 +119,7 @@ def test_the_lock_ends_with_the_window():
 
 def test_token_endpoint_is_throttled_and_shares_the_counters():
     PersonFactory(user__username="ada")
-    api = Client()
+    api = Client(REMOTE_ADDR="192.0.2.1")
     for _ in range(3):
         response = api.post(
             TOKEN, {"username": "ada", "password": "wrong"}, content_type="application/json"
@@ -146,3 +168,84 @@ def test_without_redis_the_local_cache_still_counts():
 
     assert _login(Client(), "ada", "pw").status_code == 429
     cache.clear()
+
+
+# --- client addresses through trusted proxies ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trusted", "remote", "forwarded", "client"),
+    [
+        # no trusted proxies: the header is never read
+        ([], "203.0.113.9", "198.51.100.1", "203.0.113.9"),
+        # a peer that is not a trusted proxy: its header is the client's own writing
+        (["10.0.0.0/8"], "203.0.113.9", "198.51.100.1", "203.0.113.9"),
+        # through a trusted proxy: the rightmost hop that is not one; what the client wrote
+        # to the left of it (1.2.3.4) is ignored
+        (["10.0.0.0/8"], "10.0.0.2", "1.2.3.4, 198.51.100.7, 10.0.0.5", "198.51.100.7"),
+        (["10.0.0.0/8"], "10.0.0.2", "198.51.100.7", "198.51.100.7"),
+        # every hop trusted: the leftmost
+        (["10.0.0.0/8"], "10.0.0.2", "10.1.1.1, 10.0.0.5", "10.1.1.1"),
+        # a trusted proxy that sent no header: the proxy itself
+        (["10.0.0.0/8"], "10.0.0.2", "", "10.0.0.2"),
+        # garbage to the right of real hops: the hop that passed it on
+        (["10.0.0.0/8"], "10.0.0.2", "198.51.100.7, not-an-address", "10.0.0.2"),
+        # IPv6, ports, IPv4-mapped forms
+        (["::1/128", "fd00::/8"], "::1", "2001:db8::5, fd00::1", "2001:db8::5"),
+        (["10.0.0.0/8"], "10.0.0.2", "198.51.100.7:4711", "198.51.100.7"),
+        (["10.0.0.0/8"], "10.0.0.2", "[2001:db8::5]:4711", "2001:db8::5"),
+        (["10.0.0.0/8"], "::ffff:10.0.0.2", "::ffff:198.51.100.7", "198.51.100.7"),
+    ],
+)
+def test_client_address_honours_x_forwarded_for_only_from_trusted_proxies(
+    settings, trusted, remote, forwarded, client
+):
+    from django.test import RequestFactory
+
+    from steward.proxies import client_address
+
+    settings.STEWARD_TRUSTED_PROXIES = trusted
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+
+    assert client_address(request) == client
+
+
+@override_settings(STEWARD_TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_behind_a_trusted_proxy_each_client_has_its_own_count():
+    PersonFactory(user__username="ada")
+
+    def through_proxy(client_ip: str, password: str, spoofed: str = ""):
+        forwarded = f"{spoofed}, {client_ip}" if spoofed else client_ip
+        return Client().post(
+            LOGIN,
+            {"username": "ada", "password": password},
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    for i in range(5):  # the guesser rotates a spoofed left part: it does not help
+        through_proxy("203.0.113.66", "wrong", spoofed=f"192.0.2.{i}")
+
+    assert through_proxy("203.0.113.66", "pw").status_code == 429
+    # the proxy is not locked: the owner behind it signs in
+    assert through_proxy("198.51.100.1", "pw").status_code == 302
+
+
+def test_untrusted_x_forwarded_for_cannot_dodge_the_lock():
+    PersonFactory(user__username="ada")
+    for i in range(5):
+        Client().post(
+            LOGIN,
+            {"username": "ada", "password": "wrong"},
+            REMOTE_ADDR="203.0.113.66",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{i}",
+        )
+
+    response = Client().post(
+        LOGIN,
+        {"username": "ada", "password": "pw"},
+        REMOTE_ADDR="203.0.113.66",
+        HTTP_X_FORWARDED_FOR="198.51.100.200",
+    )
+
+    assert response.status_code == 429

@@ -8,6 +8,7 @@ file at every sign-in, so a test changes what the provider says with `OpenIDProv
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import socket
@@ -36,14 +37,22 @@ def _free_port() -> int:
 
 
 def npm_install() -> None:
+    """Install the provider once; the two pytest-xdist workers may both get here first, so the
+    second waits on a lock and finds it installed."""
     if (OP_DIR / "node_modules" / "oidc-provider").is_dir():
         return
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("The SSO tests need node and npm (apt-get install nodejs npm)")
-    subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(OP_DIR)], check=True, timeout=300
-    )
+    with open(OP_DIR / ".npm-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (OP_DIR / "node_modules" / "oidc-provider").is_dir():
+            return
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(OP_DIR)],
+            check=True,
+            timeout=300,
+        )
 
 
 @dataclass

@@ -51,6 +51,8 @@ from .models import Change
 HOUR = timedelta(hours=1)
 DEFAULT_RANGE = timedelta(days=14)
 MAX_RANGE = timedelta(days=90)
+# A search starts within the year ahead (a plan further out is a guess about who works then).
+FARTHEST_START = timedelta(days=366)
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 7 * 24 * 60
 DEFAULT_COUNT = 5
@@ -126,6 +128,14 @@ def clean_search(
         )
     if not 1 <= count <= MAX_COUNT:
         raise ValidationError({"count": f"Ask for between 1 and {MAX_COUNT} slots."})
+    if range_start is not None and range_start > now + FARTHEST_START:
+        raise ValidationError(
+            {"range_start": f"Start the search within the next {FARTHEST_START.days} days."}
+        )
+    if range_end is not None and range_end > now + FARTHEST_START + MAX_RANGE:
+        raise ValidationError(
+            {"range_end": f"Search at most {MAX_RANGE.days} days at once; narrow the range."}
+        )
     start = max(range_start or now, now)
     end = range_end or start + DEFAULT_RANGE
     if end <= start:
@@ -308,9 +318,10 @@ def _report_traffic(project_ids: list[int], buckets: _Buckets, *, now: datetime)
             created_at__gte=now - timedelta(weeks=TRAFFIC_WEEKS),
             created_at__lt=now,
         )
-        .annotate(dow=ExtractIsoWeekDay("created_at", tzinfo=UTC), hour=ExtractHour(
-            "created_at", tzinfo=UTC
-        ))
+        .annotate(
+            dow=ExtractIsoWeekDay("created_at", tzinfo=UTC),
+            hour=ExtractHour("created_at", tzinfo=UTC),
+        )
         .values("dow", "hour")
         .annotate(n=Count("id"))
         .values_list("dow", "hour", "n")

@@ -6,8 +6,8 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxLengthValidator, URLValidator
 from django.db import models
 from django.db.models import F, Func, Q, Value
-from django.db.models.lookups import Exact
 from django.db.models.functions import Upper
+from django.db.models.lookups import Exact
 
 from .names import NameField, SkeletonField
 from .validators import validate_time_zone, validate_working_hours

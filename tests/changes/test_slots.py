@@ -44,7 +44,10 @@ def hours(start: str, end: str) -> dict:
 def world(db):
     database = SystemFactory(name="Orders DB", slug="orders-db")
     tokyo = ProjectFactory(
-        name="Tokyo app", slug="tokyo-app", time_zone="Asia/Tokyo", busy_hours=hours("09:00", "15:00")
+        name="Tokyo app",
+        slug="tokyo-app",
+        time_zone="Asia/Tokyo",
+        busy_hours=hours("09:00", "15:00"),
     )
     berlin = ProjectFactory(
         name="Berlin app",
@@ -127,7 +130,10 @@ def test_report_traffic_breaks_the_tie(world):
         ({"duration_minutes": 60, "range_end": NOW + timedelta(days=91)}, "range_end"),
         ({"duration_minutes": 60, "range_end": NOW - timedelta(days=1)}, "range_end"),
         ({"duration_minutes": 60, "count": 0}, "count"),
-        ({"duration_minutes": 60 * 24 * 3, "range_end": NOW + timedelta(days=1)}, "duration_minutes"),
+        (
+            {"duration_minutes": 60 * 24 * 3, "range_end": NOW + timedelta(days=1)},
+            "duration_minutes",
+        ),
     ],
 )
 def test_bad_input_names_the_field(world, kwargs, field):
@@ -137,7 +143,7 @@ def test_bad_input_names_the_field(world, kwargs, field):
 
 
 def test_the_search_takes_a_fixed_number_of_queries(world, django_assert_max_num_queries):
-    for n in range(30):
+    for _n in range(30):
         project = ProjectFactory(busy_hours=hours("09:00", "17:00"))
         ProjectRoleFactory(project=project, person=PersonFactory())
         DependencyFactory(source_project=project, target_system=world)

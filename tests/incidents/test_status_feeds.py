@@ -11,7 +11,7 @@ import pytest
 from django.test import Client, override_settings
 
 from changes import services as change_services
-from incidents.models import MaintenanceNotice, Outage, Subscription
+from incidents.models import MaintenanceNotice, Subscription
 from incidents.services import subscriptions
 from incidents.services.maintenance import maintenance_notices_send_due
 from incidents.services.outages import outage_open

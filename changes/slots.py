@@ -35,13 +35,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from oncall.bulk import load_rotations
+from oncall.models import Rotation
 from oncall.schedule import rotation_shifts
-from registry.models import ITSystem, Project, ProjectRole
+from registry.models import ITSystem
 from registry.permissions import EDITING_ROLES
 from registry.selectors import impacted_projects_for
 from registry.validators import WEEKDAYS
@@ -245,88 +246,107 @@ def _window_sums(rows: np.ndarray, width: int) -> np.ndarray:
 # --- the search ----------------------------------------------------------------------------------
 
 
+# People of the touched projects grouped by weekly pattern in PostgreSQL, so that each distinct
+# (zone, hours) is read and decoded once, with the projects someone of that pattern is on.
+_PEOPLE_PATTERNS_SQL = """
+SELECT p.time_zone, p.working_hours::text, array_agg(DISTINCT r.project_id),
+       count(DISTINCT r.person_id)
+FROM unnest(%(ids)s::bigint[]) AS t(id)
+JOIN registry_projectrole r ON r.project_id = t.id
+JOIN registry_person p ON p.id = r.person_id
+WHERE r.role = ANY(%(roles)s)
+GROUP BY 1, 2
+"""
+_BUSY_PATTERNS_SQL = """
+SELECT time_zone, busy_hours::text, count(*)
+FROM unnest(%(ids)s::bigint[]) AS t(id) JOIN registry_project USING (id)
+WHERE busy_hours <> '{}'::jsonb
+GROUP BY 1, 2
+"""
+_ROTATIONS_SQL = (
+    "SELECT r.id FROM unnest(%(ids)s::bigint[]) AS t(id) JOIN {table} r ON r.project_id = t.id"
+)
+_TRAFFIC_SQL = """
+SELECT extract(isodow FROM r.created_at AT TIME ZONE 'UTC')::int,
+       extract(hour FROM r.created_at AT TIME ZONE 'UTC')::int, count(*)
+FROM unnest(%(ids)s::bigint[]) AS t(id) JOIN {table} r ON r.project_id = t.id
+WHERE r.created_at >= %(since)s AND r.created_at < %(until)s
+GROUP BY 1, 2
+"""
+
+
+def _rows(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _responder_groups(
     project_ids: list[int], buckets: _Buckets, *, start: datetime, end: datetime
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Projects grouped by who can respond for them: (availability per group over the buckets,
-    projects per group, people in working hours per bucket, distinct people). Six queries."""
-    availability: dict[object, np.ndarray] = {}
-    sources: dict[int, set[object]] = defaultdict(set)
-    person_patterns: dict[int, np.ndarray] = {}
-    for project_id, person_id, zone, hours in ProjectRole.objects.filter(
-        project_id__in=project_ids, role__in=EDITING_ROLES
-    ).values_list("project_id", "person_id", "person__time_zone", "person__working_hours"):
-        key = ("person", person_id)
-        if key not in availability:
-            availability[key] = person_patterns[person_id] = buckets.pattern(zone, hours)
-        sources[project_id].add(key)
-    # On call: whoever holds each shift of the project's rotations, while in working hours.
-    rotations = load_rotations(at=start, rotation_filter=Q(project_id__in=project_ids))
-    for rotation in rotations:
-        on_duty = np.zeros(buckets.hours, dtype=bool)
-        for shift in rotation_shifts(rotation, start, end):
-            person = shift.person
-            pattern = buckets.pattern(person.time_zone, person.working_hours)
-            person_patterns.setdefault(person.pk, pattern)
-            on_duty |= pattern & buckets.mask(shift.start, shift.end)
-        key = ("rotation", rotation.pk)
-        availability[key] = on_duty
-        sources[rotation.project_id].add(key)
-    groups: dict[frozenset, int] = defaultdict(int)
-    for project_id in project_ids:
-        groups[frozenset(sources.get(project_id, ()))] += 1
-    matrix = np.zeros((len(groups), buckets.hours), dtype=bool)
-    weights = np.zeros(len(groups), dtype=np.int64)
-    for row, (members, number) in enumerate(groups.items()):
-        for key in members:
-            matrix[row] |= availability[key]
-        weights[row] = number
+    projects per group, people in working hours per bucket, people). Two queries, and the
+    five of `load_rotations` when the projects have rotations."""
+    sources: dict[int, list[np.ndarray]] = defaultdict(list)
     people = np.zeros(buckets.hours, dtype=np.int64)
-    for pattern in person_patterns.values():
-        people += pattern
-    return matrix, weights, people, len(person_patterns)
+    people_count = 0
+    for zone, hours, projects, number in _rows(
+        _PEOPLE_PATTERNS_SQL, {"ids": project_ids, "roles": list(EDITING_ROLES)}
+    ):
+        pattern = buckets.pattern(zone, json.loads(hours))
+        people += pattern * number
+        people_count += number
+        for project_id in projects:
+            sources[project_id].append(pattern)
+    # On call: whoever holds each shift of the project's rotations, while in working hours.
+    rotations_sql = _ROTATIONS_SQL.format(table=connection.ops.quote_name(Rotation._meta.db_table))
+    rotation_ids = [pk for (pk,) in _rows(rotations_sql, {"ids": project_ids})]
+    if rotation_ids:
+        for rotation in load_rotations(at=start, rotation_filter=Q(pk__in=rotation_ids)):
+            on_duty = np.zeros(buckets.hours, dtype=bool)
+            for shift in rotation_shifts(rotation, start, end):
+                person = shift.person
+                pattern = buckets.pattern(person.time_zone, person.working_hours)
+                on_duty |= pattern & buckets.mask(shift.start, shift.end)
+            people += on_duty
+            sources[rotation.project_id].append(on_duty)
+    # Projects whose responders share the same patterns share a row.
+    groups: dict[tuple[int, ...], list] = {}
+    without = len(project_ids) - len(sources)
+    for arrays in sources.values():
+        key = tuple(sorted(id(a) for a in arrays))
+        if key in groups:
+            groups[key][1] += 1
+        else:
+            groups[key] = [np.logical_or.reduce(arrays), 1]
+    if without:
+        groups[()] = [np.zeros(buckets.hours, dtype=bool), without]
+    matrix = np.array([a for a, _n in groups.values()], dtype=bool).reshape(
+        len(groups), buckets.hours
+    )
+    weights = np.array([n for _a, n in groups.values()], dtype=np.int64)
+    return matrix, weights, people, people_count
 
 
 def _busy_groups(project_ids: list[int], buckets: _Buckets) -> tuple[np.ndarray, np.ndarray]:
     """Projects grouped by their declared busy hours: (busy per group, projects per group)."""
-    groups: dict[tuple[str, str], list] = {}
-    for zone, hours in Project.objects.filter(pk__in=project_ids).values_list(
-        "time_zone", "busy_hours"
-    ):
-        if not hours:
-            continue
-        key = (zone, json.dumps(hours, sort_keys=True))
-        if key in groups:
-            groups[key][1] += 1
-        else:
-            groups[key] = [buckets.pattern(zone, hours), 1]
-    if not groups:
-        return np.zeros((0, buckets.hours), dtype=bool), np.zeros(0, dtype=np.int64)
-    matrix = np.array([pattern for pattern, _n in groups.values()], dtype=bool)
-    return matrix, np.array([n for _p, n in groups.values()], dtype=np.int64)
+    rows = _rows(_BUSY_PATTERNS_SQL, {"ids": project_ids})
+    matrix = np.array(
+        [buckets.pattern(zone, json.loads(hours)) for zone, hours, _n in rows], dtype=bool
+    ).reshape(len(rows), buckets.hours)
+    return matrix, np.array([n for _z, _h, n in rows], dtype=np.int64)
 
 
 def _report_traffic(project_ids: list[int], buckets: _Buckets, *, now: datetime) -> np.ndarray:
     """Problem reports on these projects per bucket, by UTC hour of the week over the last
-    TRAFFIC_WEEKS weeks: one aggregated query. The portal's model is named by label: the portal
-    builds on this app, not the other way round."""
-    report = apps.get_model("portal", "ProblemReport")
+    TRAFFIC_WEEKS weeks: one aggregated query. The portal's table is named through its model's
+    label: the portal builds on this app, not the other way round."""
+    table = apps.get_model("portal", "ProblemReport")._meta.db_table
     per_hour_of_week = np.zeros(168, dtype=np.int64)
-    rows = (
-        report.objects.filter(
-            project_id__in=project_ids,
-            created_at__gte=now - timedelta(weeks=TRAFFIC_WEEKS),
-            created_at__lt=now,
-        )
-        .annotate(
-            dow=ExtractIsoWeekDay("created_at", tzinfo=UTC),
-            hour=ExtractHour("created_at", tzinfo=UTC),
-        )
-        .values("dow", "hour")
-        .annotate(n=Count("id"))
-        .values_list("dow", "hour", "n")
-    )
-    for dow, hour, n in rows:
+    for dow, hour, n in _rows(
+        _TRAFFIC_SQL.format(table=connection.ops.quote_name(table)),
+        {"ids": project_ids, "since": now - timedelta(weeks=TRAFFIC_WEEKS), "until": now},
+    ):
         per_hour_of_week[(dow - 1) * 24 + hour] = n
     utc_hour_of_week = buckets.minute_of_week("UTC") // 60
     return per_hour_of_week[utc_hour_of_week]
@@ -342,8 +362,8 @@ def quietest_slots(
     now: datetime | None = None,
 ) -> SlotSearch:
     """The `count` best starts for a change of this length on these systems within the range
-    (default: the next 14 days), best first. A fixed number of queries (ten) whatever the size
-    of the impact. ValidationError naming the field for bad input."""
+    (default: the next 14 days), best first. Six queries whatever the size of the impact (eleven
+    when the touched projects have rotations). ValidationError naming the field for bad input."""
     now = now or timezone.now()
     systems = list(systems)
     if not systems:

@@ -149,3 +149,23 @@ def test_the_search_takes_a_fixed_number_of_queries(world, django_assert_max_num
         DependencyFactory(source_project=project, target_system=world)
     with django_assert_max_num_queries(12):
         quietest_slots(systems=[world], duration_minutes=60, now=NOW)
+
+
+def test_on_the_demo_data_the_quietest_hour_is_the_californian_lunch():
+    """SSO touches Connect, OraTweet and People. Their owners and maintainers all work in
+    California (Jake 08:30–17:00, Noel 10:00–18:00, Clayton 09:00–17:30); Connect is busy 09–12
+    and 13–17 there, People 08–10, OraTweet 09–18 in Singapore. The one hour with everyone at work
+    and no app busy is 12:00–13:00 in Los Angeles: 20:00 UTC in January, on a weekday."""
+    from registry.demo import load_demo
+    from registry.models import ITSystem, Project
+    from registry.selectors import is_within_working_hours
+
+    load_demo()
+    sso = ITSystem.objects.get(slug="sso")
+    best = quietest_slots(systems=[sso], duration_minutes=60, now=NOW).slots[0]
+    assert best.start_at == datetime(2027, 1, 11, 20, 0, tzinfo=UTC)
+    assert (best.score, best.project_count, best.busy_projects) == (100.0, 3, 0)
+    # Justified independently: someone of each app is inside working hours, as the registry says.
+    for project in Project.objects.filter(slug__in=["connect", "oratweet", "people"]):
+        editors = [r.person for r in project.roles.filter(role__in=["owner", "maintainer"])]
+        assert any(is_within_working_hours(p, best.start_at) for p in editors), project

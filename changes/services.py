@@ -23,7 +23,7 @@ from registry.models import ITSystem, Project
 from registry.permissions import can_edit_project
 from registry.services import audited_change, save_validated
 from steward.errors import Conflict
-from steward.times import utc_stamp
+from steward.times import instant_problem, utc_stamp
 from webhooks.services import webhooks_emit
 
 from . import events
@@ -360,7 +360,12 @@ def change_book(
     the same systems took the window since the search."""
     events.require_it_staff(actor)
     systems = events.systems_clean(systems)
-    end = planned_start_at + duration
+    try:
+        end = planned_start_at + duration
+    except OverflowError:
+        end = None
+    if end is None or instant_problem(end):
+        raise ValidationError({"planned_start_at": "The change would end past what can be stored."})
     taken = overlaps_blocked([s.pk for s in systems], planned_start_at, end)
     if taken:
         raise Conflict(

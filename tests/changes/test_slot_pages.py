@@ -97,6 +97,18 @@ def test_api_book_schedules_a_change_at_the_slot(graph, it_user, reader):
     assert Change.objects.count() == 1
 
 
+def test_api_book_past_the_storable_end_names_the_start(graph, it_user):
+    body = {
+        "title": "Far away",
+        "systems": ["dc-austin"],
+        "planned_start_at": "9999-12-29T00:00:00Z",
+        "duration_minutes": 60 * 24 * 7,
+    }
+    response = api(it_user).post(f"{API}/book/", body, format="json")
+    assert response.status_code == 400 and "planned_start_at" in response.json()
+    assert not Change.objects.exists()
+
+
 def test_the_page_lists_slots_and_books_one(graph, it_user):
     client = web(it_user)
     query = {"title": "Patch", "systems": [graph.dc.pk], "duration_minutes": 60}

@@ -58,6 +58,14 @@ TIME_ZONES = [
     "Asia/Kolkata",
     "Australia/Sydney",
 ]
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+# Projects' declared busy hours, in turn (none; mornings; the working day; afternoons and Saturday).
+BUSY_HOURS = [
+    {},
+    {d: [["09:00", "12:00"]] for d in _WEEKDAYS},
+    {d: [["08:00", "18:00"]] for d in _WEEKDAYS},
+    {**{d: [["13:00", "17:00"]] for d in _WEEKDAYS}, "sat": [["10:00", "14:00"]]},
+]
 TIERS = ["it_supported", "side_project", "side_project", "side_project", "experimental", "retired"]
 
 
@@ -295,6 +303,8 @@ def plan(scale: float = 1.0, seed: int = 42, *, webhook_url: str | None = None) 
                 None,
                 team_id,
                 f"{pid:032x}",  # not from rng: the graph drawn after it stays the same
+                TIME_ZONES[pid * 7 % len(TIME_ZONES)],
+                BUSY_HOURS[pid % len(BUSY_HOURS)],
                 now,
                 now,
             )
@@ -321,6 +331,8 @@ def plan(scale: float = 1.0, seed: int = 42, *, webhook_url: str | None = None) 
             "last_reviewed_on",
             "team_id",
             "integration_key",
+            "time_zone",
+            "busy_hours",
             "created_at",
             "updated_at",
         ],

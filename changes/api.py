@@ -9,11 +9,12 @@ become 400 (naming the field) or 409 (naming the transition) in `steward.api`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -23,7 +24,7 @@ from registry.models import ITSystem, Project
 from registry.permissions import can_edit_project, is_it_staff
 from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, LocalDateTimeField, parse_input
 
-from . import selectors, services
+from . import selectors, services, slots
 from .models import Change, ChangeResponse, ImpactedProject, Release
 
 MAX_TEXT = 10000
@@ -158,6 +159,7 @@ class ChangeOut(serializers.ModelSerializer):
             "started_at",
             "completed_at",
             "cancelled_at",
+            "rolled_back_at",
             "created_at",
             "updated_at",
             "impacted",
@@ -192,6 +194,96 @@ class ChangeRespondIn(serializers.Serializer):
         required=False,
         help_text="Needed only when you are on several touched projects.",
     )
+
+
+class HistoryOut(serializers.Serializer):
+    earlier = serializers.IntegerField(
+        help_text="Earlier changes that happened (started) on any of the same systems."
+    )
+    caused_incident = serializers.IntegerField(help_text="Of those, named as an incident's cause.")
+    caused_outage = serializers.IntegerField(help_text="Of those, named as an outage's cause.")
+    rolled_back = serializers.IntegerField(help_text="Of those, rolled back.")
+    went_wrong = serializers.IntegerField(help_text="Of those, any of the three.")
+    level = serializers.ChoiceField(choices=["unknown", "low", "medium", "high"])
+    hint = serializers.CharField(help_text="The plain risk hint IT and the owners read.")
+
+
+class ChangeDetailOut(ChangeOut):
+    history = serializers.SerializerMethodField()
+
+    class Meta(ChangeOut.Meta):
+        fields = (*ChangeOut.Meta.fields, "history")
+        read_only_fields = fields
+
+    @extend_schema_field(HistoryOut)
+    def get_history(self, change: Change) -> dict:
+        return HistoryOut(selectors.history_of(change)).data
+
+
+class SlotsIn(serializers.Serializer):
+    systems = systems_field(allow_empty=True)
+    duration_minutes = serializers.IntegerField(
+        help_text=f"How long the change takes, {slots.MIN_DURATION_MINUTES} minutes to "
+        f"{slots.MAX_DURATION_MINUTES // 1440} days."
+    )
+    range_start = serializers.DateTimeField(required=False, help_text="Default: now.")
+    range_end = serializers.DateTimeField(
+        required=False,
+        help_text=f"Default: 14 days after the start; at most {slots.MAX_RANGE.days} days after.",
+    )
+    count = serializers.IntegerField(
+        required=False, default=slots.DEFAULT_COUNT, help_text="How many slots, 1 to 20."
+    )
+
+
+class SlotOut(serializers.Serializer):
+    start_at = serializers.DateTimeField()
+    end_at = serializers.DateTimeField()
+    score = serializers.FloatField(help_text="0–100, higher is quieter (see the README).")
+    project_count = serializers.IntegerField(help_text="Projects the change touches.")
+    projects_with_responder = serializers.IntegerField(
+        help_text="Touched projects with an owner, maintainer or on-call person in working hours "
+        "all through the window."
+    )
+    responders_at_start = serializers.IntegerField(
+        help_text="Their people in working hours at the start."
+    )
+    busy_projects = serializers.IntegerField(
+        help_text="Touched projects whose declared busy hours overlap the window."
+    )
+    reports_in_window = serializers.IntegerField(
+        help_text="Problem reports on the touched projects in these hours of the week, last 8 "
+        "weeks."
+    )
+    traffic_level = serializers.FloatField(
+        allow_null=True, help_text="0–1 against the busiest window; null without reports."
+    )
+
+
+class SlotSearchOut(serializers.Serializer):
+    range_start = serializers.DateTimeField()
+    range_end = serializers.DateTimeField()
+    project_count = serializers.IntegerField()
+    people_count = serializers.IntegerField()
+    has_traffic = serializers.BooleanField()
+    blocked = serializers.ListField(
+        child=serializers.ListField(child=serializers.DateTimeField(), min_length=2, max_length=2),
+        help_text="[start, end] of the windows left out: other changes on the same systems.",
+    )
+    slots = SlotOut(many=True)
+
+
+class BookIn(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    systems = systems_field(allow_empty=True)
+    planned_start_at = serializers.DateTimeField(help_text="The slot's start.")
+    duration_minutes = serializers.IntegerField(
+        min_value=slots.MIN_DURATION_MINUTES, max_value=slots.MAX_DURATION_MINUTES
+    )
+    description = serializers.CharField(max_length=MAX_TEXT, allow_blank=True, required=False)
+    type = serializers.ChoiceField(choices=Change.Type.choices, required=False)
+    risk = serializers.ChoiceField(choices=Change.Risk.choices, required=False)
+    rollback_plan = serializers.CharField(max_length=MAX_TEXT, allow_blank=True, required=False)
 
 
 def _changes() -> QuerySet[Change]:
@@ -259,10 +351,16 @@ class ChangeViewSet(
         "start",
         "complete",
         "cancel",
+        "rollback",
+        "book",
     )
 
     def get_queryset(self) -> QuerySet[Change]:
         return _changes()
+
+    @extend_schema(responses=ChangeDetailOut)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(ChangeDetailOut(self.get_object()).data)
 
     def _render(self, change: Change, *, status_code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=change.pk)
@@ -297,6 +395,36 @@ class ChangeViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def complete(self, request: Request, pk: str) -> Response:
         return self._render(services.change_complete(actor=request.user, change=self.get_object()))
+
+    @_transition_schema("Roll back a change in progress: completed, counted as rolled back")
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def rollback(self, request: Request, pk: str) -> Response:
+        return self._render(services.change_roll_back(actor=request.user, change=self.get_object()))
+
+    @extend_schema(
+        request=SlotsIn,
+        responses={200: SlotSearchOut, 400: BAD_REQUEST},
+        summary="The quietest slots for a change on these systems",
+        description="The best start times in the range (default the next 14 days, at most 90), "
+        "each with its score broken down: who can respond, which apps are busy, report traffic. "
+        "Windows of other scheduled changes on the same systems are left out.",
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def slots(self, request: Request) -> Response:
+        data = parse_input(SlotsIn, request)
+        return Response(SlotSearchOut(slots.quietest_slots(**data)).data)
+
+    @extend_schema(
+        request=BookIn,
+        responses={201: ChangeOut, 400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT},
+        summary="Book a slot: create and schedule a change at that start (owners are told)",
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def book(self, request: Request) -> Response:
+        data = parse_input(BookIn, request)
+        duration = timedelta(minutes=data.pop("duration_minutes"))
+        change = services.change_book(actor=request.user, duration=duration, **data)
+        return self._render(change, status_code=status.HTTP_201_CREATED)
 
     @_transition_schema("Cancel a draft or scheduled change; owners who were told hear it is off")
     @action(detail=True, methods=["post"], filter_backends=[])

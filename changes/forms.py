@@ -14,6 +14,7 @@ from registry.models import ITSystem
 from steward.times import BoundedDateTimeField
 
 from .models import Change, ChangeResponse, ImpactedProject
+from .slots import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 
@@ -111,3 +112,38 @@ class ReleaseForm(forms.Form):
     def __init__(self, *args, time_zone: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["happened_at"].help_text = f"Your time, {time_zone}; empty for now."
+
+
+class SlotSearchForm(forms.Form):
+    """The quietest-slot search: read from the query string (GET), so a result can be linked."""
+
+    title = forms.CharField(
+        max_length=200, required=False, help_text="Give one to book a slot in one click."
+    )
+    systems = systems_field()
+    duration_minutes = forms.IntegerField(
+        label="Duration (minutes)",
+        min_value=MIN_DURATION_MINUTES,
+        max_value=MAX_DURATION_MINUTES,
+        initial=60,
+    )
+    range_start = BoundedDateTimeField(
+        label="From", required=False, widget=LocalDateTimeInput(), help_text="Empty: now."
+    )
+    range_end = BoundedDateTimeField(
+        label="Until",
+        required=False,
+        widget=LocalDateTimeInput(),
+        help_text="Empty: 14 days after the start; at most 90 days.",
+    )
+
+
+class SlotBookForm(forms.Form):
+    """One suggested slot, booked: the hidden fields of its button."""
+
+    title = forms.CharField(max_length=200)
+    systems = forms.ModelMultipleChoiceField(queryset=ITSystem.objects.all())
+    planned_start_at = BoundedDateTimeField()
+    duration_minutes = forms.IntegerField(
+        min_value=MIN_DURATION_MINUTES, max_value=MAX_DURATION_MINUTES
+    )

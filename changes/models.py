@@ -65,6 +65,8 @@ class Change(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Set when the change ended by rolling back (completed, but undone): its history counts it.
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,6 +77,10 @@ class Change(models.Model):
             models.CheckConstraint(
                 condition=Q(planned_end_at__gt=F("planned_start_at")),
                 name="change_ends_after_it_starts",
+            ),
+            models.CheckConstraint(
+                condition=Q(rolled_back_at__isnull=True) | Q(state="completed"),
+                name="change_rolled_back_only_when_completed",
             ),
         ]
         indexes = [models.Index(fields=["state", "planned_start_at"], name="change_state_idx")]

@@ -245,3 +245,81 @@ def releases_between(
         .filter(happened_at__gte=since, happened_at__lte=until)
         .select_related("system")
     )
+
+
+# --- the history of a change's systems -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeHistory:
+    """What happened with earlier changes on the same IT systems, and a plain hint from it."""
+
+    earlier: int
+    caused_incident: int
+    caused_outage: int
+    rolled_back: int
+    went_wrong: int  # any of the three, each change once
+
+    @property
+    def level(self) -> str:
+        if not self.earlier:
+            return "unknown"
+        if self.went_wrong >= 3 or self.went_wrong / self.earlier >= 0.3:
+            return "high"
+        return "medium" if self.went_wrong else "low"
+
+    @property
+    def hint(self) -> str:
+        if not self.earlier:
+            return "No earlier change on these systems: no history to judge the risk by."
+        of = f"{self.went_wrong} of the {self.earlier} earlier change{'s' if self.earlier > 1 else ''}"
+        what = (
+            f"{self.caused_incident} named as the cause of an incident, "
+            f"{self.caused_outage} of an outage, {self.rolled_back} rolled back"
+        )
+        if self.level == "high":
+            return (
+                f"High risk by history: {of} on these systems went wrong ({what}). Have the "
+                "rollback ready and the owners within reach."
+            )
+        if self.level == "medium":
+            return f"Some risk by history: {of} on these systems went wrong ({what})."
+        return (
+            f"Low risk by history: none of the {self.earlier} earlier change"
+            f"{'s' if self.earlier > 1 else ''} on these systems caused an incident or an outage "
+            "or was rolled back."
+        )
+
+
+def change_history(*, system_ids: Iterable[int], exclude_pk: int | None = None) -> ChangeHistory:
+    """Earlier changes that happened (started: in progress or completed) on any of these systems:
+    how many were named as the cause of a project incident or of an IT outage (`incidents` names
+    a change as cause; reached by its reverse relations) and how many were rolled back. One
+    query."""
+    earlier = Change.objects.filter(
+        pk__in=Change.objects.filter(
+            systems__in=list(system_ids),
+            state__in=(Change.State.IN_PROGRESS, Change.State.COMPLETED),
+        )
+        .exclude(pk=exclude_pk)
+        .values("pk")
+    )
+    counts = earlier.aggregate(
+        earlier=Count("pk", distinct=True),
+        caused_incident=Count("pk", filter=Q(caused_incidents__isnull=False), distinct=True),
+        caused_outage=Count("pk", filter=Q(caused_outages__isnull=False), distinct=True),
+        rolled_back=Count("pk", filter=Q(rolled_back_at__isnull=False), distinct=True),
+        went_wrong=Count(
+            "pk",
+            filter=Q(caused_incidents__isnull=False)
+            | Q(caused_outages__isnull=False)
+            | Q(rolled_back_at__isnull=False),
+            distinct=True,
+        ),
+    )
+    return ChangeHistory(**counts)
+
+
+def history_of(change: Change) -> ChangeHistory:
+    """The history of the change's systems (from the prefetched systems when there are)."""
+    return change_history(system_ids=[s.pk for s in change.systems.all()], exclude_pk=change.pk)

@@ -22,7 +22,8 @@ from django.utils import timezone
 from registry.models import ITSystem, Project
 from registry.permissions import can_edit_project
 from registry.services import audited_change, save_validated
-from steward.times import utc_stamp
+from steward.errors import Conflict
+from steward.times import instant_problem, utc_stamp
 from webhooks.services import webhooks_emit
 
 from . import events
@@ -35,6 +36,8 @@ from .models import (
     Release,
     default_reminder_lead_minutes,
 )
+from .selectors import history_of
+from .slots import overlaps_blocked
 
 CHANGE_FIELDS = (
     "title",
@@ -79,6 +82,7 @@ def _change_summary(change: Change) -> str:
         f"{change.title} ({change.get_type_display()} change, {change.get_risk_display()} risk)",
         f"Window: {utc_stamp(change.planned_start_at)} – {utc_stamp(change.planned_end_at)}",
         f"Systems: {systems}",
+        f"History: {history_of(change).hint}",
     ]
     if change.description:
         lines += ["", change.description]
@@ -311,6 +315,73 @@ def change_complete(*, actor: Actor, change: Change, now: datetime | None = None
         now=now,
     )
     return change
+
+
+@transaction.atomic
+def change_roll_back(*, actor: Actor, change: Change, now: datetime | None = None) -> Change:
+    """In progress → completed by rolling back: the systems are as before, and the change counts
+    as rolled back in the history of its systems. Owners hear it (topic ``change.rolled_back``)."""
+    events.require_it_staff(actor)
+    now = now or timezone.now()
+    events.lock(change)
+    if change.state != Change.State.IN_PROGRESS:
+        raise events.refused("change", change.get_state_display(), "rolled back")
+    change.state = Change.State.COMPLETED
+    change.completed_at = change.rolled_back_at = now
+    change.save(update_fields=["state", "completed_at", "rolled_back_at", "updated_at"])
+    event = events.change_event(change)
+    touched = events.snapshot_project_ids(change)
+    events.owners_notify(
+        event=event,
+        topic="change.rolled_back",
+        project_ids=touched,
+        subject=f"IT change rolled back: {change.title}",
+        body=f"The change was rolled back: the systems are as before.\n\n{_change_summary(change)}",
+        link=events.absolute(change.get_absolute_url()),
+        now=now,
+    )
+    webhooks_emit(event=event, event_type="change.completed", project_ids=touched, now=now)
+    return change
+
+
+@transaction.atomic
+def change_book(
+    *,
+    actor: Actor,
+    title: str,
+    systems: Iterable[ITSystem],
+    planned_start_at: datetime,
+    duration: timedelta,
+    now: datetime | None = None,
+    **fields: Any,
+) -> Change:
+    """Book a slot the search suggested: a change at that start, created and scheduled at once
+    (owners are told, as for any scheduled change). Refused (a conflict) when another change on
+    the same systems took the window since the search."""
+    events.require_it_staff(actor)
+    systems = events.systems_clean(systems)
+    try:
+        end = planned_start_at + duration
+    except OverflowError:
+        end = None
+    if end is None or instant_problem(end):
+        raise ValidationError({"planned_start_at": "The change would end past what can be stored."})
+    taken = overlaps_blocked([s.pk for s in systems], planned_start_at, end)
+    if taken:
+        raise Conflict(
+            f"This slot is no longer free: another change runs {utc_stamp(taken[0][0])} – "
+            f"{utc_stamp(taken[0][1])} on the same systems.",
+            code="slot_taken",
+        )
+    change = change_create(
+        actor=actor,
+        title=title,
+        planned_start_at=planned_start_at,
+        planned_end_at=end,
+        systems=systems,
+        **fields,
+    )
+    return change_schedule(actor=actor, change=change, now=now)
 
 
 @transaction.atomic

@@ -10,6 +10,8 @@ from . import feeds, views
 urlpatterns = [
     path("changes/", views.change_list, name="change-list"),
     path("changes/new/", views.change_create, name="change-create"),
+    path("changes/slots/", views.change_slots, name="change-slots"),
+    path("changes/slots/book/", views.change_slot_book, name="change-slot-book"),
     path("changes/<int:pk>/", views.change_detail, name="change-detail"),
     path("changes/<int:pk>/edit/", views.change_edit, name="change-edit"),
     path("changes/<int:pk>/respond/", views.change_respond, name="change-respond"),

@@ -7,6 +7,7 @@ read and shown in the signed-in person's own time zone. Service errors show inli
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -18,8 +19,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from steward.errors import Conflict
 
-from . import selectors, services
-from .forms import ChangeForm, ChangeResponseForm
+from . import selectors, services, slots
+from .forms import ChangeForm, ChangeResponseForm, SlotBookForm, SlotSearchForm
 from .models import Change
 from .web import (
     delivery_log_template,
@@ -93,6 +94,7 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         selectors.projects_a_person_answers_for(change=change, person=person) if person else []
     )
     preview = None
+    history = selectors.history_of(change)
     if change.state == Change.State.DRAFT:
         preview = selectors.impact_preview(systems=change.systems.all(), at=change.planned_start_at)
     return render(
@@ -101,6 +103,7 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "change": change,
             "preview": preview,
+            "history": history,
             "answerable": answerable,
             "delivery_log": delivery_log_template(),
         },
@@ -112,6 +115,7 @@ CHANGE_TRANSITIONS: dict[str, tuple[Callable[..., Change], str]] = {
     "start": (services.change_start, "Started."),
     "complete": (services.change_complete, "Completed: the touched owners are being told."),
     "cancel": (services.change_cancel, "Cancelled."),
+    "rollback": (services.change_roll_back, "Rolled back: the touched owners are being told."),
 }
 
 
@@ -173,3 +177,56 @@ def change_respond(request: HttpRequest, pk: int) -> HttpResponse:
         "incidents/change_respond.html",
         {"change": change, "form": form, "touched": touched, "mine": mine},
     )
+
+
+@login_required
+def change_slots(request: HttpRequest) -> HttpResponse:
+    """The quietest-slot search: the form, and with its fields in the query string the slots
+    (only the list for htmx). Each slot books in one click when the form has a title."""
+    require_it_staff(request)
+    form = SlotSearchForm(request.GET or None)
+    search = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            search = slots.quietest_slots(
+                systems=data["systems"],
+                duration_minutes=data["duration_minutes"],
+                range_start=data["range_start"],
+                range_end=data["range_end"],
+            )
+        except ValidationError as exc:
+            domain_errors_to_form(form, exc)
+    context = {"form": form, "search": search}
+    if request.htmx and request.htmx.target == "slot-results":
+        return render(request, "incidents/_slot_results.html", context)
+    return render(request, "incidents/change_slots.html", context)
+
+
+@login_required
+@require_POST
+def change_slot_book(request: HttpRequest) -> HttpResponse:
+    """Book one suggested slot: the change is created and scheduled (owners are told)."""
+    require_it_staff(request)
+    form = SlotBookForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        messages.error(request, f"Not booked: {problems}")
+        return redirect("incidents:change-slots")
+    data = form.cleaned_data
+    try:
+        change = services.change_book(
+            actor=request.user,
+            title=data["title"],
+            systems=data["systems"],
+            planned_start_at=data["planned_start_at"],
+            duration=timedelta(minutes=data["duration_minutes"]),
+        )
+    except (ValidationError, Conflict) as exc:
+        messages.error(
+            request,
+            f"Not booked: {exc.message if isinstance(exc, Conflict) else ' '.join(exc.messages)}",
+        )
+        return redirect("incidents:change-slots")
+    messages.success(request, "Booked and scheduled: the touched owners are being told.")
+    return redirect(change)

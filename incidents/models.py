@@ -64,6 +64,10 @@ class Outage(PublicWording):
         blank=True,
         related_name="opened_outages",
     )
+    # The IT change IT found to have caused it (the history of a change's systems counts it).
+    cause_change = models.ForeignKey(
+        Change, on_delete=models.SET_NULL, null=True, blank=True, related_name="caused_outages"
+    )
     # Inbound alerts for the same problem carry the same key; one open outage per key.
     dedup_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 (NULL: no key)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -213,6 +217,25 @@ class IncidentUpdate(models.Model):
         return f"{self.incident}: {self.get_status_display()}"
 
 
+class MaintenanceNotice(models.Model):
+    """That a scheduled IT change's window (its revision) was announced to the status subscribers
+    of the projects it touches: the sweep announces each window once."""
+
+    change = models.ForeignKey(Change, on_delete=models.CASCADE, related_name="maintenance_notices")
+    revision = models.PositiveIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["change", "revision"], name="maintenance_notice_once_per_revision"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.change} r{self.revision}"
+
+
 class Subscription(models.Model):
     """Someone following a project's status: a signed-in person, an email address (confirmed by
     double opt-in when anonymous) or a webhook. Unsubscribing keeps the row, stamped."""
@@ -230,6 +253,10 @@ class Subscription(models.Model):
     address = models.CharField(max_length=500)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # Notices of planned IT maintenance ahead of time; outages and incidents are always sent.
+    maintenance_notices = models.BooleanField(
+        default=True, help_text="Also tell me of planned maintenance ahead of time."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -5,7 +5,9 @@ older than the app split and stay."""
 
 from django.urls import path
 
+from .feeds import StatusAtomFeed, StatusRssFeed
 from .views import incidents, outages
+from .views.incidents import status_visible
 
 urlpatterns = [
     path("outages/", outages.outage_list, name="outage-list"),
@@ -22,6 +24,18 @@ incident_urlpatterns = [
     path("incidents/<int:pk>/resolve/", incidents.incident_resolve, name="incident-resolve"),
     path("incidents/<int:pk>/cause/", incidents.incident_cause, name="incident-cause"),
     path("status/", incidents.status_index, name="status-index"),
+    path("status/feed.rss", status_visible(StatusRssFeed()), name="status-feed-rss"),
+    path("status/feed.atom", status_visible(StatusAtomFeed()), name="status-feed-atom"),
+    path(
+        "status/<slug:slug>/feed.rss",
+        status_visible(StatusRssFeed()),
+        name="status-project-feed-rss",
+    ),
+    path(
+        "status/<slug:slug>/feed.atom",
+        status_visible(StatusAtomFeed()),
+        name="status-project-feed-atom",
+    ),
     path("status/<slug:slug>/", incidents.status_project, name="status-project"),
     path("insights/projects/<slug:slug>/", incidents.insights_project, name="insights-project"),
     path("insights/systems/<slug:slug>/", incidents.insights_system, name="insights-system"),

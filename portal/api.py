@@ -346,6 +346,9 @@ class SubscriptionIn(serializers.Serializer):
         default="",
         help_text="Webhook: an http(s) URL. Email: ignored; your account's address is used.",
     )
+    maintenance_notices = serializers.BooleanField(
+        default=True, help_text="Also hear of planned IT maintenance ahead of time."
+    )
 
 
 class SubscriptionOut(serializers.ModelSerializer):
@@ -353,7 +356,15 @@ class SubscriptionOut(serializers.ModelSerializer):
 
     class Meta:
         model = Subscription
-        fields = ("id", "project", "channel", "address", "confirmed_at", "created_at")
+        fields = (
+            "id",
+            "project",
+            "channel",
+            "address",
+            "maintenance_notices",
+            "confirmed_at",
+            "created_at",
+        )
         read_only_fields = fields
 
 

@@ -39,6 +39,11 @@ class SubscribeForm(forms.Form):
         max_length=500,
         required=False,
     )
+    maintenance_notices = forms.BooleanField(
+        label="Also tell me of planned IT maintenance ahead of time",
+        required=False,
+        initial=True,
+    )
 
     def __init__(self, *args, signed_in: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -78,3 +83,9 @@ class SystemOutageForm(forms.Form):
 
     title = forms.CharField(label="Outage title", max_length=200)
     severity = forms.ChoiceField(choices=Outage.Severity.choices, initial=Outage.Severity.SEV2)
+
+
+class SubscriptionManageForm(forms.Form):
+    maintenance_notices = forms.BooleanField(
+        label="Tell me of planned IT maintenance ahead of time", required=False
+    )

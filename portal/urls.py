@@ -46,6 +46,11 @@ urlpatterns = [
         name="subscription-confirm",
     ),
     path(
+        "subscriptions/manage/<str:token>/",
+        views.subscription_manage,
+        name="subscription-manage",
+    ),
+    path(
         "subscriptions/unsubscribe/<str:token>/",
         views.subscription_unsubscribe,
         name="subscription-unsubscribe",

@@ -52,6 +52,7 @@ from .forms import (
     EscalateForm,
     ProblemReportForm,
     SubscribeForm,
+    SubscriptionManageForm,
     SystemOutageForm,
     SystemProblemForm,
 )
@@ -455,6 +456,7 @@ def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
                 project=project,
                 channel=form.cleaned_data["channel"],
                 address=form.cleaned_data["address"],
+                maintenance_notices=form.cleaned_data["maintenance_notices"],
             )
         except ValidationError as exc:
             _service_errors(form, exc)
@@ -531,7 +533,9 @@ def _link_page(request: HttpRequest, token: str, *, confirm: bool) -> HttpRespon
         return render(
             request, template, {"confirm": confirm, "error": exc.message}, status=exc.status
         )
-    return render(request, template, {"confirm": confirm, "subscription": subscription})
+    return render(
+        request, template, {"confirm": confirm, "subscription": subscription, "token": token}
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -542,6 +546,42 @@ def subscription_confirm(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def subscription_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return _link_page(request, token, confirm=False)
+
+
+@require_http_methods(["GET", "POST"])
+def subscription_manage(request: HttpRequest, token: str) -> HttpResponse:
+    """The manage link of a subscriber's messages: whether they hear of planned maintenance.
+    GET shows the choice, POST saves it (a mail scanner's GET changes nothing)."""
+    template = "portal/subscriptions/manage.html"
+    try:
+        subscription = subscriptions.subscription_from_token(
+            token,
+            salt=subscriptions.UNSUBSCRIBE_SALT,
+            max_age=subscriptions.unsubscribe_max_age(),
+            noun="manage",
+        )
+        form = SubscriptionManageForm(
+            # An unticked box posts nothing: an empty POST is still a choice.
+            request.POST if request.method == "POST" else None,
+            initial={"maintenance_notices": subscription.maintenance_notices},
+        )
+        if request.method == "POST" and form.is_valid():
+            outcome = subscriptions.subscription_preferences_set(
+                token=token, maintenance_notices=form.cleaned_data["maintenance_notices"]
+            )
+            return render(
+                request,
+                template,
+                {
+                    "subscription": outcome.subscription,
+                    "form": form,
+                    "done": True,
+                    "changed": outcome.changed,
+                },
+            )
+    except subscriptions.SubscriptionLinkError as exc:
+        return render(request, template, {"error": exc.message}, status=exc.status)
+    return render(request, template, {"subscription": subscription, "form": form})
 
 
 # --- owners reaching IT ---------------------------------------------------------------------------

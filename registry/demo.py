@@ -59,6 +59,14 @@ SYSTEM_EDGES = [
     ("app-farm", "dc-austin", "hard"),
     ("app-farm", "network", "hard"),
 ]
+
+
+def _weekdays(*intervals: list[str]) -> dict:
+    return {day: [list(i) for i in intervals] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+# Busy hours are in each project's zone: the quietest slot for a change on SSO, which all three
+# depend on, is 12:00–13:00 in California on a weekday (tests/changes/test_slots.py).
 PROJECTS = [
     {
         "slug": "connect",
@@ -71,6 +79,9 @@ PROJECTS = [
         "aliases": ["AppsLab Connect", "connect2"],
         "urls": ["https://connect.example.com/"],
         "roles": [("jake", "owner"), ("noel", "owner"), ("anja", "backup")],
+        # Used company-wide through the Californian working day, but for lunch.
+        "time_zone": "America/Los_Angeles",
+        "busy_hours": _weekdays(["09:00", "12:00"], ["13:00", "17:00"]),
         "edges": [("oracle-rac", "hard"), ("sso", "hard"), ("mail", "soft"), ("app-farm", "hard")],
     },
     {
@@ -84,6 +95,8 @@ PROJECTS = [
         "aliases": ["Ora Tweet", "tweets"],
         "urls": ["https://oratweet.example.com/"],
         "roles": [("noel", "owner"), ("jake", "maintainer"), ("wei", "backup")],
+        "time_zone": "Asia/Singapore",
+        "busy_hours": _weekdays(["09:00", "18:00"]),
         "edges": [("oracle-rac", "hard"), ("sso", "hard"), ("app-farm", "hard")],
     },
     {
@@ -97,6 +110,9 @@ PROJECTS = [
         "aliases": ["People app", "iOS People"],
         "urls": ["https://people.example.com/"],
         "roles": [("owner", "owner"), ("priya", "backup")],
+        # People look colleagues up first thing in the morning.
+        "time_zone": "America/Los_Angeles",
+        "busy_hours": _weekdays(["08:00", "10:00"]),
         "edges": [("sso", "hard"), ("directory", "hard"), ("mail", "soft")],
     },
 ]
@@ -197,6 +213,8 @@ def load_demo() -> dict[str, str]:
                 team=teams["appslab"],
                 aliases=spec["aliases"],
                 urls=spec["urls"],
+                time_zone=spec["time_zone"],
+                busy_hours=spec["busy_hours"],
             )
         for order, (username, role) in enumerate(spec["roles"]):
             if not ProjectRole.objects.filter(project=project, person=people[username]).exists():

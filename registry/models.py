@@ -5,8 +5,9 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.validators import MaxLengthValidator, URLValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Upper
+from django.db.models.lookups import Exact
 
 from .names import NameField, SkeletonField
 from .validators import validate_time_zone, validate_working_hours
@@ -123,6 +124,20 @@ class Project(models.Model):
         Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="projects"
     )
     people = models.ManyToManyField(Person, through="ProjectRole", related_name="projects")
+    # When its users lean on it most (same shape as a person's working hours, in `time_zone`):
+    # the slot search keeps IT changes out of these hours. Empty: none declared.
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="The zone its busy hours are in (IANA, e.g. Europe/Berlin).",
+    )
+    busy_hours = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_working_hours],
+        help_text='Hours its users need it most, per weekday, e.g. {"mon": [["09:00", "12:00"]]}.',
+    )
     # The routing key its CI sends PagerDuty change events with, like an IT system's for alerts.
     integration_key = models.CharField(max_length=64, unique=True, default=new_integration_key)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -139,6 +154,17 @@ class Project(models.Model):
             GinIndex(
                 OpClass(Upper("description"), name="gin_trgm_ops"), name="project_description_trgm"
             ),
+        ]
+        constraints = [
+            # Empty is a choice (none declared), so the field is "blank" to validation, which
+            # then skips the validator: the database keeps an empty string or a list out.
+            models.CheckConstraint(
+                condition=Exact(
+                    Func(F("busy_hours"), function="jsonb_typeof", output_field=models.CharField()),
+                    Value("object"),
+                ),
+                name="project_busy_hours_is_a_map",
+            )
         ]
 
     def __str__(self) -> str:

@@ -373,6 +373,8 @@ PROJECT_FIELDS = (
     "runbook_url",
     "last_reviewed_on",
     "team",
+    "time_zone",
+    "busy_hours",
 )
 
 web_url_validator = URLValidator(
@@ -438,6 +440,15 @@ def _replace_aliases_and_urls(
             ProjectURL(project=project, url=url).save()
 
 
+def clean_busy_hours(fields: dict[str, Any]) -> None:
+    """An empty map is a choice (none declared), which model validation would let through as
+    "blank" without running the validator: anything but a map is refused here, by name."""
+    if "busy_hours" in fields and not isinstance(fields["busy_hours"], dict):
+        raise ValidationError(
+            {"busy_hours": 'Busy hours must be an object such as {"mon": [["09:00", "12:00"]]}.'}
+        )
+
+
 def project_create(
     *,
     actor: Actor,
@@ -449,6 +460,7 @@ def project_create(
     require_allowed(actor is None or permissions.can_create_project(actor))
     project = Project()
     clean_runbook_url(fields)
+    clean_busy_hours(fields)
     assign_fields(project, fields, PROJECT_FIELDS)
     alias_list, url_list = clean_aliases(aliases), clean_urls(urls)
 
@@ -474,6 +486,7 @@ def project_update(
     require_allowed(actor is None or permissions.can_edit_project(actor, project))
     previous_name = project.name
     clean_runbook_url(fields)
+    clean_busy_hours(fields)
     assign_fields(project, fields, PROJECT_FIELDS)
     alias_list = None if aliases is None else clean_aliases(aliases)
     url_list = None if urls is None else clean_urls(urls)

@@ -24,7 +24,7 @@ from changes.api import (
     impact_preview_answer,
     systems_field,
 )
-from changes.models import ImpactedProject
+from changes.models import Change, ImpactedProject
 from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, parse_input
 
 from ..models import PUBLIC_SUMMARY_HELP, Outage, OutageUpdate
@@ -60,6 +60,7 @@ class OutageOut(serializers.ModelSerializer):
             "resolved_at",
             "opened_by",
             "dedup_key",
+            "cause_change",
             "created_at",
             "updated_at",
             "impacted",
@@ -97,6 +98,14 @@ class OutageUpdateIn(serializers.Serializer):
         allow_blank=True,
         required=False,
         help_text=f"{PUBLIC_SUMMARY_HELP} Left out: unchanged.",
+    )
+
+
+class OutageCauseIn(serializers.Serializer):
+    change = serializers.PrimaryKeyRelatedField(
+        queryset=Change.objects.all(),
+        allow_null=True,
+        help_text="The id of the IT change that caused the outage; null clears it.",
     )
 
 
@@ -140,7 +149,7 @@ class OutageViewSet(
     ordering_fields = ("started_at", "id")
     ordering = ("-started_at", "-id")
     # `updates` answers GET (everyone) and POST (IT staff).
-    it_staff_actions = ("create", "updates:POST", "resolve")
+    it_staff_actions = ("create", "updates:POST", "resolve", "cause")
 
     def get_queryset(self) -> QuerySet[Outage]:
         return _outages()
@@ -180,6 +189,19 @@ class OutageViewSet(
     def resolve(self, request: Request, pk: str) -> Response:
         outage = services.outage_resolve(
             actor=request.user, outage=self.get_object(), **parse_input(OutageResolveIn, request)
+        )
+        return self._render(outage)
+
+    @extend_schema(
+        request=OutageCauseIn,
+        responses={200: OutageOut, 400: BAD_REQUEST, 403: FORBIDDEN},
+        summary="Name the IT change that caused the outage (null clears it)",
+        description="Counted in the history shown on later changes to the same systems.",
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cause(self, request: Request, pk: str) -> Response:
+        outage = services.outage_cause_set(
+            actor=request.user, outage=self.get_object(), **parse_input(OutageCauseIn, request)
         )
         return self._render(outage)
 

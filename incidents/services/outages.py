@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from changes import events
 from changes.events import Actor
+from changes.models import Change
 from notifications import services as delivery
 from notifications.events import Event
 from notifications.models import Notification, Page
@@ -298,3 +299,24 @@ def outage_page_acknowledged(*, page: Page, now: datetime | None = None) -> list
         extra=extra,
         now=now,
     )
+
+
+@transaction.atomic
+def outage_cause_set(*, actor: Actor, outage: Outage, change: Change | None) -> Outage:
+    """Name the IT change that caused the outage, or clear it with None (IT staff; open or
+    resolved: causes are often found afterwards). The change's systems' history counts it."""
+    events.require_it_staff(actor)
+    if change is not None and change.state in (Change.State.DRAFT, Change.State.CANCELLED):
+        raise ValidationError(
+            {"change": f"A {change.get_state_display().lower()} change did not happen."}
+        )
+    if (
+        change is not None
+        and change.started_at is None
+        and change.planned_start_at > outage.started_at
+    ):
+        raise ValidationError({"change": "This change began after the outage did."})
+    events.lock(outage)
+    outage.cause_change = change
+    outage.save(update_fields=["cause_change", "updated_at"])
+    return outage

@@ -82,6 +82,12 @@ def unsubscribe_url(subscription: Subscription) -> str:
     return f"{settings.SITE_URL}/subscriptions/unsubscribe/{unsubscribe_token(subscription)}/"
 
 
+def manage_url(subscription: Subscription) -> str:
+    """Where the subscriber chooses what they hear (maintenance notices): the same signed token
+    as the unsubscribe link, which already speaks for this one subscription."""
+    return f"{settings.SITE_URL}/subscriptions/manage/{unsubscribe_token(subscription)}/"
+
+
 def confirm_url(subscription: Subscription) -> str:
     return f"{settings.SITE_URL}/subscriptions/confirm/{confirm_token(subscription)}/"
 
@@ -135,7 +141,8 @@ def _subscriber_body(body: str, subscription: Subscription) -> str:
     parts = [body.rstrip()]
     parts.append(
         f"You follow the status of {subscription.project.name} on Steward. "
-        f"Unsubscribe: {unsubscribe_url(subscription)}"
+        f"Unsubscribe: {unsubscribe_url(subscription)}\n"
+        f"Choose what you hear (planned maintenance): {manage_url(subscription)}"
     )
     return "\n\n".join(p for p in parts if p)
 
@@ -149,8 +156,10 @@ def subscribers_notify(
     body: str,
     link: str = "",
     now: datetime | None = None,
+    maintenance: bool = False,
 ) -> list[Notification]:
-    """A message to every active subscription (confirmed, not unsubscribed) of these projects,
+    """A message to every active subscription (confirmed, not unsubscribed) of these projects
+    (with `maintenance`, only those that take notices of planned maintenance),
     each with its own unsubscribe link. Call it inside the transaction that writes the event:
     the rows roll back with it and go out after commit. Idempotent per (event, topic,
     subscription): a second call writes nothing.
@@ -163,15 +172,14 @@ def subscribers_notify(
     project_ids = list(set(project_ids))
     if not project_ids:
         return []
-    subscriptions = list(
-        Subscription.objects.filter(
-            project_id__in=project_ids,
-            confirmed_at__isnull=False,
-            unsubscribed_at__isnull=True,
-        )
-        .select_related("project")
-        .order_by("project_id", "id")
+    active = Subscription.objects.filter(
+        project_id__in=project_ids,
+        confirmed_at__isnull=False,
+        unsubscribed_at__isnull=True,
     )
+    if maintenance:
+        active = active.filter(maintenance_notices=True)
+    subscriptions = list(active.select_related("project").order_by("project_id", "id"))
     if not subscriptions:
         return []
     projects = {s.project_id for s in subscriptions}
@@ -295,9 +303,11 @@ def subscription_create(
     project: Project,
     channel: str = Subscription.Channel.EMAIL,
     address: str = "",
+    maintenance_notices: bool = True,
     now: datetime | None = None,
 ) -> Subscription:
-    """Follow a project's status.
+    """Follow a project's status (and, with `maintenance_notices`, hear of planned maintenance
+    ahead of time).
 
     Signed in: by email (always the person's own address, confirmed at once) or by webhook (an
     http/https URL, confirmed at once). Anonymous: by email only, only while status pages are
@@ -338,6 +348,7 @@ def subscription_create(
         person=person,
         address=address,
         confirmed_at=now if signed_in else None,
+        maintenance_notices=bool(maintenance_notices),
         created_at=now,
     )
     try:
@@ -415,6 +426,27 @@ def subscription_unsubscribe(*, token: str, now: datetime | None = None) -> Link
         return LinkOutcome(subscription, changed=False)
     subscription.unsubscribed_at = now
     subscription.save(update_fields=["unsubscribed_at"])
+    return LinkOutcome(subscription, changed=True)
+
+
+@transaction.atomic
+def subscription_preferences_set(*, token: str, maintenance_notices: bool) -> LinkOutcome:
+    """From the manage link of a message: whether this subscription hears of planned maintenance
+    ahead of time. Setting what is already set changes nothing."""
+    subscription = subscription_from_token(
+        token, salt=UNSUBSCRIBE_SALT, max_age=unsubscribe_max_age(), noun="manage"
+    )
+    subscription = (
+        Subscription.objects.select_for_update().select_related("project").get(pk=subscription.pk)
+    )
+    if subscription.unsubscribed_at is not None:
+        raise SubscriptionLinkError(
+            "This subscription was cancelled; subscribe again to follow the project.", status=410
+        )
+    if subscription.maintenance_notices == maintenance_notices:
+        return LinkOutcome(subscription, changed=False)
+    subscription.maintenance_notices = maintenance_notices
+    subscription.save(update_fields=["maintenance_notices"])
     return LinkOutcome(subscription, changed=True)
 
 

@@ -190,6 +190,7 @@ class ProjectOut(serializers.ModelSerializer):
     aliases = serializers.SlugRelatedField(slug_field="alias", many=True, read_only=True)
     urls = serializers.SlugRelatedField(slug_field="url", many=True, read_only=True)
     roles = ProjectRoleOut(many=True, read_only=True)
+    busy_hours = WorkingHoursField(read_only=True)
 
     class Meta:
         model = Project
@@ -203,6 +204,8 @@ class ProjectOut(serializers.ModelSerializer):
             "runbook_url",
             "last_reviewed_on",
             "team",
+            "time_zone",
+            "busy_hours",
             "aliases",
             "urls",
             "roles",
@@ -232,6 +235,10 @@ class ProjectIn(serializers.ModelSerializer):
         max_length=100,
         help_text="http(s) URLs the app is reached at; replaces the whole list.",
     )
+    busy_hours = WorkingHoursField(
+        required=False,
+        help_text="When its users need it most, in `time_zone`: IT changes avoid these hours.",
+    )
 
     class Meta:
         model = Project
@@ -244,6 +251,8 @@ class ProjectIn(serializers.ModelSerializer):
             "runbook_url",
             "last_reviewed_on",
             "team",
+            "time_zone",
+            "busy_hours",
             "aliases",
             "urls",
         )

@@ -246,6 +246,7 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "notifications-sweep": {"task": "notifications.sweep", "schedule": 15.0},
     "incidents-due-reminders": {"task": "incidents.due_reminders", "schedule": 60.0},
+    "incidents-maintenance-notices": {"task": "incidents.maintenance_notices", "schedule": 300.0},
     "incidents-report-groups-close-quiet": {
         "task": "incidents.report_groups_close_quiet",
         "schedule": 300.0,
@@ -481,6 +482,9 @@ STEWARD_LOGIN_WINDOW_SECONDS = int(os.environ.get("STEWARD_LOGIN_WINDOW_SECONDS"
 # Status pages (/status/, /status/<slug>/ and their API): readable by anonymous visitors when
 # true; signed-in people only when false. Personal contact details are never on them.
 STEWARD_STATUS_PUBLIC = env_bool("STEWARD_STATUS_PUBLIC", True)
+# Status subscribers hear of a scheduled IT change this many hours before it starts (unless they
+# opted out of maintenance notices).
+STEWARD_MAINTENANCE_NOTICE_HOURS = int(os.environ.get("STEWARD_MAINTENANCE_NOTICE_HOURS", "72"))
 
 LOGGING = {
     "version": 1,

@@ -40,6 +40,12 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "change-respond": ("POST", "/api/v1/changes/{change}/respond/", "401 400 400 400 400 400"),
     "change-schedule": ("POST", "/api/v1/changes/{change}/schedule/", "401 403 403 403 409 409"),
     "change-start": ("POST", "/api/v1/changes/{change}/start/", "401 403 403 403 200 200"),
+    # Rolling back is for a change in progress: the world's is scheduled (409 past the permission).
+    "change-rollback": ("POST", "/api/v1/changes/{change}/rollback/", "401 403 403 403 409 409"),
+    # Anyone signed in searches slots (as they preview impact); an empty body names its fields.
+    "change-slots": ("POST", "/api/v1/changes/slots/", "401 400 400 400 400 400"),
+    # Booking is IT's (refused before the body is read); a valid booking is in WRITES.
+    "change-book": ("POST", "/api/v1/changes/book/", "401 403 403 403 400 400"),
     "contact-method-list": (
         "GET",
         "/api/v1/people/{owner}/contact-methods/",
@@ -102,6 +108,11 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "/subscriptions/confirm/forged/",
         "400 400 400 400 400 400",
     ),
+    "feedback:subscription-manage": (
+        "GET",
+        "/subscriptions/manage/forged/",
+        "400 400 400 400 400 400",
+    ),
     "feedback:subscription-unsubscribe": (
         "GET",
         "/subscriptions/unsubscribe/forged/",
@@ -155,6 +166,21 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     ),
     "incident_portal:status-index": ("GET", "/status/", "200 200 200 200 200 200"),
     "incident_portal:status-project": ("GET", "/status/{project}/", "200 200 200 200 200 200"),
+    "incident_portal:status-feed-rss": ("GET", "/status/feed.rss", "200 200 200 200 200 200"),
+    "incident_portal:status-feed-atom": ("GET", "/status/feed.atom", "200 200 200 200 200 200"),
+    "incident_portal:status-project-feed-rss": (
+        "GET",
+        "/status/{project}/feed.rss",
+        "200 200 200 200 200 200",
+    ),
+    "incident_portal:status-project-feed-atom": (
+        "GET",
+        "/status/{project}/feed.atom",
+        "200 200 200 200 200 200",
+    ),
+    "incidents:change-slots": ("GET", "/it/changes/slots/", "302 403 403 403 200 200"),
+    # An empty booking is sent back to the search with the reason (302) once IT staff.
+    "incidents:change-slot-book": ("POST", "/it/changes/slots/book/", "302 403 403 403 302 302"),
     "incidents:change-create": ("GET", "/it/changes/new/", "302 403 403 403 200 200"),
     "incidents:change-detail": ("GET", "/it/changes/{change}/", "302 200 200 200 200 200"),
     "incidents:change-edit": ("GET", "/it/changes/{change}/edit/", "302 403 403 403 200 200"),
@@ -290,6 +316,7 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "outage-detail": ("GET", "/api/v1/outages/{outage}/", "401 200 200 200 200 200"),
     "outage-preview": ("POST", "/api/v1/outages/preview/", "401 400 400 400 400 400"),
     "outage-resolve": ("POST", "/api/v1/outages/{outage}/resolve/", "401 403 403 403 200 200"),
+    "outage-cause": ("POST", "/api/v1/outages/{outage}/cause/", "401 403 403 403 400 400"),
     "outage-updates": ("GET", "/api/v1/outages/{outage}/updates/", "401 200 200 200 200 200"),
     "password_change": ("GET", "/accounts/password_change/", "302 200 200 200 200 200"),
     "password_change_done": ("GET", "/accounts/password_change/done/", "302 200 200 200 200 200"),
@@ -463,6 +490,18 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
 
 # Writes with a valid body: (method, path, data, statuses as above).
 WRITES: dict[str, tuple[str, str, dict, str]] = {
+    # A slot booked: the change is created and scheduled at once (IT staff only).
+    "change-book (valid)": (
+        "POST",
+        "/api/v1/changes/book/",
+        {
+            "title": "Printer firmware",
+            "systems": ["printers"],  # the spare system (lists are not formatted)
+            "planned_start_at": "2027-06-01T06:00:00Z",
+            "duration_minutes": 60,
+        },
+        "401 403 403 403 201 201",
+    ),
     # IT staff add someone before they sign in, from the page and the API.
     "registry:person_add": (
         "POST",

@@ -57,6 +57,8 @@ SIGNED_IN_WRITES = {
     "POST /api/v1/subscriptions/",
     "POST /api/v1/changes/preview/",
     "POST /api/v1/outages/preview/",
+    # The quietest-slot search writes nothing either.
+    "POST /api/v1/changes/slots/",
 }
 WEBHOOK_WRITES = {
     "POST /api/v1/webhooks/",
@@ -120,7 +122,10 @@ IT_WRITES = (
         "POST /api/v1/changes/{id}/start/",
         "POST /api/v1/changes/{id}/complete/",
         "POST /api/v1/changes/{id}/cancel/",
+        "POST /api/v1/changes/{id}/rollback/",
+        "POST /api/v1/changes/book/",
         "POST /api/v1/outages/",
+        "POST /api/v1/outages/{id}/cause/",
         "POST /api/v1/outages/{id}/resolve/",
         "POST /api/v1/outages/{id}/updates/",
         "POST /api/v1/system-reports/{id}/outage/",

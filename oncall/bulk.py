@@ -14,7 +14,9 @@ runs on the same rules).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Q
@@ -31,105 +33,135 @@ from .schedule import (
     oncall_at,
 )
 
-# One row a layer, with its rotation's owner, its restriction days as a text array (no JSON to
-# decode per row) and its members' ids in turn order.
+# One row a rotation's layer (a rotation without layers: one row of NULLs), in the rotations'
+# order (`Rotation.Meta.ordering`, in the database's collation), with its restriction days as a
+# text array (no JSON to decode per row) and its members' ids in turn order.
 _LAYERS_SQL = """
-SELECT l.id, l.rotation_id, r.name, r.project_id, r.team_id, l."order", l.time_zone,
-       l.start_date, l.handoff_time, l.length, l.length_count, l.restrict_start, l.restrict_end,
+SELECT r.id, r.name, r.project_id, r.team_id,
+       l.id, l."order", l.time_zone, l.start_date, l.handoff_time, l.length, l.length_count,
+       l.restrict_start, l.restrict_end,
        ARRAY(SELECT jsonb_array_elements_text(l.restrict_days)),
        ARRAY(SELECT m.person_id FROM registry_rotationmember m
              WHERE m.layer_id = l.id ORDER BY m."order", m.id)
-FROM registry_rotationlayer l
-JOIN registry_rotation r ON r.id = l.rotation_id
+FROM registry_rotation r
+LEFT JOIN registry_rotationlayer l ON l.rotation_id = r.id
 {where}
-ORDER BY l.rotation_id, l."order", l.id
+ORDER BY r.name, r.id, l."order", l.id
 """
 _OVERRIDES_SQL = """
-SELECT o.id, o.rotation_id, r.name, r.project_id, r.team_id, o.covered_id, o.start_at, o.end_at,
-       o.person_id
+SELECT o.rotation_id, o.id, o.covered_id, o.start_at, o.end_at, o.person_id
 FROM registry_override o
-JOIN registry_rotation r ON r.id = o.rotation_id
 WHERE o.end_at > %s {also}
 ORDER BY o.rotation_id, o.start_at, o.id
 """
 
 
-def load_rotations(*, at: datetime, rotation_filter: Q | None = None) -> list[LoadedRotation]:
-    """Every rotation's rules (those matching `rotation_filter`, a filter on `Rotation`) and the
-    overrides not over at `at`, as plain rows, in four queries whatever their number: layers
-    with their members' ids, overrides, the people named (each read once) and those people's
-    time off not over at `at` (set as their prefetched `time_off`). The results work with
-    `oncall_at`, `rotation_shifts` and the rest like rotations from the ORM."""
+class RotationRules(NamedTuple):
+    """A rotation's rules as read, with people as ids: immutable, so they can be kept (see
+    `oncall.cache`) and turned into `LoadedRotation`s with fresh people any number of times."""
+
+    pk: int
+    name: str
+    project_id: int | None
+    team_id: int | None
+    # (id, order, zone, start date, handoff, length, count, restrict start/end/days, member ids)
+    layers: tuple[tuple, ...]
+    # (id, covered id, start, end, person id) of the overrides not over when read
+    overrides: tuple[tuple, ...]
+    read_at: datetime
+
+    @property
+    def person_ids(self) -> set[int]:
+        ids = {pid for layer in self.layers for pid in layer[-1]}
+        return ids | {override[-1] for override in self.overrides}
+
+
+def read_rules(*, at: datetime, rotation_filter: Q | None = None) -> list[RotationRules]:
+    """The rules of every rotation matching `rotation_filter` (a filter on `Rotation`; all when
+    None) in their order, and their overrides not over at `at`: two queries."""
     at = as_utc(at)
     where, params = "", []
     if rotation_filter is not None:
         chosen_sql, chosen_params = (
             Rotation.objects.filter(rotation_filter).values("pk").query.sql_with_params()
         )
-        where, params = f"WHERE l.rotation_id IN ({chosen_sql})", list(chosen_params)
-    rotations: dict[int, LoadedRotation] = {}
-    member_ids: list[tuple[LoadedLayer, list[int]]] = []
+        where, params = f"WHERE r.id IN ({chosen_sql})", list(chosen_params)
     with connection.cursor() as cursor:
         cursor.execute(_LAYERS_SQL.format(where=where), params)
         layer_rows = cursor.fetchall()
         cursor.execute(
-            _OVERRIDES_SQL.format(also=where.replace("WHERE l.", "AND o.")), [at, *params]
+            _OVERRIDES_SQL.format(also=where.replace("WHERE r.id", "AND o.rotation_id")),
+            [at, *params],
         )
         override_rows = cursor.fetchall()
-    for (
-        layer_id, rotation_id, name, project_id, team_id, order, tz, start_date, handoff,
-        length, count, r_start, r_end, r_days, people_ids,
-    ) in layer_rows:  # fmt: skip
-        rotation = rotations.get(rotation_id)
-        if rotation is None:
-            rotation = rotations[rotation_id] = LoadedRotation(
-                rotation_id, name, project_id, team_id
+    layers: dict[int, list[tuple]] = {}
+    heads: dict[int, tuple] = {}
+    for row in layer_rows:
+        rotation_id = row[0]
+        if rotation_id not in heads:
+            heads[rotation_id] = row[:4]
+            layers[rotation_id] = []
+        if row[4] is not None:
+            layers[rotation_id].append(row[4:])
+    overrides: dict[int, list[tuple]] = {}
+    for row in override_rows:
+        overrides.setdefault(row[0], []).append(row[1:])
+    return [
+        RotationRules(*head, tuple(layers[pk]), tuple(overrides.get(pk, ())), at)
+        for pk, head in heads.items()
+    ]
+
+
+def rotations_from_rules(rules: Sequence[RotationRules], *, at: datetime) -> list[LoadedRotation]:
+    """The rules with their people read now (two queries: the people, and their time off not over
+    at `at`), ready for `oncall_at`, `rotation_shifts` and the rest. Someone deleted since the
+    rules were read is left out, as a fresh read would."""
+    person_ids: set[int] = set()
+    for rotation in rules:
+        person_ids |= rotation.person_ids
+    people = _people_with_time_off(person_ids, after=as_utc(at))
+    result = []
+    for pk, name, project_id, team_id, layer_rows, override_rows, _read_at in rules:
+        rotation = LoadedRotation(pk, name, project_id, team_id)
+        for (
+            layer_id, order, tz, start_date, handoff, length, count, r_start, r_end, r_days,
+            member_ids,
+        ) in layer_rows:  # fmt: skip
+            layer = LoadedLayer(
+                layer_id, order, tz, start_date, handoff, length, count, r_start, r_end, r_days
             )
-        layer = LoadedLayer(
-            layer_id, order, tz, start_date, handoff, length, count, r_start, r_end, r_days
-        )
-        rotation.layers.append(layer)
-        member_ids.append((layer, people_ids))
-    person_ids = {pid for _, ids in member_ids for pid in ids}
-    person_ids.update(row[-1] for row in override_rows)
-    people = _people_with_time_off(person_ids, after=at)
-    # A row written or deleted between these reads waits for the next call.
-    for layer, ids in member_ids:
-        layer.people = [people[pid] for pid in ids if pid in people]
-    for (
-        pk,
-        rotation_id,
-        name,
-        project_id,
-        team_id,
-        covered_id,
-        start,
-        end,
-        person_id,
-    ) in override_rows:
-        if person_id not in people:
-            continue
-        rotation = rotations.get(rotation_id)
-        if rotation is None:
-            rotation = rotations[rotation_id] = LoadedRotation(
-                rotation_id, name, project_id, team_id
-            )
-        rotation.overrides.append(LoadedOverride(pk, people[person_id], covered_id, start, end))
-    return list(rotations.values())
+            layer.people = [people[pid] for pid in member_ids if pid in people]
+            rotation.layers.append(layer)
+        for override_id, covered_id, start, end, person_id in override_rows:
+            if person_id in people:
+                rotation.overrides.append(
+                    LoadedOverride(override_id, people[person_id], covered_id, start, end)
+                )
+        result.append(rotation)
+    return result
+
+
+def load_rotations(*, at: datetime, rotation_filter: Q | None = None) -> list[LoadedRotation]:
+    """Every rotation's rules (those matching `rotation_filter`, a filter on `Rotation`), in
+    their order, and the overrides not over at `at`, as plain rows, in four queries whatever
+    their number: layers with their members' ids, overrides, the people named (each read once)
+    and those people's time off not over at `at`. The results work with `oncall_at`,
+    `rotation_shifts` and the rest like rotations from the ORM."""
+    return rotations_from_rules(read_rules(at=at, rotation_filter=rotation_filter), at=at)
 
 
 def _people_with_time_off(person_ids: set[int], *, after: datetime) -> dict[int, Person]:
-    """The people (the fields the schedule and the supporters' lines read), each with their time
-    off not over at `after` set as their prefetched `time_off`: two queries."""
+    """The people, each with their time off not over at `after` set as their prefetched
+    `time_off`: two queries."""
     if not person_ids:
         return {}
-    # Raw reads with `= ANY(array)`: `pk__in` over thousands of ids resolves each id in Python.
+    # Whole rows (what a supporter's line shows, and any field the schedule reads), with
+    # `= ANY(array)`: `pk__in` over thousands of ids resolves each id in Python.
     ids = sorted(person_ids)
     people = {
         p.pk: p
         for p in Person.objects.raw(
-            "SELECT id, display_name, time_zone, working_hours FROM registry_person "
-            "WHERE id = ANY(%s)",
+            "SELECT * FROM registry_person WHERE id = ANY(%s)",
             [ids],
         )
     }

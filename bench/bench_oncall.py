@@ -113,6 +113,9 @@ def ensure_rotations(now: datetime, seed: int = 7) -> int:
         Override.objects.bulk_create(overrides, batch_size=5000)
     from django.db import connection
 
+    from oncall.cache import oncall_rules_changed
+
+    oncall_rules_changed()  # written in bulk, not through the services
     with connection.cursor() as cursor:
         for table in ("rotation", "rotationlayer", "rotationmember", "override"):
             cursor.execute(f"ANALYZE registry_{table}")

@@ -228,7 +228,7 @@ def _candidates(query: str, containing: list[QuerySet]) -> QuerySet:
     first, *rest = (part.order_by() for part in containing)
     found = first.union(*rest)
     found_sql, found_params = found.query.sql_with_params()
-    few_found = RawSQL(  # noqa: S611
+    few_found = RawSQL(  # noqa: S611  # nosec B611: the SQL is the ORM's, compiled, with its params
         f"(SELECT count(*) FROM ({found_sql}) AS found) < %s",  # noqa: S608  # nosec B608: compiled ORM SQL
         (*found_params, ALIKE_BELOW),
         output_field=BooleanField(),

@@ -4,7 +4,7 @@ Each project gets one rotation (added here on top of `bench.synthetic`, and reus
 registry is the same): a weekly layer of two or three of its people in their zone, a third of them
 restricted to a follow-the-sun window of the day, a daily backup layer under it, and one project in
 ten an override running now. The measured call is what a status board would do: read every
-rotation's rules and current overrides as plain rows (`oncall_now_by_project`: two queries, no
+rotation's rules and current overrides as plain rows (`oncall_now_by_project`: four queries, no
 model instance per row) and resolve `oncall_at` for each; the same through model instances
 (`rotations_queryset`, as the pages do for a few projects) is a second row. The baseline is a bare SQL query reading the same rows (rotations
 joined to layers, members and people, plus the overrides) into tuples, with no computation: the
@@ -113,6 +113,9 @@ def ensure_rotations(now: datetime, seed: int = 7) -> int:
         Override.objects.bulk_create(overrides, batch_size=5000)
     from django.db import connection
 
+    from oncall.cache import oncall_rules_changed
+
+    oncall_rules_changed()  # written in bulk, not through the services
     with connection.cursor() as cursor:
         for table in ("rotation", "rotationlayer", "rotationmember", "override"):
             cursor.execute(f"ANALYZE registry_{table}")

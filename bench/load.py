@@ -23,7 +23,10 @@ localhost: `SECURE_SSL_REDIRECT=false`; everything else is production as deploye
 Environment: BENCH_DATABASE_URL / DATABASE_URL as every benchmark (see bench/__init__.py),
 REDIS_URL, LOAD_SECONDS (per measurement, default 10), LOAD_CONNECTIONS (default 8),
 LOAD_WEB_WORKERS (gunicorn workers, default 4), LOAD_STORM_OUTAGES / LOAD_STORM_SECONDS (default
-100 in 60; smaller only to try the script out).
+100 in 60; smaller only to try the script out), LOAD_LARGE_SCALE (opt-in, e.g. 10: after the
+storm, the registry is rebuilt at that scale, 100,000 projects, in about a minute with COPY, and
+the directory search is measured again beside the bare view; off by default because of that
+minute and the memory).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ CONNECTIONS = int(os.environ.get("LOAD_CONNECTIONS", "8"))
 WEB_WORKERS = int(os.environ.get("LOAD_WEB_WORKERS", "4"))
 STORM_OUTAGES = int(os.environ.get("LOAD_STORM_OUTAGES", "100"))
 STORM_SECONDS = int(os.environ.get("LOAD_STORM_SECONDS", "60"))
+LARGE_SCALE = float(os.environ.get("LOAD_LARGE_SCALE", "0") or 0)
 DRAIN_LIMIT_SECONDS = 180
 USERNAME = "load-reader"
 SEARCH = "Project 004"  # 100 matching projects: two pages of results
@@ -256,11 +260,15 @@ def run() -> list[dict]:
     with connection.cursor() as cursor:  # pages go to the webhook sink, not to SMTP
         cursor.execute("UPDATE registry_contactmethod SET for_pages = false WHERE kind = 'email'")
     password = secrets.token_urlsafe(16)
-    # Production's hasher (the benchmark process runs the test settings, which hash with MD5).
-    User.objects.create(
-        username=USERNAME,
-        password=PBKDF2PasswordHasher().encode(password, PBKDF2PasswordHasher().salt()),
-    )
+
+    def reader() -> None:
+        # Production's hasher (the benchmark process runs the test settings, which hash with MD5).
+        User.objects.create(
+            username=USERNAME,
+            password=PBKDF2PasswordHasher().encode(password, PBKDF2PasswordHasher().salt()),
+        )
+
+    reader()
     slug = f"project-{registry.project_ids[len(registry.project_ids) // 2]:05d}"
     endpoints = {
         "bare Django view": "/bench/bare/",
@@ -356,6 +364,21 @@ def run() -> list[dict]:
                     break
                 time.sleep(0.5)
         _, written, sent, oldest_left = pages.sample()
+        large = None
+        if LARGE_SCALE:
+            # The search at a second size: the same server, the registry rebuilt under it.
+            started = time.perf_counter()
+            big = synthetic.build(LARGE_SCALE)
+            built = time.perf_counter() - started
+            reader()  # the build replaced the accounts too
+            cookie = _sign_in(base, password)
+            large_endpoints = {
+                "bare Django view": endpoints["bare Django view"],
+                "directory search": endpoints["directory search"],
+            }
+            for path in large_endpoints.values():
+                _wrk(f"{base}{path}", cookie, 2)
+            large = (len(big.project_ids), built, _measure(base, large_endpoints, cookie))
     finally:
         _stop(storm_process)
         _stop(worker)
@@ -378,7 +401,10 @@ def run() -> list[dict]:
     load = os.getloadavg()
 
     rows = []
-    for label, figures in (("quiet", quiet), ("storm", stormy)):
+    runs = [("quiet", quiet), ("storm", stormy)]
+    if large is not None:
+        runs.append((f"{large[0]:,} projects", large[2]))
+    for label, figures in runs:
         bare = figures["bare Django view"]
         for name, f in figures.items():
             bad = f" ({f['bad']} errors)" if f["bad"] else ""
@@ -406,6 +432,15 @@ def run() -> list[dict]:
                     f"{bad}",
                 )
             )
+    if large is not None:
+        rows.append(
+            row(
+                f"load: registry of {large[0]:,} projects built",
+                large[1],
+                "s",
+                note=f"synthetic.build({LARGE_SCALE:g}) with COPY, then ANALYZE",
+            )
+        )
     rows += [
         row(
             "load, storm: pages written",

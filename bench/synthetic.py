@@ -458,6 +458,10 @@ def build(
     with connection.cursor() as cursor:
         for table in planned.tables:
             cursor.execute(f'ANALYZE "{table}"')
+    # The rotations went with the truncated tables, behind the services' back.
+    from oncall.cache import oncall_rules_changed
+
+    oncall_rules_changed()
     planned.registry.build_seconds = time.perf_counter() - started
     return planned.registry
 

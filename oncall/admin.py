@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from registry.admin import AuditedAdmin, TimeZonePicker
 
+from .cache import oncall_rules_changed
 from .models import (
     CalendarFeed,
     EscalationLevel,
@@ -49,7 +50,12 @@ class RotationScopedAdmin(AuditedAdmin):
         # rotations they may not write, such as an IT system's.
         if not can_edit_rotation(request.user, self._rotation(obj)):
             raise PermissionDenied("You may not write this rotation.")
+        oncall_rules_changed()  # the kept rules of `oncall.cache` (inlines included)
         super().save_model(request, obj, form, change)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        oncall_rules_changed()
+        super().delete_model(request, obj)
 
 
 class RotationLayerInline(TimeZonePicker, admin.TabularInline):

@@ -1,16 +1,31 @@
 """Many rotations at once, read as plain rows: "who is on call" across thousands of projects
 without a model instance per row. The rows work with `oncall.schedule`'s functions like
-rotations from the ORM."""
+rotations from the ORM.
+
+"Who is on call now for everyone" is computed, not stored: the rules of every rotation are read
+in a fixed number of queries (`load_rotations`: layers with their members' ids, people, their
+time off, overrides) and `oncall_at` resolves each rotation in Python. The alternative, shift
+rows materialised for a rolling horizon, would make the read one indexed query but every write
+that moves a shift (a layer, a member, an override, time off, a person's zone or status) a
+refresh to remember, plus a beat to roll the horizon; the rules would be stored twice and could
+disagree. Computed, the answer is the per-rotation answer by construction (the same function
+runs on the same rules).
+"""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import Q
 
 from registry.models import Person
 
-from .models import Override, Rotation, RotationLayer, RotationMember
+from .models import Rotation, TimeOff
 from .schedule import (
     LoadedLayer,
     LoadedOverride,
@@ -18,79 +33,178 @@ from .schedule import (
     OnCall,
     as_utc,
     oncall_at,
-    time_off_prefetch,
 )
+
+# One row a rotation's layer (a rotation without layers: one row of NULLs), in the rotations'
+# order (`Rotation.Meta.ordering`, in the database's collation), with its restriction days as a
+# text array (no JSON to decode per row) and its members' ids in turn order.
+_LAYERS_SQL = """
+SELECT r.id, r.name, r.project_id, r.team_id,
+       l.id, l."order", l.time_zone, l.start_date, l.handoff_time, l.length, l.length_count,
+       l.restrict_start, l.restrict_end,
+       ARRAY(SELECT jsonb_array_elements_text(l.restrict_days)),
+       ARRAY(SELECT m.person_id FROM registry_rotationmember m
+             WHERE m.layer_id = l.id ORDER BY m."order", m.id)
+FROM registry_rotation r
+LEFT JOIN registry_rotationlayer l ON l.rotation_id = r.id
+{where}
+ORDER BY r.name, r.id, l."order", l.id
+"""
+_OVERRIDES_SQL = """
+SELECT o.rotation_id, o.id, o.covered_id, o.start_at, o.end_at, o.person_id
+FROM registry_override o
+WHERE o.end_at > %s {also}
+ORDER BY o.rotation_id, o.start_at, o.id
+"""
+
+
+class RotationRules(NamedTuple):
+    """A rotation's rules as read, with people as ids: immutable, so they can be kept (see
+    `oncall.cache`) and turned into `LoadedRotation`s with fresh people any number of times."""
+
+    pk: int
+    name: str
+    project_id: int | None
+    team_id: int | None
+    # (id, order, zone, start date, handoff, length, count, restrict start/end/days, member ids)
+    layers: tuple[tuple, ...]
+    # (id, covered id, start, end, person id) of the overrides not over when read
+    overrides: tuple[tuple, ...]
+    read_at: datetime
+
+    @property
+    def person_ids(self) -> set[int]:
+        ids = {pid for layer in self.layers for pid in layer[-1]}
+        return ids | {override[-1] for override in self.overrides}
+
+
+def read_rules(*, at: datetime, rotation_filter: Q | None = None) -> list[RotationRules]:
+    """The rules of every rotation matching `rotation_filter` (a filter on `Rotation`; all when
+    None) in their order, and their overrides not over at `at`: two queries."""
+    at = as_utc(at)
+    where, params = "", []
+    if rotation_filter is not None:
+        chosen_sql, chosen_params = (
+            Rotation.objects.filter(rotation_filter).values("pk").query.sql_with_params()
+        )
+        where, params = f"WHERE r.id IN ({chosen_sql})", list(chosen_params)
+    with connection.cursor() as cursor:
+        cursor.execute(_LAYERS_SQL.format(where=where), params)
+        layer_rows = cursor.fetchall()
+        cursor.execute(
+            _OVERRIDES_SQL.format(also=where.replace("WHERE r.id", "AND o.rotation_id")),
+            [at, *params],
+        )
+        override_rows = cursor.fetchall()
+    layers: dict[int, list[tuple]] = {}
+    heads: dict[int, tuple] = {}
+    for row in layer_rows:
+        rotation_id = row[0]
+        if rotation_id not in heads:
+            heads[rotation_id] = row[:4]
+            layers[rotation_id] = []
+        if row[4] is not None:
+            layers[rotation_id].append(row[4:])
+    overrides: dict[int, list[tuple]] = {}
+    for row in override_rows:
+        overrides.setdefault(row[0], []).append(row[1:])
+    return [
+        RotationRules(*head, tuple(layers[pk]), tuple(overrides.get(pk, ())), at)
+        for pk, head in heads.items()
+    ]
+
+
+def rotations_from_rules(rules: Sequence[RotationRules], *, at: datetime) -> list[LoadedRotation]:
+    """The rules with their people read now (two queries: the people, and their time off not over
+    at `at`), ready for `oncall_at`, `rotation_shifts` and the rest. Someone deleted since the
+    rules were read is left out, as a fresh read would."""
+    person_ids: set[int] = set()
+    for rotation in rules:
+        person_ids |= rotation.person_ids
+    people = _people_with_time_off(person_ids, after=as_utc(at))
+    result = []
+    for pk, name, project_id, team_id, layer_rows, override_rows, _read_at in rules:
+        rotation = LoadedRotation(pk, name, project_id, team_id)
+        for (
+            layer_id, order, tz, start_date, handoff, length, count, r_start, r_end, r_days,
+            member_ids,
+        ) in layer_rows:  # fmt: skip
+            layer = LoadedLayer(
+                layer_id, order, tz, start_date, handoff, length, count, r_start, r_end, r_days
+            )
+            layer.people = [people[pid] for pid in member_ids if pid in people]
+            rotation.layers.append(layer)
+        for override_id, covered_id, start, end, person_id in override_rows:
+            if person_id in people:
+                rotation.overrides.append(
+                    LoadedOverride(override_id, people[person_id], covered_id, start, end)
+                )
+        result.append(rotation)
+    return result
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """Reading thousands of rotations makes a few hundred thousand small objects without
+    cycles (reference counting frees them); the cyclic collector, triggered by the allocations,
+    walked the whole heap again and again meanwhile: half of "who is on call for 10,000
+    projects" (measured with and without). Process-wide while it lasts, so kept to the read."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_rotations(*, at: datetime, rotation_filter: Q | None = None) -> list[LoadedRotation]:
-    """Every rotation's rules and the overrides not over at `at`, as plain rows (five queries,
-    each person read and decoded once, with their time off not over at `at`): for answering "who is on call" across thousands of
-    projects. The results work with `oncall_at`, `rotation_shifts` and the rest like rotations
-    from the ORM."""
-    at = as_utc(at)
-    layer_rows = RotationLayer.objects.order_by("rotation_id", "order", "id")
-    member_rows = RotationMember.objects.order_by("layer_id", "order", "id")
-    override_rows = Override.objects.filter(end_at__gt=at).order_by("rotation_id", "start_at", "id")
-    if rotation_filter is not None:
-        chosen = Rotation.objects.filter(rotation_filter)
-        layer_rows = layer_rows.filter(rotation__in=chosen)
-        member_rows = member_rows.filter(layer__rotation__in=chosen)
-        override_rows = override_rows.filter(rotation__in=chosen)
-    rotations: dict[int, LoadedRotation] = {}
-    layers: dict[int, LoadedLayer] = {}
-    for (
-        layer_id, rotation_id, name, project_id, team_id, order, tz, start_date, handoff,
-        length, count, r_start, r_end, r_days,
-    ) in layer_rows.values_list(
-        "id", "rotation_id", "rotation__name", "rotation__project_id", "rotation__team_id",
-        "order", "time_zone", "start_date", "handoff_time", "length", "length_count",
-        "restrict_start", "restrict_end", "restrict_days",
-    ):  # fmt: skip
-        rotation = rotations.get(rotation_id)
-        if rotation is None:
-            rotation = rotations[rotation_id] = LoadedRotation(
-                rotation_id, name, project_id, team_id
-            )
-        layer = layers[layer_id] = LoadedLayer(
-            layer_id, order, tz, start_date, handoff, length, count, r_start, r_end, r_days
-        )
-        rotation.layers.append(layer)
-    memberships = list(member_rows.values_list("layer_id", "person_id"))
-    overrides = list(
-        override_rows.values_list(
-            "id", "rotation_id", "rotation__name", "rotation__project_id", "rotation__team_id",
-            "covered_id", "start_at", "end_at", "person_id",
-        )
-    )  # fmt: skip
-    person_ids = {person_id for _, person_id in memberships} | {row[-1] for row in overrides}
+    """Every rotation's rules (those matching `rotation_filter`, a filter on `Rotation`), in
+    their order, and the overrides not over at `at`, as plain rows, in four queries whatever
+    their number: layers with their members' ids, overrides, the people named (each read once)
+    and those people's time off not over at `at`. The results work with `oncall_at`,
+    `rotation_shifts` and the rest like rotations from the ORM."""
+    with _without_cycle_collection():
+        return rotations_from_rules(read_rules(at=at, rotation_filter=rotation_filter), at=at)
+
+
+def _people_with_time_off(person_ids: set[int], *, after: datetime) -> dict[int, Person]:
+    """The people, each with their time off not over at `after` set as their prefetched
+    `time_off`: two queries."""
+    if not person_ids:
+        return {}
+    # Whole rows (what a supporter's line shows, and any field the schedule reads), with
+    # `= ANY(array)`: `pk__in` over thousands of ids resolves each id in Python.
+    ids = sorted(person_ids)
     people = {
         p.pk: p
-        for p in Person.objects.filter(pk__in=person_ids)
-        .only("id", "display_name", "time_zone", "working_hours")
-        .prefetch_related(time_off_prefetch(after=at))
+        for p in Person.objects.raw(
+            "SELECT * FROM registry_person WHERE id = ANY(%s)",
+            [ids],
+        )
     }
-    # A row written or deleted between these reads waits for the next call.
-    for layer_id, person_id in memberships:
-        layer, person = layers.get(layer_id), people.get(person_id)
-        if layer is not None and person is not None:
-            layer.people.append(person)
-    for pk, rotation_id, name, project_id, team_id, covered_id, start, end, person_id in overrides:
-        if person_id not in people:
-            continue
-        rotation = rotations.get(rotation_id)
-        if rotation is None:
-            rotation = rotations[rotation_id] = LoadedRotation(
-                rotation_id, name, project_id, team_id
-            )
-        rotation.overrides.append(LoadedOverride(pk, people[person_id], covered_id, start, end))
-    return list(rotations.values())
+    away: dict[int, list[TimeOff]] = {pk: [] for pk in people}
+    for off in TimeOff.objects.raw(
+        "SELECT * FROM oncall_timeoff WHERE person_id = ANY(%s) AND end_at > %s "
+        "ORDER BY start_at, id",
+        [ids, after],
+    ):
+        if off.person_id in away:
+            away[off.person_id].append(off)
+    for pk, person in people.items():
+        # Where `prefetch_related("time_off")` leaves its rows (read by `schedule._time_off`),
+        # without a queryset and a manager a person.
+        person._prefetched_objects_cache = {"time_off": away[pk]}
+    return people
 
 
 def oncall_now_by_project(*, at: datetime) -> dict[int, list[OnCall]]:
     """project id → who is on call at `at` on each of its own rotations, for every project."""
     result: dict[int, list[OnCall]] = {}
-    for rotation in load_rotations(at=at, rotation_filter=Q(project__isnull=False)):
-        current = oncall_at(rotation, at)
-        if current is not None:
-            result.setdefault(rotation.project_id, []).append(current)
+    rotations = load_rotations(at=at, rotation_filter=Q(project__isnull=False))
+    with _without_cycle_collection():
+        for rotation in rotations:
+            current = oncall_at(rotation, at)
+            if current is not None:
+                result.setdefault(rotation.project_id, []).append(current)
     return result

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -187,7 +188,26 @@ def shift_bounds(layer: RotationLayer, index: int) -> tuple[datetime, datetime]:
 
 def shift_index_at(layer: RotationLayer, at: datetime) -> int | None:
     """The number of the layer's shift running at `at`, or None before the layer starts."""
-    at = as_utc(at)
+    return _shift_index(
+        _Turns(layer.time_zone, layer.start_date, layer.handoff_time, layer.length,
+               layer.length_count),
+        as_utc(at),
+    )  # fmt: skip
+
+
+class _Turns(NamedTuple):
+    """The fields of a layer that place its shifts (so many layers share an answer: asking who
+    is on call now on thousands of rotations computes each distinct rule once)."""
+
+    time_zone: str
+    start_date: date
+    handoff_time: time
+    length: str
+    length_count: int
+
+
+@lru_cache(maxsize=4096)
+def _shift_index(layer: _Turns, at: datetime) -> int | None:
     days = _shift_days(layer)
     if days is None:
         anchor = _handoff(layer, 0)
@@ -231,7 +251,24 @@ def layer_active_at(layer: RotationLayer, at: datetime) -> bool:
     """Whether `at` falls inside the layer's restriction (always, when it has none)."""
     if not is_restricted(layer):
         return True
-    at = as_utc(at)
+    return _active(
+        _Window(layer.time_zone, layer.restrict_start, layer.restrict_end,
+                tuple(layer.restrict_days or ())),
+        as_utc(at),
+    )  # fmt: skip
+
+
+class _Window(NamedTuple):
+    """The fields of a layer that restrict it (shared by many layers, like `_Turns`)."""
+
+    time_zone: str
+    restrict_start: time | None
+    restrict_end: time | None
+    restrict_days: tuple[str, ...]
+
+
+@lru_cache(maxsize=4096)
+def _active(layer: _Window, at: datetime) -> bool:
     local_day = at.astimezone(zone(layer.time_zone)).date()
     # A window that wraps past midnight opened the local day before.
     for day in (local_day - timedelta(days=1), local_day):
@@ -269,7 +306,7 @@ def _away(person: Person, start: datetime, end: datetime) -> list[tuple[datetime
     """The parts of [start, end) the person is away, in order, merged. Reads the time off loaded
     with the person (see `time_off_prefetch`); a person loaded without it costs a query."""
     spans: list[tuple[datetime, datetime]] = []
-    for off in sorted(person.time_off.all(), key=lambda t: t.start_at):
+    for off in sorted(_time_off(person), key=lambda t: t.start_at):
         a, b = max(off.start_at, start), min(off.end_at, end)
         if b <= a:
             continue
@@ -278,6 +315,13 @@ def _away(person: Person, start: datetime, end: datetime) -> list[tuple[datetime
         else:
             spans.append((a, b))
     return spans
+
+
+def _time_off(person: Person) -> Sequence[TimeOff]:
+    """The person's prefetched time off, read without building the related manager (which costs
+    more than the rest of `oncall_at` when thousands of rotations are asked at once)."""
+    prefetched = getattr(person, "_prefetched_objects_cache", {}).get("time_off")
+    return person.time_off.all() if prefetched is None else prefetched
 
 
 def _on_duty(

@@ -8,29 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from registry.models import ITSystem, Project, ProjectRole
 from registry.selectors import Supporter, project_page_queryset, supporter_for
 
-from .schedule import (
-    ProjectOnCall,
-    project_oncall,
-    project_rotation_prefetches,
-    rotations_oncall,
-    rotations_queryset,
-)
+from .cache import project_rotations_now
+from .schedule import LoadedRotation, ProjectOnCall, rotations_oncall, rotations_queryset
 
 
 def project_for_page(slug: str) -> Project:
-    """One project with everything its page shows, its rotations included, in a fixed number of
-    queries."""
-    return (
-        project_page_queryset()
-        .prefetch_related(*project_rotation_prefetches(overrides_after=timezone.now()))
-        .get(slug=slug)
-    )
+    """One project with everything its page shows, in a fixed number of queries (its rotations
+    come with `support_for`, from the kept rules of `oncall.cache`)."""
+    return project_page_queryset().get(slug=slug)
 
 
 @dataclass
@@ -101,12 +91,14 @@ def support_for(
     at: datetime | None = None,
     with_on_call: bool = True,
     with_next: bool = True,
+    rotations: Sequence[LoadedRotation] | None = None,
 ) -> Support:
     """Owners, then maintainers, then backups, each with their local time and working state, and
     (unless `with_on_call` is false) who is on call now and (unless `with_next` is false) next.
 
-    Uses the project's prefetched roles and rotations when there are some (see
-    `project_for_page`, `supports_now`).
+    Uses the project's prefetched roles when there are some (see `project_for_page`); the
+    rotations are `rotations` when given, else read through `oncall.cache` (two queries when
+    its rules are current, four when not).
     """
     at = at or timezone.now()
     roles = sorted(project.roles.all(), key=lambda r: (_ROLE_RANK[r.role], r.order, r.pk))
@@ -116,27 +108,24 @@ def support_for(
         supporters=[supporter_for(r.person, role=r.role, order=r.order, at=at) for r in roles],
     )
     if with_on_call:
-        _fill_on_call(support, with_next=with_next)
+        if rotations is None:
+            rotations = project_rotations_now([project], at=at)[project.pk]
+        current = rotations_oncall(rotations, at, with_next=with_next)
+        support.on_call_now, support.on_call_next = _on_call_supporters(current, at)
     return support
 
 
 def supports_now(projects: Sequence[Project], *, at: datetime) -> list[Support]:
     """Who supports each of a page of projects now, on-call now included (not who is next: that
     looks a month ahead per rotation, for the project page), in a fixed number of queries
-    whatever the number of projects: their rotations and their teams' are prefetched together.
+    whatever the number of projects: their rotations and their teams' are read together.
     The projects' roles must be prefetched with their people (`directory_projects`)."""
     projects = list(projects)
-    prefetch_related_objects(projects, *project_rotation_prefetches(overrides_after=at))
-    return [support_for(project, at=at, with_next=False) for project in projects]
-
-
-def _fill_on_call(support: Support, *, with_next: bool = True) -> None:
-    """Fill `Support.on_call_now` / `on_call_next` from the project's rotations and its team's.
-    Loads them when the caller did not prefetch them (a fixed number of queries either way)."""
-    project, at = support.project, support.at
-    prefetch_related_objects([project], *project_rotation_prefetches(overrides_after=at))
-    current = project_oncall(project, at, with_next=with_next)
-    support.on_call_now, support.on_call_next = _on_call_supporters(current, at)
+    rotations = project_rotations_now(projects, at=at)
+    return [
+        support_for(project, at=at, with_next=False, rotations=rotations[project.pk])
+        for project in projects
+    ]
 
 
 @dataclass

@@ -31,6 +31,7 @@ from registry.services import (
 )
 from registry.validators import WEEKDAYS
 
+from .cache import oncall_rules_changed
 from .models import (
     CalendarFeed,
     EscalationLevel,
@@ -116,8 +117,15 @@ def _snapshot(instance: Model) -> dict[str, Any]:
     return snapshot
 
 
+def _audited(actor: Actor, instance: Model, change) -> Model:
+    """`audited_change` of a row that decides who is on call: the kept rules are stale."""
+    oncall_rules_changed()
+    return audited_change(actor, instance, change)
+
+
 def _recorded(actor: Actor, instance: Model, change, *, before: dict | None) -> Model:
     """Run `change` and audit it with snapshots that know times, members and levels."""
+    oncall_rules_changed()
     is_new = before is None
     change()
     audit_record(
@@ -131,6 +139,7 @@ def _recorded(actor: Actor, instance: Model, change, *, before: dict | None) -> 
 
 
 def _deleted(actor: Actor, instance: Model) -> None:
+    oncall_rules_changed()
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -159,13 +168,13 @@ def rotation_create(
         )
     rotation = Rotation(name=name.strip(), project=project, team=team, system=system)
     require_allowed(actor is None or can_edit_rotation(actor, rotation))
-    return audited_change(actor, rotation, lambda: save_validated(rotation))
+    return _audited(actor, rotation, lambda: save_validated(rotation))
 
 
 def rotation_update(*, actor: Actor, rotation: Rotation, **fields: Any) -> Rotation:
     _require_rotation(actor, rotation)
     assign_fields(rotation, fields, ("name",))
-    return audited_change(actor, rotation, lambda: save_validated(rotation))
+    return _audited(actor, rotation, lambda: save_validated(rotation))
 
 
 def rotation_save(
@@ -389,14 +398,14 @@ def _override_write(actor: Actor, *, rotation: Rotation, reason: str, **fields: 
     """Validate and save an override, audited as `actor`'s; the caller checked the right to."""
     override = Override(rotation=rotation, reason=reason.strip(), **fields)
     with transaction.atomic():
-        return audited_change(actor, override, lambda: _save_override(override))
+        return _audited(actor, override, lambda: _save_override(override))
 
 
 def override_update(*, actor: Actor, override: Override, **fields: Any) -> Override:
     _require_rotation(actor, override.rotation)
     assign_fields(override, fields, OVERRIDE_FIELDS)
     with transaction.atomic():
-        return audited_change(actor, override, lambda: _save_override(override))
+        return _audited(actor, override, lambda: _save_override(override))
 
 
 def override_delete(*, actor: Actor, override: Override) -> None:
@@ -759,7 +768,7 @@ def time_off_add(
         raise ValidationError({"end_at": "Time off is at most 366 days at a time."})
     time_off = TimeOff(person=person, start_at=start_at, end_at=end_at, reason=reason.strip())
     with transaction.atomic():
-        return audited_change(actor, time_off, lambda: save_validated(time_off))
+        return _audited(actor, time_off, lambda: save_validated(time_off))
 
 
 def time_off_remove(*, actor: Actor, time_off: TimeOff) -> None:

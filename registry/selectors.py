@@ -12,7 +12,18 @@ from urllib.parse import urlsplit
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import Case, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Upper
 
 from .models import (
@@ -203,17 +214,35 @@ def _containing(query: str, host: str) -> list[QuerySet]:
     return parts
 
 
+# Projects only alike to the query (a typo's matches) are looked for when it is in fewer than
+# this many (a directory page): "Project 004" is in 100 projects' names and alike to every
+# other "Project NNNNN"; ranking all of those by likeness cost most of a search.
+ALIKE_BELOW = 20
+
+
 def _candidates(query: str, containing: list[QuerySet]) -> QuerySet:
     """The ids of every project the search finds, as a UNION of index scans (a trigram index
-    each, the URL host's btree): an OR across tables would read every project instead."""
-    parts = [
-        *containing,
-        _similar(Project, "name", query).values("pk"),
-        _similar(Project, "slug", query).values("pk"),
-        _similar(ProjectAlias, "alias", query).values("project"),
-    ]
-    first, *rest = (part.order_by() for part in parts)
-    return first.union(*rest)
+    each, the URL host's btree): an OR across tables would read every project instead. The
+    alike-only part runs only when the query is in fewer than `ALIKE_BELOW` projects (a filter
+    PostgreSQL evaluates once, before scanning)."""
+    first, *rest = (part.order_by() for part in containing)
+    found = first.union(*rest)
+    found_sql, found_params = found.query.sql_with_params()
+    few_found = RawSQL(  # noqa: S611  # nosec B611: the SQL is the ORM's, compiled, with its params
+        f"(SELECT count(*) FROM ({found_sql}) AS found) < %s",  # noqa: S608  # nosec B608: compiled ORM SQL
+        (*found_params, ALIKE_BELOW),
+        output_field=BooleanField(),
+    )
+    first_alike, *rest_alike = (
+        part.order_by()
+        for part in (
+            _similar(Project, "name", query).values("pk"),
+            _similar(Project, "slug", query).values("pk"),
+            _similar(ProjectAlias, "alias", query).values("project"),
+        )
+    )
+    alike = Project.objects.filter(few_found, pk__in=first_alike.union(*rest_alike))
+    return found.union(alike.order_by().values("pk"))
 
 
 def projects_matching(query: str) -> QuerySet[Project]:

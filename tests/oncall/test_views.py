@@ -110,10 +110,12 @@ def test_project_page_names_on_call_now_and_next_at_a_fixed_query_count(setup):
     assert "On call now:" in html and "Next:" in html
     assert f"{rot.name}, until" in html  # the current shift's end, in the person's time
     assert "/projects/payroll/oncall/" in html
-    before = _queries(client, "/projects/payroll/")
+    before = _queries(client, "/projects/payroll/")  # the rules kept (`oncall.cache`)
     for i in range(4):
         extra = rotation(project, name=f"Extra {i}")
         layer(extra, [person(f"Z{i}a"), person(f"Z{i}b")])
+    # Read again after the writes (the layers, members and overrides: two queries), then kept.
+    assert _queries(client, "/projects/payroll/") == before + 2
     assert _queries(client, "/projects/payroll/") == before
 
 

@@ -129,19 +129,20 @@ def _registry_of(n: int) -> None:
 
 
 def _count_queries(client: Client, url: str) -> int:
+    """The queries of a read once the projects' on-call rules are kept (`oncall.cache`)."""
+    client.get(url)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200
     return len(queries)
 
 
-# session, user, count, page, aliases, roles+people, the page's rotations (who is on call now),
-# IT group (nav), own person (nav), open incidents and outages of the page's projects (status
-# badges)
-DIRECTORY_QUERIES = 10
-# With rotations: their layers, members, overrides and time off, the projects' teams, the teams'
-# rotations with theirs.
-DIRECTORY_QUERIES_WITH_ROTATIONS = DIRECTORY_QUERIES + 10
+# session, user, count, page, aliases, roles+people, IT group (nav), own person (nav), open
+# incidents and outages of the page's projects (status badges); the rotations' rules are kept
+# (`oncall.cache`)
+DIRECTORY_QUERIES = 9
+# With rotations: the people on them and their time off (read fresh each time).
+DIRECTORY_QUERIES_WITH_ROTATIONS = DIRECTORY_QUERIES + 2
 
 
 def test_directory_runs_a_fixed_number_of_queries(reader):
@@ -217,9 +218,10 @@ def names_in_body(body: str) -> list[str]:
 
 
 # session, user, project+team, aliases, urls, roles+people, contact methods, dependencies+systems,
-# may-edit check, IT group, history+actors, own person (nav), on-call rotations, open incidents
-# and outages (status banner), releases+recorders
-PROJECT_PAGE_QUERIES = 15
+# may-edit check, IT group, history+actors, own person (nav), open incidents and outages (status
+# banner), releases+recorders; the on-call rules are kept (`oncall.cache`), and with no rotation
+# there are no people on them to read
+PROJECT_PAGE_QUERIES = 14
 
 
 def _project_with(n: int):

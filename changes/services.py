@@ -369,7 +369,7 @@ def change_complete(*, actor: Actor, change: Change, now: datetime | None = None
         topic="change.completed",
         project_ids=touched,
         subject=f"IT change completed: {change.title}",
-        body=f"The change is done.\n\n{_change_summary(change)}",
+        body=f"The change is done.\n\n{_change_summary(change, ahead=False)}",
         link=events.absolute(change.get_absolute_url()),
         now=now,
     )
@@ -404,7 +404,7 @@ def change_cancel(*, actor: Actor, change: Change, now: datetime | None = None) 
             topic="change.cancelled",
             project_ids=touched,
             subject=f"IT change cancelled: {change.title}",
-            body=f"The change will not happen.\n\n{_change_summary(change)}",
+            body=f"The change will not happen.\n\n{_change_summary(change, ahead=False)}",
             link=events.absolute(change.get_absolute_url()),
             now=now,
         )

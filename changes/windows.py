@@ -153,8 +153,8 @@ def maintenance_window_open(
 def maintenance_window_end(
     *, actor: Actor, window: MaintenanceWindow, now: datetime | None = None
 ) -> MaintenanceWindow:
-    """End a bare window now: what still fires pages at the next evaluation. One that has not
-    begun is deleted instead (nothing was held)."""
+    """End a bare window now: what still fires pages at the next evaluation (a window that has
+    not begun, or has ended, is a conflict)."""
     _require_it_staff(actor, "end maintenance windows")
     now = now or timezone.now()
     window = MaintenanceWindow.objects.select_for_update().get(pk=window.pk)
@@ -163,9 +163,7 @@ def maintenance_window_end(
     if window.ends_at <= now:
         raise Conflict("This window has already ended.", code="bad_transition")
     if window.starts_at >= now:
-        window.delete()
-        window.ends_at = now
-        return window
+        raise Conflict("This window has not begun: nothing to end.", code="bad_transition")
     window.ends_at = now
     window.save(update_fields=["ends_at"])
     return window

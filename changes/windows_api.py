@@ -70,13 +70,11 @@ class MaintenanceWindowViewSet(
     @extend_schema(
         request=None,
         responses={200: MaintenanceWindowOut, 403: FORBIDDEN, 409: CONFLICT},
-        summary="End a bare maintenance window now (one not begun is removed)",
+        summary="End a bare maintenance window now",
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def end(self, request: Request, pk: str) -> Response:
         window = windows.maintenance_window_end(actor=request.user, window=self.get_object())
-        if window.pk is None:
-            return Response(MaintenanceWindowOut(window).data | {"id": int(pk), "held": []})
         return Response(MaintenanceWindowOut(self.get_queryset().get(pk=window.pk)).data)
 
 

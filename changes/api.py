@@ -264,7 +264,10 @@ class ConflictsIn(serializers.Serializer):
     start_at = serializers.DateTimeField()
     end_at = serializers.DateTimeField()
     exclude_change = serializers.IntegerField(
-        required=False, min_value=1, help_text="A change not to count (the one being edited)."
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text="A change not to count (the one being edited).",
     )
 
     def validate(self, data: dict) -> dict:

@@ -37,6 +37,10 @@ PLANNED_STATES = (Change.State.SCHEDULED, Change.State.IN_PROGRESS)
 # A recurrence repeats at most daily, and has at most this many occurrences when bounded.
 MAX_OCCURRENCES = 5000
 
+# Blackouts start and end within these years (the service refuses others), so searching for
+# occurrences never overflows a datetime, whatever range a caller asks about.
+SEARCHED = (datetime(1971, 1, 1, tzinfo=UTC), datetime(2199, 12, 31, tzinfo=UTC))
+
 SAME = "same_system"
 UPSTREAM = "upstream"  # a system ours depend on
 DOWNSTREAM = "downstream"  # a system that depends on ours
@@ -222,6 +226,10 @@ def occurrences_of(
 ) -> Iterator[tuple[datetime, datetime]]:
     """The blackout's occurrences (UTC start, end) overlapping [start_at, end_at), in order."""
     zone, first, length = _zone_and_length(blackout)
+    # Occurrences are searched within the years a blackout may have (see `SEARCHED`).
+    start_at, end_at = max(start_at, SEARCHED[0]), min(end_at, SEARCHED[1])
+    if end_at <= start_at:
+        return
     if not blackout.rrule:
         candidates: Iterable[datetime] = [first]
     else:

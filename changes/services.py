@@ -75,11 +75,12 @@ def _revision_suffix(change: Change) -> str:
     return f".r{change.revision}" if change.revision else ""
 
 
-def _change_summary(change: Change) -> str:
+def _change_summary(change: Change, *, ahead: bool = True) -> str:
+    """What every notice about the change says; `ahead` (not once it is over): that the owners'
+    apps are in its maintenance window."""
     systems = ", ".join(s.name for s in change.systems.all())
-    held = ", ".join(
-        s.name for s in ITSystem.objects.filter(maintenance_windows__change=change).order_by("name")
-    )
+    windowed = ITSystem.objects.filter(maintenance_windows__change=change).order_by("name")
+    held = ", ".join(s.name for s in windowed) if ahead else ""
     lines = [
         f"{change.title} ({change.get_type_display()} change, {change.get_risk_display()} risk)",
         f"Window: {utc_stamp(change.planned_start_at)} – {utc_stamp(change.planned_end_at)}",

@@ -28,7 +28,14 @@ from registry.services import audit_record, audited_change, audited_delete, save
 from steward.errors import Conflict
 from steward.times import is_time_zone
 
-from .conflicts import DOWNSTREAM, PLANNED_STATES, blackout_bounds, parse_rrule, related_systems
+from .conflicts import (
+    DOWNSTREAM,
+    PLANNED_STATES,
+    SEARCHED,
+    blackout_bounds,
+    parse_rrule,
+    related_systems,
+)
 from .events import Actor
 from .models import Blackout, Change, HeldAlert, MaintenanceWindow
 
@@ -274,6 +281,11 @@ def _blackout_clean(blackout: Blackout) -> None:
     ):
         if not isinstance(getattr(blackout, name), kind):
             raise ValidationError({name: "This field is required."})
+    for name in ("start_date", "end_date"):
+        if not SEARCHED[0].year < getattr(blackout, name).year < SEARCHED[1].year:
+            raise ValidationError(
+                {name: f"Give a date between {SEARCHED[0].year + 1} and {SEARCHED[1].year - 1}."}
+            )
     start = datetime.combine(blackout.start_date, blackout.start_time)
     end = datetime.combine(blackout.end_date, blackout.end_time)
     if end <= start:

@@ -81,8 +81,17 @@ class MaintenanceWindowViewSet(
 # --- blackouts -------------------------------------------------------------------------------
 
 
+class WallClockOut(serializers.CharField):
+    """A local wall-clock time, `HH:MM`, without an offset (the blackout's zone gives it)."""
+
+    def to_representation(self, value) -> str:
+        return value.strftime("%H:%M")
+
+
 class BlackoutOut(serializers.ModelSerializer):
     system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    start_time = WallClockOut(read_only=True, help_text="Local wall-clock start, HH:MM.")
+    end_time = WallClockOut(read_only=True, help_text="Local wall-clock end, HH:MM.")
 
     class Meta:
         model = Blackout

@@ -7,6 +7,11 @@ transaction committed; if it fails nothing is kept and the sender gets a 5xx, wh
 PagerDuty clients and Alertmanager retry. Nothing is queued between "accepted" and "done", so
 there is no backlog for a sweeper to drain.
 
+While a maintenance window (`changes.windows`) holds a system, what would open an outage on it is
+held on the window instead (outcome `held`: stored, shown on the change, paging nobody), and a
+resolve or a ping clears it (`cleared`); `maintenance_windows_release` (beat) opens the outage of
+what still fires when the window ends, under the same key, so it pages once.
+
 Events with the same key are serialised with a PostgreSQL advisory lock held to the end of the
 transaction: a resolve that arrives while its trigger is still being written waits for it
 instead of finding nothing to resolve.

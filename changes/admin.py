@@ -3,7 +3,16 @@ and the API); the admin is for looking, and for fixing a typo in a title."""
 
 from django.contrib import admin
 
-from .models import Change, ChangeReminder, ChangeResponse, ImpactedProject, Release
+from .models import (
+    Blackout,
+    Change,
+    ChangeReminder,
+    ChangeResponse,
+    HeldAlert,
+    ImpactedProject,
+    MaintenanceWindow,
+    Release,
+)
 
 
 class ImpactedProjectInline(admin.TabularInline):
@@ -90,3 +99,34 @@ class ReleaseAdmin(admin.ModelAdmin):
     date_hierarchy = "happened_at"
     raw_id_fields = ("project", "system")
     readonly_fields = ("recorded_by", "via", "recorded_at")
+
+
+class HeldAlertInline(admin.TabularInline):
+    model = HeldAlert
+    fields = ("title", "system", "source", "started_at", "events", "cleared_at", "released_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    """Windows are written through the services (a change's follows it); here to look."""
+
+    list_display = ("title", "change", "starts_at", "ends_at", "released_at")
+    readonly_fields = ("change", "starts_at", "ends_at", "released_at", "created_by")
+    filter_horizontal = ("systems",)
+    inlines = [HeldAlertInline]
+
+
+@admin.register(Blackout)
+class BlackoutAdmin(admin.ModelAdmin):
+    list_display = ("title", "system", "time_zone", "start_date", "start_time", "rrule")
+    readonly_fields = ("first_start_at", "last_end_at", "created_by")
+
+    def has_add_permission(self, request) -> bool:
+        # The bounds are computed by the service (changes.windows.blackout_save): use the API.
+        return False

@@ -25,7 +25,8 @@ from registry.permissions import can_edit_project, is_it_staff
 from steward.api import BAD_REQUEST, CONFLICT, FORBIDDEN, LocalDateTimeField, parse_input
 
 from . import selectors, services, slots
-from .models import Change, ChangeResponse, ImpactedProject, Release
+from .conflicts import conflicts_for
+from .models import Change, ChangeResponse, HeldAlert, ImpactedProject, MaintenanceWindow, Release
 
 MAX_TEXT = 10000
 
@@ -46,12 +47,9 @@ class ITStaffWrites(permissions.BasePermission):
 
 
 def systems_field(**kwargs: Any) -> serializers.SlugRelatedField:
+    kwargs.setdefault("help_text", "Slugs of the affected IT systems.")
     return serializers.SlugRelatedField(
-        slug_field="slug",
-        queryset=ITSystem.objects.all(),
-        many=True,
-        help_text="Slugs of the affected IT systems.",
-        **kwargs,
+        slug_field="slug", queryset=ITSystem.objects.all(), many=True, **kwargs
     )
 
 
@@ -133,11 +131,78 @@ class ChangeResponseOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ConflictOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["change", "blackout"])
+    relation = serializers.ChoiceField(
+        choices=["same_system", "upstream", "downstream", "company_wide"],
+        help_text="How the other work relates: on the same system, on a system ours depend on "
+        "(upstream), on one that depends on ours (downstream), or a company-wide blackout.",
+    )
+    reason = serializers.CharField()
+    start_at = serializers.DateTimeField()
+    end_at = serializers.DateTimeField()
+    system = serializers.CharField(help_text="Our system it concerns; empty when company-wide.")
+    other_system = serializers.CharField()
+    path = serializers.ListField(child=serializers.CharField())
+    change = serializers.IntegerField(source="change_id", allow_null=True)
+    change_title = serializers.CharField()
+    blackout = serializers.IntegerField(source="blackout_id", allow_null=True)
+    blackout_title = serializers.CharField()
+
+
+class HeldAlertOut(serializers.ModelSerializer):
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    firing = serializers.BooleanField(read_only=True)
+    outage = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = HeldAlert
+        fields = (
+            "id",
+            "system",
+            "source",
+            "title",
+            "description",
+            "severity",
+            "started_at",
+            "last_seen_at",
+            "events",
+            "firing",
+            "cleared_at",
+            "released_at",
+            "outage",
+        )
+        read_only_fields = fields
+
+
+class MaintenanceWindowOut(serializers.ModelSerializer):
+    systems = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    held = HeldAlertOut(many=True, read_only=True)
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ("id", "title", "change", "starts_at", "ends_at", "systems", "released_at", "held")
+        read_only_fields = fields
+
+
 class ChangeOut(serializers.ModelSerializer):
     systems = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
     impacted = ImpactedSnapshotOut(many=True, read_only=True)
     responses = ChangeResponseOut(many=True, read_only=True)
+    maintenance = serializers.SerializerMethodField(
+        help_text="The change's maintenance window: its systems, and the alerts it held."
+    )
+    conflicts_noted = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The conflicts it was scheduled through, as they were then.",
+    )
+
+    @extend_schema_field(MaintenanceWindowOut(allow_null=True))
+    def get_maintenance(self, change: Change) -> dict | None:
+        window = getattr(change, "maintenance", None)
+        return MaintenanceWindowOut(window).data if window is not None else None
 
     class Meta:
         model = Change
@@ -164,8 +229,46 @@ class ChangeOut(serializers.ModelSerializer):
             "updated_at",
             "impacted",
             "responses",
+            "maintenance",
+            "conflict_justification",
+            "conflicts_noted",
         )
         read_only_fields = fields
+
+
+class ConflictsIn(serializers.Serializer):
+    systems = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=ITSystem.objects.all(),
+        many=True,
+        help_text="Slugs of the IT systems the work is on (repeat the parameter).",
+    )
+    start_at = serializers.DateTimeField()
+    end_at = serializers.DateTimeField()
+    exclude_change = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text="A change not to count (the one being edited).",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if data["end_at"] <= data["start_at"]:
+            raise serializers.ValidationError({"end_at": "The window must end after it starts."})
+        return data
+
+
+class ConflictsOut(serializers.Serializer):
+    conflicts = ConflictOut(many=True)
+
+
+class ScheduleIn(serializers.Serializer):
+    conflict_justification = serializers.CharField(
+        max_length=5000,
+        allow_blank=True,
+        required=False,
+        help_text="Why it goes ahead through its conflicts; required when it has any.",
+    )
 
 
 class ChangeIn(serializers.Serializer):
@@ -182,6 +285,18 @@ class ChangeIn(serializers.Serializer):
         max_length=10,
         required=False,
         help_text="Minutes before the start at which owners are reminded; default [1440, 60].",
+    )
+    maintenance_systems = systems_field(
+        allow_empty=True,
+        required=False,
+        help_text="Systems that depend on the affected ones and are in maintenance too: "
+        "their alerts are held during the window as well.",
+    )
+    conflict_justification = serializers.CharField(
+        max_length=5000,
+        allow_blank=True,
+        required=False,
+        help_text="Why it goes ahead through its conflicts; required to schedule when it has any.",
     )
 
 
@@ -209,11 +324,26 @@ class HistoryOut(serializers.Serializer):
 
 
 class ChangeDetailOut(ChangeOut):
+    """One change: also what its window runs into now, and the record of its systems."""
+
+    conflicts = serializers.SerializerMethodField(
+        help_text="What its window runs into now (other changes on related systems, blackouts)."
+    )
     history = serializers.SerializerMethodField()
 
     class Meta(ChangeOut.Meta):
-        fields = (*ChangeOut.Meta.fields, "history")
+        fields = (*ChangeOut.Meta.fields, "conflicts", "history")
         read_only_fields = fields
+
+    @extend_schema_field(ConflictOut(many=True))
+    def get_conflicts(self, change: Change) -> list[dict]:
+        found = conflicts_for(
+            system_ids=[s.pk for s in change.systems.all()],
+            start_at=change.planned_start_at,
+            end_at=change.planned_end_at,
+            exclude_change_id=change.pk,
+        )
+        return ConflictOut(found, many=True).data
 
     @extend_schema_field(HistoryOut)
     def get_history(self, change: Change) -> dict:
@@ -287,8 +417,10 @@ class BookIn(serializers.Serializer):
 
 
 def _changes() -> QuerySet[Change]:
-    return Change.objects.select_related("author").prefetch_related(
+    return Change.objects.select_related("author", "maintenance").prefetch_related(
         "systems",
+        "maintenance__systems",
+        Prefetch("maintenance__held", queryset=HeldAlert.objects.select_related("system")),
         Prefetch(
             "impacted",
             queryset=ImpactedProject.objects.select_related("project").order_by(
@@ -307,20 +439,21 @@ def _changes() -> QuerySet[Change]:
 def _transition_schema(summary: str) -> Any:
     return extend_schema(
         request=None,
-        responses={200: ChangeOut, 403: FORBIDDEN, 409: CONFLICT},
+        responses={200: ChangeDetailOut, 403: FORBIDDEN, 409: CONFLICT},
         summary=summary,
     )
 
 
 @extend_schema_view(
+    retrieve=extend_schema(responses=ChangeDetailOut, summary="A change, with its conflicts now"),
     create=extend_schema(
         request=ChangeIn,
-        responses={201: ChangeOut, 400: BAD_REQUEST, 403: FORBIDDEN},
+        responses={201: ChangeDetailOut, 400: BAD_REQUEST, 403: FORBIDDEN},
         summary="Register a change (a draft: nobody is told yet)",
     ),
     partial_update=extend_schema(
         request=ChangeIn,
-        responses={200: ChangeOut, 400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT},
+        responses={200: ChangeDetailOut, 400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT},
         summary="Edit a draft or scheduled change",
         description="Moving a scheduled change's window or systems tells the owners of every "
         "project touched before or after.",
@@ -358,13 +491,13 @@ class ChangeViewSet(
     def get_queryset(self) -> QuerySet[Change]:
         return _changes()
 
-    @extend_schema(responses=ChangeDetailOut)
-    def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(ChangeDetailOut(self.get_object()).data)
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        # Conflicts and history are computed per change: on one change, not on the list.
+        return ChangeOut if self.action == "list" else ChangeDetailOut
 
     def _render(self, change: Change, *, status_code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=change.pk)
-        return Response(ChangeOut(fresh).data, status=status_code)
+        return Response(ChangeDetailOut(fresh).data, status=status_code)
 
     def create(self, request: Request) -> Response:
         change = services.change_create(actor=request.user, **parse_input(ChangeIn, request))
@@ -381,10 +514,56 @@ class ChangeViewSet(
         services.change_delete(actor=request.user, change=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @_transition_schema("Schedule: snapshot the impact and tell every touched project's owners")
+    @extend_schema(
+        request=ScheduleIn,
+        responses={200: ChangeDetailOut, 400: BAD_REQUEST, 403: FORBIDDEN, 409: CONFLICT},
+        summary="Schedule: snapshot the impact and tell every touched project's owners",
+        description="A change whose window has conflicts (see `conflicts`) is scheduled only "
+        "with a `conflict_justification` (here or saved on the change): a 400 names the field "
+        "otherwise. The justification is audited and shown to the owners with the conflicts.",
+    )
     @action(detail=True, methods=["post"], filter_backends=[])
     def schedule(self, request: Request, pk: str) -> Response:
-        return self._render(services.change_schedule(actor=request.user, change=self.get_object()))
+        change = self.get_object()
+        data = parse_input(ScheduleIn, request)
+        return self._render(
+            services.change_schedule(
+                actor=request.user,
+                change=change,
+                conflict_justification=data.get("conflict_justification"),
+            )
+        )
+
+    @extend_schema(
+        parameters=[ConflictsIn],
+        request=None,
+        responses={200: ConflictsOut, 400: BAD_REQUEST},
+        summary="Check proposed work for conflicts: systems and a window",
+        description="Other scheduled or in-progress changes overlapping the window on the same "
+        "systems, on systems they depend on or on systems depending on them (transitively), and "
+        "blackouts (company-wide or on those systems), each with the reason.",
+    )
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def conflicts(self, request: Request) -> Response:
+        query = ConflictsIn(
+            data={
+                "systems": request.query_params.getlist("systems"),
+                **{
+                    key: request.query_params[key]
+                    for key in ("start_at", "end_at", "exclude_change")
+                    if key in request.query_params
+                },
+            }
+        )
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        found = conflicts_for(
+            system_ids=[s.pk for s in data["systems"]],
+            start_at=data["start_at"],
+            end_at=data["end_at"],
+            exclude_change_id=data.get("exclude_change"),
+        )
+        return Response(ConflictsOut({"conflicts": found}).data)
 
     @_transition_schema("Start a scheduled change")
     @action(detail=True, methods=["post"], filter_backends=[])

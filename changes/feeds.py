@@ -65,6 +65,16 @@ def changes_for_feed(
     return changes.distinct().prefetch_related("systems").order_by("planned_start_at", "id")
 
 
+def _conflicts_text(change: Change) -> str:
+    """The conflicts it was scheduled through, each with its reason, and why it goes ahead."""
+    if not change.conflicts_noted:
+        return ""
+    lines = ["", "", "Scheduled through conflicts:"]
+    lines += [f"- {reason}" for reason in change.conflicts_noted]
+    lines.append(f"Justification: {change.conflict_justification}")
+    return "\n".join(lines)
+
+
 def _event(change: Change, *, now: datetime) -> Event:
     event = Event()
     event.add("uid", f"change-{change.pk}@steward")
@@ -78,7 +88,8 @@ def _event(change: Change, *, now: datetime) -> Event:
     event.add(
         "description",
         f"{change.get_type_display()} change, {change.get_risk_display().lower()} risk, "
-        f"{change.get_state_display().lower()}.\nSystems: {systems}\n\n{change.description}",
+        f"{change.get_state_display().lower()}.\nSystems: {systems}\n\n{change.description}"
+        + _conflicts_text(change),
     )
     event.add("status", "CANCELLED" if change.state == Change.State.CANCELLED else "CONFIRMED")
     event.add("transp", "TRANSPARENT")

@@ -48,9 +48,25 @@ class ChangeForm(forms.Form):
         required=False,
         help_text="Comma-separated, e.g. 1440, 60. Empty: no reminders.",
     )
+    maintenance_systems = forms.ModelMultipleChoiceField(
+        queryset=ITSystem.objects.order_by("name"),
+        required=False,
+        label="Also in maintenance",
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+        help_text="Systems that depend on the affected ones: their alerts are held too.",
+    )
+    conflict_justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=5000,
+        label="Justification for going through conflicts",
+        help_text="Required to schedule a change whose window has conflicts; owners see it.",
+    )
 
     @classmethod
     def initial_for(cls, change: Change) -> dict:
+        window = getattr(change, "maintenance", None)
+        extra = list(window.extra_systems.all()) if window else []
         return {
             "title": change.title,
             "type": change.type,
@@ -61,6 +77,8 @@ class ChangeForm(forms.Form):
             "description": change.description,
             "rollback_plan": change.rollback_plan,
             "reminder_lead_minutes": ", ".join(str(m) for m in change.reminder_lead_minutes),
+            "maintenance_systems": extra,
+            "conflict_justification": change.conflict_justification,
         }
 
     def clean_reminder_lead_minutes(self) -> list[int]:

@@ -59,6 +59,10 @@ class Change(models.Model):
     )
     # Empty is a choice (no reminders), so not "blank" to validation.
     reminder_lead_minutes = models.JSONField(default=default_reminder_lead_minutes, blank=True)
+    # Why IT schedules it despite the conflicts it had when scheduled (required then), and those
+    # conflicts' reasons as they were: owners' notices and the calendar show both.
+    conflict_justification = models.TextField(blank=True, validators=[MaxLengthValidator(5000)])
+    conflicts_noted = models.JSONField(default=list, blank=True)
     # How many times a scheduled change's window or systems moved; owners are told each time.
     revision = models.PositiveIntegerField(default=0)
     scheduled_at = models.DateTimeField(null=True, blank=True)
@@ -257,3 +261,144 @@ class Release(models.Model):
     def title(self) -> str:
         """What lists of IT events (suspects) show as a change's or an outage's title."""
         return self.summary
+
+
+class MaintenanceWindow(models.Model):
+    """IT systems in maintenance from `starts_at` to `ends_at`: what monitors send about them
+    meanwhile is held (stored, shown, paging nobody); what still fires at the end pages then.
+
+    A change has one, kept in step with its planned window and its systems (plus the downstream
+    systems IT names); it holds alerts only while the change is scheduled or in progress. IT can
+    also open a bare one, without a change."""
+
+    change = models.OneToOneField(
+        Change, on_delete=models.CASCADE, null=True, blank=True, related_name="maintenance"
+    )
+    title = models.CharField(max_length=200)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    systems = models.ManyToManyField(ITSystem, related_name="maintenance_windows")
+    # Of a change's window: the systems IT added besides the change's own (downstream ones).
+    extra_systems = models.ManyToManyField(ITSystem, related_name="+", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the end's re-evaluation ran (still-firing alerts paged); cleared if it moves later.
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="maintenance_ends_after_it_starts"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["starts_at", "ends_at"], name="maintenance_window_idx"),
+            models.Index(
+                fields=["ends_at"],
+                condition=Q(released_at__isnull=True),
+                name="maintenance_unreleased_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class HeldAlert(models.Model):
+    """One alert (per monitor key) a maintenance window held: the outage it would have opened,
+    not opened. `cleared_at` when the monitor said it is over; `released_at` when the window
+    ended with it still firing and the outage opened (`outage`), paging as usual, once."""
+
+    window = models.ForeignKey(MaintenanceWindow, on_delete=models.CASCADE, related_name="held")
+    system = models.ForeignKey(ITSystem, on_delete=models.CASCADE, related_name="+")
+    # The outage's dedup key the alert would have had (integrations names it).
+    key = models.CharField(max_length=200)
+    source = models.CharField(max_length=16)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    severity = models.CharField(max_length=8)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    events = models.PositiveIntegerField(default=1)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    # An outage lives in `incidents`, above this app: named by label, never imported.
+    outage = models.ForeignKey(
+        "incidents.Outage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["window", "key"], name="held_alert_once_per_window"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["key"],
+                condition=Q(cleared_at__isnull=True, released_at__isnull=True),
+                name="held_alert_firing_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def firing(self) -> bool:
+        return self.cleared_at is None and self.released_at is None
+
+
+class Blackout(models.Model):
+    """A change freeze: company-wide (no system) or on one IT system; once, or recurring.
+
+    Times are wall-clock in `time_zone`: the first occurrence runs from `start_date start_time`
+    to `end_date end_time` there, and `rrule` (an RFC 5545 RRULE, without DTSTART) repeats it from
+    that local start. Each occurrence keeps its local times across DST changes
+    (`changes.conflicts.blackout_intervals` turns them into UTC). `first_start_at` and
+    `last_end_at` (empty: no end) bound every occurrence in UTC, for the database to filter."""
+
+    title = models.CharField(max_length=200)
+    reason = models.TextField(blank=True, validators=[MaxLengthValidator(5000)])
+    system = models.ForeignKey(
+        ITSystem, on_delete=models.CASCADE, null=True, blank=True, related_name="blackouts"
+    )
+    time_zone = models.CharField(max_length=64)
+    start_date = models.DateField()
+    start_time = models.TimeField()
+    end_date = models.DateField()
+    end_time = models.TimeField()
+    rrule = models.CharField(max_length=500, blank=True)
+    first_start_at = models.DateTimeField()
+    last_end_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["first_start_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gt=F("start_date"))
+                | Q(end_date=F("start_date"), end_time__gt=F("start_time")),
+                name="blackout_ends_after_it_starts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def recurring(self) -> bool:
+        return bool(self.rrule)

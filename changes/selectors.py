@@ -23,7 +23,7 @@ from registry.selectors import (
     person_local_time,
 )
 
-from .models import Change, ChangeResponse, ImpactedProject, Release
+from .models import Change, ChangeResponse, HeldAlert, ImpactedProject, Release
 
 # --- impact preview ----------------------------------------------------------------------------
 
@@ -127,10 +127,12 @@ def changes_for_list(*, state: str = "") -> QuerySet[Change]:
 
 def change_for_page(pk: int) -> Change:
     return (
-        Change.objects.select_related("author")
+        Change.objects.select_related("author", "maintenance")
         .prefetch_related(
             "systems",
             "reminders",
+            "maintenance__systems",
+            Prefetch("maintenance__held", queryset=HeldAlert.objects.select_related("system")),
             Prefetch(
                 "impacted",
                 queryset=ImpactedProject.objects.select_related("project").order_by(

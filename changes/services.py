@@ -26,7 +26,8 @@ from steward.errors import Conflict
 from steward.times import instant_problem, utc_stamp
 from webhooks.services import webhooks_emit
 
-from . import events
+from . import events, windows
+from .conflicts import conflicts_for
 from .events import Actor
 from .models import (
     Change,
@@ -48,6 +49,7 @@ CHANGE_FIELDS = (
     "risk",
     "rollback_plan",
     "reminder_lead_minutes",
+    "conflict_justification",
 )
 # Editing these on a scheduled change moves its window: owners hear about it.
 WINDOW_FIELDS = ("planned_start_at", "planned_end_at")
@@ -76,14 +78,28 @@ def _revision_suffix(change: Change) -> str:
     return f".r{change.revision}" if change.revision else ""
 
 
-def _change_summary(change: Change) -> str:
+def _change_summary(change: Change, *, ahead: bool = True) -> str:
+    """What every notice about the change says; `ahead` (not once it is over): that the owners'
+    apps are in its maintenance window."""
     systems = ", ".join(s.name for s in change.systems.all())
+    windowed = ITSystem.objects.filter(maintenance_windows__change=change).order_by("name")
+    held = ", ".join(s.name for s in windowed) if ahead else ""
     lines = [
         f"{change.title} ({change.get_type_display()} change, {change.get_risk_display()} risk)",
         f"Window: {utc_stamp(change.planned_start_at)} – {utc_stamp(change.planned_end_at)}",
         f"Systems: {systems}",
         f"History: {history_of(change).hint}",
     ]
+    if held:
+        lines.append(
+            f"Maintenance window: your app is in a maintenance window. Alerts from {held} "
+            "are held during it (nobody is paged); whatever still fires when it ends pages as "
+            "usual."
+        )
+    if change.conflicts_noted:
+        lines += ["", "Scheduled through these conflicts:"]
+        lines += [f"- {reason}" for reason in change.conflicts_noted]
+        lines.append(f"Justification: {change.conflict_justification}")
     if change.description:
         lines += ["", change.description]
     if change.rollback_plan:
@@ -108,8 +124,13 @@ def change_create(
     risk: str = Change.Risk.LOW,
     rollback_plan: str = "",
     reminder_lead_minutes: list[int] | None = None,
+    maintenance_systems: Iterable[ITSystem] | None = None,
+    conflict_justification: str = "",
+    now: datetime | None = None,
 ) -> Change:
-    """A draft change: nobody is told anything until it is scheduled."""
+    """A draft change: nobody is told anything until it is scheduled. Its maintenance window
+    covers its systems and `maintenance_systems` (systems that depend on them) for its planned
+    window, once scheduled."""
     events.require_it_staff(actor)
     systems = events.systems_clean(systems)
     change = Change(
@@ -120,6 +141,7 @@ def change_create(
         planned_end_at=planned_end_at,
         risk=risk,
         rollback_plan=rollback_plan,
+        conflict_justification=(conflict_justification or "").strip(),
         author=actor,
         reminder_lead_minutes=_clean_leads(
             default_reminder_lead_minutes()
@@ -130,6 +152,7 @@ def change_create(
     events.full_clean(change)
     change.save()
     change.systems.set(systems)
+    windows.maintenance_window_sync(change=change, extra=maintenance_systems or [], now=now)
     return change
 
 
@@ -139,6 +162,7 @@ def change_update(
     actor: Actor,
     change: Change,
     systems: Iterable[ITSystem] | None = None,
+    maintenance_systems: Iterable[ITSystem] | None = None,
     now: datetime | None = None,
     **fields: Any,
 ) -> Change:
@@ -157,6 +181,8 @@ def change_update(
     old_system_ids = set(change.systems.values_list("pk", flat=True))
     if "reminder_lead_minutes" in fields:
         fields["reminder_lead_minutes"] = _clean_leads(fields["reminder_lead_minutes"])
+    if "conflict_justification" in fields:
+        fields["conflict_justification"] = (fields["conflict_justification"] or "").strip()
     for name, value in fields.items():
         setattr(change, name, value)
     new_systems = events.systems_clean(systems) if systems is not None else None
@@ -170,8 +196,11 @@ def change_update(
     change.save()
     if new_systems is not None:
         change.systems.set(new_systems)
+    windows.maintenance_window_sync(change=change, extra=maintenance_systems, now=now)
     if change.state != Change.State.SCHEDULED:
         return change
+    if moved:
+        _conflicts_check(change, actor=actor)
     if window_moved or leads_changed:
         _plan_reminders(change, now=now)
     if moved:
@@ -233,10 +262,45 @@ def _plan_reminders(change: Change, *, now: datetime) -> list[ChangeReminder]:
     return ChangeReminder.objects.bulk_create(rows)
 
 
+def _conflicts_check(change: Change, *, actor: Actor) -> None:
+    """A change goes ahead through conflicts only with a written justification, which is
+    audited with the conflicts and shown to the owners with them."""
+    found = conflicts_for(
+        system_ids=[s.pk for s in change.systems.all()],
+        start_at=change.planned_start_at,
+        end_at=change.planned_end_at,
+        exclude_change_id=change.pk,
+    )
+    reasons = [c.reason for c in found]
+    if reasons and not change.conflict_justification.strip():
+        raise ValidationError(
+            {
+                "conflict_justification": f"This window has {len(reasons)} conflict(s); say why "
+                "it goes ahead anyway. " + " ".join(reasons)
+            }
+        )
+    if reasons:
+        windows.justification_record(
+            actor=actor,
+            change=change,
+            conflicts=reasons,
+            justification=change.conflict_justification,
+        )
+    change.conflicts_noted = reasons
+    change.save(update_fields=["conflicts_noted", "updated_at"])
+
+
 @transaction.atomic
-def change_schedule(*, actor: Actor, change: Change, now: datetime | None = None) -> Change:
-    """Draft → scheduled: snapshot the touched projects, tell their owners and maintainers
-    (topic ``change.scheduled``), and plan the reminders."""
+def change_schedule(
+    *,
+    actor: Actor,
+    change: Change,
+    conflict_justification: str | None = None,
+    now: datetime | None = None,
+) -> Change:
+    """Draft → scheduled: check conflicts (a justification is needed to go through them),
+    snapshot the touched projects, tell their owners and maintainers (topic
+    ``change.scheduled``), and plan the reminders. From then its maintenance window holds."""
     events.require_it_staff(actor)
     now = now or timezone.now()
     events.lock(change)
@@ -244,9 +308,14 @@ def change_schedule(*, actor: Actor, change: Change, now: datetime | None = None
         raise events.refused("change", change.get_state_display(), "scheduled")
     systems = list(change.systems.all())
     events.systems_clean(systems)
+    if conflict_justification is not None and conflict_justification.strip():
+        change.conflict_justification = conflict_justification.strip()[:5000]
+        change.save(update_fields=["conflict_justification", "updated_at"])
+    _conflicts_check(change, actor=actor)
     change.state = Change.State.SCHEDULED
     change.scheduled_at = now
     change.save(update_fields=["state", "scheduled_at", "updated_at"])
+    windows.maintenance_window_sync(change=change, now=now)
     impacted = events.impact_snapshot(change, systems)
     _plan_reminders(change, now=now)
     event = events.change_event(change)
@@ -297,6 +366,7 @@ def change_complete(*, actor: Actor, change: Change, now: datetime | None = None
     change.state = Change.State.COMPLETED
     change.completed_at = now
     change.save(update_fields=["state", "completed_at", "updated_at"])
+    windows.maintenance_window_close(change=change, now=now)
     event = events.change_event(change)
     touched = events.snapshot_project_ids(change)
     events.owners_notify(
@@ -304,7 +374,7 @@ def change_complete(*, actor: Actor, change: Change, now: datetime | None = None
         topic="change.completed",
         project_ids=touched,
         subject=f"IT change completed: {change.title}",
-        body=f"The change is done.\n\n{_change_summary(change)}",
+        body=f"The change is done.\n\n{_change_summary(change, ahead=False)}",
         link=events.absolute(change.get_absolute_url()),
         now=now,
     )
@@ -397,6 +467,7 @@ def change_cancel(*, actor: Actor, change: Change, now: datetime | None = None) 
     change.cancelled_at = now
     change.save(update_fields=["state", "cancelled_at", "updated_at"])
     ChangeReminder.objects.filter(change=change, sent_at__isnull=True).delete()
+    windows.maintenance_window_close(change=change, now=now)
     if was_scheduled:
         event = events.change_event(change)
         touched = events.snapshot_project_ids(change)
@@ -405,7 +476,7 @@ def change_cancel(*, actor: Actor, change: Change, now: datetime | None = None) 
             topic="change.cancelled",
             project_ids=touched,
             subject=f"IT change cancelled: {change.title}",
-            body=f"The change will not happen.\n\n{_change_summary(change)}",
+            body=f"The change will not happen.\n\n{_change_summary(change, ahead=False)}",
             link=events.absolute(change.get_absolute_url()),
             now=now,
         )

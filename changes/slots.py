@@ -47,6 +47,7 @@ from registry.permissions import EDITING_ROLES
 from registry.selectors import impacted_projects_for
 from registry.validators import WEEKDAYS
 
+from .conflicts import PLANNED_STATES, blackout_intervals, related_systems
 from .models import Change
 
 HOUR = timedelta(hours=1)
@@ -64,7 +65,7 @@ WEIGHT_RESPONDERS = 0.5
 WEIGHT_QUIET = 0.35
 WEIGHT_TRAFFIC = 0.15
 # States of the changes a slot may not overlap (on the same systems).
-BLOCKING_STATES = (Change.State.SCHEDULED, Change.State.IN_PROGRESS)
+BLOCKING_STATES = PLANNED_STATES
 MINUTES_PER_WEEK = 7 * 24 * 60
 
 
@@ -159,24 +160,27 @@ def clean_search(
 def _blocked_intervals(
     system_ids: Iterable[int], start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
-    """Intervals within [start, end) in which a change on these systems may not run.
-
-    Here: the windows of other scheduled or in-progress changes on the same systems (one query).
-    This is the one place to call `changes.conflicts` once it is merged (blackouts, and changes
-    overlapping over the dependency graph): return its intervals from here and the search, the
-    page, the API and booking all leave them out."""
-    rows = (
+    """Intervals within [start, end) in which a change on these systems may not run: what
+    `changes.conflicts` calls a conflict. The windows of other scheduled or in-progress changes
+    on these systems or on systems related to them over the dependency graph (upstream or
+    downstream, transitively), and the occurrences of blackouts, company-wide or on any of
+    those systems. A fixed number of queries."""
+    related = list(related_systems(system_ids))
+    windows = (
         Change.objects.filter(
-            systems__in=list(system_ids),
+            systems__in=related,
             state__in=BLOCKING_STATES,
             planned_start_at__lt=end,
             planned_end_at__gt=start,
         )
         .distinct()
-        .order_by("planned_start_at")
         .values_list("planned_start_at", "planned_end_at")
     )
-    return list(rows)
+    freezes = [
+        (interval.start_at, interval.end_at)
+        for interval in blackout_intervals(start_at=start, end_at=end, system_ids=related)
+    ]
+    return sorted([*windows, *freezes])
 
 
 def overlaps_blocked(

@@ -23,6 +23,7 @@ from . import selectors, services, slots
 from .forms import ChangeForm, ChangeResponseForm, SlotBookForm, SlotSearchForm
 from .models import Change
 from .web import (
+    conflicts_context,
     delivery_log_template,
     domain_errors_to_form,
     event_or_404,
@@ -61,7 +62,21 @@ def change_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Draft saved. Schedule it to tell the owners.")
             return redirect(change)
-    return render(request, "incidents/change_form.html", {"form": form, "change": None})
+    return render(
+        request,
+        "incidents/change_form.html",
+        {"form": form, "change": None, **_form_conflicts(form)},
+    )
+
+
+def _form_conflicts(form: ChangeForm, change: Change | None = None) -> dict[str, Any]:
+    data = form.cleaned_data if form.is_bound and hasattr(form, "cleaned_data") else form.initial
+    return conflicts_context(
+        systems=data.get("systems"),
+        start_at=data.get("planned_start_at"),
+        end_at=data.get("planned_end_at"),
+        exclude_change_id=change.pk if change else None,
+    )
 
 
 @login_required
@@ -70,7 +85,9 @@ def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
     require_it_staff(request)
     change = event_or_404(selectors.change_for_page, pk)
     if request.method == "GET" and wants_impact_preview(request):
-        return impact_preview_response(request, ChangeForm(request.GET))
+        return impact_preview_response(
+            request, ChangeForm(request.GET), exclude_change_id=change.pk
+        )
     if request.method == "POST":
         form = ChangeForm(request.POST)
         if form.is_valid():
@@ -83,7 +100,11 @@ def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect(change)
     else:
         form = ChangeForm(initial=ChangeForm.initial_for(change))
-    return render(request, "incidents/change_form.html", {"form": form, "change": change})
+    return render(
+        request,
+        "incidents/change_form.html",
+        {"form": form, "change": change, **_form_conflicts(form, change)},
+    )
 
 
 @login_required
@@ -97,11 +118,24 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     history = selectors.history_of(change)
     if change.state == Change.State.DRAFT:
         preview = selectors.impact_preview(systems=change.systems.all(), at=change.planned_start_at)
+    planned = change.state in (Change.State.DRAFT, Change.State.SCHEDULED)
+    conflicts = (
+        conflicts_context(
+            systems=change.systems.all(),
+            start_at=change.planned_start_at,
+            end_at=change.planned_end_at,
+            exclude_change_id=change.pk,
+        )
+        if planned
+        else {"conflicts": [], "conflicts_checked": False}
+    )
     return render(
         request,
         "incidents/change_detail.html",
         {
             "change": change,
+            "window": getattr(change, "maintenance", None),
+            **conflicts,
             "preview": preview,
             "history": history,
             "answerable": answerable,
@@ -126,8 +160,11 @@ def change_transition(request: HttpRequest, pk: int, action: str) -> HttpRespons
         raise Http404("No such transition.")
     change = get_object_or_404(Change, pk=pk)
     service, done = CHANGE_TRANSITIONS[action]
+    extra: dict[str, Any] = {}
+    if action == "schedule" and request.POST.get("conflict_justification", "").strip():
+        extra["conflict_justification"] = request.POST["conflict_justification"][:5000]
     try:
-        service(actor=request.user, change=change)
+        service(actor=request.user, change=change, **extra)
     except (ValidationError, Conflict) as exc:
         messages.error(
             request, exc.message if isinstance(exc, Conflict) else " ".join(exc.messages)

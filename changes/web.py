@@ -18,6 +18,7 @@ from registry.permissions import is_it_staff
 from steward.errors import Conflict
 
 from . import selectors
+from .conflicts import conflicts_for
 
 DELIVERY_LOG = "notifications/_delivery_log.html"
 
@@ -55,13 +56,39 @@ def event_or_404(loader: Callable[[int], Any], pk: int) -> Any:
         raise Http404("No such IT event.") from exc
 
 
-def impact_preview_response(request: HttpRequest, form: Any) -> HttpResponse:
-    """The impact preview fragment for whatever systems and start the form holds so far."""
+def conflicts_context(
+    *, systems: Any, start_at: Any, end_at: Any, exclude_change_id: int | None = None
+) -> dict[str, Any]:
+    """`conflicts` (and whether they were checked) for a window being planned."""
+    if not systems or start_at is None or end_at is None or end_at <= start_at:
+        return {"conflicts": [], "conflicts_checked": False}
+    found = conflicts_for(
+        system_ids=[s.pk for s in systems],
+        start_at=start_at,
+        end_at=end_at,
+        exclude_change_id=exclude_change_id,
+    )
+    return {"conflicts": found, "conflicts_checked": True}
+
+
+def impact_preview_response(
+    request: HttpRequest, form: Any, *, exclude_change_id: int | None = None
+) -> HttpResponse:
+    """The impact preview fragment for whatever systems and start the form holds so far; for a
+    form with a planned end too (a change's), the conflicts of that window."""
     form.is_valid()  # errors of other fields do not matter for the preview
     systems = form.cleaned_data.get("systems") or []
     at = form.cleaned_data.get("planned_start_at") or timezone.now()
     preview = selectors.impact_preview(systems=systems, at=at)
-    return render(request, "incidents/_impact_preview.html", {"preview": preview})
+    context: dict[str, Any] = {"preview": preview}
+    if "planned_end_at" in form.fields:
+        context |= conflicts_context(
+            systems=systems,
+            start_at=form.cleaned_data.get("planned_start_at"),
+            end_at=form.cleaned_data.get("planned_end_at"),
+            exclude_change_id=exclude_change_id,
+        )
+    return render(request, "incidents/_impact_preview.html", context)
 
 
 def wants_impact_preview(request: HttpRequest) -> bool:

@@ -40,6 +40,8 @@ class InboundEvent(models.Model):
         RESOLVED = "resolved", "Resolved the outage"
         IGNORED = "ignored", "Nothing open to act on"
         REJECTED = "rejected", "No alert could be stored"
+        HELD = "held", "Held: the system is in maintenance"
+        CLEARED = "cleared", "Cleared an alert held in maintenance"
 
     source = models.CharField(max_length=16, choices=Source.choices)
     system = models.ForeignKey(

@@ -7,6 +7,11 @@ transaction committed; if it fails nothing is kept and the sender gets a 5xx, wh
 PagerDuty clients and Alertmanager retry. Nothing is queued between "accepted" and "done", so
 there is no backlog for a sweeper to drain.
 
+While a maintenance window (`changes.windows`) holds a system, what would open an outage on it is
+held on the window instead (outcome `held`: stored, shown on the change, paging nobody), and a
+resolve or a ping clears it (`cleared`); `maintenance_windows_release` (beat) opens the outage of
+what still fires when the window ends, under the same key, so it pages once.
+
 Events with the same key are serialised with a PostgreSQL advisory lock held to the end of the
 transaction: a resolve that arrives while its trigger is still being written waits for it
 instead of finding nothing to resolve.
@@ -27,6 +32,8 @@ from django.db.models import DurationField, ExpressionWrapper, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from changes import windows as maintenance
+from changes.models import HeldAlert, MaintenanceWindow
 from incidents.models import Outage
 from incidents.services import outages as incident_services
 from notifications import services as delivery
@@ -82,6 +89,13 @@ def _open_outage(key: str) -> Outage | None:
     return Outage.objects.filter(dedup_key=key, resolved_at__isnull=True).first()
 
 
+def _held_detail(window: MaintenanceWindow, system: ITSystem) -> str:
+    return (
+        f"Held: {system.name} is in maintenance window {window.pk} “{window.title}” until "
+        f"{utc_stamp(window.ends_at)}; nobody is paged unless it still fires then."
+    )
+
+
 def _open_or_join(
     *,
     key: str,
@@ -91,11 +105,28 @@ def _open_or_join(
     severity: str,
     started_at: datetime | None,
     now: datetime,
-) -> tuple[Outage, str]:
-    """The open outage with this dedup key, or a new one (which pages every touched project)."""
+    source: str = "",
+) -> tuple[Outage | None, str, str]:
+    """The open outage with this dedup key, or a new one (which pages every touched project).
+    With a `source`, while a maintenance window holds the system, no outage: the alert is held
+    on the window (outcome `held`, no outage). Returns (outage, outcome, detail)."""
     existing = _open_outage(key)
     if existing is not None:
-        return existing, InboundEvent.Outcome.JOINED
+        return existing, InboundEvent.Outcome.JOINED, ""
+    window = maintenance.window_holding(system_id=system.pk, at=now) if source else None
+    if window is not None:
+        maintenance.held_alert_hold(
+            window=window,
+            system=system,
+            key=key,
+            source=source,
+            title=_clip(title, TITLE_MAX),
+            description=_clip(description, DESCRIPTION_MAX),
+            severity=severity,
+            started_at=min(started_at, now) if started_at else now,
+            now=now,
+        )
+        return None, InboundEvent.Outcome.HELD, _held_detail(window, system)
     try:
         outage = incident_services.outage_open(
             actor=None,
@@ -109,10 +140,12 @@ def _open_or_join(
         )
     except Conflict:
         # Opened meanwhile by a writer the advisory lock does not cover: join it.
-        return Outage.objects.get(dedup_key=key, resolved_at__isnull=True), (
-            InboundEvent.Outcome.JOINED
+        return (
+            Outage.objects.get(dedup_key=key, resolved_at__isnull=True),
+            InboundEvent.Outcome.JOINED,
+            "",
         )
-    return outage, InboundEvent.Outcome.OPENED
+    return outage, InboundEvent.Outcome.OPENED, ""
 
 
 def _resolve(outage: Outage, *, message: str, now: datetime) -> bool:
@@ -183,7 +216,7 @@ def alert_event_accept(
         received_at=now,
     )
     if event.action == "trigger":
-        row.outage, row.outcome = _open_or_join(
+        row.outage, row.outcome, row.detail = _open_or_join(
             key=key,
             system=system,
             title=event.summary,
@@ -191,10 +224,18 @@ def alert_event_accept(
             severity=event.outage_severity,
             started_at=event.timestamp,
             now=now,
+            source=InboundEvent.Source.EVENTS_API,
         )
     else:
         row.outage = _open_outage(key)
-        if row.outage is None:
+        if (
+            row.outage is None
+            and event.action == "resolve"
+            and (maintenance.held_alerts_clear(key=key, now=now))
+        ):
+            row.outcome = InboundEvent.Outcome.CLEARED
+            row.detail = "The alert held during maintenance is over: nobody will be paged."
+        elif row.outage is None:
             row.outcome = InboundEvent.Outcome.IGNORED
             row.detail = f"No open outage on {system.name} has this dedup_key."
         elif event.action == "acknowledge":
@@ -276,9 +317,10 @@ def _group_description(group: AlertGroup, firing: list) -> str:
 
 @dataclass
 class _Effect:
-    outage: Outage
+    outage: Outage | None  # None: held by a maintenance window
     outcome: str
     system: ITSystem
+    detail: str = ""
 
 
 @transaction.atomic
@@ -310,7 +352,7 @@ def alert_group_accept(
     for system_pk, firing in firing_by_system.items():
         system = system_of[system_pk]
         starts = [a.starts_at for a in firing if a.starts_at is not None]
-        outage, outcome = _open_or_join(
+        outage, outcome, detail = _open_or_join(
             key=f"{prefix}{system_pk}",
             system=system,
             title=_group_title(group, firing),
@@ -318,8 +360,9 @@ def alert_group_accept(
             severity=worst_severity([a.severity for a in firing]),
             started_at=min(starts) if starts else None,
             now=now,
+            source=InboundEvent.Source.ALERTMANAGER,
         )
-        effects.append(_Effect(outage, outcome, system))
+        effects.append(_Effect(outage, outcome, system, detail))
     # A rejected alert may be what keeps some system's outage firing: resolve nothing unseen.
     whole_group = not group.rejected and (group.status == "resolved" or group.truncated_alerts == 0)
     if whole_group:
@@ -333,6 +376,18 @@ def alert_group_accept(
             effects.append(
                 _Effect(outage, InboundEvent.Outcome.RESOLVED, system_of.get(system_pk, key_system))
             )
+        cleared = maintenance.held_alerts_clear(
+            prefix=prefix, except_keys=[f"{prefix}{pk}" for pk in firing_by_system], now=now
+        )
+        if cleared:
+            effects.append(
+                _Effect(
+                    None,
+                    InboundEvent.Outcome.CLEARED,
+                    key_system,
+                    f"{cleared} alert(s) held during maintenance are over: nobody will be paged.",
+                )
+            )
     outcome = next(
         (
             o
@@ -340,13 +395,20 @@ def alert_group_accept(
                 InboundEvent.Outcome.OPENED,
                 InboundEvent.Outcome.JOINED,
                 InboundEvent.Outcome.RESOLVED,
+                InboundEvent.Outcome.HELD,
+                InboundEvent.Outcome.CLEARED,
             )
             if any(e.outcome == o for e in effects)
         ),
         InboundEvent.Outcome.REJECTED if not group.alerts else InboundEvent.Outcome.IGNORED,
     )
     main = next((e for e in effects if e.outcome == outcome), None)
-    lines = [f"{e.outcome}: outage {e.outage.pk} on {e.system.name}" for e in effects]
+    lines = [
+        f"{e.outcome}: outage {e.outage.pk} on {e.system.name}"
+        if e.outage is not None
+        else f"{e.outcome} on {e.system.name}: {e.detail}"
+        for e in effects
+    ]
     if group.rejected:
         lines.append(
             f"{len(group.rejected)} alert(s) not stored: "
@@ -402,6 +464,18 @@ def heartbeat_ping(*, heartbeat: Heartbeat, now: datetime | None = None) -> Hear
             and outage.is_open
             and _resolve(outage, message=f"Heartbeat “{locked.name}” pinged again.", now=now)
         )
+        cleared = outage is None and maintenance.held_alerts_clear(
+            key=_heartbeat_key(locked), now=now
+        )
+        if cleared:
+            outcome, detail = (
+                InboundEvent.Outcome.CLEARED,
+                "The miss held during maintenance is over: nobody will be paged.",
+            )
+        elif resolved:
+            outcome, detail = InboundEvent.Outcome.RESOLVED, ""
+        else:
+            outcome, detail = InboundEvent.Outcome.IGNORED, "The outage was already resolved."
         InboundEvent.objects.create(
             source=InboundEvent.Source.HEARTBEAT,
             system=locked.system,
@@ -411,9 +485,9 @@ def heartbeat_ping(*, heartbeat: Heartbeat, now: datetime | None = None) -> Hear
             payload={"heartbeat": locked.name, "down_since": locked.down_since.isoformat()},
             received_at=now,
             processed_at=now,
-            outcome=InboundEvent.Outcome.RESOLVED if resolved else InboundEvent.Outcome.IGNORED,
+            outcome=outcome,
             outage=outage,
-            detail="" if resolved else "The outage was already resolved.",
+            detail=detail,
         )
         locked.down_since = None
         locked.outage = None
@@ -454,7 +528,7 @@ def _heartbeat_down(heartbeat: Heartbeat, *, now: datetime) -> bool:
         if heartbeat.last_ping_at
         else "no ping yet"
     )
-    outage, outcome = _open_or_join(
+    outage, outcome, detail = _open_or_join(
         key=_heartbeat_key(heartbeat),
         system=heartbeat.system,
         title=f"Heartbeat missed: {heartbeat.name} ({heartbeat.system.name})",
@@ -465,6 +539,7 @@ def _heartbeat_down(heartbeat: Heartbeat, *, now: datetime) -> bool:
         severity=heartbeat.severity,
         started_at=deadline,
         now=now,
+        source=InboundEvent.Source.HEARTBEAT,
     )
     heartbeat.down_since = deadline
     heartbeat.outage = outage
@@ -480,8 +555,87 @@ def _heartbeat_down(heartbeat: Heartbeat, *, now: datetime) -> bool:
         processed_at=now,
         outcome=outcome,
         outage=outage,
+        detail=detail,
     )
     return outcome == InboundEvent.Outcome.OPENED
+
+
+# --- maintenance windows ending ---------------------------------------------------------------
+
+
+def _serialisation_key(held: HeldAlert) -> str:
+    """What the writers of this alert's key serialise on (an Alertmanager group, or the key)."""
+    if held.key.startswith("alertmanager:"):
+        return held.key.rsplit(":", 1)[0] + ":"
+    return held.key
+
+
+def _release(held: HeldAlert, window: MaintenanceWindow, *, now: datetime) -> bool:
+    """The window ended with this alert still firing: open its outage now (paging as usual), or
+    join the one a later event already opened, or hand it to a window still holding the system.
+    Returns whether an outage was opened."""
+    _serialise(_serialisation_key(held))
+    held.released_at = now
+    later = maintenance.window_holding(system_id=held.system_id, at=now)
+    if later is not None and later.pk != window.pk:
+        maintenance.held_alert_hold(
+            window=later,
+            system=held.system,
+            key=held.key,
+            source=held.source,
+            title=held.title,
+            description=held.description,
+            severity=held.severity,
+            started_at=held.started_at,
+            now=now,
+        )
+        held.save(update_fields=["released_at"])
+        return False
+    outage, outcome, _ = _open_or_join(
+        key=held.key,
+        system=held.system,
+        title=held.title,
+        description=held.description,
+        severity=held.severity,
+        started_at=held.started_at,
+        now=now,
+    )
+    held.outage = outage
+    held.save(update_fields=["released_at", "outage"])
+    if held.key.startswith("heartbeat:"):
+        Heartbeat.objects.filter(
+            pk=int(held.key.split(":", 1)[1]), down_since__isnull=False, outage__isnull=True
+        ).update(outage=outage)
+    InboundEvent.objects.create(
+        source=held.source,
+        system=held.system,
+        routing_key="",
+        dedup_key=held.key,
+        action="window_ended",
+        payload={"maintenance_window": window.pk, "held_alert": held.pk},
+        received_at=now,
+        processed_at=now,
+        outcome=outcome,
+        outage=outage,
+        detail=f"Still firing when maintenance window {window.pk} “{window.title}” ended.",
+    )
+    return outcome == InboundEvent.Outcome.OPENED
+
+
+def maintenance_windows_release(*, now: datetime | None = None) -> int:
+    """For each maintenance window that ended and was not evaluated: every alert it held that is
+    still firing opens its outage now, paging as usual. Windows are claimed with SKIP LOCKED and
+    marked released in the same transaction, and each alert is released once, so running this
+    twice (or on two beats) pages once. Returns how many outages it opened."""
+    now = now or timezone.now()
+    opened = 0
+    with transaction.atomic():
+        for window in maintenance.windows_to_release(now=now):
+            for held in maintenance.firing_held(window):
+                opened += _release(held, window, now=now)
+            window.released_at = now
+            window.save(update_fields=["released_at"])
+    return opened
 
 
 def heartbeat_create(

@@ -14,3 +14,8 @@ def heartbeats_check() -> int:
 @shared_task(name="integrations.inbound_events_prune", ignore_result=True)
 def inbound_events_prune() -> int:
     return services.inbound_events_prune(now=timezone.now())
+
+
+@shared_task(name="integrations.maintenance_windows_release", ignore_result=True)
+def maintenance_windows_release() -> int:
+    return services.maintenance_windows_release(now=timezone.now())

@@ -44,7 +44,7 @@ _NOT_AUDITED = {"created_at", "updated_at", "integration_key", "secret", "name_s
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return value
 

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.urlpatterns import format_suffix_patterns
 
 from changes import api as changes_api
+from changes import windows_api
 from imports.api import (
     CatalogExportView,
     CatalogImportView,
@@ -44,6 +45,10 @@ router.register(
 
 # changes, incidents and the portal
 router.register("changes", changes_api.ChangeViewSet, basename="change")
+router.register(
+    "maintenance-windows", windows_api.MaintenanceWindowViewSet, basename="maintenance-window"
+)
+router.register("blackouts", windows_api.BlackoutViewSet, basename="blackout")
 router.register("outages", outages_api.OutageViewSet, basename="outage")
 router.register("reports", ReportViewSet, basename="report")
 router.register("system-reports", SystemProblemReportViewSet, basename="system-report")

@@ -252,6 +252,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "integrations-heartbeats-check": {"task": "integrations.heartbeats_check", "schedule": 60.0},
+    # Maintenance windows that ended: what still fires pages now.
+    "integrations-maintenance-windows-release": {
+        "task": "integrations.maintenance_windows_release",
+        "schedule": 30.0,
+    },
     "integrations-inbound-events-prune": {
         "task": "integrations.inbound_events_prune",
         "schedule": 3600.0,
@@ -305,6 +310,7 @@ SPECTACULAR_SETTINGS = {
         "ContactReasonEnum": "oncall.selectors.CONTACT_REASONS",
         "NotificationStateEnum": "notifications.models.Notification.State",
         "PageStateEnum": "notifications.models.Page.State",
+        "ChangeStateEnum": "changes.models.Change.State",
         "WebhookEventEnum": "webhooks.models.WebhookEndpoint.Event",
     },
     # The monitors' receivers are plain views: described by hand (integrations/schema.py).

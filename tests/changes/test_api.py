@@ -95,6 +95,7 @@ def test_changes_are_read_by_everyone_signed_in_in_a_fixed_number_of_queries(
             planned_start_at=START,
             planned_end_at=END,
             systems=[graph.dc, graph.sso],
+            conflict_justification="Same window on purpose.",
         )
         change_services.change_schedule(actor=it_user, change=change)
     api = client_for(reader)

@@ -90,6 +90,7 @@ def test_list_pages_make_a_fixed_number_of_queries(graph, it_client, it_user):
                 planned_start_at=datetime(2030, 7, 1, 20, tzinfo=BERLIN),
                 planned_end_at=datetime(2030, 7, 1, 21, tzinfo=BERLIN),
                 systems=[graph.dc, graph.database],
+                conflict_justification="Same window on purpose.",
             )
             change_services.change_schedule(actor=it_user, change=change)
             outage_services.outage_open(actor=it_user, title=f"O{i}", systems=[graph.sso])

@@ -196,6 +196,7 @@ def _more_data(graph, it_user, n):
             systems=[graph.dc],
             planned_start_at=timezone.now() + timedelta(days=i + 1),
             planned_end_at=timezone.now() + timedelta(days=i + 1, hours=1),
+            conflict_justification="Same window on purpose.",
         )
         change_services.change_schedule(actor=it_user, change=change)
 

@@ -46,6 +46,22 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "change-slots": ("POST", "/api/v1/changes/slots/", "401 400 400 400 400 400"),
     # Booking is IT's (refused before the body is read); a valid booking is in WRITES.
     "change-book": ("POST", "/api/v1/changes/book/", "401 403 403 403 400 400"),
+    # A check that writes nothing; without systems and a window it names them (400).
+    "change-conflicts": ("GET", "/api/v1/changes/conflicts/", "401 400 400 400 400 400"),
+    "maintenance-window-list": ("GET", "/api/v1/maintenance-windows/", "401 200 200 200 200 200"),
+    "maintenance-window-detail": (
+        "GET",
+        "/api/v1/maintenance-windows/{window}/",
+        "401 200 200 200 200 200",
+    ),
+    # The world's window has not begun: IT may end it, but not yet (409).
+    "maintenance-window-end": (
+        "POST",
+        "/api/v1/maintenance-windows/{window}/end/",
+        "401 403 403 403 409 409",
+    ),
+    "blackout-list": ("GET", "/api/v1/blackouts/", "401 200 200 200 200 200"),
+    "blackout-detail": ("GET", "/api/v1/blackouts/{blackout}/", "401 200 200 200 200 200"),
     "contact-method-list": (
         "GET",
         "/api/v1/people/{owner}/contact-methods/",
@@ -502,6 +518,42 @@ WRITES: dict[str, tuple[str, str, dict, str]] = {
         },
         "401 403 403 403 201 201",
     ),
+    "maintenance-window-list (open)": (
+        "POST",
+        "/api/v1/maintenance-windows/",
+        {
+            "title": "Rack move",
+            "systems": ["printers"],
+            "starts_at": "2031-01-01T10:00:00Z",
+            "ends_at": "2031-01-01T12:00:00Z",
+        },
+        "401 403 403 403 201 201",
+    ),
+    "blackout-list (set)": (
+        "POST",
+        "/api/v1/blackouts/",
+        {
+            "title": "Year-end freeze",
+            "time_zone": "Europe/Berlin",
+            "start_date": "2031-12-20",
+            "start_time": "18:00",
+            "end_date": "2032-01-02",
+            "end_time": "08:00",
+        },
+        "401 403 403 403 201 201",
+    ),
+    "blackout-detail (edit)": (
+        "PATCH",
+        "/api/v1/blackouts/{blackout}/",
+        {"title": "Longer freeze"},
+        "401 403 403 403 200 200",
+    ),
+    "blackout-detail (remove)": (
+        "DELETE",
+        "/api/v1/blackouts/{blackout}/",
+        {},
+        "401 403 403 403 204 204",
+    ),
     # IT staff add someone before they sign in, from the page and the API.
     "registry:person_add": (
         "POST",
@@ -809,6 +861,8 @@ def _values(world: World) -> dict[str, object]:
         "system_webhook": world.system_webhook.pk,
         "webhook_delivery": world.webhook_delivery.pk,
         "heartbeat": world.heartbeat.pk,
+        "window": world.window.pk,
+        "blackout": world.blackout.pk,
     }
 
 

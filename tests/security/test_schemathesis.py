@@ -124,6 +124,12 @@ IT_WRITES = (
         "POST /api/v1/changes/{id}/cancel/",
         "POST /api/v1/changes/{id}/rollback/",
         "POST /api/v1/changes/book/",
+        # Maintenance windows and blackouts (changes.windows).
+        "POST /api/v1/maintenance-windows/",
+        "POST /api/v1/maintenance-windows/{id}/end/",
+        "POST /api/v1/blackouts/",
+        "PATCH /api/v1/blackouts/{id}/",
+        "DELETE /api/v1/blackouts/{id}/",
         "POST /api/v1/outages/",
         "POST /api/v1/outages/{id}/cause/",
         "POST /api/v1/outages/{id}/resolve/",
@@ -212,6 +218,8 @@ def path_parameters(world: World, path: str) -> dict[str, object]:
         "subscriptions": world.subscription.pk,
         "audit": 1,
         "webhooks": world.webhook.pk,
+        "maintenance-windows": world.window.pk,
+        "blackouts": world.blackout.pk,
     }
     slugs = {
         "projects": world.project.slug,

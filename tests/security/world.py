@@ -15,7 +15,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from changes import services as change_services
-from changes.models import Change
+from changes.models import Blackout, Change, MaintenanceWindow
+from changes.windows import blackout_save, maintenance_window_open
 from incidents.models import Incident, Outage, Subscription
 from incidents.services import outages as outage_services
 from integrations.models import Heartbeat
@@ -80,6 +81,8 @@ class World:
     system_webhook: WebhookEndpoint
     webhook_delivery: Notification
     heartbeat: Heartbeat
+    window: MaintenanceWindow
+    blackout: Blackout
     tokens: dict[str, str] = field(default_factory=dict)
 
     def token_headers(self, role: str) -> dict[str, str]:
@@ -253,6 +256,25 @@ def world_build(**texts: str) -> World:
         system_webhook=system_webhook,
         webhook_delivery=webhook_delivery,
         heartbeat=heartbeat_create(system=system, name="cron", interval_minutes=60),
+        window=maintenance_window_open(
+            actor=it_user,
+            title=title,
+            systems=[spare_system],
+            starts_at=now + dt.timedelta(days=5),
+            ends_at=now + dt.timedelta(days=5, hours=1),
+        ),
+        blackout=blackout_save(
+            actor=it_user,
+            title=title,
+            reason=description[:200],
+            system=None,
+            time_zone="Europe/Berlin",
+            start_date=(now + dt.timedelta(days=30)).date(),
+            start_time=dt.time(8),
+            end_date=(now + dt.timedelta(days=30)).date(),
+            end_time=dt.time(12),
+            rrule="FREQ=WEEKLY;COUNT=4",
+        ),
     )
     for role, user in users.items():
         if user is not None:

@@ -100,14 +100,8 @@ def reach_refresh(change: ReachChange) -> None:
     write and those the edges name now: after several edges change at once, a path may run
     through more than one of them.
     """
-    whole = sorted(change.whole_projects)
-    if whole:
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM registry_projectreach WHERE project_id = ANY(%s)", [whole])
-            cursor.execute(
-                _PROJECT_ROWS.format(where="d.source_project_id = ANY(%(projects)s)"),
-                {"projects": whole, "hard": HARD},
-            )
+    if change.whole_projects:
+        _write_project_rows(projects=sorted(change.whole_projects))
     if not change.targets:
         return
     dependents = _dependents()
@@ -120,20 +114,7 @@ def reach_refresh(change: ReachChange) -> None:
     _write_system_rows(upstream, {system: _search(system, dependents) for system in upstream})
     projects = sorted((change.projects | _projects_on(downstream)) - change.whole_projects)
     if projects:
-        params = {"projects": projects, "systems": sorted(upstream), "hard": HARD}
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "DELETE FROM registry_projectreach"
-                " WHERE project_id = ANY(%(projects)s) AND system_id = ANY(%(systems)s)",
-                params,
-            )
-            cursor.execute(
-                _PROJECT_ROWS.format(
-                    where="d.source_project_id = ANY(%(projects)s)"
-                    " AND way.system_id = ANY(%(systems)s)"
-                ),
-                params,
-            )
+        _write_project_rows(projects=projects, systems=sorted(upstream))
 
 
 def _walk(start: Iterable[int], edges: dict[int, list[int]]) -> frozenset[int]:
@@ -171,30 +152,65 @@ def reach_rebuild() -> None:
     _write_system_rows(
         systems, {system: _search(system, dependents) for system in systems}, existing={}
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_PROJECT_ROWS.format(where="TRUE"), {"hard": HARD})
+    _write_project_rows()
 
 
 # A project's ways into a system: through each of its edges, to the edge's target itself
 # (depth 0) and to everything the target depends on. The best per (system, project) by the
-# ranking impact uses: shortest, then hard, then the lowest entry id.
+# ranking impact uses: shortest, then hard, then the lowest entry id. Only the rows that differ
+# are written: a change low in the graph recomputes thousands of projects' rows, few of which
+# change.
 _PROJECT_ROWS = """
+WITH fresh AS (
+    SELECT DISTINCT ON (way.system_id, d.source_project_id)
+           way.system_id, d.source_project_id AS project_id, way.depth,
+           way.hard AND d.criticality = %(hard)s AS all_hard, d.target_system_id AS entry_id
+    FROM registry_dependency d
+    CROSS JOIN LATERAL (
+        SELECT d.target_system_id AS system_id, 0 AS depth, TRUE AS hard
+        WHERE {target_in_systems}
+        UNION ALL
+        SELECT r.system_id, r.depth, r.all_hard
+        FROM registry_systemreach r
+        WHERE r.dependent_id = d.target_system_id AND {reach_in_systems}
+    ) way
+    WHERE d.source_project_id IS NOT NULL AND {edge_in_projects}
+    ORDER BY way.system_id, d.source_project_id, way.depth,
+             NOT (way.hard AND d.criticality = %(hard)s), d.target_system_id
+),
+gone AS (
+    DELETE FROM registry_projectreach old
+    WHERE {old_in_projects} AND {old_in_systems}
+      AND NOT EXISTS (SELECT 1 FROM fresh
+                      WHERE fresh.system_id = old.system_id AND fresh.project_id = old.project_id)
+)
 INSERT INTO registry_projectreach (system_id, project_id, depth, all_hard, entry_id)
-SELECT DISTINCT ON (way.system_id, d.source_project_id)
-       way.system_id, d.source_project_id, way.depth,
-       way.hard AND d.criticality = %(hard)s, d.target_system_id
-FROM registry_dependency d
-CROSS JOIN LATERAL (
-    SELECT d.target_system_id AS system_id, 0 AS depth, TRUE AS hard
-    UNION ALL
-    SELECT r.system_id, r.depth, r.all_hard
-    FROM registry_systemreach r
-    WHERE r.dependent_id = d.target_system_id
-) way
-WHERE d.source_project_id IS NOT NULL AND {where}
-ORDER BY way.system_id, d.source_project_id, way.depth,
-         NOT (way.hard AND d.criticality = %(hard)s), d.target_system_id
+SELECT system_id, project_id, depth, all_hard, entry_id FROM fresh
+ON CONFLICT (system_id, project_id) DO UPDATE
+SET depth = EXCLUDED.depth, all_hard = EXCLUDED.all_hard, entry_id = EXCLUDED.entry_id
+WHERE (registry_projectreach.depth, registry_projectreach.all_hard,
+       registry_projectreach.entry_id)
+      IS DISTINCT FROM (EXCLUDED.depth, EXCLUDED.all_hard, EXCLUDED.entry_id)
 """
+
+
+def _write_project_rows(
+    *, projects: list[int] | None = None, systems: list[int] | None = None
+) -> None:
+    """Recompute the rows of these projects (all when None) into these systems (all when
+    None)."""
+    in_projects = "{} = ANY(%(projects)s)" if projects is not None else "TRUE"
+    in_systems = "{} = ANY(%(systems)s)" if systems is not None else "TRUE"
+    sql = _PROJECT_ROWS.format(
+        target_in_systems=in_systems.format("d.target_system_id"),
+        reach_in_systems=in_systems.format("r.system_id"),
+        edge_in_projects=in_projects.format("d.source_project_id"),
+        old_in_projects=in_projects.format("old.project_id"),
+        old_in_systems=in_systems.format("old.system_id"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"projects": projects, "systems": systems, "hard": HARD})
+
 
 # dependent -> (depth, all_hard, via)
 Reached = dict[int, tuple[int, bool, int]]

@@ -61,8 +61,6 @@ def reach_affected(
     systems = list(systems)
     targets = sorted({target for _source, target in system_edges} | set(systems))
     sources = sorted({source for source, _target in system_edges} | set(systems))
-    if not targets:
-        return ReachChange(frozenset(), frozenset(), frozenset(), frozenset(), frozenset(projects))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT system_id FROM registry_systemreach WHERE dependent_id = ANY(%s)", [targets]
@@ -100,11 +98,10 @@ def reach_refresh(change: ReachChange) -> None:
     write and those the edges name now: after several edges change at once, a path may run
     through more than one of them.
     """
-    if change.whole_projects:
-        _write_project_rows(projects=sorted(change.whole_projects))
-    if not change.targets:
-        return
-    dependents = _dependents()
+    # The same statements whatever changed (some with nothing to do), so that a bulk write such
+    # as an import takes a fixed number of queries.
+    _write_project_rows(projects=sorted(change.whole_projects))
+    dependents = _dependents(needed=bool(change.targets))
     depends_on: dict[int, list[int]] = {}
     for target, sources in dependents.items():
         for source, _hard in sources:
@@ -113,8 +110,7 @@ def reach_refresh(change: ReachChange) -> None:
     downstream = _walk(change.sources, {t: [s for s, _h in ss] for t, ss in dependents.items()})
     _write_system_rows(upstream, {system: _search(system, dependents) for system in upstream})
     projects = sorted((change.projects | _projects_on(downstream)) - change.whole_projects)
-    if projects:
-        _write_project_rows(projects=projects, systems=sorted(upstream))
+    _write_project_rows(projects=projects, systems=sorted(upstream))
 
 
 def _walk(start: Iterable[int], edges: dict[int, list[int]]) -> frozenset[int]:
@@ -216,14 +212,14 @@ def _write_project_rows(
 Reached = dict[int, tuple[int, bool, int]]
 
 
-def _dependents() -> dict[int, list[tuple[int, bool]]]:
-    """The edges between systems, by target: (source, hard)."""
+def _dependents(*, needed: bool = True) -> dict[int, list[tuple[int, bool]]]:
+    """The edges between systems, by target: (source, hard); none unless `needed`."""
     dependents: dict[int, list[tuple[int, bool]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT target_system_id, source_system_id, criticality = %s"
-            " FROM registry_dependency WHERE source_system_id IS NOT NULL",
-            [HARD],
+            " FROM registry_dependency WHERE source_system_id IS NOT NULL AND %s",
+            [HARD, needed],
         )
         for target, source, hard in cursor.fetchall():
             dependents.setdefault(target, []).append((source, hard))
@@ -283,29 +279,27 @@ def _write_system_rows(
         }
         gone = [pair for pair in existing if pair not in wanted]
         changed = [(pair, value) for pair, value in wanted.items() if existing.get(pair) != value]
-        if gone:
-            cursor.execute(
-                """
-                DELETE FROM registry_systemreach r
-                USING unnest(%s::bigint[], %s::bigint[]) AS gone(system_id, dependent_id)
-                WHERE r.system_id = gone.system_id AND r.dependent_id = gone.dependent_id
-                """,
-                [[s for s, _d in gone], [d for _s, d in gone]],
-            )
-        if changed:
-            cursor.execute(
-                """
-                INSERT INTO registry_systemreach (system_id, dependent_id, depth, all_hard, via_id)
-                SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::bool[],
-                                     %s::bigint[])
-                ON CONFLICT (system_id, dependent_id) DO UPDATE
-                SET depth = EXCLUDED.depth, all_hard = EXCLUDED.all_hard, via_id = EXCLUDED.via_id
-                """,
-                [
-                    [s for (s, _d), _v in changed],
-                    [d for (_s, d), _v in changed],
-                    [v[0] for _p, v in changed],
-                    [v[1] for _p, v in changed],
-                    [v[2] for _p, v in changed],
-                ],
-            )
+        cursor.execute(
+            """
+            DELETE FROM registry_systemreach r
+            USING unnest(%s::bigint[], %s::bigint[]) AS gone(system_id, dependent_id)
+            WHERE r.system_id = gone.system_id AND r.dependent_id = gone.dependent_id
+            """,
+            [[s for s, _d in gone], [d for _s, d in gone]],
+        )
+        cursor.execute(
+            """
+            INSERT INTO registry_systemreach (system_id, dependent_id, depth, all_hard, via_id)
+            SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::bool[],
+                                 %s::bigint[])
+            ON CONFLICT (system_id, dependent_id) DO UPDATE
+            SET depth = EXCLUDED.depth, all_hard = EXCLUDED.all_hard, via_id = EXCLUDED.via_id
+            """,
+            [
+                [s for (s, _d), _v in changed],
+                [d for (_s, d), _v in changed],
+                [v[0] for _p, v in changed],
+                [v[1] for _p, v in changed],
+                [v[2] for _p, v in changed],
+            ],
+        )

@@ -73,9 +73,9 @@ def _write(actor: Actor, plan: CsvPlan) -> None:
                 _update_row(actor, row, names, systems)
                 if row.edges is not None:
                     edged.append(row.project.pk)  # type: ignore[union-attr]
-        # The closure impact reads follows the projects' edges in this transaction.
-        dependency_graph_lock()
-        reach_refresh(reach_affected(projects=edged))
+        if edged:  # the closure impact reads follows the projects' edges, in this transaction
+            dependency_graph_lock()
+            reach_refresh(reach_affected(projects=edged))
     except IntegrityError as exc:
         raise CsvRejected(
             [

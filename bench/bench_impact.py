@@ -32,7 +32,7 @@ WARMUPS = 2
 WRITE_RUNS = 5
 ROOT_TARGET_MS = 15.0
 LEAF_TARGET_MS = 2.0
-RATIO_TARGET = 5.0
+ROOT_RATIO_TARGET = 5.0
 
 
 def naive_impacted_project_ids(system_ids: list[int]) -> set[int]:
@@ -58,7 +58,7 @@ def naive_impacted_project_ids(system_ids: list[int]) -> set[int]:
     return projects
 
 
-def _measure(label: str, system_id: int, target_ms: float) -> list[dict]:
+def _measure(label: str, system_id: int, target_ms: float, target_ratio: float) -> list[dict]:
     from registry.selectors import _impacted_projects_sql, impacted_projects_for
 
     closure = impacted_projects_for([system_id])
@@ -77,7 +77,8 @@ def _measure(label: str, system_id: int, target_ms: float) -> list[dict]:
     cte = median_ms(lambda: _impacted_projects_sql([system_id]), runs=RUNS, warmups=WARMUPS)
     naive = median_ms(lambda: naive_impacted_project_ids([system_id]), runs=RUNS, warmups=WARMUPS)
     ratio = naive / fast
-    verdict = "meets" if fast <= target_ms and ratio >= RATIO_TARGET else "MISSES"
+    verdict = "meets" if fast <= target_ms and ratio >= target_ratio else "MISSES"
+    target = f"≤ {target_ms:g} ms" + (f" and ≥ {target_ratio:g}× the loop" if target_ratio else "")
     return [
         row(
             f"impact {label} (system {system_id}), closure",
@@ -86,8 +87,7 @@ def _measure(label: str, system_id: int, target_ms: float) -> list[dict]:
             baseline=naive,
             ratio=ratio,
             note=(
-                f"median of {RUNS}; baseline: per-level ORM loop; {verdict} the target "
-                f"(≤ {target_ms:g} ms and ≥ {RATIO_TARGET:g}× the loop)"
+                f"median of {RUNS}; baseline: per-level ORM loop; {verdict} the target ({target})"
             ),
         ),
         row(
@@ -148,8 +148,8 @@ def run() -> list[dict]:
             ),
         )
     ]
-    rows += _measure("root", registry.root_system_ids[0], ROOT_TARGET_MS)
-    rows += _measure("leaf", registry.leaf_system_id, LEAF_TARGET_MS)
+    rows += _measure("root", registry.root_system_ids[0], ROOT_TARGET_MS, ROOT_RATIO_TARGET)
+    rows += _measure("leaf", registry.leaf_system_id, LEAF_TARGET_MS, 0)
     from registry.models import Dependency
 
     layers = registry.layer_system_ids

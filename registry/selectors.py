@@ -421,14 +421,16 @@ _IMPACT_PROJECTS_SQL = """
 SELECT {distinct_project} r.project_id, p.name, p.slug, r.entry_id, r.all_hard
 FROM registry_projectreach r JOIN registry_project p ON p.id = r.project_id
 WHERE r.system_id = ANY(%(seeds)s)
-ORDER BY r.project_id{ranking}
+{order_projects}
 """
-_ONE_SEED = {"distinct_node": "", "order_nodes": "", "distinct_project": "", "ranking": ""}
+# Sorting by project id is left to Python when there is one seed: the rows come nearly in order,
+# and PostgreSQL's sort of ten thousand rows with their names cost more than the query.
+_ONE_SEED = {"distinct_node": "", "order_nodes": "", "distinct_project": "", "order_projects": ""}
 _SEVERAL_SEEDS = {
     "distinct_node": "DISTINCT ON (way.node)",
     "order_nodes": "ORDER BY way.node, way.depth, NOT way.all_hard, way.via",
     "distinct_project": "DISTINCT ON (r.project_id)",
-    "ranking": ", r.depth, NOT r.all_hard, r.entry_id",
+    "order_projects": "ORDER BY r.project_id, r.depth, NOT r.all_hard, r.entry_id",
 }
 
 
@@ -439,6 +441,7 @@ def _impacted_projects_from_closure(system_ids: list[int]) -> list[ImpactedProje
         systems = cursor.fetchall()
         cursor.execute(_IMPACT_PROJECTS_SQL.format(**shape), {"seeds": system_ids})
         projects = cursor.fetchall()
+    projects.sort()  # by project id, which is unique here
     via = {node: (parent, name) for node, parent, name in systems}
     # node -> (names, ids) from the node down to the seed
     paths: dict[int, tuple[tuple[str, ...], tuple[int, ...]]] = {}
@@ -451,8 +454,10 @@ def _impacted_projects_from_closure(system_ids: list[int]) -> list[ImpactedProje
             found = paths[node] = ((name, *labels), (node, *ids))
         return found
 
+    for entry in {row[3] for row in projects}:
+        path_of(entry)
     return [
-        ImpactedProject(project_id, name, slug, *path_of(entry), hard)
+        ImpactedProject(project_id, name, slug, *paths[entry], hard)
         for project_id, name, slug, entry, hard in projects
     ]
 

@@ -25,8 +25,15 @@ from .models import (
     ProjectURL,
     Team,
 )
+from .reach import reach_affected, reach_affected_by_edges, reach_refresh
 from .selectors import dependency_cycle
-from .services import audit_record, audit_snapshot, cycle_message, name_lookalikes_flag
+from .services import (
+    audit_record,
+    audit_snapshot,
+    cycle_message,
+    dependency_graph_lock,
+    name_lookalikes_flag,
+)
 from .validators import validate_contact_address
 
 
@@ -165,6 +172,18 @@ class ProjectAdmin(AuditedAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The dependency inline writes the project's edges: its closure rows follow.
+        with transaction.atomic():
+            dependency_graph_lock()
+            super().save_related(request, form, formsets, change)
+            reach_refresh(reach_affected(projects=[form.instance.pk]))
+
+    def delete_model(self, request: HttpRequest, obj: Project) -> None:
+        with transaction.atomic():
+            dependency_graph_lock()  # as project_delete
+            super().delete_model(request, obj)
+
 
 @admin.register(ITSystem)
 class ITSystemAdmin(AuditedAdmin):
@@ -180,6 +199,14 @@ class ITSystemAdmin(AuditedAdmin):
         return super().has_change_permission(request, obj)
 
     has_delete_permission = has_change_permission
+
+    def delete_model(self, request: HttpRequest, obj: ITSystem) -> None:
+        # As system_delete: its edges go by cascade, the closure follows.
+        with transaction.atomic():
+            dependency_graph_lock()
+            change = reach_affected(systems=[obj.pk])
+            super().delete_model(request, obj)
+            reach_refresh(change)
 
 
 class DependencyAdminForm(forms.ModelForm):
@@ -218,6 +245,20 @@ class DependencyAdmin(AuditedAdmin):
         return permissions.is_it_staff(request.user) and super().has_add_permission(request)
 
     has_delete_permission = has_change_permission
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            dependency_graph_lock()
+            edges = [obj, Dependency.objects.get(pk=obj.pk)] if change else [obj]
+            super().save_model(request, obj, form, change)
+            reach_refresh(reach_affected_by_edges(edges))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            dependency_graph_lock()
+            change = reach_affected_by_edges([obj])
+            super().delete_model(request, obj)
+            reach_refresh(change)
 
 
 @admin.register(AuditEntry)

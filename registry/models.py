@@ -318,6 +318,70 @@ class Dependency(models.Model):
         return self.source_project or self.source_system
 
 
+class SystemReach(models.Model):
+    """`dependent` depends on `system` through other systems: the transitive closure of the
+    system-to-system edges, kept by `registry.reach` in the transaction of every edge write.
+
+    `depth` counts the edges of the shortest way from `dependent` down to `system`; `all_hard`
+    says whether one of the shortest ways is hard all the way; `via` is the system `dependent`
+    depends on directly on the way that impact shows (ties: the hard one, then the lowest id),
+    so a path is read by following `via` from row to row. No row for a system and itself.
+    """
+
+    # The unique constraint's index serves lookups by system; the FK's own index is not needed.
+    system = models.ForeignKey(ITSystem, on_delete=models.CASCADE, related_name="+", db_index=False)
+    dependent = models.ForeignKey(ITSystem, on_delete=models.CASCADE, related_name="+")
+    depth = models.PositiveIntegerField()
+    all_hard = models.BooleanField()
+    via = models.ForeignKey(ITSystem, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "dependent"],
+                name="system_reach_one_per_pair",
+                include=["depth", "all_hard", "via"],
+            ),
+            models.CheckConstraint(condition=Q(depth__gte=1), name="system_reach_depth_positive"),
+            models.CheckConstraint(
+                condition=~Q(system=models.F("dependent")), name="system_reach_not_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dependent_id} → … → {self.system_id} ({self.depth})"
+
+
+class ProjectReach(models.Model):
+    """`project` goes down when `system` does: impact of one system, precomputed, so the impact
+    of a root system is one index range instead of a walk over tens of thousands of edges.
+
+    The row is the project's way in as impact shows it: `entry` is the system the project
+    depends on directly (`system` itself when direct), `depth` the edges from `entry` down to
+    `system` (0 when direct), `all_hard` whether that way, the project's own edge included, is
+    hard all the way. Of a project's ways in, the shortest, then the hard one, then the lowest
+    entry id. Kept by `registry.reach` with `SystemReach`.
+    """
+
+    system = models.ForeignKey(ITSystem, on_delete=models.CASCADE, related_name="+", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    depth = models.PositiveIntegerField()
+    all_hard = models.BooleanField()
+    entry = models.ForeignKey(ITSystem, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "project"],
+                name="project_reach_one_per_pair",
+                include=["depth", "all_hard", "entry"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} → … → {self.system_id} ({self.depth})"
+
+
 class AuditEntry(models.Model):
     """Who changed which registry object, when, and each field's value before and after."""
 

@@ -32,6 +32,7 @@ from .models import (
     Team,
 )
 from .names import name_problem, normalized_name
+from .reach import reach_affected, reach_affected_by_edges, reach_refresh
 from .selectors import dependency_cycle, lookalike_warnings, name_lookalikes
 from .validators import validate_contact_address
 
@@ -501,7 +502,11 @@ def project_update(
 
 def project_delete(*, actor: Actor, project: Project) -> None:
     require_allowed(actor is None or permissions.can_edit_project(actor, project))
-    audited_delete(actor, project)
+    with transaction.atomic():
+        # Its edges and closure rows go by cascade; the lock keeps a closure refresh of the
+        # same moment from writing rows for it meanwhile.
+        dependency_graph_lock()
+        audited_delete(actor, project)
 
 
 def project_role_set(
@@ -590,8 +595,14 @@ def system_update(
 
 
 def system_delete(*, actor: Actor, system: ITSystem) -> None:
+    """Deletes the system and, by cascade, its edges; the closure follows in the same
+    transaction."""
     require_allowed(actor is None or permissions.can_edit_system(actor, system))
-    audited_delete(actor, system)
+    with transaction.atomic():
+        dependency_graph_lock()
+        change = reach_affected(systems=[system.pk])
+        audited_delete(actor, system)
+        reach_refresh(change)
 
 
 # --- dependencies -------------------------------------------------------------------------------
@@ -635,8 +646,8 @@ def dependency_add(
         note=note,
     )
     with transaction.atomic():
+        dependency_graph_lock()
         if source_system is not None:
-            dependency_graph_lock()
             cycle = dependency_cycle(
                 source_system_id=source_system.pk, target_system_id=target_system.pk
             )
@@ -644,6 +655,7 @@ def dependency_add(
                 raise ValidationError({"target_system": cycle_message(cycle)})
         _ensure_new_edge(edge)
         save_validated(edge)
+        reach_refresh(reach_affected_by_edges([edge]))
         audit_record(
             actor=actor,
             action=AuditEntry.Action.CREATE,
@@ -677,7 +689,13 @@ def dependency_update(
     )
     fields = {k: v for k, v in {"criticality": criticality, "note": note}.items() if v is not None}
     assign_fields(dependency, fields, ("criticality", "note"))
-    return audited_change(actor, dependency, lambda: save_validated(dependency))
+
+    def change() -> None:
+        dependency_graph_lock()
+        save_validated(dependency)
+        reach_refresh(reach_affected_by_edges([dependency]))
+
+    return audited_change(actor, dependency, change)
 
 
 def dependency_remove(*, actor: Actor, dependency: Dependency) -> None:
@@ -687,4 +705,7 @@ def dependency_remove(*, actor: Actor, dependency: Dependency) -> None:
             actor, source_project=dependency.source_project, source_system=dependency.source_system
         )
     )
-    audited_delete(actor, dependency)
+    with transaction.atomic():
+        dependency_graph_lock()
+        audited_delete(actor, dependency)
+        reach_refresh(reach_affected_by_edges([dependency]))

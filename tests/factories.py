@@ -85,13 +85,27 @@ class SystemFactory(factory.django.DjangoModelFactory):
 
 
 class DependencyFactory(factory.django.DjangoModelFactory):
-    """A raw edge, bypassing the cycle check: use `dependency_add` when that matters."""
+    """A raw edge, bypassing the cycle check and the audit trail: use `dependency_add` when
+    those matter. The closure impact reads is kept, as every edge writer must."""
 
     class Meta:
         model = Dependency
 
     target_system = factory.SubFactory(SystemFactory)
     criticality = Dependency.Criticality.HARD
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from django.db import transaction
+
+        from registry.reach import reach_affected_by_edges, reach_refresh
+        from registry.services import dependency_graph_lock
+
+        with transaction.atomic():
+            dependency_graph_lock()
+            edge = super()._create(model_class, *args, **kwargs)
+            reach_refresh(reach_affected_by_edges([edge]))
+        return edge
 
 
 def _now():

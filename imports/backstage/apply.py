@@ -12,6 +12,7 @@ from django.db.models import Model, Q
 
 from imports.engine import (
     CREATED,
+    UNCHANGED,
     Actor,
     ImportCounts,
     creation_entry,
@@ -32,6 +33,7 @@ from registry.models import (
     Team,
     url_host,
 )
+from registry.reach import reach_affected_by_edges, reach_refresh
 from registry.services import (
     audit_record,
     audit_snapshot,
@@ -334,11 +336,13 @@ class _Applier:
         ]
         # Removals first, so an edge that moves cannot close a transient cycle.
         kept: list[tuple[str, Model, dict[str, str], dict[int, Dependency]]] = []
+        changed: list[Dependency] = []
         for source_field, source, wanted in sources:
             wanted_ids = {self.known.systems[k].pk for k in wanted}
             existing = dict(self.current.edges.get((source_field, source.pk), {}))
             for target_id, edge in list(existing.items()):
                 if target_id not in wanted_ids:
+                    changed.append(edge)
                     audited_delete(self.actor, edge)
                     del existing[target_id]
                     self.counts.add("Dependency", "removed")
@@ -359,10 +363,14 @@ class _Applier:
                     actor=self.actor, instance=edge, fields={"criticality": criticality}
                 )
                 self.counts.add("Dependency", what)
+                if what != UNCHANGED:
+                    changed.append(edge)
         snapshots = [audit_snapshot(edge) for edge in new]
         Dependency.objects.bulk_create(new)
         for edge, snapshot in zip(new, snapshots, strict=True):
             self.created(edge, snapshot, "Dependency")
+        # The closure impact reads, in this transaction (the graph lock is held since the plan).
+        reach_refresh(reach_affected_by_edges([*changed, *new]))
 
 
 class _Current:

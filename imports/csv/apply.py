@@ -23,7 +23,8 @@ from registry.models import (
     ProjectURL,
     url_host,
 )
-from registry.services import audit_record, audit_snapshot
+from registry.reach import reach_affected, reach_refresh
+from registry.services import audit_record, audit_snapshot, dependency_graph_lock
 
 from .format import CsvProblem, CsvRejected
 from .plan import CsvPlan, RowPlan, registry_csv_plan
@@ -64,10 +65,17 @@ def _write(actor: Actor, plan: CsvPlan) -> None:
     )
     systems = ITSystem.objects.in_bulk({target for row in plan.rows for target in row.edges or {}})
     try:
-        _create_rows(actor, [row for row in plan.rows if row.action == "create"], names, systems)
+        edged = _create_rows(
+            actor, [row for row in plan.rows if row.action == "create"], names, systems
+        )
         for row in plan.rows:
             if row.action == "update":
                 _update_row(actor, row, names, systems)
+                if row.edges is not None:
+                    edged.append(row.project.pk)  # type: ignore[union-attr]
+        if edged:  # the closure impact reads follows the projects' edges, in this transaction
+            dependency_graph_lock()
+            reach_refresh(reach_affected(projects=edged))
     except IntegrityError as exc:
         raise CsvRejected(
             [
@@ -154,11 +162,12 @@ def _update_row(
 
 def _create_rows(
     actor: Actor, rows: list[RowPlan], names: dict[int, str], systems: dict[int, ITSystem]
-) -> None:
+) -> list[int]:
     """Insert every new project, with its lists, edges and audit entries: a few INSERTs in all,
-    whatever the number of rows (one project at a time, a 20,000-row file outlives a request)."""
+    whatever the number of rows (one project at a time, a 20,000-row file outlives a request).
+    Returns the ids of those with edges."""
     if not rows:
-        return
+        return []
     projects = [Project(**row.fields) for row in rows]
     # The audited fields, read before the insert (an unsaved project snapshots without queries).
     snapshots = [audit_snapshot(project) for project in projects]
@@ -188,6 +197,7 @@ def _create_rows(
     Dependency.objects.bulk_create(edges)
     entries += [creation_entry(actor, edge, audit_snapshot(edge)) for edge in edges]
     AuditEntry.objects.bulk_create(entries)
+    return [project.pk for project, row in zip(projects, rows, strict=True) if row.edges]
 
 
 def _replace_edges(

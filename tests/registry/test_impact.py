@@ -118,7 +118,7 @@ def test_longer_cycle_is_named_in_full_and_nothing_is_written():
     assert Dependency.objects.count() == 2
 
 
-def test_sql_and_in_memory_search_agree_on_a_random_graph():
+def test_sql_in_memory_search_and_closure_agree_on_a_random_graph():
     rng = random.Random(7)
     systems = [SystemFactory() for _ in range(40)]
     # Edges only from higher to lower index: a DAG with diamonds and mixed criticality.
@@ -132,6 +132,7 @@ def test_sql_and_in_memory_search_agree_on_a_random_graph():
         sql = selectors._impacted_projects_sql(ids)
         python = breadth_first_impact(ids)
         assert sql == python
+        assert selectors.impacted_projects_for(ids) == sql
         assert sql, "the random graph should touch some projects"
 
 

@@ -26,7 +26,8 @@ def project_with(
     **kwargs,
 ) -> Project:
     """A project with `people` as (person, role), registered and reviewed that long before `at`."""
-    project = ProjectFactory(name=name, slug=name.lower().replace(" ", "-"), **kwargs)
+    kwargs.setdefault("slug", name.lower().replace(" ", "-"))
+    project = ProjectFactory(name=name, **kwargs)
     for order, (who, role) in enumerate(people):
         ProjectRoleFactory(project=project, person=who, role=role, order=order)
     Project.objects.filter(pk=project.pk).update(

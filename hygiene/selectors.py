@@ -25,7 +25,6 @@ from django.db import connection
 from django.db.models import Count, DateField, Max, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce, TruncDate
 
-from oncall.models import Rotation, RotationLayer, RotationMember
 from registry.models import Person, Project, ProjectRole
 
 # How many rows of each list the overview shows; one list alone shows more; the CSV has all.
@@ -92,29 +91,28 @@ class OneZoneProject:
     supporters: int
 
 
-def _supporter_zones_sql() -> str:
-    """Per project: its distinct active supporters and their zones, from roles and rotations."""
-    person, user = Person._meta.db_table, Person._meta.get_field("user").related_model._meta
-    return f"""
-        SELECT s.project_id, COUNT(DISTINCT s.person_id), ARRAY_AGG(DISTINCT s.time_zone)
-        FROM (
-            SELECT r.project_id, p.id AS person_id, p.time_zone
-            FROM {ProjectRole._meta.db_table} r
-            JOIN {person} p ON p.id = r.person_id
-            JOIN {user.db_table} u ON u.id = p.user_id AND u.is_active
-            UNION ALL
-            SELECT rot.project_id, p.id, p.time_zone
-            FROM {RotationMember._meta.db_table} m
-            JOIN {RotationLayer._meta.db_table} l ON l.id = m.layer_id
-            JOIN {Rotation._meta.db_table} rot ON rot.id = l.rotation_id
-            JOIN {person} p ON p.id = m.person_id
-            JOIN {user.db_table} u ON u.id = p.user_id AND u.is_active
-            WHERE rot.project_id IS NOT NULL
-        ) s
-        JOIN {Project._meta.db_table} pr ON pr.id = s.project_id AND pr.support_tier <> %s
-        GROUP BY s.project_id
-        HAVING COUNT(DISTINCT s.person_id) > 1
-    """  # noqa: S608 (table names from the models' metadata; the one value is a parameter)
+# Per project: its distinct active supporters and their zones, from its roles and from the
+# members of its rotations (oncall's tables, which kept their registry_ names).
+_SUPPORTER_ZONES_SQL = """
+    SELECT s.project_id, COUNT(DISTINCT s.person_id), ARRAY_AGG(DISTINCT s.time_zone)
+    FROM (
+        SELECT r.project_id, p.id AS person_id, p.time_zone
+        FROM registry_projectrole r
+        JOIN registry_person p ON p.id = r.person_id
+        JOIN auth_user u ON u.id = p.user_id AND u.is_active
+        UNION ALL
+        SELECT rot.project_id, p.id, p.time_zone
+        FROM registry_rotationmember m
+        JOIN registry_rotationlayer l ON l.id = m.layer_id
+        JOIN registry_rotation rot ON rot.id = l.rotation_id
+        JOIN registry_person p ON p.id = m.person_id
+        JOIN auth_user u ON u.id = p.user_id AND u.is_active
+        WHERE rot.project_id IS NOT NULL
+    ) s
+    JOIN registry_project pr ON pr.id = s.project_id AND pr.support_tier <> %s
+    GROUP BY s.project_id
+    HAVING COUNT(DISTINCT s.person_id) > 1
+"""
 
 
 def _utc_offset(zone: str, at: dt.datetime, cache: dict[str, dt.timedelta | None]):
@@ -136,7 +134,7 @@ def one_zone_rows(*, at: dt.datetime) -> list[tuple[int, int, tuple[str, ...], s
     """(project id, supporters, zones, offset) of every project whose two or more supporters all
     keep one UTC offset at `at`; one query, whatever the number of projects."""
     with connection.cursor() as cursor:
-        cursor.execute(_supporter_zones_sql(), [Project.Tier.RETIRED])
+        cursor.execute(_SUPPORTER_ZONES_SQL, [Project.Tier.RETIRED])
         rows = cursor.fetchall()
     cache: dict[str, dt.timedelta | None] = {}
     found = []

@@ -112,13 +112,19 @@ def test_the_csvs_hold_every_row_with_formulas_guarded(it_client) -> None:
 
     assert _csv(it_client, "single-owner") == [
         ["slug", "name", "team", "owner", "owner_email", "owners_inactive"],
-        ["link", "'=HYPERLINK(\"http://x\")", "", "'=cmd|' /C calc'!A0", "ann@example.com", "1"],
+        ["link", '\'=HYPERLINK("http://x")', "", "'=cmd|' /C calc'!A0", "ann@example.com", "1"],
         ["plain", "Plain", "", "'=cmd|' /C calc'!A0", "ann@example.com", "0"],
     ]
 
     stale = _csv(it_client, "stale")
     assert stale[0] == [
-        "slug", "name", "team", "last_reviewed_on", "review_due_on", "owners", "nudged_at"
+        "slug",
+        "name",
+        "team",
+        "last_reviewed_on",
+        "review_due_on",
+        "owners",
+        "nudged_at",
     ]
     today = timezone.now().date()
     # Oldest first: registered 400 days ago and never reviewed, then reviewed 365 days ago.
@@ -160,7 +166,10 @@ def test_an_owner_marks_their_project_reviewed_today_in_their_zone_and_it_is_aud
     assert entry.changes["last_reviewed_on"] == [None, "2025-03-02"]
     page = _client(tokyo.user).get(f"/projects/{project.slug}/").content.decode()
     assert "Still accurate" in page
-    assert "Still accurate" not in _client(other.user).get(f"/projects/{project.slug}/").content.decode()
+    assert (
+        "Still accurate"
+        not in _client(other.user).get(f"/projects/{project.slug}/").content.decode()
+    )
 
 
 # --- the signed link ----------------------------------------------------------------------------

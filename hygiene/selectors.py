@@ -283,27 +283,54 @@ def hygiene_csv_rows(kind: str, *, at: dt.datetime) -> Iterator[tuple[str, ...]]
                 row.utc_offset,
             )
         return
-    # One query for the list, its owners prefetched 2,000 projects at a time.
-    for p in _list_queryset(kind, at=at).iterator(chunk_size=2000):
-        team = p.team.name if p.team else ""
-        owners = active_owners(p)
+    # Plain rows, not model instances (which cost most of the time at 10,000 projects): the
+    # list in one query, its active owners in one more per 2,000 projects.
+    fields = ("pk", "slug", "name", "team__name")
+    if kind == "single-owner":
+        fields += ("owner_count", "active_owner_count")
+    else:
+        fields += ("last_reviewed_on", "reviewed_on", "last_nudged_at")
+    rows = _list_queryset(kind, at=at).prefetch_related(None).values_list(*fields)
+    chunk: list[tuple] = []
+    for values in rows.iterator(chunk_size=CSV_CHUNK):
+        chunk.append(values)
+        if len(chunk) == CSV_CHUNK:
+            yield from _csv_chunk(kind, chunk)
+            chunk = []
+    yield from _csv_chunk(kind, chunk)
+
+
+CSV_CHUNK = 2000
+
+
+def _csv_chunk(kind: str, chunk: list[tuple]) -> Iterator[tuple[str, ...]]:
+    if not chunk:
+        return
+    owners: dict[int, list[tuple[str, str]]] = {}
+    for project_id, name, email in (
+        ProjectRole.objects.filter(
+            project_id__in=[values[0] for values in chunk],
+            role=ProjectRole.Role.OWNER,
+            person__user__is_active=True,
+        )
+        .order_by("project_id", "order", "id")
+        .values_list("project_id", "person__display_name", "person__email")
+    ):
+        owners.setdefault(project_id, []).append((name, email))
+    for pk, slug, name, team, *rest in chunk:
+        listed = owners.get(pk, [])
         if kind == "single-owner":
-            owner = owners[0] if owners else None
-            yield (
-                p.slug,
-                p.name,
-                team,
-                owner.display_name if owner else "",
-                owner.email if owner else "",
-                str(p.owner_count - p.active_owner_count),
-            )
+            owner_count, active_count = rest
+            owner_name, owner_email = listed[0] if listed else ("", "")
+            yield (slug, name, team or "", owner_name, owner_email, str(owner_count - active_count))
         else:
+            last_reviewed_on, reviewed_on, last_nudged_at = rest
             yield (
-                p.slug,
-                p.name,
-                team,
-                p.last_reviewed_on.isoformat() if p.last_reviewed_on else "never",
-                review_due_on(p.reviewed_on).isoformat(),
-                "; ".join(o.display_name for o in owners),
-                p.last_nudged_at.astimezone(dt.UTC).isoformat() if p.last_nudged_at else "",
+                slug,
+                name,
+                team or "",
+                last_reviewed_on.isoformat() if last_reviewed_on else "never",
+                review_due_on(reviewed_on).isoformat(),
+                "; ".join(owner for owner, _email in listed),
+                last_nudged_at.astimezone(dt.UTC).isoformat() if last_nudged_at else "",
             )

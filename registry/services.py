@@ -509,6 +509,22 @@ def project_delete(*, actor: Actor, project: Project) -> None:
         audited_delete(actor, project)
 
 
+def project_mark_reviewed(*, actor: Actor, project: Project, on: dt.date) -> Project:
+    """Record that the project's entry was confirmed accurate on `on` (its owners' "still
+    accurate" from the project page or a review nudge's link). Audited like any other edit;
+    confirming again the same day changes nothing and records nothing."""
+    require_allowed(
+        actor is None or permissions.can_edit_project(actor, project),
+        "Only the project's owners and maintainers can confirm its entry.",
+    )
+
+    def change() -> None:
+        project.last_reviewed_on = on
+        project.save(update_fields=["last_reviewed_on", "updated_at"])
+
+    return audited_change(actor, project, change)
+
+
 def project_role_set(
     *, actor: Actor, project: Project, person: Person, role: str, order: int | None = None
 ) -> ProjectRole:

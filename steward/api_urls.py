@@ -6,6 +6,7 @@ from rest_framework.urlpatterns import format_suffix_patterns
 
 from changes import api as changes_api
 from changes import windows_api
+from hygiene.api import HygieneView
 from imports.api import (
     CatalogExportView,
     CatalogImportView,
@@ -66,6 +67,7 @@ urlpatterns = [
     path("catalog/export/", CatalogExportView.as_view(), name="catalog-export"),
     path("registry/import/", RegistryImportView.as_view(), name="registry-import"),
     path("registry/export/", RegistryExportView.as_view(), name="registry-export"),
+    path("registry/hygiene/", HygieneView.as_view(), name="registry-hygiene"),
     # Beside the projects viewset (registry), answered by on-call: who supports it now.
     *format_suffix_patterns(
         [

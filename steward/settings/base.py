@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "incidents",
     "portal",
     "notifications",
+    "hygiene",
     "webhooks",
     "integrations",
     "imports",
@@ -261,6 +262,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.inbound_events_prune",
         "schedule": 3600.0,
     },
+    # Owners of projects not reviewed for REGISTRY_REVIEW_AFTER_DAYS: once per review period.
+    "hygiene-review-nudges": {"task": "hygiene.review_nudges_send", "schedule": 3600.0},
 }
 # Inbound monitor events (Events API, Alertmanager, heartbeats) are kept this long, except those
 # of outages still open.
@@ -319,6 +322,13 @@ SPECTACULAR_SETTINGS = {
         "integrations.schema.receivers_document",
     ],
 }
+
+# Registry hygiene: a project not reviewed for this many days is stale, and its owners are asked
+# (once per period of this length) to confirm its entry with a signed link valid this long.
+REGISTRY_REVIEW_AFTER_DAYS = int(os.environ.get("REGISTRY_REVIEW_AFTER_DAYS", "180"))
+STEWARD_REVIEW_LINK_MAX_AGE_SECONDS = int(
+    os.environ.get("STEWARD_REVIEW_LINK_MAX_AGE_SECONDS", str(30 * 24 * 3600))
+)
 
 # The Django group whose members are IT staff.
 STEWARD_IT_GROUP = os.environ.get("STEWARD_IT_GROUP", "it")

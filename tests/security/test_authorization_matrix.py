@@ -135,6 +135,17 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "400 400 400 400 400 400",
     ),
     "healthz": ("GET", "/healthz", "200 200 200 200 200 200"),
+    # Registry hygiene: IT staff's page and CSVs; the project's owners confirm its entry (a
+    # POST that redirects to the project); a nudge's signed link needs no sign-in (forged: 400).
+    "hygiene:page": ("GET", "/registry/hygiene/", "302 403 403 403 200 200"),
+    "hygiene:csv": ("GET", "/registry/hygiene/stale.csv", "302 403 403 403 200 200"),
+    "hygiene:project_reviewed": (
+        "POST",
+        "/projects/{project}/reviewed/",
+        "302 403 403 302 403 302",
+    ),
+    "hygiene:review_link": ("GET", "/review/forged/", "400 400 400 400 400 400"),
+    "registry-hygiene": ("GET", "/api/v1/registry/hygiene/", "401 403 403 403 200 200"),
     "incident-list": ("GET", "/api/v1/incidents/", "401 200 200 200 200 200"),
     "incident-detail": ("GET", "/api/v1/incidents/{incident}/", "401 200 200 200 200 200"),
     "incident-cause": ("POST", "/api/v1/incidents/{incident}/cause/", "401 403 403 200 200 200"),

@@ -74,6 +74,7 @@ def test_anonymous_forms_need_the_token_too() -> None:
         "/accounts/login/",
         f"/projects/{world.project.slug}/subscribe/",
         "/notifications/ack/forged/",
+        "/review/forged/",
         "/accounts/password_reset/",
     ):
         assert _csrf_refused(client.post(url, {"username": "owner", "password": "pw"})), url

@@ -45,6 +45,8 @@ _NOT_AUDITED = {"created_at", "updated_at", "integration_key", "secret", "name_s
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.time) and not (value.second or value.microsecond):
+        return value.isoformat(timespec="minutes")  # as people write a time of day: 09:00
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return value

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "changes",
     "incidents",
     "portal",
+    "reviews",
     "notifications",
     "webhooks",
     "integrations",
@@ -195,6 +196,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.report_groups_close_quiet",
         "schedule": 300.0,
     },
+    "reviews-action-items-remind": {"task": "reviews.action_items_remind", "schedule": 300.0},
     "integrations-heartbeats-check": {"task": "integrations.heartbeats_check", "schedule": 60.0},
     "integrations-inbound-events-prune": {
         "task": "integrations.inbound_events_prune",

@@ -4,6 +4,7 @@ maintainers and IT staff; an outage's: IT staff)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -157,6 +158,8 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         review = self.get_object()
+        if not services.may_edit(request.user, review):
+            raise PermissionDenied("Only the review's editors change it.")
         data = parse_input(ReviewUpdate, request)
         services.review_edit(actor=request.user, review=review, **data)
         return self._render(review)
@@ -169,6 +172,8 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"], url_path="action-items", filter_backends=[])
     def action_items(self, request: Request, pk: str | None = None) -> Response:
         review = self.get_object()
+        if not services.may_edit(request.user, review):
+            raise PermissionDenied("Only the review's editors add action items.")
         data = parse_input(ActionItemIn, request)
         item = services.action_item_add(actor=request.user, review=review, **data)
         return Response(ActionItemOut(item).data, status=status.HTTP_201_CREATED)

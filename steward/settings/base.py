@@ -425,6 +425,21 @@ STEWARD_LOGIN_WINDOW_SECONDS = int(os.environ.get("STEWARD_LOGIN_WINDOW_SECONDS"
 # true; signed-in people only when false. Personal contact details are never on them.
 STEWARD_STATUS_PUBLIC = env_bool("STEWARD_STATUS_PUBLIC", True)
 
+# Service levels per support tier (incidents/service_levels.py): time to acknowledge and to
+# resolve (the 90th percentile of the month's, in minutes) and monthly availability (percent).
+# None: no target. A project may override each (incidents.ServiceLevel, in the admin).
+STEWARD_SERVICE_LEVELS = {
+    "it_supported": {"ack_minutes": 15, "resolve_minutes": 240, "availability": 99.9},
+    "side_project": {"ack_minutes": 60, "resolve_minutes": 1440, "availability": 99.0},
+    "experimental": {"ack_minutes": None, "resolve_minutes": None, "availability": 95.0},
+    "retired": {"ack_minutes": None, "resolve_minutes": None, "availability": None},
+}
+# The zone whose calendar months the availability and error budget are counted in.
+STEWARD_SERVICE_LEVEL_ZONE = os.environ.get("STEWARD_SERVICE_LEVEL_ZONE", "UTC")
+# The error budget burns fast when the share of it used is at least this many times the share of
+# the month gone by.
+STEWARD_BUDGET_FAST_BURN = 2.0
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,244 @@
+"""Service levels per support tier: targets for time to acknowledge, time to resolve and monthly
+availability, each measured for a project over a calendar month, with the error budget left.
+
+Definitions (the page says them too):
+
+- Targets: the tier's defaults (`STEWARD_SERVICE_LEVELS`), each overridden by the project's own
+  (`ServiceLevel`) when set.
+- The month is a calendar month in `STEWARD_SERVICE_LEVEL_ZONE` (UTC by default): from its first
+  midnight to the next month's, so a month with a DST change is an hour shorter or longer (March
+  2025 in Europe/Berlin: 743 hours).
+- Down: while a *major* incident of the project is open, or an IT outage touches it through hard
+  dependencies only (its impact snapshot's `all_hard`). Overlaps count once; an event spanning the
+  month's boundary counts for the part inside; nothing counts past now.
+- Availability = 1 − down time ÷ the month's length. Error budget = (1 − target) × the month's
+  length; remaining = budget − down time (negative when spent). Burning fast: the share of the
+  budget used is at least `STEWARD_BUDGET_FAST_BURN` times the share of the month gone by.
+- Time to acknowledge: the 90th percentile (nearest rank) of the month's incidents'
+  `acknowledged_at − started_at` and of the project's pages' `acknowledged_at − opened_at`, for
+  those that began in the month; time to resolve: of its incidents' and touching outages'
+  `resolved_at − started_at`.
+
+`service_level_for` runs four queries whatever the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from changes.models import ImpactedProject
+from notifications.models import Page
+from registry.models import Project
+
+from .insights import percentile
+from .models import Incident, ServiceLevel
+
+
+@dataclass(frozen=True)
+class Targets:
+    ack_minutes: int | None
+    resolve_minutes: int | None
+    availability: float | None  # percent
+
+
+def targets_for(project: Project, override: ServiceLevel | None = None) -> Targets:
+    tier = settings.STEWARD_SERVICE_LEVELS.get(project.support_tier, {})
+    own = override
+
+    def pick(name: str):
+        value = getattr(own, name, None) if own is not None else None
+        return value if value is not None else tier.get(name)
+
+    availability = pick("availability")
+    return Targets(
+        ack_minutes=pick("ack_minutes"),
+        resolve_minutes=pick("resolve_minutes"),
+        availability=None if availability is None else float(availability),
+    )
+
+
+def month_bounds(year: int, month: int, zone: str | None = None) -> tuple[datetime, datetime]:
+    """[first midnight of the month, first midnight of the next) in the zone, as UTC instants."""
+    tz = ZoneInfo(zone or settings.STEWARD_SERVICE_LEVEL_ZONE)
+    start = datetime(year, month, 1, tzinfo=tz)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+    return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
+
+
+def month_of(at: datetime, zone: str | None = None) -> tuple[int, int]:
+    local = at.astimezone(ZoneInfo(zone or settings.STEWARD_SERVICE_LEVEL_ZONE))
+    return local.year, local.month
+
+
+def merged_length(intervals: list[tuple[datetime, datetime]]) -> timedelta:
+    total, current_start, current_end = timedelta(0), None, None
+    for start, end in sorted(intervals):
+        if current_end is None or start > current_end:
+            if current_end is not None:
+                total += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None:
+        total += current_end - current_start
+    return total
+
+
+@dataclass
+class ServiceLevelReport:
+    project: Project
+    targets: Targets
+    start: datetime
+    end: datetime
+    now: datetime
+    down: timedelta
+    ack_p90: float | None  # minutes
+    resolve_p90: float | None
+    ack_count: int
+    resolve_count: int
+    overridden: bool = False
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def elapsed(self) -> timedelta:
+        return max(timedelta(0), min(self.now, self.end) - self.start)
+
+    @property
+    def availability(self) -> float:
+        """Percent of the whole month."""
+        return 100 * (1 - self.down / self.length)
+
+    @property
+    def budget(self) -> timedelta | None:
+        if self.targets.availability is None:
+            return None
+        return self.length * (1 - self.targets.availability / 100)
+
+    @property
+    def budget_remaining(self) -> timedelta | None:
+        return None if self.budget is None else self.budget - self.down
+
+    @property
+    def budget_used(self) -> float | None:
+        """Share of the budget used (1.0: all of it)."""
+        if self.budget is None:
+            return None
+        if not self.budget:
+            return 0.0 if not self.down else float("inf")
+        return self.down / self.budget
+
+    @property
+    def burning_fast(self) -> bool:
+        used = self.budget_used
+        if used is None or not self.down:
+            return False
+        gone = self.elapsed / self.length
+        return used >= 1 or used >= settings.STEWARD_BUDGET_FAST_BURN * gone
+
+    @property
+    def availability_met(self) -> bool | None:
+        remaining = self.budget_remaining
+        return None if remaining is None else remaining >= timedelta(0)
+
+    @property
+    def ack_met(self) -> bool | None:
+        if self.targets.ack_minutes is None or self.ack_p90 is None:
+            return None
+        return self.ack_p90 <= self.targets.ack_minutes
+
+    @property
+    def resolve_met(self) -> bool | None:
+        if self.targets.resolve_minutes is None or self.resolve_p90 is None:
+            return None
+        return self.resolve_p90 <= self.targets.resolve_minutes
+
+    @property
+    def missed(self) -> bool:
+        return False in (self.availability_met, self.ack_met, self.resolve_met)
+
+    @property
+    def budget_used_percent(self) -> float | None:
+        used = self.budget_used
+        return None if used is None else round(100 * used, 1)
+
+    @property
+    def elapsed_percent(self) -> float:
+        return round(100 * (self.elapsed / self.length), 1)
+
+    @property
+    def budget_remaining_minutes(self) -> float | None:
+        remaining = self.budget_remaining
+        return None if remaining is None else round(remaining.total_seconds() / 60, 1)
+
+
+def _minutes(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 60, 2)
+
+
+def service_level_for(
+    project: Project, *, year: int | None = None, month: int | None = None, now=None
+) -> ServiceLevelReport:
+    now = now or timezone.now()
+    if year is None or month is None:
+        year, month = month_of(now)
+    start, end = month_bounds(year, month)
+    override = ServiceLevel.objects.filter(project=project).first()
+    incidents = list(
+        Incident.objects.filter(project=project, started_at__lt=end)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=start) | Q(started_at__gte=start))
+        .values_list("started_at", "resolved_at", "acknowledged_at", "impact")
+    )
+    outages = list(
+        ImpactedProject.objects.filter(
+            project=project, outage__isnull=False, outage__started_at__lt=end
+        )
+        .filter(
+            Q(outage__resolved_at__isnull=True)
+            | Q(outage__resolved_at__gt=start)
+            | Q(outage__started_at__gte=start)
+        )
+        .values_list("outage__started_at", "outage__resolved_at", "all_hard")
+    )
+    pages = list(
+        Page.objects.filter(
+            project=project,
+            opened_at__gte=start,
+            opened_at__lt=end,
+            acknowledged_at__isnull=False,
+        ).values_list("opened_at", "acknowledged_at")
+    )
+    cap = min(now, end)
+    down = []
+    for began, resolved, _ack, impact in incidents:
+        if impact == Incident.Impact.MAJOR:
+            down.append((max(began, start), min(resolved or cap, cap)))
+    for began, resolved, all_hard in outages:
+        if all_hard:
+            down.append((max(began, start), min(resolved or cap, cap)))
+    down = [(a, b) for a, b in down if b > a]
+    acks = [_minutes(ack - began) for began, _r, ack, _i in incidents if ack and began >= start]
+    acks += [_minutes(ack - opened) for opened, ack in pages]
+    resolves = [_minutes(r - b) for b, r, _a, _i in incidents if r and start <= b < end]
+    resolves += [_minutes(r - b) for b, r, _h in outages if r and start <= b < end]
+    return ServiceLevelReport(
+        project=project,
+        targets=targets_for(project, override),
+        start=start,
+        end=end,
+        now=now,
+        down=merged_length(down),
+        ack_p90=percentile(acks, 90),
+        resolve_p90=percentile(resolves, 90),
+        ack_count=len(acks),
+        resolve_count=len(resolves),
+        overridden=override is not None,
+    )

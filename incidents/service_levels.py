@@ -19,11 +19,13 @@ Definitions (the page says them too):
   those that began in the month; time to resolve: of its incidents' and touching outages'
   `resolved_at − started_at`.
 
-`service_level_for` runs four queries whatever the data.
+`service_level_for` runs four queries whatever the data; `service_levels_many`, four for any
+number of projects.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -184,38 +186,21 @@ def _minutes(delta: timedelta) -> float:
     return round(delta.total_seconds() / 60, 2)
 
 
-def service_level_for(
-    project: Project, *, year: int | None = None, month: int | None = None, now=None
+def _measure(
+    project: Project,
+    targets: Targets,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    incidents: list[tuple],
+    outages: list[tuple],
+    pages: list[tuple],
+    overridden: bool,
 ) -> ServiceLevelReport:
-    now = now or timezone.now()
-    if year is None or month is None:
-        year, month = month_of(now)
-    start, end = month_bounds(year, month)
-    override = ServiceLevel.objects.filter(project=project).first()
-    incidents = list(
-        Incident.objects.filter(project=project, started_at__lt=end)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=start) | Q(started_at__gte=start))
-        .values_list("started_at", "resolved_at", "acknowledged_at", "impact")
-    )
-    outages = list(
-        ImpactedProject.objects.filter(
-            project=project, outage__isnull=False, outage__started_at__lt=end
-        )
-        .filter(
-            Q(outage__resolved_at__isnull=True)
-            | Q(outage__resolved_at__gt=start)
-            | Q(outage__started_at__gte=start)
-        )
-        .values_list("outage__started_at", "outage__resolved_at", "all_hard")
-    )
-    pages = list(
-        Page.objects.filter(
-            project=project,
-            opened_at__gte=start,
-            opened_at__lt=end,
-            acknowledged_at__isnull=False,
-        ).values_list("opened_at", "acknowledged_at")
-    )
+    """The report of one project from its rows: incidents (started, resolved, acknowledged,
+    impact), touching outages (started, resolved, all_hard) and acknowledged pages (opened,
+    acknowledged) that overlap the month."""
     cap = min(now, end)
     down = []
     for began, resolved, _ack, impact in incidents:
@@ -231,7 +216,7 @@ def service_level_for(
     resolves += [_minutes(r - b) for b, r, _h in outages if r and start <= b < end]
     return ServiceLevelReport(
         project=project,
-        targets=targets_for(project, override),
+        targets=targets,
         start=start,
         end=end,
         now=now,
@@ -240,5 +225,112 @@ def service_level_for(
         resolve_p90=percentile(resolves, 90),
         ack_count=len(acks),
         resolve_count=len(resolves),
+        overridden=overridden,
+    )
+
+
+def _overlapping_incidents(start: datetime, end: datetime):
+    return Incident.objects.filter(started_at__lt=end).filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gt=start) | Q(started_at__gte=start)
+    )
+
+
+def _overlapping_impacts(start: datetime, end: datetime):
+    return ImpactedProject.objects.filter(outage__isnull=False, outage__started_at__lt=end).filter(
+        Q(outage__resolved_at__isnull=True)
+        | Q(outage__resolved_at__gt=start)
+        | Q(outage__started_at__gte=start)
+    )
+
+
+def service_level_for(
+    project: Project, *, year: int | None = None, month: int | None = None, now=None
+) -> ServiceLevelReport:
+    now = now or timezone.now()
+    if year is None or month is None:
+        year, month = month_of(now)
+    start, end = month_bounds(year, month)
+    override = ServiceLevel.objects.filter(project=project).first()
+    incidents = list(
+        _overlapping_incidents(start, end)
+        .filter(project=project)
+        .values_list("started_at", "resolved_at", "acknowledged_at", "impact")
+    )
+    outages = list(
+        _overlapping_impacts(start, end)
+        .filter(project=project)
+        .values_list("outage__started_at", "outage__resolved_at", "all_hard")
+    )
+    pages = list(
+        Page.objects.filter(
+            project=project,
+            opened_at__gte=start,
+            opened_at__lt=end,
+            acknowledged_at__isnull=False,
+        ).values_list("opened_at", "acknowledged_at")
+    )
+    return _measure(
+        project,
+        targets_for(project, override),
+        start=start,
+        end=end,
+        now=now,
+        incidents=incidents,
+        outages=outages,
+        pages=pages,
         overridden=override is not None,
     )
+
+
+def service_levels_many(
+    projects: list[Project],
+    *,
+    year: int,
+    month: int,
+    now: datetime | None = None,
+    every_project: bool = False,
+) -> list[ServiceLevelReport]:
+    """`service_level_for` of many projects in four queries whatever their number (the rollups):
+    the rows of every project are read at once and grouped in Python."""
+    now = now or timezone.now()
+    start, end = month_bounds(year, month)
+    ids = [p.pk for p in projects]
+    # Every project (the company's rollup): no list of ids to send and match.
+    mine = Q() if every_project else Q(project_id__in=ids)
+    overrides = {o.project_id: o for o in ServiceLevel.objects.filter(mine)}
+    incidents: dict[int, list[tuple]] = defaultdict(list)
+    for project_id, *values in (
+        _overlapping_incidents(start, end)
+        .filter(mine)
+        .values_list("project_id", "started_at", "resolved_at", "acknowledged_at", "impact")
+    ):
+        incidents[project_id].append(tuple(values))
+    outages: dict[int, list[tuple]] = defaultdict(list)
+    for project_id, *values in (
+        _overlapping_impacts(start, end)
+        .filter(mine)
+        .values_list("project_id", "outage__started_at", "outage__resolved_at", "all_hard")
+    ):
+        outages[project_id].append(tuple(values))
+    pages: dict[int, list[tuple]] = defaultdict(list)
+    for project_id, *values in Page.objects.filter(
+        mine,
+        opened_at__gte=start,
+        opened_at__lt=end,
+        acknowledged_at__isnull=False,
+    ).values_list("project_id", "opened_at", "acknowledged_at"):
+        pages[project_id].append(tuple(values))
+    return [
+        _measure(
+            p,
+            targets_for(p, overrides.get(p.pk)),
+            start=start,
+            end=end,
+            now=now,
+            incidents=incidents.get(p.pk, []),
+            outages=outages.get(p.pk, []),
+            pages=pages.get(p.pk, []),
+            overridden=p.pk in overrides,
+        )
+        for p in projects
+    ]

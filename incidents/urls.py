@@ -5,7 +5,7 @@ older than the app split and stay."""
 
 from django.urls import path
 
-from .views import incidents, outages
+from .views import incidents, outages, rollups
 
 urlpatterns = [
     path("outages/", outages.outage_list, name="outage-list"),
@@ -25,4 +25,6 @@ incident_urlpatterns = [
     path("status/<slug:slug>/", incidents.status_project, name="status-project"),
     path("insights/projects/<slug:slug>/", incidents.insights_project, name="insights-project"),
     path("insights/systems/<slug:slug>/", incidents.insights_system, name="insights-system"),
+    path("service-levels/", rollups.rollup_company, name="rollup-company"),
+    path("service-levels/teams/<slug:slug>/", rollups.rollup_team, name="rollup-team"),
 ]

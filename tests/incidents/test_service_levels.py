@@ -111,3 +111,48 @@ def test_the_project_page_and_status_page_show_service_levels_to_signed_in_peopl
         assert "Service levels this month" in body, path
         assert "error budget left" in body, path
     assert "Service levels this month" not in Client().get("/status/atlas/").content.decode()
+
+
+def _team_of(n: int, team):
+    for i in range(n):
+        project = ProjectFactory(team=team, support_tier="it_supported")
+        outage = Outage.objects.create(
+            title=f"Down {i}", status="resolved", started_at=at(5, 8), resolved_at=at(5, 9, i)
+        )
+        ImpactedProject.objects.create(outage=outage, project=project, path=["DC"])
+        _incident(project, at(6, 8), at(6, 8, 30), at(6, 8, 20))
+
+
+def test_rollups_put_the_projects_that_missed_first_in_a_fixed_number_of_queries(project):
+    from registry.models import Team
+
+    team = Team.objects.create(name="Blue", slug="blue")
+    project.team = team
+    project.save()
+    user = PersonFactory().user
+    client = Client()
+    client.force_login(user)
+    _team_of(2, team)
+    client.get("/service-levels/teams/blue/?month=2025-03")  # warm the session and caches
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for n in (0, 8):
+        _team_of(n, team)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/service-levels/teams/blue/?month=2025-03")
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    body = response.content.decode()
+    # IT-supported projects were down 60+ minutes of a 0.1 % budget (44.58 min): they missed;
+    # Atlas (side project, 99.0 %) did not, and comes last.
+    assert body.index("missed") < body.index(">Atlas<")
+    assert "<svg" in body and "Projects per availability band" in body
+    csv_text = client.get("/service-levels/teams/blue/?month=2025-03&format=csv").content.decode()
+    lines = csv_text.splitlines()
+    assert lines[0].startswith("project,support_tier,availability_target,availability")
+    assert len(lines) == 1 + 11 and lines[-1].startswith("atlas,side_project,99.0,99.3943,270.0")
+    assert client.get("/service-levels/?month=2025-13").status_code == 400
+    assert client.get("/service-levels/?month=2025-03").status_code == 200

@@ -218,8 +218,9 @@ def names_in_body(body: str) -> list[str]:
 
 # session, user, project+team, aliases, urls, roles+people, contact methods, dependencies+systems,
 # may-edit check, IT group, history+actors, own person (nav), on-call rotations, open incidents
-# and outages (status banner), releases+recorders
-PROJECT_PAGE_QUERIES = 15
+# and outages (status banner), releases+recorders, service levels (four: incidents/service_levels.py),
+# open action items of its reviews
+PROJECT_PAGE_QUERIES = 20
 
 
 def _project_with(n: int):

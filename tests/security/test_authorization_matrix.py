@@ -451,6 +451,13 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "302 403 403 403 302 302",
     ),
     "webhooks:delete": ("POST", "/webhooks/{webhook}/delete/", "302 403 403 302 302 302"),
+    # Service-level rollups: signed-in people.
+    "incident_portal:rollup-company": ("GET", "/service-levels/", "302 200 200 200 200 200"),
+    "incident_portal:rollup-team": (
+        "GET",
+        "/service-levels/teams/{team}/",
+        "302 200 200 200 200 200",
+    ),
     # Reviews: signed-in people read them; a project incident's review is written by the
     # project's editors and IT staff, an outage's by IT staff. Starting one of an open incident
     # or outage shows its editors that it must be resolved first (409 when they insist).

@@ -451,6 +451,13 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "302 403 403 403 302 302",
     ),
     "webhooks:delete": ("POST", "/webhooks/{webhook}/delete/", "302 403 403 302 302 302"),
+    # On-call load: one's own; someone else's for the leads of their teams and IT staff.
+    "notifications:oncall_load": ("GET", "/notifications/load/", "302 200 200 200 200 200"),
+    "notifications:oncall_load_person": (
+        "GET",
+        "/notifications/load/{owner}/",
+        "302 403 403 200 200 200",
+    ),
     # Service-level rollups: signed-in people.
     "incident_portal:rollup-company": ("GET", "/service-levels/", "302 200 200 200 200 200"),
     "incident_portal:rollup-team": (

@@ -24,7 +24,8 @@ from .timeline import timeline_for
 
 
 class ActionItemOut(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(slug_field="pk", read_only=True)
+    owner = serializers.PrimaryKeyRelatedField(read_only=True)
+    tracker_url = serializers.CharField(read_only=True)
     owner_name = serializers.CharField(source="owner.display_name", read_only=True)
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 

@@ -87,7 +87,7 @@ def run() -> list[dict]:
     from bench import synthetic
     from incidents.rollups import rollup
     from incidents.service_levels import month_of, service_level_for
-    from incidents.views.rollups import _bars
+    from incidents.views.rollups import ROWS_SHOWN, _bars
     from registry.models import Project
 
     registry = synthetic.ensure()
@@ -105,7 +105,7 @@ def run() -> list[dict]:
                 "month_text": f"{year}-{month:02d}",
                 "band_bars": _bars(result.bands),
                 "missed_bars": _bars(result.missed_by_measure),
-                "shown": result.rows[:500],
+                "shown": result.rows[:ROWS_SHOWN],
             },
         )
 

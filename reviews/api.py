@@ -190,7 +190,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ActionItemOut
     http_method_names = METHODS
-    filterset_fields = ["project__slug", "owner"]
+    filterset_fields = ["project__slug"]
 
     def get_queryset(self) -> QuerySet[ActionItem]:
         return ActionItem.objects.select_related("owner", "project").order_by("due_on", "id")

@@ -8,7 +8,7 @@ from django.contrib import admin
 from changes.admin import ImpactedProjectInline
 from steward import net
 
-from .models import Incident, IncidentUpdate, Outage, OutageUpdate, Subscription
+from .models import Incident, IncidentUpdate, Outage, OutageUpdate, ServiceLevel, Subscription
 
 
 class OutageUpdateInline(admin.TabularInline):
@@ -110,3 +110,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
     search_fields = ("address", "project__name", "person__display_name")
     raw_id_fields = ("project", "person")
     readonly_fields = ("created_at",)
+
+
+@admin.register(ServiceLevel)
+class ServiceLevelAdmin(admin.ModelAdmin):
+    list_display = ("project", "ack_minutes", "resolve_minutes", "availability")
+    raw_id_fields = ("project",)

@@ -282,3 +282,25 @@ class Subscription(models.Model):
     @property
     def is_active(self) -> bool:
         return self.confirmed_at is not None and self.unsubscribed_at is None
+
+
+class ServiceLevel(models.Model):
+    """A project's own service-level targets, each overriding its support tier's default
+    (`STEWARD_SERVICE_LEVELS`); NULL keeps the default."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="service_level")
+    ack_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolve_minutes = models.PositiveIntegerField(null=True, blank=True)
+    availability = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(availability__isnull=True)
+                | (Q(availability__gte=0) & Q(availability__lte=100)),
+                name="service_level_availability_percent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Service level of {self.project}"

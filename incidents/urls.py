@@ -6,7 +6,7 @@ older than the app split and stay."""
 from django.urls import path
 
 from .feeds import StatusAtomFeed, StatusRssFeed
-from .views import incidents, outages
+from .views import incidents, outages, rollups
 from .views.incidents import status_visible
 
 urlpatterns = [
@@ -39,4 +39,6 @@ incident_urlpatterns = [
     path("status/<slug:slug>/", incidents.status_project, name="status-project"),
     path("insights/projects/<slug:slug>/", incidents.insights_project, name="insights-project"),
     path("insights/systems/<slug:slug>/", incidents.insights_system, name="insights-system"),
+    path("service-levels/", rollups.rollup_company, name="rollup-company"),
+    path("service-levels/teams/<slug:slug>/", rollups.rollup_team, name="rollup-team"),
 ]

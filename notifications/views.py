@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from zoneinfo import ZoneInfo
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import selectors, services
+from registry.models import Person
+
+from . import load, selectors, services
 from .models import Page
 
 
@@ -49,3 +56,39 @@ def mine(request: HttpRequest) -> HttpResponse:
         "undeliverable": selectors.undeliverable_methods_of(person) if person else [],
     }
     return render(request, "notifications/mine.html", context)
+
+
+MONTHS_SHOWN = 6
+
+
+@login_required
+def oncall_load(request: HttpRequest, person_id: int | None = None) -> HttpResponse:
+    """A person's on-call load for the six months up to `?month=YYYY-MM` (this month by
+    default): their own, or, for their team leads and IT staff, someone else's."""
+    if person_id is None:
+        person = getattr(request.user, "person", None)
+        if person is None:
+            raise Http404("Your account has no person.")
+    else:
+        person = get_object_or_404(Person, pk=person_id)
+    if not load.may_see_load(request.user, person):
+        raise PermissionDenied("The person, the leads of their teams and IT staff see this.")
+    now = timezone.now().astimezone(ZoneInfo(person.time_zone or "UTC"))
+    year, month, error = now.year, now.month, ""
+    text = request.GET.get("month", "")
+    if text:
+        match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+        if match and 1 <= int(match[2]) <= 12 and 2000 <= int(match[1]) <= 2100:
+            year, month = int(match[1]), int(match[2])
+        else:
+            error = "month: give a month as YYYY-MM, between 2000 and 2100."
+    months = []
+    for back in range(MONTHS_SHOWN):
+        index = year * 12 + month - 1 - back
+        months.append(load.oncall_load(person, year=index // 12, month=index % 12 + 1))
+    return render(
+        request,
+        "notifications/oncall_load.html",
+        {"person": person, "months": months, "error": error},
+        status=400 if error else 200,
+    )

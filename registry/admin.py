@@ -123,7 +123,7 @@ class PersonAdmin(TimeZonePicker, AuditedAdmin):
 class TeamAdmin(AuditedAdmin):
     list_display = ("name", "slug", "is_it")
     prepopulated_fields = {"slug": ("name",)}
-    filter_horizontal = ("members",)
+    filter_horizontal = ("members", "leads")
 
     def has_change_permission(self, request: HttpRequest, obj: Team | None = None) -> bool:
         if obj is not None and not permissions.can_manage_teams(request.user):

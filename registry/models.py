@@ -94,6 +94,8 @@ class Team(models.Model):
     description = models.TextField(blank=True, validators=[MaxLengthValidator(5000)])
     is_it = models.BooleanField(default=False, help_text="An IT team, which can own IT systems.")
     members = models.ManyToManyField(Person, related_name="teams", blank=True)
+    # Who leads the team: they see its members' on-call load (notifications/load.py).
+    leads = models.ManyToManyField(Person, related_name="led_teams", blank=True)
 
     class Meta:
         ordering = ["name"]

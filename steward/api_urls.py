@@ -19,6 +19,7 @@ from notifications import api as notifications_api
 from oncall import api as oncall_api
 from portal.api import ReportViewSet, SubscriptionViewSet, SystemProblemReportViewSet
 from registry.api import views as registry_api
+from reviews import api as reviews_api
 from webhooks import api as webhooks_api
 
 from .api import SLUG
@@ -56,6 +57,8 @@ router.register("system-reports", SystemProblemReportViewSet, basename="system-r
 router.register("subscriptions", SubscriptionViewSet, basename="subscription")
 router.register("incidents", incidents_api.IncidentViewSet, basename="incident")
 router.register("status", incidents_api.StatusViewSet, basename="status")
+router.register("reviews", reviews_api.ReviewViewSet, basename="review")
+router.register("action-items", reviews_api.ActionItemViewSet, basename="action-item")
 
 # notifications
 router.register("notifications", notifications_api.NotificationViewSet, basename="notification")

@@ -10,6 +10,7 @@ from integrations import views as integration_views
 from oncall import urls as oncall_urls
 from portal import urls as portal_urls
 from registry import urls as registry_urls
+from reviews import urls as reviews_urls
 from sso import views as sso_views
 
 from . import passwords
@@ -48,6 +49,7 @@ urlpatterns = [
     path("", include("webhooks.urls")),
     path("", include("portal.urls")),
     path("", include((incidents_urls.incident_urlpatterns, "incident_portal"))),
+    path("", include(reviews_urls)),
     # The import pages (imports) and the directory and project page (the portal, which composes
     # the registry with on-call and incidents) keep the `registry:` names they always had; the
     # registry may not import the apps above it, so they are joined here. The registry's own URLs

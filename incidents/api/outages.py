@@ -42,7 +42,7 @@ class OutageUpdateOut(serializers.ModelSerializer):
 
 class OutageOut(serializers.ModelSerializer):
     systems = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    opened_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     impacted = ImpactedSnapshotOut(many=True, read_only=True)
     updates = OutageUpdateOut(many=True, read_only=True)
 

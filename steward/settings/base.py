@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "changes",
     "incidents",
     "portal",
+    "reviews",
     "notifications",
     "hygiene",
     "webhooks",
@@ -252,6 +253,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.report_groups_close_quiet",
         "schedule": 300.0,
     },
+    "reviews-action-items-remind": {"task": "reviews.action_items_remind", "schedule": 300.0},
     "integrations-heartbeats-check": {"task": "integrations.heartbeats_check", "schedule": 60.0},
     # Maintenance windows that ended: what still fires pages now.
     "integrations-maintenance-windows-release": {
@@ -501,6 +503,21 @@ STEWARD_STATUS_PUBLIC = env_bool("STEWARD_STATUS_PUBLIC", True)
 # Status subscribers hear of a scheduled IT change this many hours before it starts (unless they
 # opted out of maintenance notices).
 STEWARD_MAINTENANCE_NOTICE_HOURS = int(os.environ.get("STEWARD_MAINTENANCE_NOTICE_HOURS", "72"))
+
+# Service levels per support tier (incidents/service_levels.py): time to acknowledge and to
+# resolve (the 90th percentile of the month's, in minutes) and monthly availability (percent).
+# None: no target. A project may override each (incidents.ServiceLevel, in the admin).
+STEWARD_SERVICE_LEVELS = {
+    "it_supported": {"ack_minutes": 15, "resolve_minutes": 240, "availability": 99.9},
+    "side_project": {"ack_minutes": 60, "resolve_minutes": 1440, "availability": 99.0},
+    "experimental": {"ack_minutes": None, "resolve_minutes": None, "availability": 95.0},
+    "retired": {"ack_minutes": None, "resolve_minutes": None, "availability": None},
+}
+# The zone whose calendar months the availability and error budget are counted in.
+STEWARD_SERVICE_LEVEL_ZONE = os.environ.get("STEWARD_SERVICE_LEVEL_ZONE", "UTC")
+# The error budget burns fast when the share of it used is at least this many times the share of
+# the month gone by.
+STEWARD_BUDGET_FAST_BURN = 2.0
 
 LOGGING = {
     "version": 1,

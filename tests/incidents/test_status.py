@@ -222,9 +222,10 @@ def test_status_pages_run_a_fixed_number_of_queries(
     with django_assert_num_queries(expected):
         assert client.get(url).status_code == 200
     # Signed in, the session, the user, the IT group (nav) and the person (nav) come on top,
-    # and on a project's page the check whether the user may run its incidents.
+    # and on a project's page the check whether the user may run its incidents and its service
+    # levels (incidents/service_levels.py: four).
     client.force_login(graph.people_owner.user)
-    with django_assert_num_queries(expected + 4 + (1 if "people" in url else 0)):
+    with django_assert_num_queries(expected + 4 + (5 if "people" in url else 0)):
         assert client.get(url).status_code == 200
 
 

@@ -13,6 +13,8 @@ Below, the lists: what each role's list pages and endpoints contain.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import transaction
 from django.test import Client
@@ -508,6 +510,52 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "302 403 403 403 302 302",
     ),
     "webhooks:delete": ("POST", "/webhooks/{webhook}/delete/", "302 403 403 302 302 302"),
+    # On-call load: one's own; someone else's for the leads of their teams and IT staff.
+    "notifications:oncall_load": ("GET", "/notifications/load/", "302 200 200 200 200 200"),
+    "notifications:oncall_load_person": (
+        "GET",
+        "/notifications/load/{owner}/",
+        "302 403 403 200 200 200",
+    ),
+    # Service-level rollups: signed-in people.
+    "incident_portal:rollup-company": ("GET", "/service-levels/", "302 200 200 200 200 200"),
+    "incident_portal:rollup-team": (
+        "GET",
+        "/service-levels/teams/{team}/",
+        "302 200 200 200 200 200",
+    ),
+    # Reviews: signed-in people read them; a project incident's review is written by the
+    # project's editors and IT staff, an outage's by IT staff. Starting one of an open incident
+    # or outage shows its editors that it must be resolved first (409 when they insist).
+    "reviews:start-incident": (
+        "GET",
+        "/incidents/{incident}/review/",
+        "302 403 403 200 200 200",
+    ),
+    "reviews:start-outage": ("GET", "/it/outages/{outage}/review/", "302 403 403 403 200 200"),
+    "reviews:detail": ("GET", "/reviews/{review}/", "302 200 200 200 200 200"),
+    "reviews:edit": ("GET", "/reviews/{review}/edit/", "302 403 403 200 200 200"),
+    "reviews:action-add": ("POST", "/reviews/{review}/actions/", "302 403 403 400 400 400"),
+    # The item's owner (here the project's owner) or the review's editors.
+    "reviews:action-done": (
+        "POST",
+        "/reviews/actions/{action_item}/done/",
+        "302 403 403 302 302 302",
+    ),
+    "reviews:export": ("GET", "/reviews/{review}/review.md", "302 200 200 200 200 200"),
+    "review-list": ("GET", "/api/v1/reviews/", "401 200 200 200 200 200"),
+    "review-detail": ("GET", "/api/v1/reviews/{review}/", "401 200 200 200 200 200"),
+    "review-action-items": (
+        "POST",
+        "/api/v1/reviews/{review}/action-items/",
+        "401 403 403 400 400 400",
+    ),
+    "action-item-list": ("GET", "/api/v1/action-items/", "401 200 200 200 200 200"),
+    "action-item-detail": (
+        "GET",
+        "/api/v1/action-items/{action_item}/",
+        "401 200 200 200 200 200",
+    ),
     "webhooks:redeliver": (
         "POST",
         "/webhooks/{webhook}/deliveries/{webhook_delivery}/redeliver/",
@@ -816,6 +864,72 @@ WRITES: dict[str, tuple[str, str, dict, str]] = {
         {"system": "{system}", "levels": [{"target": "it_contacts", "delay_minutes": 5}]},
         "401 403 403 403 201 201",
     ),
+    "reviews:edit (save)": (
+        "POST",
+        "/reviews/{review}/edit/",
+        {"impact": "Nobody could sign in"},
+        "302 403 403 302 302 302",
+    ),
+    "reviews:edit (an outage's)": (
+        "POST",
+        "/reviews/{outage_review}/edit/",
+        {"impact": "Nobody could sign in"},
+        "302 403 403 403 302 302",
+    ),
+    "reviews:action-add (add)": (
+        "POST",
+        "/reviews/{review}/actions/",
+        {"title": "Add alerts", "owner": "owner", "due_on": "{due}"},
+        "302 403 403 302 302 302",
+    ),
+    "reviews:start-incident (start)": (
+        "POST",
+        "/incidents/{past_incident}/review/",
+        {},
+        "302 403 403 302 302 302",
+    ),
+    "reviews:start-outage (open)": (
+        "POST",
+        "/it/outages/{outage}/review/",
+        {},
+        "302 403 403 403 409 409",
+    ),
+    "review-list (start)": (
+        "POST",
+        "/api/v1/reviews/",
+        {"incident": "{past_incident}"},
+        "401 403 403 201 201 201",
+    ),
+    "review-list (an open outage)": (
+        "POST",
+        "/api/v1/reviews/",
+        {"outage": "{outage}"},
+        "401 403 403 403 409 409",
+    ),
+    "review-detail (edit)": (
+        "PATCH",
+        "/api/v1/reviews/{review}/",
+        {"impact": "Nobody could sign in"},
+        "401 403 403 200 200 200",
+    ),
+    "review-detail (an outage's)": (
+        "PATCH",
+        "/api/v1/reviews/{outage_review}/",
+        {"impact": "Nobody could sign in"},
+        "401 403 403 403 200 200",
+    ),
+    "review-action-items (add)": (
+        "POST",
+        "/api/v1/reviews/{review}/action-items/",
+        {"title": "Add alerts", "owner": "{owner}", "due_on": "{due}"},
+        "401 403 403 201 201 201",
+    ),
+    "action-item-detail (done)": (
+        "PATCH",
+        "/api/v1/action-items/{action_item}/",
+        {"done": True},
+        "401 403 403 200 200 200",
+    ),
     "webhooks:detail (edit)": (
         "POST",
         "/webhooks/{webhook}/",
@@ -874,6 +988,11 @@ def _values(world: World) -> dict[str, object]:
         "heartbeat": world.heartbeat.pk,
         "window": world.window.pk,
         "blackout": world.blackout.pk,
+        "past_incident": world.past_incident.pk,
+        "review": world.review.pk,
+        "outage_review": world.outage_review.pk,
+        "action_item": world.action_item.pk,
+        "due": dt.date.today() + dt.timedelta(days=7),
     }
 
 

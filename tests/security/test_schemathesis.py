@@ -68,6 +68,13 @@ WEBHOOK_WRITES = {
     "POST /api/v1/webhooks/{id}/rotate-secret/",
     "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver/",
 }
+# Reviews of a project's incidents: its editors and IT staff (reviews.services.may_edit).
+REVIEW_WRITES = {
+    "POST /api/v1/reviews/",
+    "PATCH /api/v1/reviews/{id}/",
+    "POST /api/v1/reviews/{id}/action-items/",
+    "PATCH /api/v1/action-items/{id}/",
+}
 # The owner of `world.project`, its on-call, whose person, page and subscription the paths name.
 OWNER_WRITES = SIGNED_IN_WRITES | {
     "PATCH /api/v1/projects/{slug}/",
@@ -98,12 +105,15 @@ OWNER_WRITES = SIGNED_IN_WRITES | {
     "POST /api/v1/changes/{id}/respond/",
     "DELETE /api/v1/subscriptions/{id}/",
     "POST /api/v1/notifications/{id}/ack/",
+    # `world.review` is of the owner's project's incident, `world.action_item` the owner's.
+    *REVIEW_WRITES,
     # `world.webhook` is on the owner's project.
     *WEBHOOK_WRITES,
 }
 IT_WRITES = (
     SIGNED_IN_WRITES
     | WEBHOOK_WRITES
+    | REVIEW_WRITES
     | {
         # IT staff add people before they sign in (registry.services.person_add).
         "POST /api/v1/people/",
@@ -220,6 +230,8 @@ def path_parameters(world: World, path: str) -> dict[str, object]:
         "webhooks": world.webhook.pk,
         "maintenance-windows": world.window.pk,
         "blackouts": world.blackout.pk,
+        "reviews": world.review.pk,
+        "action-items": world.action_item.pk,
     }
     slugs = {
         "projects": world.project.slug,

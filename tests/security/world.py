@@ -37,6 +37,8 @@ from registry.models import (
     Team,
 )
 from registry.services import dependency_add
+from reviews import services as review_services
+from reviews.models import ActionItem, Review
 from tests.factories import (
     IncidentFactory,
     PersonFactory,
@@ -83,6 +85,12 @@ class World:
     heartbeat: Heartbeat
     window: MaintenanceWindow
     blackout: Blackout
+    # A resolved incident of `project` with its review and an action item of the owner's, and
+    # the review of a resolved IT outage (written as history: nobody is paged).
+    past_incident: Incident
+    review: Review
+    outage_review: Review
+    action_item: ActionItem
     tokens: dict[str, str] = field(default_factory=dict)
 
     def token_headers(self, role: str) -> dict[str, str]:
@@ -189,6 +197,34 @@ def world_build(**texts: str) -> World:
     )
     outage_services.outage_update(actor=it_user, outage=outage, message=message)
     incident = IncidentFactory(project=project, title=title, public_summary=public_summary)
+    past_incident = IncidentFactory(
+        project=project,
+        title=title,
+        public_summary=public_summary,
+        started_at=now - dt.timedelta(days=3),
+    )
+    Incident.objects.filter(pk=past_incident.pk).update(
+        status="resolved", resolved_at=now - dt.timedelta(days=3) + dt.timedelta(hours=1)
+    )
+    past_incident.refresh_from_db()
+    review = review_services.review_start(actor=None, incident=past_incident)
+    review_services.review_edit(actor=None, review=review, impact=description, to_change=message)
+    action_item = review_services.action_item_add(
+        actor=None,
+        review=review,
+        title=title,
+        owner=owner,
+        due_on=(now + dt.timedelta(days=7)).date(),
+        tracker_url="https://issues.example.com/OPS-1",
+    )
+    past_outage = Outage.objects.create(
+        title=title,
+        status="resolved",
+        started_at=now - dt.timedelta(days=5),
+        resolved_at=now - dt.timedelta(days=5) + dt.timedelta(hours=2),
+    )
+    past_outage.systems.set([system])
+    outage_review = review_services.review_start(actor=None, outage=past_outage)
     notification = Notification.objects.filter(recipient=owner, page__isnull=False).first()
     # A finished delivery, so that it can be redelivered (nothing sends in these tests).
     webhook_delivery = webhook.deliveries.order_by("id").first()
@@ -275,6 +311,10 @@ def world_build(**texts: str) -> World:
             end_time=dt.time(12),
             rrule="FREQ=WEEKLY;COUNT=4",
         ),
+        past_incident=past_incident,
+        review=review,
+        outage_review=outage_review,
+        action_item=action_item,
     )
     for role, user in users.items():
         if user is not None:

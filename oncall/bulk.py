@@ -66,7 +66,7 @@ def load_rotations(*, at: datetime, rotation_filter: Q | None = None) -> list[Lo
     people = {
         p.pk: p
         for p in Person.objects.filter(pk__in=person_ids)
-        .only("id", "display_name", "time_zone", "working_hours")
+        .only("id", "display_name", "time_zone", "working_hours", "deactivated_at")
         .prefetch_related(time_off_prefetch(after=at))
     }
     # A row written or deleted between these reads waits for the next call.

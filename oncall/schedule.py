@@ -269,8 +269,8 @@ def _away(person: Person, start: datetime, end: datetime) -> list[tuple[datetime
     """The parts of [start, end) the person is away, in order, merged. Reads the time off loaded
     with the person (see `time_off_prefetch`); a person loaded without it costs a query."""
     spans: list[tuple[datetime, datetime]] = []
-    for off in sorted(person.time_off.all(), key=lambda t: t.start_at):
-        a, b = max(off.start_at, start), min(off.end_at, end)
+    for off_start, off_end in _absences(person):
+        a, b = max(off_start, start), min(off_end, end)
         if b <= a:
             continue
         if spans and a <= spans[-1][1]:
@@ -278,6 +278,16 @@ def _away(person: Person, start: datetime, end: datetime) -> list[tuple[datetime
         else:
             spans.append((a, b))
     return spans
+
+
+def _absences(person: Person) -> list[tuple[datetime, datetime]]:
+    """The person's time off, and, once they have left (`Person.deactivated_at`, see
+    directory.services.person_deactivate), everything from then on: a leaver is away for good,
+    so the next member who is not away covers, as for time off."""
+    spans = [(off.start_at, off.end_at) for off in person.time_off.all()]
+    if person.deactivated_at is not None:
+        spans.append((person.deactivated_at, datetime.max.replace(tzinfo=UTC)))
+    return sorted(spans)
 
 
 def _on_duty(
@@ -376,8 +386,14 @@ def _override_for(
     overrides: Sequence[Override], at: datetime, person: Person | None
 ) -> Override | None:
     for override in overrides:
-        if override.start_at <= at < override.end_at and (
-            override.covered_id is None or (person is not None and override.covered_id == person.pk)
+        gone = override.person.deactivated_at  # a leaver's override covers nothing from then
+        if (
+            override.start_at <= at < override.end_at
+            and (gone is None or at < gone)
+            and (
+                override.covered_id is None
+                or (person is not None and override.covered_id == person.pk)
+            )
         ):
             return override
     return None

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from changes import urls as changes_urls
+from directory import urls as directory_urls
 from imports import urls as imports_urls
 from incidents import urls as incidents_urls
 from integrations import views as integration_views
@@ -38,6 +39,8 @@ urlpatterns = [
         "", include((oncall_urls.urlpatterns + changes_urls.feed_urlpatterns, oncall_urls.app_name))
     ),
     path("notifications/", include("notifications.urls")),
+    # Leavers and orphaned projects (IT's people page, Adopt) and SCIM 2.0 provisioning.
+    path("", include(directory_urls)),
     path("", include("webhooks.urls")),
     path("", include("portal.urls")),
     path("", include((incidents_urls.incident_urlpatterns, "incident_portal"))),

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "webhooks",
     "integrations",
     "imports",
+    "directory",
 ]
 
 MIDDLEWARE = [

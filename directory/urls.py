@@ -5,7 +5,7 @@ from django.urls import path, re_path
 
 from steward.api import ID, SLUG
 
-from . import api, views
+from . import api, scim, views
 
 app_name = "directory"
 
@@ -18,6 +18,20 @@ urlpatterns = [
         "directory/people/<int:pk>/reactivate/", views.person_reactivate, name="person_reactivate"
     ),
     path("projects/<slug:slug>/adopt/", views.project_adopt, name="project_adopt"),
+    # SCIM 2.0: the paths are RFC 7644's, with no trailing slash.
+    path("scim/v2/ServiceProviderConfig", scim.service_provider_config, name="scim-config"),
+    path("scim/v2/ResourceTypes", scim.resource_types, name="scim-resource-types"),
+    path("scim/v2/ResourceTypes/<str:name>", scim.resource_types, name="scim-resource-type"),
+    path("scim/v2/Schemas", scim.schemas, name="scim-schemas"),
+    path("scim/v2/Schemas/<str:urn>", scim.schemas, name="scim-schema"),
+    path("scim/v2/.search", scim.search, name="scim-search"),
+    path("scim/v2/Users/.search", scim.search, {"endpoint": "Users"}, name="scim-users-search"),
+    path("scim/v2/Groups/.search", scim.search, {"endpoint": "Groups"}, name="scim-groups-search"),
+    path("scim/v2/Users", scim.users, name="scim-users"),
+    path("scim/v2/Users/<str:pk>", scim.user_detail, name="scim-user"),
+    path("scim/v2/Groups", scim.groups, name="scim-groups"),
+    path("scim/v2/Groups/<str:pk>", scim.group_detail, name="scim-group"),
+    re_path(r"^scim/v2/(?P<rest>.*)$", scim.not_found, name="scim-not-found"),
 ]
 
 api_urlpatterns = [

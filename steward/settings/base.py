@@ -262,6 +262,11 @@ SPECTACULAR_SETTINGS = {
 # The Django group whose members are IT staff.
 STEWARD_IT_GROUP = os.environ.get("STEWARD_IT_GROUP", "it")
 
+# SCIM 2.0 provisioning at /scim/v2/ (README, "Provisioning"): the bearer token the identity
+# provider sends (empty: SCIM is off), and the SCIM groups whose members are IT staff.
+STEWARD_SCIM_TOKEN = os.environ.get("STEWARD_SCIM_TOKEN", "")
+STEWARD_SCIM_IT_GROUPS = env_list("STEWARD_SCIM_IT_GROUPS", "")
+
 # Minutes before a scheduled change's start at which touched owners get a reminder
 # (comma-separated; default 24 h and 1 h).
 STEWARD_CHANGE_REMINDER_LEAD_MINUTES = [

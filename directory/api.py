@@ -32,11 +32,11 @@ class PersonDeactivateView(APIView):
         responses={200: PersonOut, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND},
         summary="Mark a person as left (deactivate them)",
     )
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: Request, person_id: int) -> Response:
         require_allowed(permissions.is_it_staff(request.user), "Only IT staff do this.")
-        person = _person_out(request, pk)
+        person = _person_out(request, person_id)
         services.person_deactivate(actor=request.user, person=person, source=services.Source.IT)
-        person = Person.objects.prefetch_related("contact_methods").get(pk=pk)
+        person = Person.objects.prefetch_related("contact_methods").get(pk=person_id)
         return Response(PersonOut(person, context={"at": timezone.now()}).data)
 
 
@@ -49,11 +49,11 @@ class PersonReactivateView(APIView):
         responses={200: PersonOut, 400: BAD_REQUEST, 403: FORBIDDEN, 404: NOT_FOUND},
         summary="Mark a person as back (reactivate them)",
     )
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: Request, person_id: int) -> Response:
         require_allowed(permissions.is_it_staff(request.user), "Only IT staff do this.")
-        person = _person_out(request, pk)
+        person = _person_out(request, person_id)
         services.person_reactivate(actor=request.user, person=person, source=services.Source.IT)
-        person = Person.objects.prefetch_related("contact_methods").get(pk=pk)
+        person = Person.objects.prefetch_related("contact_methods").get(pk=person_id)
         return Response(PersonOut(person, context={"at": timezone.now()}).data)
 
 

@@ -36,12 +36,12 @@ urlpatterns = [
 
 api_urlpatterns = [
     re_path(
-        rf"^people/(?P<pk>{ID})/deactivate/$",
+        rf"^people/(?P<person_id>{ID})/deactivate/$",
         api.PersonDeactivateView.as_view(),
         name="person-deactivate",
     ),
     re_path(
-        rf"^people/(?P<pk>{ID})/reactivate/$",
+        rf"^people/(?P<person_id>{ID})/reactivate/$",
         api.PersonReactivateView.as_view(),
         name="person-reactivate",
     ),

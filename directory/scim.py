@@ -484,7 +484,52 @@ def users(request: HttpRequest) -> HttpResponse:
     return _json(_dump(out, Context.RESOURCE_CREATION_RESPONSE), 201, out.meta.location)
 
 
+def _user_operations(data: dict) -> dict:
+    """A user PATCH as the big providers send it, read as RFC 7644 means it: Entra ID writes
+    `"op": "Replace"`, `"value": "False"` for `active`, and `emails[type eq "work"].value` for the
+    address; attributes Steward ignores on POST are ignored here too."""
+    operations = data.get("Operations")
+    if not isinstance(operations, list):
+        return data
+    kept = []
+    for operation in operations:
+        if not isinstance(operation, dict):
+            kept.append(operation)
+            continue
+        operation = dict(operation)
+        if isinstance(operation.get("op"), str):
+            operation["op"] = operation["op"].lower()
+        path = operation.get("path")
+        lowered = path.lower() if isinstance(path, str) else ""
+        value = operation.get("value")
+        if lowered == "active" and isinstance(value, str) and value.lower() in {"true", "false"}:
+            operation["value"] = value.lower() == "true"
+        elif lowered.startswith("emails[") and lowered.endswith("].value"):
+            operation["path"] = "emails"
+            if operation["op"] != "remove":
+                operation["value"] = [{"value": value}]
+        elif lowered:
+            head = lowered.split("[", 1)[0].split(".", 1)[0]
+            if head in _IGNORED_USER_ATTRIBUTES or any(
+                lowered.startswith(urn) for urn in _IGNORED_SCHEMAS
+            ):
+                continue
+        elif isinstance(value, dict):
+            operation["value"] = {
+                k: v
+                for k, v in value.items()
+                if k.lower().split(".", 1)[0] not in _IGNORED_USER_ATTRIBUTES
+                and not any(k.lower().startswith(urn) for urn in _IGNORED_SCHEMAS)
+            }
+            if isinstance(operation["value"].get("active"), str):
+                operation["value"]["active"] = operation["value"]["active"].lower() == "true"
+        kept.append(operation)
+    return {**data, "Operations": kept}
+
+
 def _patch(model: type[Resource], current: Resource, data: dict) -> Resource:
+    if model is StewardUser:
+        data = _user_operations(data)
     try:
         patch = PatchOp[model].model_validate(data, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
         patch.patch(current)

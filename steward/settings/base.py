@@ -267,6 +267,10 @@ SPECTACULAR_SETTINGS = {
 # The Django group whose members are IT staff.
 STEWARD_IT_GROUP = os.environ.get("STEWARD_IT_GROUP", "it")
 
+# Parts of /healthz reported by the apps (steward.health): name → function returning the part.
+# "registry": how many projects are orphaned (no active owner) — reported, never a 503.
+STEWARD_HEALTH_PARTS = {"registry": "directory.selectors.registry_health"}
+
 # SCIM 2.0 provisioning at /scim/v2/ (README, "Provisioning"): the bearer token the identity
 # provider sends (empty: SCIM is off), and the SCIM groups whose members are IT staff.
 STEWARD_SCIM_TOKEN = os.environ.get("STEWARD_SCIM_TOKEN", "")

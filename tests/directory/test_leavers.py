@@ -113,6 +113,8 @@ def test_the_only_owner_leaving_orphans_the_project_tells_it_once_and_frees_the_
     body = api.get("/api/v1/projects/wiki/").json()
     assert body["orphaned"] is True and body["orphaned_at"]
     assert api.get("/api/v1/projects/blog/").json()["orphaned"] is False
+    # And in the registry's part of /healthz (news for IT, not a 503).
+    assert client.get("/healthz").json()["registry"] == {"status": "ok", "orphaned_projects": 1}
     # Her sessions and sign-in stop: the account is inactive.
     client.force_login(ann.user)
     assert client.get("/me/").status_code == 302

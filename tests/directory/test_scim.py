@@ -74,10 +74,14 @@ def test_provisioning_deactivates_through_the_leaver_service_and_groups_make_tea
     ann.user.refresh_from_db()
     assert permissions.is_it_staff(ann.user)
 
-    # Okta and Entra ID deactivate with a PATCH: through person_deactivate.
-    gone = _client(client, "patch", f"/Users/{ann.pk}", {
-        "schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]
-    })  # fmt: skip
+    # Entra ID's PATCH, as it sends it: a new address, a title Steward ignores, and `active`
+    # as a string; deactivating goes through person_deactivate.
+    gone = _client(client, "patch", f"/Users/{ann.pk}", {"schemas": [PATCH], "Operations": [
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "ann@corp.example"},
+        {"op": "Replace", "path": "title", "value": "Manager"},
+        {"op": "Replace", "path": "active", "value": "False"},
+    ]})  # fmt: skip
+    assert gone.json()["emails"] == [{"value": "ann@corp.example"}]
     assert gone.status_code == 200 and gone.json()["active"] is False
     ann.refresh_from_db()
     assert ann.deactivated_at is not None and not ann.user.is_active
@@ -85,6 +89,7 @@ def test_provisioning_deactivates_through_the_leaver_service_and_groups_make_tea
     assert wiki.orphaned_at is not None
     # Filtering finds them still (nothing is deleted).
     found = _client(client, "get", '/Users?filter=userName eq "ann@example.com"').json()
+    assert _client(client, "get", '/Users?filter=userName eq "nobody"').json()["totalResults"] == 0
     assert found["totalResults"] == 1 and found["Resources"][0]["active"] is False
 
     # SCIM errors, in SCIM's format.

@@ -187,3 +187,15 @@ def test_the_people_page_has_a_fixed_number_of_queries(
         page = client.get("/directory/people/")
     html = page.content.decode()
     assert page.status_code == 200 and "Wiki" in html and "Reactivate" in html
+
+
+def test_the_admin_action_goes_through_the_leaver_service(world, admin_client):
+    ann = world["ann"]
+    response = admin_client.post(
+        "/admin/registry/person/",
+        {"action": "mark_as_left", "_selected_action": [ann.pk]},
+    )
+    assert response.status_code == 302
+    ann.refresh_from_db()
+    assert ann.deactivated_at is not None
+    assert Project.objects.get(slug="wiki").orphaned_at is not None

@@ -18,8 +18,16 @@ RUN groupadd --system --gid 10001 steward \
 
 # Dependencies first, so that a code change does not reinstall them. The project declares no
 # packages of its own (pyproject: packages = []): the code runs from /app.
+# python-ldap (LDAP sign-in) builds against OpenLDAP's and SASL's headers; the build tools go
+# after the install, the client libraries stay.
 COPY pyproject.toml README.md ./
-RUN pip install .
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential libldap2-dev libsasl2-dev \
+    && pip install . \
+    && apt-get purge -y build-essential libldap2-dev libsasl2-dev \
+    && apt-get autoremove -y \
+    && apt-get install -y --no-install-recommends libldap-2.5-0 libsasl2-2 \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY . .
 

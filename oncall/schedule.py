@@ -306,8 +306,8 @@ def _away(person: Person, start: datetime, end: datetime) -> list[tuple[datetime
     """The parts of [start, end) the person is away, in order, merged. Reads the time off loaded
     with the person (see `time_off_prefetch`); a person loaded without it costs a query."""
     spans: list[tuple[datetime, datetime]] = []
-    for off in sorted(_time_off(person), key=lambda t: t.start_at):
-        a, b = max(off.start_at, start), min(off.end_at, end)
+    for off_start, off_end in _absences(person):
+        a, b = max(off_start, start), min(off_end, end)
         if b <= a:
             continue
         if spans and a <= spans[-1][1]:
@@ -322,6 +322,16 @@ def _time_off(person: Person) -> Sequence[TimeOff]:
     more than the rest of `oncall_at` when thousands of rotations are asked at once)."""
     prefetched = getattr(person, "_prefetched_objects_cache", {}).get("time_off")
     return person.time_off.all() if prefetched is None else prefetched
+
+
+def _absences(person: Person) -> list[tuple[datetime, datetime]]:
+    """The person's time off, and, once they have left (`Person.deactivated_at`, see
+    directory.services.person_deactivate), everything from then on: a leaver is away for good,
+    so the next member who is not away covers, as for time off."""
+    spans = [(off.start_at, off.end_at) for off in _time_off(person)]
+    if person.deactivated_at is not None:
+        spans.append((person.deactivated_at, datetime.max.replace(tzinfo=UTC)))
+    return sorted(spans)
 
 
 def _on_duty(
@@ -420,8 +430,14 @@ def _override_for(
     overrides: Sequence[Override], at: datetime, person: Person | None
 ) -> Override | None:
     for override in overrides:
-        if override.start_at <= at < override.end_at and (
-            override.covered_id is None or (person is not None and override.covered_id == person.pk)
+        gone = override.person.deactivated_at  # a leaver's override covers nothing from then
+        if (
+            override.start_at <= at < override.end_at
+            and (gone is None or at < gone)
+            and (
+                override.covered_id is None
+                or (person is not None and override.covered_id == person.pk)
+            )
         ):
             return override
     return None

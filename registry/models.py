@@ -37,6 +37,9 @@ class Person(models.Model):
     working_hours = models.JSONField(
         default=default_working_hours, validators=[validate_working_hours]
     )
+    # When they left (directory.services.person_deactivate): their account is inactive and
+    # rotations skip them from this moment; their roles stay, as the record of who they were.
+    deactivated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -142,6 +145,9 @@ class Project(models.Model):
     )
     # The routing key its CI sends PagerDuty change events with, like an IT system's for alerts.
     integration_key = models.CharField(max_length=64, unique=True, default=new_integration_key)
+    # Since when no owner is active (its last active owner left): set and cleared by the
+    # services that deactivate people and adopt projects, in their transaction.
+    orphaned_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

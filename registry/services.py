@@ -551,6 +551,10 @@ def project_role_set(
         )
         save_validated(item)
         result["role"] = item
+        if role == ProjectRole.Role.OWNER and project.orphaned_at and person.deactivated_at is None:
+            # An active owner again: the project is no longer orphaned (as when adopted).
+            project.orphaned_at = None
+            project.save(update_fields=["orphaned_at", "updated_at"])
 
     audited_change(actor, project, change)
     return result["role"]

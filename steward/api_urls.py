@@ -6,6 +6,7 @@ from rest_framework.urlpatterns import format_suffix_patterns
 
 from changes import api as changes_api
 from changes import windows_api
+from directory.urls import api_urlpatterns as directory_api_urls
 from hygiene.api import HygieneView
 from imports.api import (
     CatalogExportView,
@@ -87,5 +88,7 @@ urlpatterns = [
             ),
         ]
     ),
+    # Answered by directory: IT marks people as left or back; an orphaned project is adopted.
+    *format_suffix_patterns(directory_api_urls),
     path("", include(router.urls)),
 ]

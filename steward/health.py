@@ -17,6 +17,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils.module_loading import import_string
 
 SWEEPER_TASK = "notifications.sweep"
 BEACON_PREFIX = "steward:ran:"
@@ -205,6 +206,18 @@ def _sweeper(*, now: float) -> dict:
     }
 
 
+def _app_parts() -> dict:
+    """Parts the apps report (settings.STEWARD_HEALTH_PARTS: name → dotted path of a function
+    returning `{"status": ..., ...}`), loaded by name: this kit imports no app."""
+    parts = {}
+    for name, path in settings.STEWARD_HEALTH_PARTS.items():
+        try:
+            parts[name] = import_string(path)()
+        except Exception as exc:  # a part that cannot answer is unknown, not a crashed /healthz
+            parts[name] = {"status": "unknown", "error": str(exc)[:200]}
+    return parts
+
+
 def health_report(*, now: float | None = None, web_only: bool = False) -> tuple[bool, dict]:
     """Every part, or with `web_only` what a web process itself needs (web and database): a load
     balancer must not pull healthy web processes because beat stopped."""
@@ -216,6 +229,7 @@ def health_report(*, now: float | None = None, web_only: bool = False) -> tuple[
             "sweeper": _sweeper(now=now),
             "channels": _channels(now=now),
         }
+        parts |= _app_parts()
     statuses = {part["status"] for part in parts.values()}
     healthy = statuses <= {"ok", "unknown"}
     overall = (

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from changes import urls as changes_urls
+from directory import urls as directory_urls
 from hygiene import urls as hygiene_urls
 from imports import urls as imports_urls
 from incidents import urls as incidents_urls
@@ -46,6 +47,8 @@ urlpatterns = [
     ),
     path("notifications/", include("notifications.urls")),
     path("", include(hygiene_urls)),
+    # Leavers and orphaned projects (IT's people page, Adopt) and SCIM 2.0 provisioning.
+    path("", include(directory_urls)),
     path("", include("webhooks.urls")),
     path("", include("portal.urls")),
     path("", include((incidents_urls.incident_urlpatterns, "incident_portal"))),

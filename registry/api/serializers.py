@@ -101,6 +101,9 @@ class PersonOut(serializers.ModelSerializer):
     local_time = serializers.SerializerMethodField()
     in_working_hours = serializers.SerializerMethodField()
     contact_methods = ContactMethodOut(many=True, read_only=True)
+    active = serializers.SerializerMethodField(
+        help_text="False once they have left (deactivated): rotations skip them."
+    )
 
     class Meta:
         model = Person
@@ -114,6 +117,8 @@ class PersonOut(serializers.ModelSerializer):
             "local_time",
             "in_working_hours",
             "contact_methods",
+            "active",
+            "deactivated_at",
         )
         read_only_fields = fields
 
@@ -123,6 +128,9 @@ class PersonOut(serializers.ModelSerializer):
 
     def get_in_working_hours(self, person: Person) -> bool:
         return is_within_working_hours(person, _now(self))
+
+    def get_active(self, person: Person) -> bool:
+        return person.deactivated_at is None
 
 
 class PersonIn(serializers.ModelSerializer):
@@ -191,6 +199,9 @@ class ProjectOut(serializers.ModelSerializer):
     urls = serializers.SlugRelatedField(slug_field="url", many=True, read_only=True)
     roles = ProjectRoleOut(many=True, read_only=True)
     busy_hours = WorkingHoursField(read_only=True)
+    orphaned = serializers.SerializerMethodField(
+        help_text="True when no owner is active (its last owner left): someone should adopt it."
+    )
 
     class Meta:
         model = Project
@@ -209,10 +220,15 @@ class ProjectOut(serializers.ModelSerializer):
             "aliases",
             "urls",
             "roles",
+            "orphaned",
+            "orphaned_at",
             "created_at",
             "updated_at",
         )
         read_only_fields = fields
+
+    def get_orphaned(self, project: Project) -> bool:
+        return project.orphaned_at is not None
 
 
 class ProjectIn(serializers.ModelSerializer):

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "integrations",
     "imports",
     "sso",
+    "directory",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +267,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Owners of projects not reviewed for REGISTRY_REVIEW_AFTER_DAYS: once per review period.
     "hygiene-review-nudges": {"task": "hygiene.review_nudges_send", "schedule": 3600.0},
+    # Names, emails and leavers from the LDAP directory (a no-op when LDAP is not configured).
+    "directory-ldap-sync": {
+        "task": "directory.ldap_sync",
+        "schedule": float(os.environ.get("STEWARD_LDAP_SYNC_SECONDS", "900")),
+    },
 }
 # Inbound monitor events (Events API, Alertmanager, heartbeats) are kept this long, except those
 # of outages still open.
@@ -334,6 +340,49 @@ STEWARD_REVIEW_LINK_MAX_AGE_SECONDS = int(
 
 # The Django group whose members are IT staff.
 STEWARD_IT_GROUP = os.environ.get("STEWARD_IT_GROUP", "it")
+
+# Parts of /healthz reported by the apps (steward.health): name → function returning the part.
+# "registry": how many projects are orphaned (no active owner) — reported, never a 503.
+STEWARD_HEALTH_PARTS = {"registry": "directory.selectors.registry_health"}
+
+# SCIM 2.0 provisioning at /scim/v2/ (README, "Provisioning"): the bearer token the identity
+# provider sends (empty: SCIM is off), and the SCIM groups whose members are IT staff.
+STEWARD_SCIM_TOKEN = os.environ.get("STEWARD_SCIM_TOKEN", "")
+STEWARD_SCIM_IT_GROUPS = env_list("STEWARD_SCIM_IT_GROUPS", "")
+
+# LDAP sign-in (django-auth-ldap) and the sync (directory/ldap.py): off unless
+# STEWARD_LDAP_SERVER_URI is set. Sign-in searches STEWARD_LDAP_USER_BASE for
+# STEWARD_LDAP_USER_FILTER with the bind DN, then binds as the entry found with the password typed.
+# The sync reads every entry matching STEWARD_LDAP_SYNC_FILTER and STEWARD_LDAP_ACTIVE_FILTER
+# (what "not disabled" is in your directory); a person whose entry it does not find has left.
+AUTH_LDAP_SERVER_URI = os.environ.get("STEWARD_LDAP_SERVER_URI", "")
+AUTH_LDAP_BIND_DN = os.environ.get("STEWARD_LDAP_BIND_DN", "")
+AUTH_LDAP_BIND_PASSWORD = os.environ.get("STEWARD_LDAP_BIND_PASSWORD", "")
+AUTH_LDAP_START_TLS = env_bool("STEWARD_LDAP_START_TLS", False)
+STEWARD_LDAP_USER_BASE = os.environ.get("STEWARD_LDAP_USER_BASE", "")
+STEWARD_LDAP_USER_FILTER = os.environ.get("STEWARD_LDAP_USER_FILTER", "(uid=%(user)s)")
+STEWARD_LDAP_SYNC_FILTER = os.environ.get("STEWARD_LDAP_SYNC_FILTER", "(objectClass=inetOrgPerson)")
+STEWARD_LDAP_ACTIVE_FILTER = os.environ.get("STEWARD_LDAP_ACTIVE_FILTER", "")
+STEWARD_LDAP_NAME_ATTR = os.environ.get("STEWARD_LDAP_NAME_ATTR", "cn")
+STEWARD_LDAP_EMAIL_ATTR = os.environ.get("STEWARD_LDAP_EMAIL_ATTR", "mail")
+AUTH_LDAP_USER_ATTR_MAP = {
+    "first_name": "givenName",
+    "last_name": "sn",
+    "email": STEWARD_LDAP_EMAIL_ATTR,
+}
+AUTH_LDAP_ALWAYS_UPDATE_USER = True
+if AUTH_LDAP_SERVER_URI:
+    from django_auth_ldap.config import LDAPSearch
+
+    AUTH_LDAP_USER_SEARCH = LDAPSearch(
+        STEWARD_LDAP_USER_BASE,
+        2,  # ldap.SCOPE_SUBTREE
+        f"(&{STEWARD_LDAP_SYNC_FILTER}{STEWARD_LDAP_ACTIVE_FILTER}{STEWARD_LDAP_USER_FILTER})",
+    )
+    AUTHENTICATION_BACKENDS = [
+        "directory.ldap.StewardLDAPBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
 
 # Minutes before a scheduled change's start at which touched owners get a reminder
 # (comma-separated; default 24 h and 1 h).

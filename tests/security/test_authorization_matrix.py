@@ -500,6 +500,59 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
         "/api/v1/webhooks/{webhook}/deliveries/{webhook_delivery}/redeliver/",
         "401 404 404 201 201 201",
     ),
+    # Leavers (directory): IT staff mark people as left or back, from the page and the API.
+    "directory:people": ("GET", "/directory/people/", "302 403 403 403 200 200"),
+    "directory:person_deactivate": (
+        "POST",
+        "/directory/people/{owner}/deactivate/",
+        "302 403 403 403 302 302",
+    ),
+    "directory:person_reactivate": (
+        "POST",
+        "/directory/people/{owner}/reactivate/",
+        "302 403 403 403 302 302",
+    ),
+    "person-deactivate": (
+        "POST",
+        "/api/v1/people/{owner}/deactivate/",
+        "401 403 403 403 200 200",
+    ),
+    "person-reactivate": (
+        "POST",
+        "/api/v1/people/{owner}/reactivate/",
+        "401 403 403 403 200 200",
+    ),
+    # Adopting: IT staff, the project's team and its people; the project has an active owner,
+    # so those who may are told so (a message and the page again; 400 from the API).
+    "directory:project_adopt": ("POST", "/projects/{project}/adopt/", "302 403 403 302 302 302"),
+    "project-adopt": ("POST", "/api/v1/projects/{project}/adopt/", "401 403 403 400 400 400"),
+    # SCIM answers its bearer token only, never a session, and is off with no token configured
+    # (tests/directory/test_scim.py: the token, 401 without it, scim2-tester's conformance).
+    "directory:scim-config": ("GET", "/scim/v2/ServiceProviderConfig", "404 404 404 404 404 404"),
+    "directory:scim-resource-types": ("GET", "/scim/v2/ResourceTypes", "404 404 404 404 404 404"),
+    "directory:scim-resource-type": (
+        "GET",
+        "/scim/v2/ResourceTypes/User",
+        "404 404 404 404 404 404",
+    ),
+    "directory:scim-schemas": ("GET", "/scim/v2/Schemas", "404 404 404 404 404 404"),
+    "directory:scim-schema": (
+        "GET",
+        "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+        "404 404 404 404 404 404",
+    ),
+    "directory:scim-search": ("POST", "/scim/v2/.search", "404 404 404 404 404 404"),
+    "directory:scim-users-search": ("POST", "/scim/v2/Users/.search", "404 404 404 404 404 404"),
+    "directory:scim-groups-search": (
+        "POST",
+        "/scim/v2/Groups/.search",
+        "404 404 404 404 404 404",
+    ),
+    "directory:scim-users": ("GET", "/scim/v2/Users", "404 404 404 404 404 404"),
+    "directory:scim-user": ("GET", "/scim/v2/Users/{owner}", "404 404 404 404 404 404"),
+    "directory:scim-groups": ("GET", "/scim/v2/Groups", "404 404 404 404 404 404"),
+    "directory:scim-group": ("GET", "/scim/v2/Groups/1", "404 404 404 404 404 404"),
+    "directory:scim-not-found": ("GET", "/scim/v2/Bulk", "404 404 404 404 404 404"),
     "webhooks:project": ("GET", "/projects/{project}/webhooks/", "302 403 403 200 200 200"),
     "webhooks:system": ("GET", "/systems/{system}/webhooks/", "302 403 403 403 200 200"),
     "webhooks:detail": ("GET", "/webhooks/{webhook}/", "302 403 403 200 200 200"),

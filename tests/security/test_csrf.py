@@ -31,6 +31,20 @@ CSRF_EXEMPT = {
     "notifications:twilio_gather",
     "notifications:twilio_sms",
     "notifications:twilio_voice",
+    # Called by the identity provider with SCIM's bearer token; a session is no credential there.
+    "directory:scim-config",
+    "directory:scim-group",
+    "directory:scim-groups",
+    "directory:scim-groups-search",
+    "directory:scim-not-found",
+    "directory:scim-resource-type",
+    "directory:scim-resource-types",
+    "directory:scim-schema",
+    "directory:scim-schemas",
+    "directory:scim-search",
+    "directory:scim-user",
+    "directory:scim-users",
+    "directory:scim-users-search",
 }
 # Writes beyond the POSTs in EXPECTED, per method.
 API_WRITES = [

@@ -109,14 +109,20 @@ OWNER_WRITES = SIGNED_IN_WRITES | {
     *REVIEW_WRITES,
     # `world.webhook` is on the owner's project.
     *WEBHOOK_WRITES,
+    # Adopting an orphaned project (directory): its people may.
+    "POST /api/v1/projects/{slug}/adopt/",
 }
 IT_WRITES = (
     SIGNED_IN_WRITES
     | WEBHOOK_WRITES
     | REVIEW_WRITES
     | {
-        # IT staff add people before they sign in (registry.services.person_add).
+        # IT staff add people before they sign in (registry.services.person_add), mark them as
+        # left or back (directory.services), and adopt orphaned projects.
         "POST /api/v1/people/",
+        "POST /api/v1/people/{person_id}/deactivate/",
+        "POST /api/v1/people/{person_id}/reactivate/",
+        "POST /api/v1/projects/{slug}/adopt/",
         "POST /api/v1/systems/",
         "PATCH /api/v1/systems/{slug}/",
         "DELETE /api/v1/systems/{slug}/",

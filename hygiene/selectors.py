@@ -200,12 +200,15 @@ def stale_projects(*, today: dt.date, contact_methods: bool = False) -> QuerySet
 # --- orphaned -----------------------------------------------------------------------------------
 
 
-def orphaned_projects() -> QuerySet[Project] | None:
-    """ORPHANED — filled in at merge: the projects leaver handling has flagged
-    (`Project.orphaned_at` set), e.g. ``_with_active_owners(_live_projects()
-    .filter(orphaned_at__isnull=False).order_by("orphaned_at", "name"))``. None until then: the
-    page and the CSV leave the list out rather than show an empty one that means nothing."""
-    return None
+def orphaned_projects() -> QuerySet[Project]:
+    """Projects whose last active owner left (`Project.orphaned_at`, set by
+    `directory.services.person_deactivate`, cleared when someone adopts them), oldest first."""
+    return _with_active_owners(
+        _live_projects()
+        .filter(orphaned_at__isnull=False)
+        .select_related("team")
+        .order_by("orphaned_at", "name")
+    )
 
 
 # --- all of it ----------------------------------------------------------------------------------
@@ -227,7 +230,7 @@ LIST_TITLES = {
     "single-owner": "One active owner",
     "one-zone": "Every supporter in one time zone",
     "stale": "Not reviewed lately",
-    # ORPHANED — filled in at merge: "orphaned": "Orphaned: no active owner",
+    "orphaned": "Orphaned: no active owner",
 }
 
 
@@ -248,7 +251,8 @@ def _list_queryset(kind: str, *, at: dt.datetime) -> QuerySet[Project]:
         return single_owner_projects()
     if kind == "stale":
         return stale_projects(today=at.astimezone(dt.UTC).date())
-    # ORPHANED — filled in at merge: if kind == "orphaned": return orphaned_projects()
+    if kind == "orphaned":
+        return orphaned_projects()
     raise KeyError(kind)
 
 
@@ -263,8 +267,7 @@ CSV_COLUMNS = {
     "single-owner": ("slug", "name", "team", "owner", "owner_email", "owners_inactive"),
     "one-zone": ("slug", "name", "team", "supporters", "time_zones", "utc_offset_now"),
     "stale": ("slug", "name", "team", "last_reviewed_on", "review_due_on", "owners", "nudged_at"),
-    # ORPHANED — filled in at merge: "orphaned": ("slug", "name", "team", "orphaned_at", ...),
-    # with its rows in hygiene_csv_rows.
+    "orphaned": ("slug", "name", "team", "orphaned_at"),
 }
 
 
@@ -288,6 +291,8 @@ def hygiene_csv_rows(kind: str, *, at: dt.datetime) -> Iterator[tuple[str, ...]]
     fields = ("pk", "slug", "name", "team__name")
     if kind == "single-owner":
         fields += ("owner_count", "active_owner_count")
+    elif kind == "orphaned":
+        fields += ("orphaned_at",)
     else:
         fields += ("last_reviewed_on", "reviewed_on", "last_nudged_at")
     rows = _list_queryset(kind, at=at).prefetch_related(None).values_list(*fields)
@@ -319,7 +324,10 @@ def _csv_chunk(kind: str, chunk: list[tuple]) -> Iterator[tuple[str, ...]]:
         owners.setdefault(project_id, []).append((name, email))
     for pk, slug, name, team, *rest in chunk:
         listed = owners.get(pk, [])
-        if kind == "single-owner":
+        if kind == "orphaned":
+            (orphaned_at,) = rest
+            yield (slug, name, team or "", orphaned_at.astimezone(dt.UTC).isoformat())
+        elif kind == "single-owner":
             owner_count, active_count = rest
             owner_name, owner_email = listed[0] if listed else ("", "")
             yield (slug, name, team or "", owner_name, owner_email, str(owner_count - active_count))

@@ -10,9 +10,11 @@ import time
 from unittest import mock
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from directory.services import Source, person_deactivate, project_adopt
 from hygiene import services
 from registry.models import AuditEntry, Project
 from tests.factories import it_staff_user
@@ -53,7 +55,7 @@ def test_the_page_lists_every_list_with_its_count_in_fixed_queries(
     it_client, django_assert_num_queries
 ) -> None:
     _registry(2)
-    with django_assert_num_queries(12) as small:
+    with django_assert_num_queries(13) as small:
         response = it_client.get("/registry/hygiene/")
     assert response.status_code == 200
     _registry(10, offset=2)
@@ -136,7 +138,26 @@ def test_the_csvs_hold_every_row_with_formulas_guarded(it_client) -> None:
     assert _csv(it_client, "one-zone") == [
         ["slug", "name", "team", "supporters", "time_zones", "utc_offset_now"]
     ]
-    assert it_client.get("/registry/hygiene/orphaned.csv").status_code == 404
+    assert _csv(it_client, "orphaned") == [["slug", "name", "team", "orphaned_at"]]
+    assert it_client.get("/registry/hygiene/nothing.csv").status_code == 404
+
+
+def test_a_project_whose_last_owner_left_is_listed_orphaned_until_adopted(it_client) -> None:
+    ann, bob = person("ann"), person("bob")
+    project_with("Left Behind", (ann, OWNER), (bob, BACKUP), slug="left", created_days_ago=10)
+    project_with("Still Owned", (bob, OWNER), slug="owned", created_days_ago=10)
+    it = get_user_model().objects.get(username="itstaff")
+    person_deactivate(actor=it, person=ann, source=Source.IT)
+
+    text = it_client.get("/registry/hygiene/").content.decode()
+    assert "<strong>1</strong> orphaned: no active owner" in text
+    assert 'href="/projects/left/"' in text
+    rows = _csv(it_client, "orphaned")
+    orphaned_at = Project.objects.get(slug="left").orphaned_at
+    assert rows[1:] == [["left", "Left Behind", "", orphaned_at.astimezone(dt.UTC).isoformat()]]
+
+    project_adopt(actor=it, project=Project.objects.get(slug="left"))
+    assert _csv(it_client, "orphaned") == [["slug", "name", "team", "orphaned_at"]]
 
 
 # --- the owners' button -------------------------------------------------------------------------
@@ -240,6 +261,7 @@ def test_the_api_gives_it_staff_the_same_lists(it_client) -> None:
         ("single-owner", 2),
         ("one-zone", 2),
         ("stale", 2),
+        ("orphaned", 0),
     ]
     one_zone = body["lists"][1]["projects"][0]
     assert one_zone["time_zones"] == ["Europe/Paris"] and one_zone["supporters"] == 2

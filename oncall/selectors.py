@@ -101,7 +101,11 @@ def support_for(
     its rules are current, four when not).
     """
     at = at or timezone.now()
-    roles = sorted(project.roles.all(), key=lambda r: (_ROLE_RANK[r.role], r.order, r.pk))
+    # People who left keep their roles for the record; they support nothing any more.
+    roles = sorted(
+        (r for r in project.roles.all() if r.person.deactivated_at is None),
+        key=lambda r: (_ROLE_RANK[r.role], r.order, r.pk),
+    )
     support = Support(
         project=project,
         at=at,

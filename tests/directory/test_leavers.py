@@ -199,3 +199,21 @@ def test_the_admin_action_goes_through_the_leaver_service(world, admin_client):
     ann.refresh_from_db()
     assert ann.deactivated_at is not None
     assert Project.objects.get(slug="wiki").orphaned_at is not None
+
+
+def test_a_leaver_is_neither_listed_as_support_nor_paged(world):
+    """They keep their role on Blog for the record; who supports Blog, who to contact and who
+    an outage pages are the people still here."""
+    from oncall.escalation import escalation_levels, escalation_many
+    from oncall.selectors import support_for
+
+    services.person_deactivate(actor=world["it"], person=world["ann"], source="it")
+    blog = Project.objects.prefetch_related("roles__person").get(slug="blog")
+    assert ProjectRole.objects.filter(project=blog, person=world["ann"]).exists()
+
+    support = support_for(blog, at=NOW, with_on_call=False)
+    assert [s.person.display_name for s in support.supporters] == ["Carol"]
+    levels = escalation_levels(blog, None, NOW)
+    assert "Ann" not in {p.display_name for people, _delay in levels for p in people}
+    many = escalation_many([blog], NOW, it_contacts=[])[blog.pk].levels
+    assert "Ann" not in {p.display_name for people, _delay in many for p in people}

@@ -64,6 +64,12 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     get_settings = staticmethod(oidc_setting)
 
+    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+        """The session's account, unless it was deactivated (a leaver): their SSO session ends
+        with it, as a password session does through Django's ModelBackend."""
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> AbstractBaseUser | None:
         if request is None or "nonce" not in kwargs or not op.is_configured():
             return None

@@ -379,10 +379,8 @@ if AUTH_LDAP_SERVER_URI:
         2,  # ldap.SCOPE_SUBTREE
         f"(&{STEWARD_LDAP_SYNC_FILTER}{STEWARD_LDAP_ACTIVE_FILTER}{STEWARD_LDAP_USER_FILTER})",
     )
-    AUTHENTICATION_BACKENDS = [
-        "directory.ldap.StewardLDAPBackend",
-        "django.contrib.auth.backends.ModelBackend",
-    ]
+    # LDAP first; then local passwords (when on) and the OpenID provider, as without LDAP.
+    AUTHENTICATION_BACKENDS = ["directory.ldap.StewardLDAPBackend", *AUTHENTICATION_BACKENDS]
 
 # Minutes before a scheduled change's start at which touched owners get a reminder
 # (comma-separated; default 24 h and 1 h).

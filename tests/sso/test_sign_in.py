@@ -4,6 +4,7 @@ and person behind the claims, matching people already in Steward, and what is re
 import logging
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from registry.models import AuditEntry, Person
@@ -104,6 +105,19 @@ def test_a_deactivated_account_is_refused_with_a_page_and_an_audit_entry(
     assert AuditEntry.objects.filter(
         action=AuditEntry.Action.WARNING, object_type="sso.signin", object_id="gone"
     ).exists()
+
+
+def test_a_session_signed_in_through_sso_ends_when_the_account_is_deactivated(
+    sso_settings, openid_provider
+):
+    openid_provider.set_account("leaver", email="leaver@example.com")
+    client = Client()
+    assert _signed_in(openid_provider.sign_in(client, "leaver"))
+    assert client.get("/me/").wsgi_request.user.is_authenticated
+
+    get_user_model().objects.filter(person__email="leaver@example.com").update(is_active=False)
+
+    assert not client.get("/me/").wsgi_request.user.is_authenticated
 
 
 def test_an_unverified_email_is_not_matched_to_a_person(sso_settings, openid_provider):

@@ -174,11 +174,13 @@ def projects_orphan(*, actor: Actor, person: Person, now: datetime) -> list[Proj
 
 
 def adopters_from_team(project: Project) -> Iterable[Person]:
-    """The active members of the project's team: asked to adopt it with IT (Steward has no
-    team-lead field; a team's members stand in for its lead)."""
+    """Who of the project's team is asked to adopt it, with IT: its leads who are still here
+    (`Team.leads`), else, for a team without one, its members who are."""
     if project.team_id is None:
         return Person.objects.none()
-    return project.team.members.filter(deactivated_at__isnull=True, user__is_active=True)
+    here = {"deactivated_at__isnull": True, "user__is_active": True}
+    leads = project.team.leads.filter(**here)
+    return leads if leads.exists() else project.team.members.filter(**here)
 
 
 def can_adopt(user: AbstractBaseUser, project: Project) -> bool:

@@ -217,3 +217,14 @@ def test_a_leaver_is_neither_listed_as_support_nor_paged(world):
     assert "Ann" not in {p.display_name for people, _delay in levels for p in people}
     many = escalation_many([blog], NOW, it_contacts=[])[blog.pk].levels
     assert "Ann" not in {p.display_name for people, _delay in many for p in people}
+
+
+def test_the_team_lead_is_asked_to_adopt_and_its_members_when_it_has_no_lead_here(world):
+    team = world["wiki"].team
+    lead, member = person("Lea"), person("Max")
+    team.members.add(lead, member)
+    assert set(services.adopters_from_team(world["wiki"])) == {lead, member}
+    team.leads.add(lead)
+    assert list(services.adopters_from_team(world["wiki"])) == [lead]
+    services.person_deactivate(actor=world["it"], person=lead, source="it")
+    assert list(services.adopters_from_team(world["wiki"])) == [member]

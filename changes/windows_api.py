@@ -95,21 +95,7 @@ class BlackoutOut(serializers.ModelSerializer):
 
     class Meta:
         model = Blackout
-        fields = (
-            "id",
-            "title",
-            "reason",
-            "system",
-            "time_zone",
-            "start_date",
-            "start_time",
-            "end_date",
-            "end_time",
-            "rrule",
-            "first_start_at",
-            "last_end_at",
-            "created_at",
-        )
+        fields = ("id", *windows.BLACKOUT_FIELDS, "first_start_at", "last_end_at", "created_at")
         read_only_fields = fields
 
 

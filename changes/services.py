@@ -358,55 +358,51 @@ def change_start(*, actor: Actor, change: Change, now: datetime | None = None) -
 @transaction.atomic
 def change_complete(*, actor: Actor, change: Change, now: datetime | None = None) -> Change:
     """In progress → completed; owners hear it is done (topic ``change.completed``)."""
-    events.require_it_staff(actor)
-    now = now or timezone.now()
-    events.lock(change)
-    if change.state != Change.State.IN_PROGRESS:
-        raise events.refused("change", change.get_state_display(), "completed")
-    change.state = Change.State.COMPLETED
-    change.completed_at = now
-    change.save(update_fields=["state", "completed_at", "updated_at"])
-    windows.maintenance_window_close(change=change, now=now)
-    event = events.change_event(change)
-    touched = events.snapshot_project_ids(change)
-    events.owners_notify(
-        event=event,
-        topic="change.completed",
-        project_ids=touched,
-        subject=f"IT change completed: {change.title}",
-        body=f"The change is done.\n\n{_change_summary(change, ahead=False)}",
-        link=events.absolute(change.get_absolute_url()),
-        now=now,
-    )
-    webhooks_emit(
-        event=event,
-        event_type="change.completed",
-        project_ids=touched,
-        now=now,
-    )
-    return change
+    return _change_finish(actor=actor, change=change, now=now, rolled_back=False)
 
 
 @transaction.atomic
 def change_roll_back(*, actor: Actor, change: Change, now: datetime | None = None) -> Change:
     """In progress → completed by rolling back: the systems are as before, and the change counts
     as rolled back in the history of its systems. Owners hear it (topic ``change.rolled_back``)."""
+    return _change_finish(actor=actor, change=change, now=now, rolled_back=True)
+
+
+def _change_finish(
+    *, actor: Actor, change: Change, now: datetime | None, rolled_back: bool
+) -> Change:
+    """The end of a change in progress, done or rolled back: either way it is completed and its
+    maintenance window ends now, the owners are told and the webhooks fire."""
     events.require_it_staff(actor)
     now = now or timezone.now()
     events.lock(change)
     if change.state != Change.State.IN_PROGRESS:
-        raise events.refused("change", change.get_state_display(), "rolled back")
+        verb = "rolled back" if rolled_back else "completed"
+        raise events.refused("change", change.get_state_display(), verb)
     change.state = Change.State.COMPLETED
-    change.completed_at = change.rolled_back_at = now
-    change.save(update_fields=["state", "completed_at", "rolled_back_at", "updated_at"])
+    change.completed_at = now
+    fields = ["state", "completed_at", "updated_at"]
+    if rolled_back:
+        change.rolled_back_at = now
+        fields.append("rolled_back_at")
+    change.save(update_fields=fields)
+    windows.maintenance_window_close(change=change, now=now)
     event = events.change_event(change)
     touched = events.snapshot_project_ids(change)
+    if rolled_back:
+        topic, subject = "change.rolled_back", f"IT change rolled back: {change.title}"
+        body = (
+            f"The change was rolled back: the systems are as before.\n\n{_change_summary(change)}"
+        )
+    else:
+        topic, subject = "change.completed", f"IT change completed: {change.title}"
+        body = f"The change is done.\n\n{_change_summary(change, ahead=False)}"
     events.owners_notify(
         event=event,
-        topic="change.rolled_back",
+        topic=topic,
         project_ids=touched,
-        subject=f"IT change rolled back: {change.title}",
-        body=f"The change was rolled back: the systems are as before.\n\n{_change_summary(change)}",
+        subject=subject,
+        body=body,
         link=events.absolute(change.get_absolute_url()),
         now=now,
     )

@@ -242,3 +242,26 @@ def test_rollback_and_outage_cause_over_the_api(graph, it_user, reader):
     response = api(it_user).post(f"{API}/{running.pk}/rollback/")
     assert response.status_code == 200 and response.json()["rolled_back_at"]
     assert api(it_user).post(f"{API}/{running.pk}/rollback/").status_code == 409
+
+
+@pytest.mark.parametrize("roll_back", [False, True], ids=["completed", "rolled back"])
+def test_a_change_ended_early_either_way_ends_its_maintenance_window_then(
+    graph, it_user, roll_back
+):
+    from changes.models import MaintenanceWindow
+
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    change = services.change_create(
+        actor=it_user,
+        title="Early end",
+        planned_start_at=start,
+        planned_end_at=start + timedelta(hours=2),
+        systems=[graph.sso],
+    )
+    services.change_schedule(actor=it_user, change=change, now=start - timedelta(days=1))
+    services.change_start(actor=it_user, change=change, now=start)
+    ended = start + timedelta(minutes=20)
+    finish = services.change_roll_back if roll_back else services.change_complete
+    finish(actor=it_user, change=change, now=ended)
+
+    assert MaintenanceWindow.objects.get(change=change).ends_at == ended

@@ -15,6 +15,8 @@ from django.db.models import (
     BooleanField,
     Case,
     Exists,
+    F,
+    Func,
     OuterRef,
     Prefetch,
     Q,
@@ -22,7 +24,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest, Upper
 
 from .models import (
@@ -141,7 +142,8 @@ def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project
     """`projects` that match a search, best first (`SearchRank`, then how alike, then by name),
     each annotated with its `search_rank`. Name, slug, alias, URL, team and description are
     searched through trigram indexes; a pasted URL finds the app by its host and path.
-    The directory and the API rank alike: both come here."""
+    The directory and the API rank alike: both come here. Which projects contain the query is
+    read here, once (one query), and the queryset returned reuses those ids."""
     query = query.strip()[:500]
     if not query:
         return projects
@@ -157,17 +159,15 @@ def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project
         | Q(slug__istartswith=query)
         | Exists(aliases.filter(alias__istartswith=query))
     )
-    containing = _containing(query, host)
-    contains = Q()
-    for ids in containing:
-        contains |= Q(pk__in=ids)
+    contained, alike = _matching_ids(query, host)
+    candidates = _IdIn(contained + alike)
     return (
-        projects.filter(pk__in=_candidates(query, containing))
+        projects.filter(candidates)
         .annotate(
             search_rank=Case(
                 When(exact, then=Value(SearchRank.EXACT)),
                 When(prefix, then=Value(SearchRank.PREFIX)),
-                When(contains, then=Value(SearchRank.CONTAINS)),
+                When(_IdIn(contained), then=Value(SearchRank.CONTAINS)),
                 default=Value(SearchRank.SIMILAR),
             ),
             search_likeness=Greatest(
@@ -197,21 +197,20 @@ def _projects_serving(pasted: str, host: str) -> list[int]:
     return [project_id for project_id, length in best.items() if length == longest]
 
 
-def _containing(query: str, host: str) -> list[QuerySet]:
-    """The ids of the projects the query is in (name, slug, description, an alias, a URL, the
-    team's name; a pasted URL's host), one index-served query each: the candidates of the
-    search and the test of `SearchRank.CONTAINS` both."""
-    parts = [
-        Project.objects.filter(
-            Q(name__icontains=query) | Q(slug__icontains=query) | Q(description__icontains=query)
-        ).values("pk"),
-        ProjectAlias.objects.filter(alias__icontains=query).values("project"),
-        ProjectURL.objects.filter(url__icontains=query).values("project"),
-        Project.objects.filter(team__in=Team.objects.filter(name__icontains=query)).values("pk"),
-    ]
-    if host:
-        parts.append(ProjectURL.objects.filter(host=host).values("project"))
-    return parts
+class _IdIn(Func):
+    """`pk = ANY(%s)`, the ids as ONE array parameter: the ids a search found, read once and
+    reused by the candidates, the rank and the paginator's count (`pk__in=` a query would run it
+    again in each; `pk__in=` a list compiles a parameter an id)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(F("pk"))
+        self.ids = ids
+
+    def as_sql(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"{column} = ANY(%s)", (*params, self.ids)
 
 
 # Projects only alike to the query (a typo's matches) are looked for when it is in fewer than
@@ -220,29 +219,57 @@ def _containing(query: str, host: str) -> list[QuerySet]:
 ALIKE_BELOW = 20
 
 
-def _candidates(query: str, containing: list[QuerySet]) -> QuerySet:
-    """The ids of every project the search finds, as a UNION of index scans (a trigram index
-    each, the URL host's btree): an OR across tables would read every project instead. The
-    alike-only part runs only when the query is in fewer than `ALIKE_BELOW` projects (a filter
-    PostgreSQL evaluates once, before scanning)."""
-    first, *rest = (part.order_by() for part in containing)
-    found = first.union(*rest)
-    found_sql, found_params = found.query.sql_with_params()
-    few_found = RawSQL(  # noqa: S611  # nosec B611: the SQL is the ORM's, compiled, with its params
-        f"(SELECT count(*) FROM ({found_sql}) AS found) < %s",  # noqa: S608  # nosec B608: compiled ORM SQL
-        (*found_params, ALIKE_BELOW),
-        output_field=BooleanField(),
+def matching_sql(query: str, host: str = "") -> tuple[str, tuple]:
+    """The one statement that finds a search's projects: rows (id, contained), where contained
+    says the query is in the project (name, slug, description, an alias, a URL, the team's name;
+    a pasted URL's host) and not means it is merely alike (a name, slug or alias word like it).
+    Each part is a trigram index scan (the URL host's a btree) in a UNION: an OR across tables
+    would read every project. The alike part runs only when fewer than `ALIKE_BELOW` projects
+    contain the query (a condition PostgreSQL evaluates once, before scanning)."""
+    contained = [
+        Project.objects.filter(
+            Q(name__icontains=query) | Q(slug__icontains=query) | Q(description__icontains=query)
+        ).values_list("pk"),
+        ProjectAlias.objects.filter(alias__icontains=query).values_list("project"),
+        ProjectURL.objects.filter(url__icontains=query).values_list("project"),
+        Project.objects.filter(team__in=Team.objects.filter(name__icontains=query)).values_list(
+            "pk"
+        ),
+    ]
+    if host:
+        contained.append(ProjectURL.objects.filter(host=host).values_list("project"))
+    alike = [
+        _similar(Project, "name", query).values_list("pk"),
+        _similar(Project, "slug", query).values_list("pk"),
+        _similar(ProjectAlias, "alias", query).values_list("project"),
+    ]
+    found_sql, found_params = _union(contained)
+    alike_sql, alike_params = _union(alike)
+    # Compiled ORM SQL with its parameters; the threshold is a parameter too.
+    sql = (
+        f"WITH found AS MATERIALIZED ({found_sql}) "  # noqa: S608  # nosec B608: compiled ORM SQL
+        "SELECT id, TRUE FROM found AS f(id) "
+        f"UNION ALL SELECT a.id, FALSE FROM ({alike_sql}) AS a(id) "
+        "WHERE (SELECT count(*) FROM found) < %s "
+        "AND NOT EXISTS (SELECT 1 FROM found AS f(id) WHERE f.id = a.id)"
     )
-    first_alike, *rest_alike = (
-        part.order_by()
-        for part in (
-            _similar(Project, "name", query).values("pk"),
-            _similar(Project, "slug", query).values("pk"),
-            _similar(ProjectAlias, "alias", query).values("project"),
-        )
-    )
-    alike = Project.objects.filter(few_found, pk__in=first_alike.union(*rest_alike))
-    return found.union(alike.order_by().values("pk"))
+    return sql, (*found_params, *alike_params, ALIKE_BELOW)
+
+
+def _union(parts: list[QuerySet]) -> tuple[str, tuple]:
+    first, *rest = (part.order_by() for part in parts)
+    return first.union(*rest).query.sql_with_params()
+
+
+def _matching_ids(query: str, host: str) -> tuple[list[int], list[int]]:
+    """The ids of the projects that contain the query, and of those only alike to it: one
+    query (`matching_sql`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(*matching_sql(query, host))
+        rows = cursor.fetchall()
+    return [pk for pk, contained in rows if contained], [
+        pk for pk, contained in rows if not contained
+    ]
 
 
 def projects_matching(query: str) -> QuerySet[Project]:

@@ -14,9 +14,7 @@ runs on the same rules).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -24,6 +22,7 @@ from django.db import connection
 from django.db.models import Q
 
 from registry.models import Person
+from steward.memory import cycle_collection_paused
 
 from .models import Rotation, TimeOff
 from .schedule import (
@@ -143,28 +142,13 @@ def rotations_from_rules(rules: Sequence[RotationRules], *, at: datetime) -> lis
     return result
 
 
-@contextmanager
-def _without_cycle_collection() -> Iterator[None]:
-    """Reading thousands of rotations makes a few hundred thousand small objects without
-    cycles (reference counting frees them); the cyclic collector, triggered by the allocations,
-    walked the whole heap again and again meanwhile: half of "who is on call for 10,000
-    projects" (measured with and without). Process-wide while it lasts, so kept to the read."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def load_rotations(*, at: datetime, rotation_filter: Q | None = None) -> list[LoadedRotation]:
     """Every rotation's rules (those matching `rotation_filter`, a filter on `Rotation`), in
     their order, and the overrides not over at `at`, as plain rows, in four queries whatever
     their number: layers with their members' ids, overrides, the people named (each read once)
     and those people's time off not over at `at`. The results work with `oncall_at`,
     `rotation_shifts` and the rest like rotations from the ORM."""
-    with _without_cycle_collection():
+    with cycle_collection_paused():
         return rotations_from_rules(read_rules(at=at, rotation_filter=rotation_filter), at=at)
 
 
@@ -202,7 +186,7 @@ def oncall_now_by_project(*, at: datetime) -> dict[int, list[OnCall]]:
     """project id → who is on call at `at` on each of its own rotations, for every project."""
     result: dict[int, list[OnCall]] = {}
     rotations = load_rotations(at=at, rotation_filter=Q(project__isnull=False))
-    with _without_cycle_collection():
+    with cycle_collection_paused():
         for rotation in rotations:
             current = oncall_at(rotation, at)
             if current is not None:

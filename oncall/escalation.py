@@ -25,12 +25,9 @@ def _default_delay() -> timedelta:
 
 
 def _roles(project: Project) -> list[ProjectRole]:
-    """The project's roles held by people who have not left (a leaver keeps their role, for the
-    record, until someone removes it; they are paged no more)."""
+    """The project's roles held by people who have not left: a leaver is paged no more."""
     return sorted(
-        ProjectRole.objects.filter(
-            project=project, person__deactivated_at__isnull=True
-        ).select_related("person"),
+        ProjectRole.objects.of_people_here().filter(project=project).select_related("person"),
         key=lambda r: (r.order, r.pk),
     )
 
@@ -200,7 +197,8 @@ def escalation_many(
     # Each person read once however many projects they hold a role on (pages keep person ids;
     # the people are read again with their contact methods).
     role_rows = list(
-        ProjectRole.objects.filter(project_id__in=ids, person__deactivated_at__isnull=True)
+        ProjectRole.objects.of_people_here()
+        .filter(project_id__in=ids)
         .order_by("project_id", "order", "id")
         .values_list("project_id", "person_id", "role")
     )

@@ -219,6 +219,13 @@ class ProjectURL(models.Model):
         super().save(*args, **kwargs)
 
 
+class ProjectRoleQuerySet(models.QuerySet):
+    def of_people_here(self) -> "ProjectRoleQuerySet":
+        """Roles held by people who have not left: whom to list as support and to page. A
+        leaver keeps their role, for the record, until someone removes it."""
+        return self.filter(person__deactivated_at__isnull=True)
+
+
 class ProjectRole(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
@@ -229,6 +236,8 @@ class ProjectRole(models.Model):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="project_roles")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.OWNER)
     order = models.PositiveSmallIntegerField(default=0)
+
+    objects = ProjectRoleQuerySet.as_manager()
 
     class Meta:
         ordering = ["project", "order", "id"]

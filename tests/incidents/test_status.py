@@ -8,8 +8,6 @@ People ──hard──▶ SSO ──hard──▶ Datacenter Austin;  Connect �
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from changes import services as change_services
@@ -33,6 +31,7 @@ from tests.factories import (
     ProjectFactory,
     SystemFactory,
 )
+from tests.queries import warm_read
 
 pytestmark = pytest.mark.django_db
 
@@ -175,16 +174,6 @@ def test_project_status_brings_it_together(graph, it_user):
 # --- pages ---------------------------------------------------------------------------------------
 
 
-def _count(client, url):
-    """The queries of a read once the projects' on-call rules are kept (`oncall.cache`): a first
-    read of a project also reads its rules, and counts compared must be of the same kind."""
-    client.get(url)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200, response.status_code
-    return len(queries), response.content.decode()
-
-
 def _more_data(graph, it_user, n):
     for i in range(n):
         resolved(graph.people, timezone.now() - timedelta(days=i + 1), 2, "major")
@@ -238,7 +227,7 @@ def test_the_project_status_page_shows_state_bars_and_uptime(client, graph, it_u
         project=graph.people, title="Owner's guess", public_summary="<b>Slow</b>", impact="partial"
     )
     outage_services.outage_open(actor=it_user, title="SSO gone", systems=[graph.sso])
-    _, body = _count(client, "/status/people/")
+    _, body = warm_read(client, "/status/people/")
     assert "Major outage" in body  # the SEV2 outage through a hard path
     assert "&lt;b&gt;Slow&lt;/b&gt;" in body and "<b>Slow</b>" not in body
     # Anonymous visitors read public wording only: IT's and the owners' titles stay inside.
@@ -254,7 +243,7 @@ def test_the_project_status_page_shows_state_bars_and_uptime(client, graph, it_u
 
 def test_the_overview_lists_affected_apps_first(client, graph, it_user):
     outage_services.outage_open(actor=it_user, title="Mail down", systems=[graph.mail])
-    _, body = _count(client, "/status/")
+    _, body = warm_read(client, "/status/")
     assert body.index("Connect") < body.index("People") < body.index("Wiki")
     assert "IT outage: Service disruption" in body and "Mail down" not in body
     client.force_login(graph.wiki_owner.user)  # signed in: the internal title
@@ -301,14 +290,14 @@ def test_banners_keep_the_pages_query_counts_fixed(client, graph, it_user, reade
     client.force_login(reader)
     outage_services.outage_open(actor=it_user, title="SSO down", systems=[graph.sso])
     IncidentFactory(project=graph.people)
-    directory_small, _ = _count(client, "/")
-    project_small, _ = _count(client, "/projects/people/")
+    directory_small, _ = warm_read(client, "/")
+    project_small, _ = warm_read(client, "/projects/people/")
     for i in range(10):
         IncidentFactory(project=graph.people)
         IncidentFactory(project=graph.wiki)
         outage_services.outage_open(actor=it_user, title=f"DC {i}", systems=[graph.dc])
-    directory_large, _ = _count(client, "/")
-    project_large, body = _count(client, "/projects/people/")
+    directory_large, _ = warm_read(client, "/")
+    project_large, body = warm_read(client, "/projects/people/")
     assert directory_small == directory_large
     assert project_small == project_large
     assert "22 open issues on People" in body

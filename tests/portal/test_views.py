@@ -9,9 +9,6 @@ import zoneinfo
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from changes.services import release_record, release_record_by_key
@@ -35,6 +32,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.oncall.helpers import ALWAYS, layer, rotation
+from tests.queries import warm_read
 from tests.registry.pages import HTMX, client_for
 
 pytestmark = pytest.mark.django_db
@@ -128,15 +126,6 @@ def _registry_of(n: int) -> None:
         DependencyFactory(source_project=project, target_system=system)
 
 
-def _count_queries(client: Client, url: str) -> int:
-    """The queries of a read once the projects' on-call rules are kept (`oncall.cache`)."""
-    client.get(url)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(queries)
-
-
 # session, user, count, page, aliases, roles+people, IT group (nav), own person (nav), open
 # incidents and outages of the page's projects (status badges); the rotations' rules are kept
 # (`oncall.cache`)
@@ -150,11 +139,11 @@ ROTATION_READS = 2
 def test_directory_runs_a_fixed_number_of_queries(reader):
     client = client_for(reader)
     _registry_of(3)
-    small = _count_queries(client, "/")
+    small = warm_read(client, "/")[0]
     _registry_of(30)
-    large = _count_queries(client, "/")
+    large = warm_read(client, "/")[0]
     assert small == large == DIRECTORY_QUERIES
-    assert _count_queries(client, "/?q=app") == SEARCH_QUERIES
+    assert warm_read(client, "/?q=app")[0] == SEARCH_QUERIES
 
 
 def _on_call_registry_of(n: int) -> None:
@@ -181,9 +170,9 @@ def _on_call_registry_of(n: int) -> None:
 def test_directory_finds_who_is_on_call_now_in_a_fixed_number_of_queries(reader):
     client = client_for(reader)
     _on_call_registry_of(2)
-    small = _count_queries(client, "/?q=rota")
+    small = warm_read(client, "/?q=rota")[0]
     _on_call_registry_of(15)
-    large = _count_queries(client, "/?q=rota")
+    large = warm_read(client, "/?q=rota")[0]
     assert small == large == SEARCH_QUERIES + ROTATION_READS
     # Each of the 17 projects: its own rotation's cover (the override) and its team's rotation.
     body = client.get("/?q=rota").content.decode()
@@ -250,8 +239,8 @@ def test_project_page_runs_a_fixed_number_of_queries(reader, as_owner):
     large, large_owner = _project_with(30)
     small_client = client_for(small_owner if as_owner else reader)
     large_client = client_for(large_owner if as_owner else reader)
-    small_count = _count_queries(small_client, f"/projects/{small.slug}/")
-    large_count = _count_queries(large_client, f"/projects/{large.slug}/")
+    small_count = warm_read(small_client, f"/projects/{small.slug}/")[0]
+    large_count = warm_read(large_client, f"/projects/{large.slug}/")[0]
     # An editor's page also lists the IT systems to pick a new dependency from: one query more.
     assert small_count == large_count == PROJECT_PAGE_QUERIES + (1 if as_owner else 0)
 
@@ -466,8 +455,8 @@ def test_an_account_without_a_person_is_offered_registering_too(it_team):
 
 def test_a_search_that_finds_nothing_runs_a_fixed_number_of_queries(reader, it_team):
     client = client_for(reader)
-    small = _count_queries(client, "/?q=nothing-here")
+    small = warm_read(client, "/?q=nothing-here")[0]
     for _ in range(5):
         team = TeamFactory(is_it=True)
         team.members.add(PersonFactory(), PersonFactory())
-    assert _count_queries(client, "/?q=nothing-here") == small
+    assert warm_read(client, "/?q=nothing-here")[0] == small

@@ -219,11 +219,15 @@ class IncidentUpdate(models.Model):
 
 class MaintenanceNotice(models.Model):
     """That a scheduled IT change's window (its revision) was announced to the status subscribers
-    of the projects it touches: the sweep announces each window once."""
+    of the projects it touches: the sweep announces each window once, and its cancellation
+    once."""
 
     change = models.ForeignKey(Change, on_delete=models.CASCADE, related_name="maintenance_notices")
     revision = models.PositiveIntegerField()
     sent_at = models.DateTimeField(default=timezone.now)
+    # When the same subscribers were told that the change was cancelled (set on every notice of
+    # the change at once): they are told once, and only if they had been told it would happen.
+    cancellation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -5,6 +5,10 @@ is less than `STEWARD_MAINTENANCE_NOTICE_HOURS` (default 72) away, in public wor
 window, never the change's title or systems: see `PLANNED_CHANGE_SUMMARY`), to the subscriptions
 that take maintenance notices. A `MaintenanceNotice` row per change and revision records that it
 was told, so a moved window (a new revision) is told again and the same one never twice.
+
+A change cancelled after its window was announced, and before that window's end, is told as
+cancelled to the same subscriptions, once: the app they follow is no longer expected to be
+affected then.
 """
 
 from __future__ import annotations
@@ -67,4 +71,45 @@ def maintenance_notices_send_due(*, now: datetime | None = None, limit: int = 20
             maintenance=True,
         )
         MaintenanceNotice.objects.create(change=change, revision=change.revision, sent_at=now)
+    return len(due)
+
+
+def cancellation_body(change: Change) -> str:
+    return (
+        f"The {PLANNED_CHANGE_SUMMARY.lower()} announced from {utc_stamp(change.planned_start_at)} "
+        f"to {utc_stamp(change.planned_end_at)} is cancelled: it will not happen then. Should a "
+        "new window be planned, you will be told of it ahead of time as before."
+    )
+
+
+@transaction.atomic
+def maintenance_cancellations_send_due(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Tell the subscribers who heard of a window that it is off: changes cancelled after their
+    maintenance was announced and before its planned end. Claimed with SKIP LOCKED and marked
+    (`MaintenanceNotice.cancellation_sent_at`) in the transaction that writes the messages, so
+    each is told once. Returns how many changes were told."""
+    now = now or timezone.now()
+    notices = MaintenanceNotice.objects.filter(change=OuterRef("pk"))
+    due = list(
+        Change.objects.select_for_update(skip_locked=True)
+        .filter(state=Change.State.CANCELLED, planned_end_at__gt=now)
+        .filter(Exists(notices))
+        .exclude(Exists(notices.filter(cancellation_sent_at__isnull=False)))
+        .order_by("planned_start_at", "id")[:limit]
+    )
+    for change in due:
+        project_ids = ImpactedProject.objects.filter(change=change).values_list(
+            "project_id", flat=True
+        )
+        subscribers_notify(
+            project_ids=list(project_ids),
+            event=change,
+            topic="maintenance.cancelled",
+            subject=f"{PLANNED_CHANGE_SUMMARY} cancelled: {utc_stamp(change.planned_start_at)}",
+            body=cancellation_body(change),
+            link=f"{settings.SITE_URL}/status/",
+            now=now,
+            maintenance=True,
+        )
+        MaintenanceNotice.objects.filter(change=change).update(cancellation_sent_at=now)
     return len(due)

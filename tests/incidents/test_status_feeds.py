@@ -13,7 +13,10 @@ from django.test import Client, override_settings
 from changes import services as change_services
 from incidents.models import MaintenanceNotice, Subscription
 from incidents.services import subscriptions
-from incidents.services.maintenance import maintenance_notices_send_due
+from incidents.services.maintenance import (
+    maintenance_cancellations_send_due,
+    maintenance_notices_send_due,
+)
 from incidents.services.outages import outage_open
 from notifications.models import Notification
 from registry.models import Dependency
@@ -129,6 +132,33 @@ def test_subscribers_hear_of_maintenance_ahead_unless_they_opted_out(world):
         int(n.idempotency_key.rsplit(":", 2)[-2][4:])
         for n in Notification.objects.filter(topic__startswith="maintenance.")
     }
+
+
+def test_subscribers_told_of_a_window_hear_once_that_it_is_cancelled(world):
+    app = world["app"]
+    keen = SubscriptionFactory(project=app, address="keen@example.com")
+    SubscriptionFactory(project=app, address="quiet@example.com", maintenance_notices=False)
+    assert maintenance_notices_send_due() == 1
+    assert maintenance_cancellations_send_due() == 0  # still on
+    change_services.change_cancel(actor=world["staff"], change=world["change"])
+    assert b"Planned IT maintenance" not in Client().get("/status/shop/").content
+
+    assert maintenance_cancellations_send_due() == 1
+    assert maintenance_cancellations_send_due() == 0  # told once
+    sent = Notification.objects.filter(topic="maintenance.cancelled")
+    assert {n.address for n in sent} == {keen.address}
+    notice = sent.get()
+    assert "cancelled" in notice.subject and "will not happen" in notice.body
+    assert SECRET_TITLE not in notice.subject + notice.body
+    assert "/subscriptions/manage/" in notice.body
+
+
+def test_a_cancelled_window_nobody_was_told_of_is_not_announced_as_cancelled(world):
+    SubscriptionFactory(project=world["app"], address="keen@example.com")
+    change_services.change_cancel(actor=world["staff"], change=world["change"])
+    assert maintenance_cancellations_send_due() == 0
+    assert maintenance_notices_send_due() == 0  # nor announced: it is off
+    assert not Notification.objects.filter(topic__startswith="maintenance.").exists()
 
 
 def test_the_subscribe_form_and_the_manage_link_set_the_flag(world):

@@ -153,15 +153,17 @@ def reach_rebuild() -> None:
 
 # A project's ways into a system: through each of its edges, to the edge's target itself
 # (depth 0) and to everything the target depends on. The best per (system, project) by the
-# ranking impact uses: shortest, then hard, then the lowest entry id. Only the rows that differ
-# are written: a change low in the graph recomputes thousands of projects' rows, few of which
-# change.
+# ranking impact uses: shortest, then hard, then the lowest entry id; with the project's name and
+# slug, which impact shows (a trigger keeps them on rename). Only the rows that differ are
+# written: a change low in the graph recomputes thousands of projects' rows, few of which change.
 _PROJECT_ROWS = """
 WITH fresh AS (
     SELECT DISTINCT ON (way.system_id, d.source_project_id)
            way.system_id, d.source_project_id AS project_id, way.depth,
-           way.hard AND d.criticality = %(hard)s AS all_hard, d.target_system_id AS entry_id
+           way.hard AND d.criticality = %(hard)s AS all_hard, d.target_system_id AS entry_id,
+           p.name AS project_name, p.slug AS project_slug
     FROM registry_dependency d
+    JOIN registry_project p ON p.id = d.source_project_id
     CROSS JOIN LATERAL (
         SELECT d.target_system_id AS system_id, 0 AS depth, TRUE AS hard
         WHERE {target_in_systems}
@@ -180,13 +182,17 @@ gone AS (
       AND NOT EXISTS (SELECT 1 FROM fresh
                       WHERE fresh.system_id = old.system_id AND fresh.project_id = old.project_id)
 )
-INSERT INTO registry_projectreach (system_id, project_id, depth, all_hard, entry_id)
-SELECT system_id, project_id, depth, all_hard, entry_id FROM fresh
+INSERT INTO registry_projectreach
+    (system_id, project_id, depth, all_hard, entry_id, project_name, project_slug)
+SELECT system_id, project_id, depth, all_hard, entry_id, project_name, project_slug FROM fresh
 ON CONFLICT (system_id, project_id) DO UPDATE
-SET depth = EXCLUDED.depth, all_hard = EXCLUDED.all_hard, entry_id = EXCLUDED.entry_id
+SET depth = EXCLUDED.depth, all_hard = EXCLUDED.all_hard, entry_id = EXCLUDED.entry_id,
+    project_name = EXCLUDED.project_name, project_slug = EXCLUDED.project_slug
 WHERE (registry_projectreach.depth, registry_projectreach.all_hard,
-       registry_projectreach.entry_id)
-      IS DISTINCT FROM (EXCLUDED.depth, EXCLUDED.all_hard, EXCLUDED.entry_id)
+       registry_projectreach.entry_id, registry_projectreach.project_name,
+       registry_projectreach.project_slug)
+      IS DISTINCT FROM (EXCLUDED.depth, EXCLUDED.all_hard, EXCLUDED.entry_id,
+                        EXCLUDED.project_name, EXCLUDED.project_slug)
 """
 
 

@@ -105,7 +105,11 @@ def apply(operation, systems, projects, *, check_cycles: bool = True) -> None:
 def closure_rows() -> tuple[set, set]:
     return (
         set(SystemReach.objects.values_list("system", "dependent", "depth", "all_hard", "via")),
-        set(ProjectReach.objects.values_list("system", "project", "depth", "all_hard", "entry")),
+        set(
+            ProjectReach.objects.values_list(
+                "system", "project", "depth", "all_hard", "entry", "project_name", "project_slug"
+            )
+        ),
     )
 
 
@@ -152,6 +156,26 @@ def test_closure_equals_the_search_after_any_edge_writes(rng, operations):
             raise _Rollback
     except _Rollback:
         pass
+
+
+@pytest.mark.django_db
+def test_impact_shows_a_project_renamed_by_any_path():
+    """The closure rows carry the names impact shows: a rename through the service or straight
+    in SQL (the admin, an import) is what the next impact says."""
+    base, middle = SystemFactory(), SystemFactory()
+    services.dependency_add(actor=None, source_system=middle, target_system=base)
+    shop, wiki = ProjectFactory(name="Shop", slug="shop"), ProjectFactory(name="Wiki", slug="wiki")
+    for project in (shop, wiki):
+        services.dependency_add(actor=None, source_project=project, target_system=middle)
+    shop.name, shop.slug = "Web shop", "web-shop"
+    shop.save(update_fields=["name", "slug"])
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE registry_project SET name = 'Team wiki' WHERE id = %s", [wiki.pk])
+    shown = {(i.project_name, i.project_slug) for i in selectors.impacted_projects_for([base])}
+    assert shown == {("Web shop", "web-shop"), ("Team wiki", "wiki")}
+    assert shown == {
+        (i.project_name, i.project_slug) for i in selectors._impacted_projects_sql([base.pk])
+    }
 
 
 @pytest.mark.django_db

@@ -79,7 +79,7 @@ def _notice_roles(project_ids: Iterable[int]) -> dict[int, list[Person]]:
     """Owners and maintainers of each project, by project id."""
     people: dict[int, list[Person]] = {}
     for role in (
-        ProjectRole.objects.filter(project_id__in=list(project_ids), role__in=EDITING_ROLES)
+        ProjectRole.objects.filter(project_id__any=project_ids, role__in=EDITING_ROLES)
         .select_related("person")
         # Their contact methods too: the notices of all projects go out in a fixed number of
         # queries (see `owners_notify`).

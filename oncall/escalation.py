@@ -198,34 +198,37 @@ def escalation_many(
     # the people are read again with their contact methods).
     role_rows = list(
         ProjectRole.objects.of_people_here()
-        .filter(project_id__in=ids)
+        .filter(project_id__any=ids)
         .order_by("project_id", "order", "id")
         .values_list("project_id", "person_id", "role")
     )
-    role_people = Person.objects.only("id", "display_name").in_bulk(
-        list({person_id for _, person_id, _ in role_rows})
-    )
+    role_people = {
+        p.pk: p
+        for p in Person.objects.only("id", "display_name").filter(
+            pk__any={person_id for _, person_id, _ in role_rows}
+        )
+    }
     roles: dict[int, list[tuple[Person, str]]] = {}
     for project_id, person_id, role in role_rows:
         roles.setdefault(project_id, []).append((role_people[person_id], role))
     policies = {
         p.project_id: p
-        for p in EscalationPolicy.objects.filter(project_id__in=ids).only(
+        for p in EscalationPolicy.objects.filter(project_id__any=ids).only(
             "id", "project_id", "repeat_count"
         )
     }
     levels_of: dict[int, list[EscalationLevel]] = {}
     if policies:
         for level in (
-            EscalationLevel.objects.filter(policy__project_id__in=list(policies))
+            EscalationLevel.objects.filter(policy__project_id__any=policies)
             .select_related("person", "team", "policy")
             .prefetch_related(Prefetch("team__members", queryset=Person.objects.order_by("id")))
             .order_by("policy_id", "order", "id")
         ):
             levels_of.setdefault(level.policy.project_id, []).append(level)
-    owned = Q(project_id__in=ids)
+    owned = Q(project_id__any=ids)
     if team_ids:
-        owned |= Q(team_id__in=team_ids)
+        owned |= Q(team_id__any=team_ids)
     # The rotations' order as the single-project path reads them (Rotation's Meta ordering, in
     # the database's collation), then their rules as plain rows.
     order = {

@@ -15,6 +15,8 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        import steward.lookups  # noqa: F401 — registers `field__any` for every app
+
         user_logged_in.connect(
             _give_the_account_a_person, dispatch_uid="registry.person_for_account"
         )

@@ -13,11 +13,8 @@ from urllib.parse import urlsplit
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
 from django.db.models import (
-    BooleanField,
     Case,
     Exists,
-    F,
-    Func,
     OuterRef,
     Prefetch,
     Q,
@@ -163,14 +160,13 @@ def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project
         | Exists(aliases.filter(alias__istartswith=query))
     )
     contained, alike = _matching_ids(query, host)
-    candidates = _IdIn(contained + alike)
     return (
-        projects.filter(candidates)
+        projects.filter(pk__any=contained + alike)
         .annotate(
             search_rank=Case(
                 When(exact, then=Value(SearchRank.EXACT)),
                 When(prefix, then=Value(SearchRank.PREFIX)),
-                When(_IdIn(contained), then=Value(SearchRank.CONTAINS)),
+                When(pk__any=contained, then=Value(SearchRank.CONTAINS)),
                 default=Value(SearchRank.SIMILAR),
             ),
             search_likeness=Greatest(
@@ -198,22 +194,6 @@ def _projects_serving(pasted: str, host: str) -> list[int]:
             best[project_id] = max(best.get(project_id, 0), len(path))
     longest = max(best.values(), default=0)
     return [project_id for project_id, length in best.items() if length == longest]
-
-
-class _IdIn(Func):
-    """`pk = ANY(%s)`, the ids as ONE array parameter: the ids a search found, read once and
-    reused by the candidates, the rank and the paginator's count (`pk__in=` a query would run it
-    again in each; `pk__in=` a list compiles a parameter an id)."""
-
-    output_field = BooleanField()
-
-    def __init__(self, ids: list[int]) -> None:
-        super().__init__(F("pk"))
-        self.ids = ids
-
-    def as_sql(self, compiler, connection, **extra_context):
-        column, params = compiler.compile(self.source_expressions[0])
-        return f"{column} = ANY(%s)", (*params, self.ids)
 
 
 # Projects only alike to the query (a typo's matches) are looked for when it is in fewer than

@@ -244,7 +244,7 @@ def _endpoints_for(
         return []
     endpoints = (
         WebhookEndpoint.objects.filter(is_active=True)
-        .filter(Q(project_id__in=project_ids) | Q(system_id__in=system_ids))
+        .filter(Q(project_id__any=project_ids) | Q(system_id__any=system_ids))
         .select_related("project", "system")
         .order_by("id")
     )

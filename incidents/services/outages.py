@@ -103,7 +103,7 @@ def outage_open(
     event = outage_event(outage)
     link = events.absolute(outage.get_absolute_url())
     summary = _outage_summary(outage)
-    projects = Project.objects.in_bulk([i.project_id for i in impacted])
+    projects = {p.pk: p for p in Project.objects.filter(pk__any=[i.project_id for i in impacted])}
     # Every touched project in one batch: a fixed number of statements however many there are.
     delivery.pages_open_many(
         event=event,

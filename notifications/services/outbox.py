@@ -206,7 +206,7 @@ def _insert(rows: list[Notification]) -> list[Notification]:
         return []
     keys = [r.idempotency_key for r in rows]
     existing = set(
-        Notification.objects.filter(idempotency_key__in=keys).values_list(
+        Notification.objects.filter(idempotency_key__any=keys).values_list(
             "idempotency_key", flat=True
         )
     )
@@ -229,7 +229,9 @@ def _insert(rows: list[Notification]) -> list[Notification]:
         return fresh
     Notification.objects.bulk_create(fresh, ignore_conflicts=True)
     # ignore_conflicts leaves pks unset: read back what we wrote.
-    return list(Notification.objects.filter(idempotency_key__in=[r.idempotency_key for r in fresh]))
+    return list(
+        Notification.objects.filter(idempotency_key__any=[r.idempotency_key for r in fresh])
+    )
 
 
 def _notification_values(

@@ -9,6 +9,7 @@ lists. Pages nobody acknowledged keep escalating, project by project."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,30 @@ def _project_url(project: Project) -> str:
         return ""
 
 
-def _message(pages: list[Page]) -> tuple[str, str]:
+_SLUG = re.compile(r"[-a-zA-Z0-9_]+")
+
+
+class _ProjectLinks:
+    """Project page URLs for the messages of one batch of pages: the route reversed once, then
+    each slug put in (a slug is the route's own pattern, so it needs no quoting; anything else
+    goes through reverse). A 10,000-project outage reversed the same route 15,570 times, a sixth
+    of opening it."""
+
+    PLACEHOLDER = "steward-slug-placeholder"
+
+    def __init__(self) -> None:
+        self.prefix, self.suffix = "", None
+        path = _project_url(Project(slug=self.PLACEHOLDER))
+        if path.count(self.PLACEHOLDER) == 1:
+            self.prefix, self.suffix = path.split(self.PLACEHOLDER)
+
+    def __call__(self, project: Project) -> str:
+        if self.suffix is None or not _SLUG.fullmatch(project.slug):
+            return _project_url(project)
+        return f"{self.prefix}{project.slug}{self.suffix}"
+
+
+def _message(pages: list[Page], links: _ProjectLinks) -> tuple[str, str]:
     """Subject and body of one message listing `pages` (one event, in the order listed)."""
     if len(pages) == 1:
         return pages[0].subject, pages[0].body
@@ -65,7 +89,7 @@ def _message(pages: list[Page]) -> tuple[str, str]:
     lines = [headline, ""] if headline else []
     lines.append(f"You are paged for {len(pages)} apps you support:")
     for page in pages[:BODY_PROJECTS]:
-        lines += ["", f"* {page.project.name}  {_project_url(page.project)}".rstrip()]
+        lines += ["", f"* {page.project.name}  {links(page.project)}".rstrip()]
         details = page.body.splitlines() if headline else [page.subject, *page.body.splitlines()]
         lines += [f"  {line}" if line else "" for line in details]
     if len(pages) > BODY_PROJECTS:
@@ -88,10 +112,11 @@ def _level_rows(pages: Iterable[Page], targets: dict[int, list[Target]], *, now:
             if person_id in targets:
                 groups[(page.event_type_id, page.event_id, person_id)].append(page)
     rows = []
+    links = _ProjectLinks()
     for (event_type_id, event_id, person_id), group in groups.items():
         group.sort(key=lambda p: (p.project.name.casefold(), p.pk))
         first = group[0]
-        subject, body = _message(group)
+        subject, body = _message(group, links)
         for target in targets[person_id]:
             rows.append(
                 _notification_values(
@@ -119,12 +144,12 @@ def _page_targets(person_ids: set[int]) -> dict[int, list[Target]]:
     keyed by the ids of the people that exist."""
     targets: dict[int, list[Target]] = defaultdict(list)
     for person_id, kind, address, method_id in (
-        ContactMethod.objects.filter(person_id__in=person_ids, for_pages=True)
+        ContactMethod.objects.filter(person_id__any=person_ids, for_pages=True)
         .order_by("person_id", "order", "id")
         .values_list("person_id", "kind", "address", "id")
     ):
         targets[person_id].append(Target(CHANNEL_OF_KIND[kind], address, method_id))
-    for person_id, email in Person.objects.filter(pk__in=person_ids - targets.keys()).values_list(
+    for person_id, email in Person.objects.filter(pk__any=person_ids - targets.keys()).values_list(
         "id", "email"
     ):
         targets[person_id] = [Target(Channel.EMAIL, email, None)] if email else []
@@ -204,7 +229,7 @@ def pages_open_many(
         for p in Page.objects.filter(
             event_type=event_type,
             event_id=event.pk,
-            project_id__in=[r.project.pk for r in requests],
+            project_id__any=[r.project.pk for r in requests],
         )
     }
     fresh = []
@@ -332,13 +357,13 @@ def pages_ack(
     locked = list(
         Page.objects.select_for_update(of=("self",), no_key=True)
         .select_related("project")
-        .filter(pk__in=list(page_ids))
+        .filter(pk__any=page_ids)
         .order_by("pk")
     )
     acked = [p for p in locked if p.state == Page.State.OPEN]
     if not acked:
         return locked
-    Page.objects.filter(pk__in=[p.pk for p in acked]).update(
+    Page.objects.filter(pk__any=[p.pk for p in acked]).update(
         state=Page.State.ACKNOWLEDGED,
         acknowledged_at=now,
         acknowledged_by=person,
@@ -384,7 +409,7 @@ def pages_stop(*, event: Event, reason: str = "resolved", now: datetime | None =
     )
     if not ids:
         return 0
-    Page.objects.filter(pk__in=ids).update(
+    Page.objects.filter(pk__any=ids).update(
         state=Page.State.STOPPED, stopped_at=now, stop_reason=reason[:100], next_escalation_at=None
     )
     _unsent_release(ids)

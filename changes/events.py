@@ -18,6 +18,7 @@ from notifications import services as delivery
 from notifications.events import Event
 from registry.models import ITSystem, Person, Project, ProjectRole
 from registry.permissions import EDITING_ROLES, is_it_staff
+from registry.selectors import ImpactedProject as Impact
 from registry.selectors import impacted_projects_for
 from steward.errors import Conflict
 from webhooks.services import iso, system_document
@@ -90,24 +91,28 @@ def _notice_roles(project_ids: Iterable[int]) -> dict[int, list[Person]]:
     return people
 
 
-def impact_snapshot(event: Model, systems: Iterable[ITSystem]) -> list[ImpactedProject]:
+def impact_snapshot(event: Model, systems: Iterable[ITSystem]) -> list[Impact]:
     """Replace the event's (a change's or an outage's) snapshot of touched projects with the
-    impact of `systems` now."""
-    field = "change" if isinstance(event, Change) else "outage"
-    ImpactedProject.objects.filter(**{field: event}).delete()
-    rows = [
-        ImpactedProject(
-            **{field: event},
-            project_id=impact.project_id,
-            path=list(impact.path),
-            all_hard=impact.all_hard,
-            depth=impact.depth,
-        )
-        for impact in impacted_projects_for(systems)
-    ]
-    # One COPY rather than bulk_create: an outage on a root system touches thousands of projects.
-    delivery.rows_insert(ImpactedProject, rows)
-    return rows
+    impact of `systems` now; that impact, by project id."""
+    field = "change_id" if isinstance(event, Change) else "outage_id"
+    ImpactedProject.objects.filter(**{field: event.pk}).delete()
+    impact = impacted_projects_for(systems)
+    # One COPY of column values rather than bulk_create (or model instances): an outage on a
+    # root system touches thousands of projects.
+    delivery.rows_insert(
+        ImpactedProject,
+        [
+            {
+                field: event.pk,
+                "project_id": touched.project_id,
+                "path": list(touched.path),
+                "all_hard": touched.all_hard,
+                "depth": touched.depth,
+            }
+            for touched in impact
+        ],
+    )
+    return impact
 
 
 def snapshot_project_ids(event: Model) -> list[int]:

@@ -243,11 +243,12 @@ def escalation_many(
         by_owner.setdefault(owner, []).append(rotation)
 
     delay = _default_delay()
+    backup = str(ProjectRole.Role.BACKUP)  # a plain string: the enum's, read per role, cost more
     result: dict[int, ProjectEscalation] = {}
     for pid in ids:
         project_roles = roles.get(pid, [])
-        owners = [person for person, role in project_roles if role != ProjectRole.Role.BACKUP]
-        backups = [person for person, role in project_roles if role == ProjectRole.Role.BACKUP]
+        owners = [person for person, role in project_roles if role != backup]
+        backups = [person for person, role in project_roles if role == backup]
         mine = by_owner.get(("p", pid), []) + (
             by_owner.get(("t", team_of[pid]), []) if team_of[pid] else []
         )

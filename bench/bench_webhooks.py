@@ -4,8 +4,11 @@
 1. What webhook endpoints add to the outage's transaction: the same outage opened without any
    endpoint (baseline) and with one endpoint on every touched project, in the same run.
 2. How fast those deliveries (one signed POST each, with its document) reach a local HTTP sink
-   through one Celery worker with two prefork processes, against bare no-op Celery tasks on the
-   same Redis and worker settings, measured the same way (see bench_fanout).
+   through one Celery worker with two prefork processes, against a bare Celery task making the
+   same number of signed POSTs of the documents' mean size to the same sink, with no
+   bookkeeping, on the same Redis and worker settings, measured the same way (bench_fanout's
+   `bare_post_rate`: the same unit of work). The run fails when the sink received fewer
+   deliveries than were written.
 
 People's own contact methods are removed first, so both outages write the same pages and the
 worker sends only the endpoint deliveries.
@@ -20,7 +23,7 @@ import time
 from pathlib import Path
 
 from bench import django_setup, row
-from bench.bench_fanout import _sink, delivery_rate, noop_rate
+from bench.bench_fanout import _sink, bare_post_rate, delivery_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = 0.5
@@ -92,14 +95,24 @@ def run() -> list[dict]:
         total=total,
         sent=Notification.objects.filter(event_id=outage.pk, state="sent").count,
     )
-    ids = {r.headers.get("webhook-id") for r in sink.requests}
-    signed = sum(
-        1 for r in sink.requests if r.headers.get("webhook-signature", "").startswith("v1,")
-    )
+    requests = list(sink.requests)
+    ids = {r.headers.get("webhook-id") for r in requests}
+    signed = sum(1 for r in requests if r.headers.get("webhook-signature", "").startswith("v1,"))
+    if len(ids) != total:
+        raise AssertionError(
+            f"the sink received {len(ids)} of {total} deliveries; the delivery rate means nothing"
+        )
+    body_size = round(sum(len(r.body) for r in requests) / len(requests))
 
-    # 3. Bare no-op tasks, the same way.
+    # 3. The same POSTs from a bare task, the same way.
     try:
-        baseline = noop_rate(broker, log_dir / "bench-webhooks-noop-worker.log")
+        baseline = bare_post_rate(
+            sink,
+            broker,
+            log_dir / "bench-webhooks-bare-post-worker.log",
+            total=total,
+            body_size=body_size,
+        )
     finally:
         server.shutdown()
         broker.flushdb()
@@ -120,8 +133,9 @@ def run() -> list[dict]:
             "msg/s",
             baseline=baseline,
             ratio=rate / baseline,
-            note=f"1 worker × 2 processes; baseline: bare no-op task; {len(ids)} distinct "
-            f"webhook-ids, {len(sink.requests)} requests, {signed} signed",
+            note=f"1 worker × 2 processes; baseline: a bare task making the same number of "
+            f"{body_size}-byte signed POSTs, no bookkeeping; {len(ids)} distinct webhook-ids, "
+            f"{len(requests)} requests, {signed} signed",
         ),
     ]
 

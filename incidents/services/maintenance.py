@@ -57,21 +57,32 @@ def maintenance_notices_send_due(*, now: datetime | None = None, limit: int = 20
         .order_by("planned_start_at", "id")[:limit]
     )
     for change in due:
-        project_ids = ImpactedProject.objects.filter(change=change).values_list(
-            "project_id", flat=True
-        )
-        subscribers_notify(
-            project_ids=list(project_ids),
-            event=change,
+        _tell(
+            change,
             topic=f"maintenance.planned.r{change.revision}",
             subject=f"{PLANNED_CHANGE_SUMMARY}: {utc_stamp(change.planned_start_at)}",
             body=maintenance_body(change),
-            link=f"{settings.SITE_URL}/status/",
             now=now,
-            maintenance=True,
         )
         MaintenanceNotice.objects.create(change=change, revision=change.revision, sent_at=now)
     return len(due)
+
+
+def _tell(change: Change, *, topic: str, subject: str, body: str, now: datetime) -> None:
+    """A message to the subscriptions that take maintenance notices of the projects the change
+    touches, in the caller's transaction."""
+    subscribers_notify(
+        project_ids=list(
+            ImpactedProject.objects.filter(change=change).values_list("project_id", flat=True)
+        ),
+        event=change,
+        topic=topic,
+        subject=subject,
+        body=body,
+        link=f"{settings.SITE_URL}/status/",
+        now=now,
+        maintenance=True,
+    )
 
 
 def cancellation_body(change: Change) -> str:
@@ -98,18 +109,12 @@ def maintenance_cancellations_send_due(*, now: datetime | None = None, limit: in
         .order_by("planned_start_at", "id")[:limit]
     )
     for change in due:
-        project_ids = ImpactedProject.objects.filter(change=change).values_list(
-            "project_id", flat=True
-        )
-        subscribers_notify(
-            project_ids=list(project_ids),
-            event=change,
+        _tell(
+            change,
             topic="maintenance.cancelled",
             subject=f"{PLANNED_CHANGE_SUMMARY} cancelled: {utc_stamp(change.planned_start_at)}",
             body=cancellation_body(change),
-            link=f"{settings.SITE_URL}/status/",
             now=now,
-            maintenance=True,
         )
         MaintenanceNotice.objects.filter(change=change).update(cancellation_sent_at=now)
     return len(due)

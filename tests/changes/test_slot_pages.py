@@ -166,20 +166,27 @@ def test_the_page_takes_a_fixed_number_of_queries(graph, it_user, django_assert_
 # --- the history of a change's systems -------------------------------------------------------------
 
 
-def _done(it_user, graph, *, title: str, days_ago: int, roll_back: bool = False) -> Change:
-    start = datetime.now(UTC) - timedelta(days=days_ago)
+def _started(
+    it_user, graph, *, title: str, start: datetime, lasting: timedelta = timedelta(hours=1)
+) -> Change:
+    """A change on SSO, scheduled the day before and started at `start`."""
     change = services.change_create(
         actor=it_user,
         title=title,
         planned_start_at=start,
-        planned_end_at=start + timedelta(hours=1),
+        planned_end_at=start + lasting,
         systems=[graph.sso],
     )
     services.change_schedule(actor=it_user, change=change, now=start - timedelta(days=1))
     services.change_start(actor=it_user, change=change, now=start)
-    if roll_back:
-        return services.change_roll_back(actor=it_user, change=change, now=start)
-    return services.change_complete(actor=it_user, change=change, now=start)
+    return change
+
+
+def _done(it_user, graph, *, title: str, days_ago: int, roll_back: bool = False) -> Change:
+    start = datetime.now(UTC) - timedelta(days=days_ago)
+    change = _started(it_user, graph, title=title, start=start)
+    finish = services.change_roll_back if roll_back else services.change_complete
+    return finish(actor=it_user, change=change, now=start)
 
 
 def test_history_counts_causes_and_rollbacks_and_hints(graph, it_user):
@@ -251,15 +258,7 @@ def test_a_change_ended_early_either_way_ends_its_maintenance_window_then(
     from changes.models import MaintenanceWindow
 
     start = datetime.now(UTC) - timedelta(minutes=30)
-    change = services.change_create(
-        actor=it_user,
-        title="Early end",
-        planned_start_at=start,
-        planned_end_at=start + timedelta(hours=2),
-        systems=[graph.sso],
-    )
-    services.change_schedule(actor=it_user, change=change, now=start - timedelta(days=1))
-    services.change_start(actor=it_user, change=change, now=start)
+    change = _started(it_user, graph, title="Early end", start=start, lasting=timedelta(hours=2))
     ended = start + timedelta(minutes=20)
     finish = services.change_roll_back if roll_back else services.change_complete
     finish(actor=it_user, change=change, now=ended)

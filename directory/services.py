@@ -75,11 +75,8 @@ def _audit_person(
 
 def _active_owner_exists() -> Exists:
     return Exists(
-        ProjectRole.objects.filter(
-            project=OuterRef("pk"),
-            role=ProjectRole.Role.OWNER,
-            person__deactivated_at__isnull=True,
-            person__user__is_active=True,
+        ProjectRole.objects.of_people_here().filter(
+            project=OuterRef("pk"), role=ProjectRole.Role.OWNER, person__user__is_active=True
         )
     )
 

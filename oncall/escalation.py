@@ -220,7 +220,7 @@ def escalation_many(
     levels_of: dict[int, list[EscalationLevel]] = {}
     if policies:
         for level in (
-            EscalationLevel.objects.filter(policy__project_id__any=policies)
+            EscalationLevel.objects.filter(policy__project_id__any=list(policies))
             .select_related("person", "team", "policy")
             .prefetch_related(Prefetch("team__members", queryset=Person.objects.order_by("id")))
             .order_by("policy_id", "order", "id")

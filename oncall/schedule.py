@@ -30,6 +30,7 @@ from .models import Override, Rotation, RotationLayer, RotationMember, TimeOff
 
 # How far ahead "on call next" looks, and the longest range a shift listing may cover.
 NEXT_HORIZON = timedelta(days=29)
+NEXT_FIRST_STRETCH = timedelta(days=2)
 MAX_RANGE = timedelta(days=400)
 
 
@@ -516,17 +517,46 @@ def rotation_shifts(rotation: Rotation, start: datetime, end: datetime) -> list[
     return result
 
 
+def _same_hand(earlier: Shift, later: Shift) -> bool:
+    """Whether `later`, starting where `earlier` ends, is the same shift going on (what
+    `rotation_shifts` joins)."""
+    return (
+        later.start == earlier.end
+        and later.person.pk == earlier.person.pk
+        and later.override == earlier.override
+        and (later.override is not None or later.layer == earlier.layer)
+    )
+
+
 def next_oncall(rotation: Rotation, at: datetime) -> Shift | None:
     """The first shift after the one running at `at` that someone else takes (or, when nobody is
-    on call at `at`, the next shift at all)."""
+    on call at `at`, the next shift at all), within `NEXT_HORIZON`.
+
+    The same answer as scanning `rotation_shifts` over the whole horizon, found a stretch at a
+    time (two days, then twice as long each time): most rotations hand over within days, and the
+    project page and the support API ask on every request. A shift found at a stretch's end is
+    followed into the next stretches until it really ends, so it is never cut short."""
     at = as_utc(at)
     current = oncall_at(rotation, at)
-    for shift in rotation_shifts(rotation, at, at + NEXT_HORIZON):
-        if shift.start <= at:
-            continue
-        if current is None or shift.person.pk != current.person.pk:
-            return shift
-    return None
+    horizon = at + NEXT_HORIZON
+    found: Shift | None = None
+    start, step = at, NEXT_FIRST_STRETCH
+    while start < horizon:
+        end = min(start + step, horizon)
+        for shift in rotation_shifts(rotation, start, end):
+            if found is not None:
+                if not _same_hand(found, shift):
+                    return found
+                found = Shift(rotation, found.person, found.start, shift.end, found.layer,
+                              found.override)  # fmt: skip
+            elif shift.start > at and (current is None or shift.person.pk != current.person.pk):
+                found = shift
+            if found is not None and found.end < end:
+                return found
+        if found is not None and found.end < end:  # nobody at this stretch's start
+            return found
+        start, step = end, step * 2
+    return found
 
 
 def person_shifts(person: Person, start: datetime, end: datetime) -> list[Shift]:

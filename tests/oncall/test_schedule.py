@@ -10,8 +10,14 @@ from django.core.exceptions import ValidationError
 from oncall import services as oncall_services
 from oncall.coverage import uncovered_ranges
 from oncall.models import Override, RotationLayer
-from oncall.schedule import next_oncall, oncall_at, rotation_shifts
-from tests.oncall.helpers import fresh, layer, person, rotation, utc
+from oncall.schedule import (
+    NEXT_FIRST_STRETCH,
+    NEXT_HORIZON,
+    next_oncall,
+    oncall_at,
+    rotation_shifts,
+)
+from tests.oncall.helpers import DAYS, fresh, layer, person, rotation, utc, varied_rotations
 
 pytestmark = pytest.mark.django_db
 
@@ -386,6 +392,41 @@ def test_next_on_call_is_whoever_takes_over():
     upcoming = next_oncall(fresh(rot), utc(2025, 1, 8, 12))
     assert upcoming.person.display_name == "Bob"
     assert upcoming.start == utc(2025, 1, 13, 9)
+
+
+def _next_over_the_whole_horizon(rot, at):
+    """Who is next, as the definition reads: the first shift of the whole horizon's listing that
+    starts after `at` and that someone other than whoever is on call at `at` takes."""
+    current = oncall_at(rot, at)
+    for shift in rotation_shifts(rot, at, at + NEXT_HORIZON):
+        if shift.start > at and (current is None or shift.person.pk != current.person.pk):
+            return shift
+    return None
+
+
+def test_next_on_call_found_a_stretch_at_a_time_is_the_whole_horizon_answer():
+    rotations = varied_rotations()
+    ann, bob = person("Ann2"), person("Bob2")
+    # Shifts longer than the first stretches (found ones run on across them), and shifts so long
+    # that the next one can lie past the horizon (cut there, or nobody next at all).
+    long_turns = rotation(name="Ten days")
+    layer(long_turns, [ann, bob], length=DAYS, length_count=10, start_date=date(2025, 3, 1))
+    month = rotation(name="Forty days")
+    layer(month, [bob, ann], length=DAYS, length_count=40, start_date=date(2025, 2, 20))
+    rotations = [fresh(r) for r in [*rotations, long_turns, month]]
+    moments = [utc(2025, 3, 27, 1) + timedelta(hours=7 * i) for i in range(40)]
+    past_first_stretch = cut_at_horizon = nobody_next = 0
+    for moment in moments:
+        for rot in rotations:
+            expected = _next_over_the_whole_horizon(rot, moment)
+            assert next_oncall(rot, moment) == expected, (rot.name, moment)
+            if expected is None:
+                nobody_next += 1
+            elif expected.end == moment + NEXT_HORIZON:
+                cut_at_horizon += 1
+            elif expected.end > moment + NEXT_FIRST_STRETCH:
+                past_first_stretch += 1
+    assert past_first_stretch and cut_at_horizon and nobody_next
 
 
 # --- bad input ----------------------------------------------------------------------------------

@@ -3,7 +3,10 @@ first, then the first other supporter in working hours, then the owners; each pe
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from oncall.selectors import project_for_page, support_for
@@ -92,3 +95,32 @@ def test_the_support_api_answers_who_to_contact_now_as_its_schema_says():
     schemas = schema["components"]["schemas"]
     assert "contact_now" in schemas["SupportOut"]["required"]
     assert {c["reason"] for c in body["contact_now"]} <= set(schemas["ContactReasonEnum"]["enum"])
+
+
+def test_support_answers_asked_one_after_another_are_each_their_projects_own():
+    """The API renders through one serializer whose fields are bound once: nothing of one answer
+    may show in the next, and each is what a serializer made for it alone gives."""
+    from oncall.api import SupportOut
+
+    staffed = ProjectFactory(slug="staffed")
+    bare = ProjectFactory(slug="bare")
+    ann, bob = awake("Ann", "Europe/Paris"), asleep("Bob")
+    role(staffed, ann, ProjectRole.Role.OWNER)
+    role(staffed, bob, ProjectRole.Role.MAINTAINER)
+    layer(rotation(staffed, name="Days"), [bob, ann])
+    role(bare, bob, ProjectRole.Role.OWNER)
+    client = APIClient()
+    client.force_authenticate(person("Rita").user)
+
+    asked = ["staffed", "bare", "staffed"]
+    bodies = [client.get(f"/api/v1/projects/{slug}/support/").json() for slug in asked]
+
+    staffed_body, bare_body, _ = bodies
+    assert [o["name"] for o in staffed_body["owners"]] == ["Ann"]
+    assert staffed_body["on_call_now"] and staffed_body["on_call_next"]
+    assert bare_body["project"] == "bare"
+    assert [o["name"] for o in bare_body["owners"]] == ["Bob"]
+    assert bare_body["on_call_now"] == bare_body["maintainers"] == []
+    for slug, body in zip(asked, bodies, strict=True):
+        support = support_for(project_for_page(slug), at=parse_datetime(body["at"]))
+        assert body == json.loads(json.dumps(SupportOut(support).data)), slug

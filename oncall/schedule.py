@@ -188,11 +188,13 @@ def shift_bounds(layer: RotationLayer, index: int) -> tuple[datetime, datetime]:
 
 
 def shift_index_at(layer: RotationLayer, at: datetime) -> int | None:
-    """The number of the layer's shift running at `at`, or None before the layer starts."""
+    """The number of the layer's shift running at `at` (aware; the callers here pass the UTC
+    instant they already hold, read once per question rather than once per layer), or None
+    before the layer starts."""
     return _shift_index(
         _Turns(layer.time_zone, layer.start_date, layer.handoff_time, layer.length,
                layer.length_count),
-        as_utc(at),
+        at,
     )  # fmt: skip
 
 
@@ -249,13 +251,14 @@ def is_restricted(layer: RotationLayer) -> bool:
 
 
 def layer_active_at(layer: RotationLayer, at: datetime) -> bool:
-    """Whether `at` falls inside the layer's restriction (always, when it has none)."""
+    """Whether `at` (aware, like `shift_index_at`'s) falls inside the layer's restriction (always,
+    when it has none)."""
     if not is_restricted(layer):
         return True
     return _active(
         _Window(layer.time_zone, layer.restrict_start, layer.restrict_end,
                 tuple(layer.restrict_days or ())),
-        as_utc(at),
+        at,
     )  # fmt: skip
 
 

@@ -556,7 +556,7 @@ def next_oncall(rotation: Rotation, at: datetime) -> Shift | None:
                 found = shift
             if found is not None and found.end < end:
                 return found
-        if found is not None and found.end < end:  # nobody at this stretch's start
+        if found is not None and found.end < end:  # nobody on call in this stretch at all
             return found
         start, step = end, step * 2
     return found

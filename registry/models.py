@@ -23,6 +23,18 @@ def url_host(url: str) -> str:
     return (urlsplit(candidate).hostname or "").lower()
 
 
+def _upper(column: str) -> models.GeneratedField:
+    """`column` upper-cased by PostgreSQL, stored with the row: what the directory search
+    compares and indexes (Django's `icontains` upper-cases both sides per row)."""
+    return models.GeneratedField(
+        expression=Upper(column), output_field=models.TextField(), db_persist=True
+    )
+
+
+def _trigram_index(column: str, name: str) -> GinIndex:
+    return GinIndex(OpClass(F(column), name="gin_trgm_ops"), name=name)
+
+
 def new_integration_key() -> str:
     return secrets.token_hex(16)
 
@@ -150,18 +162,21 @@ class Project(models.Model):
     orphaned_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # What the directory search compares (registry.selectors.matching_sql): the text upper-cased
+    # once, when written, by PostgreSQL whatever path writes it, rather than by every search for
+    # every row it scans. Never audited (`audit_snapshot` skips generated fields).
+    upper_name = _upper("name")
+    upper_slug = _upper("slug")
+    upper_description = _upper("description")
 
     class Meta:
         ordering = ["name"]
-        # The directory search (registry.selectors.projects_search): Django's `icontains` is
-        # UPPER(column) LIKE UPPER(…), so the trigram indexes are on UPPER(column), and so are
-        # the likeness lookups (trigrams ignore case anyway).
+        # The directory search: its containment and likeness lookups are on the upper-cased
+        # columns, and so are the trigram indexes (trigrams ignore case anyway).
         indexes = [
-            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="project_name_trgm"),
-            GinIndex(OpClass(Upper("slug"), name="gin_trgm_ops"), name="project_slug_trgm"),
-            GinIndex(
-                OpClass(Upper("description"), name="gin_trgm_ops"), name="project_description_trgm"
-            ),
+            _trigram_index("upper_name", "project_name_trgm"),
+            _trigram_index("upper_slug", "project_slug_trgm"),
+            _trigram_index("upper_description", "project_description_trgm"),
         ]
         constraints = [
             # Empty is a choice (none declared), so the field is "blank" to validation, which
@@ -182,6 +197,7 @@ class Project(models.Model):
 class ProjectAlias(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="aliases")
     alias = NameField(max_length=200)
+    upper_alias = _upper("alias")  # searched, like Project.upper_name
 
     class Meta:
         ordering = ["alias"]
@@ -189,9 +205,7 @@ class ProjectAlias(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "alias"], name="project_alias_unique")
         ]
-        indexes = [
-            GinIndex(OpClass(Upper("alias"), name="gin_trgm_ops"), name="project_alias_trgm")
-        ]
+        indexes = [_trigram_index("upper_alias", "project_alias_trgm")]
 
     def __str__(self) -> str:
         return self.alias
@@ -202,6 +216,7 @@ class ProjectURL(models.Model):
     url = models.CharField(max_length=500, validators=[URLValidator(schemes=["http", "https"])])
     # The lower-cased host of `url`, kept beside it so that a pasted URL finds its project by index.
     host = models.CharField(max_length=255, db_index=True, editable=False)
+    upper_url = _upper("url")  # searched, like Project.upper_name
 
     class Meta:
         ordering = ["url"]
@@ -209,7 +224,7 @@ class ProjectURL(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "url"], name="project_url_unique")
         ]
-        indexes = [GinIndex(OpClass(Upper("url"), name="gin_trgm_ops"), name="project_url_trgm")]
+        indexes = [_trigram_index("upper_url", "project_url_trgm")]
 
     def __str__(self) -> str:
         return self.url

@@ -131,11 +131,15 @@ class SearchRank:
 
 def _similar(model, field: str, query: str) -> QuerySet:
     """Rows of `model` with a word of `field` like `query`: pg_trgm's word similarity, above
-    the database's `pg_trgm.word_similarity_threshold` (set by registry migration 0006), on
-    UPPER(field) so that the trigram index that serves `icontains` serves this too."""
-    return model.objects.alias(search_upper=Upper(field)).filter(
-        search_upper__trigram_word_similar=query
-    )
+    the database's `pg_trgm.word_similarity_threshold` (set by registry migration 0006), on the
+    field's stored upper-case copy (`upper_<field>`), which the trigram index is on."""
+    return model.objects.filter(**{f"upper_{field}__trigram_word_similar": query})
+
+
+def _contain(field: str, query: str) -> Q:
+    """`field` contains `query` whatever the case: its stored upper-case copy (`upper_<field>`)
+    contains the query upper-cased by PostgreSQL, the same function that wrote the copy."""
+    return Q(**{f"upper_{field}__contains": Upper(Value(query))})
 
 
 def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project]:
@@ -211,10 +215,10 @@ def matching_sql(query: str, host: str = "") -> tuple[str, tuple]:
     contain the query (a condition PostgreSQL evaluates once, before scanning)."""
     contained = [
         Project.objects.filter(
-            Q(name__icontains=query) | Q(slug__icontains=query) | Q(description__icontains=query)
+            _contain("name", query) | _contain("slug", query) | _contain("description", query)
         ).values_list("pk"),
-        ProjectAlias.objects.filter(alias__icontains=query).values_list("project"),
-        ProjectURL.objects.filter(url__icontains=query).values_list("project"),
+        ProjectAlias.objects.filter(_contain("alias", query)).values_list("project"),
+        ProjectURL.objects.filter(_contain("url", query)).values_list("project"),
         Project.objects.filter(team__in=Team.objects.filter(name__icontains=query)).values_list(
             "pk"
         ),

@@ -53,11 +53,12 @@ def _json_value(value: Any) -> Any:
 
 
 def audit_snapshot(instance: Model) -> dict[str, Any]:
-    """The audited state of an object: its own fields, plus what is listed on it for projects."""
+    """The audited state of an object: its own fields (not those PostgreSQL derives from them,
+    like the search's upper-case copies), plus what is listed on it for projects."""
     snapshot = {
         f.name: _json_value(getattr(instance, f.attname))
         for f in instance._meta.concrete_fields
-        if f.name not in _NOT_AUDITED and not f.primary_key
+        if f.name not in _NOT_AUDITED and not f.primary_key and not f.generated
     }
     if isinstance(instance, Project) and instance.pk:
         snapshot["aliases"] = sorted(instance.aliases.values_list("alias", flat=True))

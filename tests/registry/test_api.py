@@ -344,6 +344,9 @@ def test_project_history_shows_the_audit_trail(owned_project):
     assert latest["action"] == "update"
     assert latest["actor"] == owner.username
     assert latest["changes"]["description"] == ["", "v2"]
+    # The search's upper-case copies are PostgreSQL's, derived from these fields: never audited
+    # (the description's copy changed too).
+    assert set(latest["changes"]) == {"description"}
 
 
 # --- IT systems, dependencies, impact -----------------------------------------------------------

@@ -98,6 +98,62 @@ def test_a_pasted_url_finds_the_app_serving_that_path_first():
     assert names(projects_matching("corp.example.com/wiki/admin/users"))[0] == "Wiki Admin"
 
 
+def test_what_any_writer_stores_is_what_the_search_finds():
+    """The search compares upper-case copies that PostgreSQL keeps with each row, so a rename by
+    any path (here plain SQL, past every service and signal) is found at once, under its new
+    name only, in the project, its aliases and its URLs alike."""
+    project = _project("Ledger", alias="books", url="https://ledger.example.com/")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE registry_project SET name = 'Kassenbuch', slug = 'kasse' WHERE id = %s",
+            [project.pk],
+        )
+        cursor.execute(
+            "UPDATE registry_projectalias SET alias = 'Grand livre' WHERE project_id = %s",
+            [project.pk],
+        )
+        cursor.execute(
+            "UPDATE registry_projecturl SET url = 'https://kasse.example.com/' "
+            "WHERE project_id = %s",
+            [project.pk],
+        )
+    assert names(projects_matching("kassenBUCH")) == ["Kassenbuch"]
+    assert names(projects_matching("GRAND liv")) == ["Kassenbuch"]
+    assert names(projects_matching("kasse.example")) == ["Kassenbuch"]
+    assert names(projects_matching("ledger")) == []
+    assert names(projects_matching("books")) == []
+
+
+def test_the_search_copies_are_never_audited():
+    """They are PostgreSQL's, derived from the audited fields: a create and a rename record the
+    fields people wrote, nothing more."""
+    from registry import services
+    from registry.models import AuditEntry
+
+    project = services.project_create(actor=None, name="Ledger", slug="ledger", aliases=["books"])
+    services.project_update(actor=None, project=project, name="Kassenbuch")
+
+    entries = AuditEntry.objects.filter(object_id=str(project.pk)).order_by("id")
+    assert [e.action for e in entries] == ["create", "update"]
+    create, rename = entries
+    assert "name" in create.changes
+    assert set(rename.changes) == {"name"}
+    assert not [field for e in entries for field in e.changes if field.startswith("upper_")]
+
+
+def test_wildcards_in_a_query_are_plain_text():
+    _project("Build 100% green")
+    _project("Build 1000 green")
+    _project("snake_case tool")
+    _project("snakeXcase tool")
+
+    def containing(query):  # what contains it; a merely alike name may follow, ranked below
+        return [p.name for p in projects_matching(query) if p.search_rank < SearchRank.SIMILAR]
+
+    assert containing("100%") == ["Build 100% green"]
+    assert containing("snake_case") == ["snake_case tool"]
+
+
 def test_at_scale_projects_are_read_through_their_trigram_indexes(wikis):
     """Among a few thousand projects, with whole-table reads priced out (at this size PostgreSQL
     still prefers them), the statement that finds a search's projects reads the projects table

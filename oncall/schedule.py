@@ -472,6 +472,21 @@ def oncall_at(rotation: Rotation, at: datetime) -> OnCall | None:
     return OnCall(rotation=rotation, person=person, layer=chosen, override=None)
 
 
+def _joined(earlier: Shift, later: Shift) -> Shift | None:
+    """`earlier` run on to the end of `later` when `later`, starting where `earlier` ends, is the
+    same shift going on (the same person, by the same override or else the same layer); else
+    None."""
+    if (
+        later.start == earlier.end
+        and later.person.pk == earlier.person.pk
+        and later.override == earlier.override
+        and (later.override is not None or later.layer == earlier.layer)
+    ):
+        return Shift(earlier.rotation, earlier.person, earlier.start, later.end, earlier.layer,
+                     earlier.override)  # fmt: skip
+    return None
+
+
 def rotation_shifts(rotation: Rotation, start: datetime, end: datetime) -> list[Shift]:
     """Every shift of the rotation within [start, end), as the rotation resolves them: the first
     layer with someone wins, overrides beat the layers; adjacent pieces of one shift are joined."""
@@ -505,30 +520,13 @@ def rotation_shifts(rotation: Rotation, start: datetime, end: datetime) -> list[
             person = override.person
         if person is None:
             continue
-        layer = winner.layer if winner else None
-        previous = result[-1] if result else None
-        if (
-            previous is not None
-            and previous.end == a
-            and previous.person.pk == person.pk
-            and previous.override == override
-            and (override is not None or previous.layer == layer)
-        ):
-            result[-1] = Shift(rotation, person, previous.start, b, previous.layer, override)
+        shift = Shift(rotation, person, a, b, winner.layer if winner else None, override)
+        joined = _joined(result[-1], shift) if result else None
+        if joined is not None:
+            result[-1] = joined
         else:
-            result.append(Shift(rotation, person, a, b, layer, override))
+            result.append(shift)
     return result
-
-
-def _same_hand(earlier: Shift, later: Shift) -> bool:
-    """Whether `later`, starting where `earlier` ends, is the same shift going on (what
-    `rotation_shifts` joins)."""
-    return (
-        later.start == earlier.end
-        and later.person.pk == earlier.person.pk
-        and later.override == earlier.override
-        and (later.override is not None or later.layer == earlier.layer)
-    )
 
 
 def next_oncall(rotation: Rotation, at: datetime) -> Shift | None:
@@ -547,16 +545,17 @@ def next_oncall(rotation: Rotation, at: datetime) -> Shift | None:
     while start < horizon:
         end = min(start + step, horizon)
         for shift in rotation_shifts(rotation, start, end):
-            if found is not None:
-                if not _same_hand(found, shift):
-                    return found
-                found = Shift(rotation, found.person, found.start, shift.end, found.layer,
-                              found.override)  # fmt: skip
-            elif shift.start > at and (current is None or shift.person.pk != current.person.pk):
-                found = shift
-            if found is not None and found.end < end:
+            if found is None:
+                if shift.start > at and (current is None or shift.person.pk != current.person.pk):
+                    found = shift
+                continue
+            # The listing joins what it can: a shift after the one found ends it, unless the
+            # found one was cut at the last stretch's end and this one goes on with it.
+            joined = _joined(found, shift)
+            if joined is None:
                 return found
-        if found is not None and found.end < end:  # nobody on call in this stretch at all
+            found = joined
+        if found is not None and found.end < end:  # it ended within this stretch
             return found
         start, step = end, step * 2
     return found

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from incidents.models import Incident
 from incidents.services import incidents as incident_services
 from incidents.services import outages as outage_services
-from notifications.models import Page
+from notifications.selectors import pages_for_event
 from notifications.services import page_ack
 from tests.factories import PersonFactory
 
@@ -35,7 +35,7 @@ def acknowledged_outage(graph, it_user):
     outage = outage_services.outage_open(
         actor=it_user, title="SSO LDAP bind storm", systems=[graph.sso], public_summary=""
     )
-    page = Page.objects.get(project=graph.people, event_id=outage.pk)
+    [page] = [p for p in pages_for_event(outage) if p.project == graph.people]
     page_ack(page=page, person=graph.people_backup, via="web", now=ACK_AT)
     return outage
 

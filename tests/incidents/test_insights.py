@@ -17,7 +17,7 @@ from incidents.insights import (
     system_insights,
 )
 from incidents.services import outages as it_services
-from notifications.models import Page
+from notifications.selectors import pages_for_event
 from notifications.services import page_ack
 from tests.factories import IncidentFactory
 
@@ -73,7 +73,7 @@ def test_project_insights_time_incidents_and_pages(graph, it_user):
     it_services.outage_open(
         actor=it_user, title="DC", systems=[graph.dc], started_at=T0, now=T0 + timedelta(days=2)
     )
-    page = Page.objects.get(project=people, event_id=first.pk)
+    [page] = [p for p in pages_for_event(first) if p.project == people]
     page_ack(page=page, person=graph.people_owner, via="web", now=T0 + timedelta(minutes=12))
 
     insights = project_insights(people, start=START, end=END)
@@ -102,7 +102,7 @@ def test_system_insights_time_outages_by_their_pages(graph, it_user):
         started_at=T0 + timedelta(days=3),
         now=T0 + timedelta(days=3),
     )
-    pages = {p.project_id: p for p in Page.objects.filter(event_id=dc.pk)}
+    pages = {p.project_id: p for p in pages_for_event(dc)}
     # The DC outage paged People and Connect: acknowledged after 4 and after 9 minutes.
     page_ack(
         page=pages[graph.people.pk],

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from notifications import services
 from notifications.models import Notification, Page
+from notifications.selectors import pages_for_event
 from registry.models import ContactMethod, ProjectRole
 from tests.factories import ProjectFactory, ProjectRoleFactory, it_staff_user
 
@@ -541,7 +542,7 @@ class TestAtARealSmtpServer:
             if "/notifications/ack/" in line
         )
         assert client.post(ack).status_code == 200
-        pages = Page.objects.filter(event_id=outage.pk)
-        assert sorted(pages.values_list("state", flat=True)) == ["acknowledged"] * 3
-        assert set(pages.values_list("acknowledged_via", flat=True)) == {"link"}
+        pages = pages_for_event(outage)
+        assert sorted(p.state for p in pages) == ["acknowledged"] * 3
+        assert {p.acknowledged_via for p in pages} == {"link"}
         assert services.sweep(now=timezone.now() + dt.timedelta(hours=1)).escalated == 0

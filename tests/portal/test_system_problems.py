@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from incidents.models import Outage
 from incidents.services import outages as outage_services
 from notifications.models import Notification, Page
+from notifications.selectors import pages_for_event
 from oncall import services as oncall_services
 from portal.models import SystemProblem, SystemProblemReport
 from portal.services import system_problems
@@ -206,7 +207,8 @@ def test_it_turns_the_reports_into_an_outage_in_one_action(world):
     assert outage.opened_by == world.it and outage.severity == "sev1"
     assert "Payroll, Wiki" in outage.description
     assert set(SystemProblemReport.objects.values_list("outage", flat=True)) == {outage.pk}
-    assert Page.objects.get(event_id=problem.pk, project=world.payroll).state == "stopped"
+    [payroll_page] = [p for p in pages_for_event(problem) if p.project == world.payroll]
+    assert payroll_page.state == "stopped"
     with pytest.raises(Conflict):
         system_problems.system_problem_to_outage(actor=world.it, problem=problem, title="Again")
 

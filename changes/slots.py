@@ -36,7 +36,6 @@ import numpy as np
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
 from oncall.bulk import load_rotations
@@ -306,7 +305,7 @@ def _responder_groups(
     rotations_sql = _ROTATIONS_SQL.format(table=connection.ops.quote_name(Rotation._meta.db_table))
     rotation_ids = [pk for (pk,) in _rows(rotations_sql, {"ids": project_ids})]
     if rotation_ids:
-        for rotation in load_rotations(at=start, rotation_filter=Q(pk__in=rotation_ids)):
+        for rotation in load_rotations(at=start, rotation_ids=rotation_ids):
             on_duty = np.zeros(buckets.hours, dtype=bool)
             for shift in rotation_shifts(rotation, start, end):
                 person = shift.person

@@ -5,6 +5,7 @@ validate (400 naming the field, nothing written)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -32,6 +33,7 @@ from registry.validators import WEEKDAYS
 from steward.api import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, parse_input, write_schemas
 
 from . import schedule, services
+from .current import oncall_now, project_slugs
 from .models import EscalationLevel, EscalationPolicy, Override, Rotation, RotationLayer
 from .selectors import CONTACT_REASONS, support_for
 
@@ -264,6 +266,20 @@ class SupportOut(serializers.Serializer):
 # --- rotations ------------------------------------------------------------------------------------
 
 
+def _moment_asked(request: Request) -> datetime:
+    """`?at=` (ISO 8601 with an offset; a `+` sent unescaped reads as a space), else now."""
+    raw = request.query_params.get("at", "").replace(" ", "+")
+    if not raw:
+        return timezone.now()
+    try:
+        at = parse_datetime(raw)
+    except ValueError:
+        at = None
+    if at is None or timezone.is_naive(at):
+        raise ApiValidationError({"at": ["Give an ISO 8601 date-time with an offset."]})
+    return at
+
+
 AT = OpenApiParameter(
     "at",
     OpenApiTypes.DATETIME,
@@ -329,16 +345,7 @@ class RotationViewSet(WriteViewSet):
     )
     @action(detail=True, methods=["get"])
     def oncall(self, request: Request, pk: str) -> Response:
-        raw = request.query_params.get("at", "").replace(" ", "+")
-        if raw:
-            try:
-                at = parse_datetime(raw)
-            except ValueError:
-                at = None
-            if at is None or timezone.is_naive(at):
-                raise ApiValidationError({"at": ["Give an ISO 8601 date-time with an offset."]})
-        else:
-            at = timezone.now()
+        at = _moment_asked(request)
         rotation = schedule.rotations_queryset().get(pk=self.get_object().pk)
         current = schedule.oncall_at(rotation, at)
         upcoming = schedule.next_oncall(rotation, at)
@@ -462,3 +469,59 @@ class ProjectSupportView(GenericAPIView):
 # through six nested lists) cost more than turning an answer into JSON. They keep nothing
 # between answers, and none reads the request or a context.
 _SUPPORT_OUT = SupportOut()
+
+
+# --- who is on call now, everywhere ---------------------------------------------------------------
+
+
+class NowPersonOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_name = serializers.CharField()
+
+
+class OnCallNowOut(serializers.Serializer):
+    """The shape `OnCallNowView` writes (by hand: ten thousand rows through serializer fields
+    cost more than working out who is on call)."""
+
+    project = serializers.SlugField(help_text="The project's slug.")
+    rotation = serializers.IntegerField()
+    person = NowPersonOut()
+    layer = serializers.IntegerField(allow_null=True, help_text="The layer whose turn it is.")
+    override = serializers.IntegerField(allow_null=True, help_text="The override that applies.")
+    until = serializers.DateTimeField(
+        help_text="The answer holds at least until then (the next handoff, window edge, "
+        "override or time off); it may hold longer."
+    )
+
+
+class OnCallNowView(GenericAPIView):
+    """`oncall/now/`: who is on call on every project's rotations, for a status board."""
+
+    filter_backends: list = []
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[AT],
+        responses={200: OnCallNowOut(many=True), 400: BAD_REQUEST},
+        summary="Who is on call now on every project",
+        description="One entry per project rotation with someone on call, by project slug then "
+        "the project's rotations in order. Projects with nobody on call are left out.",
+    )
+    def get(self, request: Request) -> Response:
+        at = _moment_asked(request)
+        answers = oncall_now(at=at)
+        slugs = project_slugs(answers)
+        body = [
+            {
+                "project": slugs[project_id],
+                "rotation": call.rotation_id,
+                "person": {"id": call.person.pk, "display_name": call.person.display_name},
+                "layer": call.layer_id,
+                "override": call.override_id,
+                "until": call.until.isoformat().replace("+00:00", "Z"),
+            }
+            for project_id in sorted(answers, key=lambda pk: slugs.get(pk, ""))
+            if project_id in slugs
+            for call in answers[project_id]
+        ]
+        return Response(body)

@@ -2,14 +2,12 @@
 without a model instance per row. The rows work with `oncall.schedule`'s functions like
 rotations from the ORM.
 
-"Who is on call now for everyone" is computed, not stored: the rules of every rotation are read
-in a fixed number of queries (`load_rotations`: layers with their members' ids, people, their
-time off, overrides) and `oncall_at` resolves each rotation in Python. The alternative, shift
-rows materialised for a rolling horizon, would make the read one indexed query but every write
-that moves a shift (a layer, a member, an override, time off, a person's zone or status) a
-refresh to remember, plus a beat to roll the horizon; the rules would be stored twice and could
-disagree. Computed, the answer is the per-rotation answer by construction (the same function
-runs on the same rules).
+The rules of every rotation are read in a fixed number of queries (`load_rotations`: layers with
+their members' ids, people, their time off, overrides) and `oncall_at` resolves each rotation in
+Python. "Who is on call now for everyone" (`oncall.current`) keeps those answers with the stretch
+each holds for and works out here only the rotations whose answer ran out or whose rules changed;
+`oncall_now_by_project` works out every rotation each time, the reference the kept answers are
+held equal to.
 """
 
 from __future__ import annotations
@@ -77,12 +75,20 @@ class RotationRules(NamedTuple):
         return ids | {override[-1] for override in self.overrides}
 
 
-def read_rules(*, at: datetime, rotation_filter: Q | None = None) -> list[RotationRules]:
-    """The rules of every rotation matching `rotation_filter` (a filter on `Rotation`; all when
-    None) in their order, and their overrides not over at `at`: two queries."""
+def read_rules(
+    *,
+    at: datetime,
+    rotation_filter: Q | None = None,
+    rotation_ids: Sequence[int] | None = None,
+) -> list[RotationRules]:
+    """The rules of every rotation matching `rotation_filter` (a filter on `Rotation`), or those
+    with the given ids (thousands of them as one array: `pk__in` adapts each id in Python), all
+    when neither is given, in their order, and their overrides not over at `at`: two queries."""
     at = as_utc(at)
     where, params = "", []
-    if rotation_filter is not None:
+    if rotation_ids is not None:
+        where, params = "WHERE r.id = ANY(%s)", [list(rotation_ids)]
+    elif rotation_filter is not None:
         chosen_sql, chosen_params = (
             Rotation.objects.filter(rotation_filter).values("pk").query.sql_with_params()
         )
@@ -142,14 +148,21 @@ def rotations_from_rules(rules: Sequence[RotationRules], *, at: datetime) -> lis
     return result
 
 
-def load_rotations(*, at: datetime, rotation_filter: Q | None = None) -> list[LoadedRotation]:
-    """Every rotation's rules (those matching `rotation_filter`, a filter on `Rotation`), in
+def load_rotations(
+    *,
+    at: datetime,
+    rotation_filter: Q | None = None,
+    rotation_ids: Sequence[int] | None = None,
+) -> list[LoadedRotation]:
+    """Every rotation's rules (those matching `rotation_filter`, a filter on `Rotation`, or with
+    the given ids; see `read_rules`), in
     their order, and the overrides not over at `at`, as plain rows, in four queries whatever
     their number: layers with their members' ids, overrides, the people named (each read once)
     and those people's time off not over at `at`. The results work with `oncall_at`,
     `rotation_shifts` and the rest like rotations from the ORM."""
     with cycle_collection_paused():
-        return rotations_from_rules(read_rules(at=at, rotation_filter=rotation_filter), at=at)
+        rules = read_rules(at=at, rotation_filter=rotation_filter, rotation_ids=rotation_ids)
+        return rotations_from_rules(rules, at=at)
 
 
 def _people_with_time_off(person_ids: set[int], *, after: datetime) -> dict[int, Person]:

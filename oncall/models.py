@@ -335,3 +335,31 @@ class TimeOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} away"
+
+
+class CurrentOnCall(models.Model):
+    """Who is on call on a rotation, as last worked out, and the stretch of time that answer holds
+    for: kept so that asking "who is on call now" for every project reads one row a rotation
+    instead of working out every rotation's rules (see `oncall.current`).
+
+    A row is a cache of `schedule.oncall_at`, never a rule: PostgreSQL triggers (migration 0005)
+    add one to `version` whenever something the answer depends on is written, by whatever path
+    (services, the admin, imports, SQL): the rotation's layers, their members, its overrides, and
+    the time off or leaving of anyone on it. The answer is good while `computed_version` still
+    equals `version` and the moment asked falls in [`valid_from`, `valid_until`).
+    """
+
+    rotation = models.OneToOneField(
+        Rotation, on_delete=models.CASCADE, primary_key=True, related_name="current"
+    )
+    version = models.BigIntegerField(default=0)
+    computed_version = models.BigIntegerField(null=True)
+    # Plain ids, not keys: once any of them goes, a trigger has already made the row stale.
+    person_id = models.IntegerField(null=True)
+    layer_id = models.IntegerField(null=True)
+    override_id = models.IntegerField(null=True)
+    valid_from = models.DateTimeField(null=True)
+    valid_until = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"on call now on rotation {self.rotation_id}"

@@ -32,6 +32,9 @@ from .models import Override, Rotation, RotationLayer, RotationMember, TimeOff
 NEXT_HORIZON = timedelta(days=29)
 NEXT_FIRST_STRETCH = timedelta(days=2)
 MAX_RANGE = timedelta(days=400)
+# The longest an answer of `oncall_at` is taken to hold without an edge in sight (`steady_until`),
+# so a kept answer is worked out again at least daily whatever happens.
+STEADY_LONGEST = timedelta(days=1)
 
 
 @lru_cache(maxsize=512)
@@ -470,6 +473,63 @@ def oncall_at(rotation: Rotation, at: datetime) -> OnCall | None:
     if person is None:
         return None
     return OnCall(rotation=rotation, person=person, layer=chosen, override=None)
+
+
+def steady_until(rotation, at: datetime, *, longest: timedelta = STEADY_LONGEST) -> datetime:
+    """The first moment after `at` at which `oncall_at(rotation, ·)` may answer differently
+    (`at + longest` at the latest): the next handoff or restriction edge of a layer with members,
+    the next start or end of a member's time off or their leaving, and the next start or end of
+    an override or its person's leaving. Never later than the answer's first change; it may come
+    earlier, when an edge changes nothing."""
+    at = as_utc(at)
+    until = at + longest
+    moments: list[datetime | None] = []
+    for layer in _layers(rotation):
+        members = layer_members(layer)
+        if not members:
+            continue
+        moments.append(
+            _next_handoff(
+                _Turns(layer.time_zone, layer.start_date, layer.handoff_time, layer.length,
+                       layer.length_count),
+                at,
+            )
+        )  # fmt: skip
+        if is_restricted(layer):
+            moments.append(
+                _next_window_edge(
+                    _Window(layer.time_zone, layer.restrict_start, layer.restrict_end,
+                            tuple(layer.restrict_days or ())),
+                    at,
+                    longest,
+                )
+            )  # fmt: skip
+        for person in members:
+            if person.deactivated_at is not None or _time_off(person):
+                moments += [moment for span in _absences(person) for moment in span]
+    for override in rotation_overrides(rotation):
+        moments += [override.start_at, override.end_at, override.person.deactivated_at]
+    for moment in moments:
+        if moment is not None and at < moment < until:
+            until = moment
+    return until
+
+
+@lru_cache(maxsize=4096)
+def _next_handoff(layer: _Turns, at: datetime) -> datetime:
+    """The end of the shift running at `at`, or the first handoff when none is yet."""
+    index = _shift_index(layer, at)
+    return shift_bounds(layer, 0)[0] if index is None else shift_bounds(layer, index)[1]
+
+
+@lru_cache(maxsize=4096)
+def _next_window_edge(layer: _Window, at: datetime, longest: timedelta) -> datetime | None:
+    """The first opening or closing of the restriction window after `at`, within `longest`."""
+    for start, end in restriction_windows(layer, at, at + longest):
+        for moment in (start, end):
+            if moment > at:
+                return moment
+    return None
 
 
 def _joined(earlier: Shift, later: Shift) -> Shift | None:

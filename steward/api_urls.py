@@ -72,6 +72,7 @@ urlpatterns = [
     path("registry/import/", RegistryImportView.as_view(), name="registry-import"),
     path("registry/export/", RegistryExportView.as_view(), name="registry-export"),
     path("registry/hygiene/", HygieneView.as_view(), name="registry-hygiene"),
+    path("oncall/now/", oncall_api.OnCallNowView.as_view(), name="oncall-now"),
     # Beside the projects viewset (registry), answered by on-call: who supports it now.
     *format_suffix_patterns(
         [

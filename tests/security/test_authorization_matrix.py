@@ -365,6 +365,7 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     ),
     "project-roles": ("POST", "/api/v1/projects/{project}/roles/", "401 400 400 400 400 400"),
     "project-support": ("GET", "/api/v1/projects/{project}/support/", "401 200 200 200 200 200"),
+    "oncall-now": ("GET", "/api/v1/oncall/now/", "401 200 200 200 200 200"),
     "project-releases": (
         "GET",
         "/api/v1/projects/{project}/releases/",

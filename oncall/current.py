@@ -40,6 +40,16 @@ WHERE r.project_id IS NOT NULL
 ORDER BY r.name, r.id
 """
 
+# The project rotations whose kept answer is missing, stale or not good at the moment asked.
+_DUE_SQL = """
+SELECT r.id, c.version
+FROM registry_rotation r
+LEFT JOIN oncall_currentoncall c ON c.rotation_id = r.id
+WHERE r.project_id IS NOT NULL
+  AND NOT COALESCE(c.computed_version = c.version AND c.valid_from <= %s AND %s < c.valid_until,
+                   FALSE)
+"""
+
 _LOCK_SQL = """
 SELECT rotation_id FROM oncall_currentoncall
 WHERE rotation_id = ANY(%s)
@@ -107,6 +117,19 @@ def oncall_now(*, at: datetime) -> dict[int, list[NowOnCall]]:
                     continue
             result.setdefault(project_id, []).append(answer)
     return result
+
+
+def refresh(*, at: datetime) -> int:
+    """Work out and keep the answers that are missing, stale or run out at `at`, so that reads
+    find them kept (beat runs it every minute: `oncall.current_refresh`). Returns how many."""
+    at = as_utc(at)
+    with connection.cursor() as cursor:
+        cursor.execute(_DUE_SQL, [at, at])
+        due = dict(cursor.fetchall())
+    if due:
+        with cycle_collection_paused():
+            _work_out(due, at=at)
+    return len(due)
 
 
 def _work_out(versions: dict[int, int | None], *, at: datetime) -> dict[int, NowOnCall]:

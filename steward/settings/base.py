@@ -255,6 +255,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "reviews-action-items-remind": {"task": "reviews.action_items_remind", "schedule": 300.0},
+    # Who is on call now, kept per rotation: answers past a handoff or made stale by a write are
+    # worked out here rather than by the next read.
+    "oncall-current-refresh": {"task": "oncall.current_refresh", "schedule": 60.0},
     "integrations-heartbeats-check": {"task": "integrations.heartbeats_check", "schedule": 60.0},
     # Maintenance windows that ended: what still fires pages now.
     "integrations-maintenance-windows-release": {

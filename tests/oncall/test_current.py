@@ -314,3 +314,24 @@ def test_a_row_another_transaction_holds_is_skipped_without_waiting():
             cursor.execute("RESET lock_timeout")
     assert [c.person for c in oncall_now(at=at)[rot.project_id]] == [ann]
     assert CurrentOnCall.objects.get(rotation=rot).computed_version is not None
+
+
+def test_beat_works_out_the_answers_a_handoff_or_a_write_left_due(
+    django_assert_num_queries, settings
+):
+    from oncall.current import refresh
+    from oncall.tasks import current_refresh
+
+    entry = settings.CELERY_BEAT_SCHEDULE["oncall-current-refresh"]
+    assert (entry["task"], entry["schedule"]) == (current_refresh.name, 60.0)
+    rot, first, (ann, bob, cat), at = _setup()
+    assert refresh(at=at) == 0  # all kept and good
+    later = utc(2025, 3, 11, 9, 30)  # past the 09:00 handoff: Bob's turn
+    assert refresh(at=later) == 1
+    row = CurrentOnCall.objects.get(rotation=rot)
+    assert (row.person_id, row.valid_from, row.computed_version) == (bob.pk, later, row.version)
+    with django_assert_num_queries(2):  # read as kept: the rows and the people
+        assert [c.person for c in oncall_now(at=later)[rot.project_id]] == [bob]
+    _time_off(bob, later)
+    assert refresh(at=later) == 1
+    assert CurrentOnCall.objects.get(rotation=rot).person_id == ann.pk

@@ -65,7 +65,7 @@ def test_month_bounds_follow_the_zones_calendar_and_its_dst_change(settings):
 
 
 def test_service_levels_against_hand_computed_values(project, django_assert_num_queries):
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(1):
         march = service_level_for(project, year=2025, month=3, now=at(31, 12))
     # Down: 120 min of the outage (from 23:00 UTC on 28 Feb) + 150 min of incidents = 270.
     assert march.down == timedelta(minutes=270)
@@ -156,3 +156,42 @@ def test_rollups_put_the_projects_that_missed_first_in_a_fixed_number_of_queries
     assert len(lines) == 1 + 11 and lines[-1].startswith("atlas,side_project,99.0,99.3943,270.0")
     assert client.get("/service-levels/?month=2025-13").status_code == 400
     assert client.get("/service-levels/?month=2025-03").status_code == 200
+
+
+def test_one_project_measures_as_the_rollups_do(project):
+    """`service_level_for` reads a project's month in one statement of its own; the rollups
+    (`service_levels_many`) read many projects' with the ORM: the same report, whatever the
+    rows (an override, acknowledged pages in and out of the month, another project's)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from incidents.service_levels import service_levels_many
+    from notifications.models import Page
+
+    other = ProjectFactory(support_tier="it_supported")
+    _incident(other, at(3, 8), at(3, 9), at(3, 8, 50))
+    pages = [
+        (project, at(4, 10), at(4, 10, 55)),  # 55 minutes: the p90 now
+        (project, at(5, 10), None),  # not acknowledged: not counted
+        (project, at(20, 10, month=2), at(20, 11, month=2)),  # February's
+        (other, at(6, 10), at(6, 13)),  # another project's
+    ]
+    for who, opened, acked in pages:
+        outage = Outage.objects.create(title="Paged", started_at=opened)
+        Page.objects.create(
+            event_type=ContentType.objects.get_for_model(Outage), event_id=outage.pk,
+            project=who, subject="Down", opened_at=opened, acknowledged_at=acked,
+        )  # fmt: skip
+    ServiceLevel.objects.create(project=project, resolve_minutes=90, availability="99.500")
+    seen = []
+    for month in (2, 3):
+        for p in (project, other):
+            one = service_level_for(p, year=2025, month=month, now=at(31, 12))
+            [many] = service_levels_many([p], year=2025, month=month, now=at(31, 12))
+            assert vars(one) == vars(many), (p.name, month)
+            seen.append((one.ack_p90, one.ack_count, one.overridden))
+    assert seen == [
+        (60, 1, True),  # February, Atlas: its page; its own targets
+        (None, 0, False),  # February, the other: nothing
+        (55, 4, True),  # March, Atlas: three incidents and the acknowledged page
+        (180, 2, False),  # March, the other: its incident (50) and its page (180)
+    ]

@@ -215,9 +215,9 @@ def test_status_pages_run_a_fixed_number_of_queries(
         assert client.get(url).status_code == 200
     # Signed in, the session, the user, the IT group (nav) and the person (nav) come on top,
     # and on a project's page the check whether the user may run its incidents and its service
-    # levels (incidents/service_levels.py: four).
+    # levels (incidents/service_levels.py: one).
     client.force_login(graph.people_owner.user)
-    with django_assert_num_queries(expected + 4 + (5 if "people" in url else 0)):
+    with django_assert_num_queries(expected + 4 + (2 if "people" in url else 0)):
         assert client.get(url).status_code == 200
 
 

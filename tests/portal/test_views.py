@@ -210,10 +210,10 @@ def names_in_body(body: str) -> list[str]:
 
 # session, user, project+team, aliases, urls, roles+people, contact methods, dependencies+systems,
 # may-edit check, IT group, history+actors, own person (nav), open incidents and outages (status
-# banner), releases+recorders, service levels (four: incidents/service_levels.py), open action
+# banner), releases+recorders, service levels (one: incidents/service_levels.py), open action
 # items of its reviews; the on-call rules are kept (`oncall.cache`), and with no rotation there
 # are no people on them to read
-PROJECT_PAGE_QUERIES = 19
+PROJECT_PAGE_QUERIES = 16
 
 
 def _project_with(n: int):

@@ -8,6 +8,11 @@ the triggers of migration 0005 mark it stale on every write it depends on. A rea
 still good at the moment asked, works out the others from the rules (`oncall.bulk`) and keeps
 them for the next read.
 
+Answers only move forward in time, and never past the present: one worked out for an earlier
+moment than a good kept answer covers (`?at=` in the past), or for a moment still to come, is
+given but not kept, so asking about another moment never makes the present's reads work
+everything out again.
+
 Keeping an answer never races a write: the answer is stored only if the row's `version` is still
 the one read before the rules were, so rules that changed while it was worked out (the triggers
 raise the version in the writing transaction) leave the row stale rather than wrong. The store
@@ -17,16 +22,21 @@ skips rows another transaction holds, so it never waits and never deadlocks a wr
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from registry.models import Person
 from steward.memory import cycle_collection_paused
 
 from .bulk import load_rotations
 from .schedule import as_utc, oncall_at, steady_until
+
+# Answers worked out for a moment up to this far ahead of this process's clock are kept (the
+# clocks of web processes and workers differ by that much at most).
+KEEP_AHEAD = timedelta(minutes=1)
 
 # Every rotation of a project, in the rotations' order, with its kept answer if it is still good at
 # the moment asked (%s, twice).
@@ -64,6 +74,7 @@ SET computed_version = v.version, person_id = v.person_id, layer_id = v.layer_id
 FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::int[], %s::int[], %s::float8[])
      AS v(rotation_id, version, person_id, layer_id, override_id, valid_until)
 WHERE c.rotation_id = v.rotation_id AND c.version = v.version
+  AND (c.computed_version IS DISTINCT FROM c.version OR c.valid_until <= %s)
 """
 
 _ADD_MISSING_SQL = """
@@ -154,14 +165,17 @@ def _work_out(versions: dict[int, int | None], *, at: datetime) -> dict[int, Now
             stored.append(
                 (rotation.pk, version, person_id, layer_id, override_id, until.timestamp())
             )
+    if at > timezone.now() + KEEP_AHEAD:
+        stored = []  # a future moment's answers would keep the present's from being stored
     _store(stored, at=at, without_row=[pk for pk, version in versions.items() if version is None])
     return answers
 
 
 def _store(answers: Sequence[tuple], *, at: datetime, without_row: Sequence[int]) -> None:
     """Keep the answers worked out at `at` (rotation id, version read, person, layer, override,
-    until as seconds since the epoch) whose rows are free and still at the version read; give
-    rows to rotations that had none (kept from the next read on)."""
+    until as seconds since the epoch) whose rows are free, still at the version read, and hold
+    no good answer for a later moment; give rows to rotations that had none (kept from the next
+    read on)."""
     with transaction.atomic(), connection.cursor() as cursor:
         if without_row:
             cursor.execute(_ADD_MISSING_SQL, [list(without_row)])
@@ -171,7 +185,7 @@ def _store(answers: Sequence[tuple], *, at: datetime, without_row: Sequence[int]
         free = {row[0] for row in cursor.fetchall()}
         columns = list(zip(*(answer for answer in answers if answer[0] in free), strict=True))
         if columns:
-            cursor.execute(_STORE_SQL, [at, *(list(column) for column in columns)])
+            cursor.execute(_STORE_SQL, [at, *(list(column) for column in columns), at])
 
 
 def _people(person_ids: set[int]) -> dict[int, Person]:

@@ -335,3 +335,33 @@ def test_beat_works_out_the_answers_a_handoff_or_a_write_left_due(
     _time_off(bob, later)
     assert refresh(at=later) == 1
     assert CurrentOnCall.objects.get(rotation=rot).person_id == ann.pk
+
+
+def test_asking_about_the_past_does_not_replace_the_present_answer():
+    rot, first, (ann, bob, cat), at = _setup()  # kept at 12:00 on 10 March: Ann, until 09:00
+    kept = CurrentOnCall.objects.get(rotation=rot)
+    earlier = utc(2025, 3, 10, 9, 30)  # before the moment the kept answer was worked out at
+    assert [c.person for c in oncall_now(at=earlier)[rot.project_id]] == [ann]
+    row = CurrentOnCall.objects.get(rotation=rot)
+    assert (row.person_id, row.valid_from, row.valid_until) == (
+        ann.pk,
+        kept.valid_from,
+        kept.valid_until,
+    )
+    # A later moment past the kept stretch moves the row forward.
+    later = utc(2025, 3, 11, 12)
+    assert [c.person for c in oncall_now(at=later)[rot.project_id]] == [bob]
+    assert CurrentOnCall.objects.get(rotation=rot).valid_from == later
+
+
+def test_asking_about_a_moment_to_come_keeps_nothing():
+    from django.utils import timezone
+
+    ann, bob = person("Ann"), person("Bob")
+    rot = rotation()
+    layer(rot, [ann, bob], length=DAILY)
+    ahead = timezone.now() + timedelta(days=30)
+    assert rot.project_id in oncall_now(at=ahead)
+    assert CurrentOnCall.objects.get(rotation=rot).computed_version is None
+    oncall_now(at=timezone.now())
+    assert CurrentOnCall.objects.get(rotation=rot).computed_version is not None

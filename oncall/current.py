@@ -98,7 +98,7 @@ class NowOnCall(NamedTuple):
 def oncall_now(*, at: datetime) -> dict[int, list[NowOnCall]]:
     """project id → who is on call at `at` on each of its own rotations (those with someone), in
     the rotations' order, for every project: the kept answers still good at `at` and the rest
-    worked out and kept. Three queries when every answer is kept (the rows, the people); the
+    worked out and kept. Two queries when every answer is kept (the rows, the people); the
     rules of the others are read in four more, and their answers stored in two."""
     at = as_utc(at)
     with cycle_collection_paused():

@@ -60,6 +60,17 @@ def layer(
     )
 
 
+def answer_of(current):
+    """Who is on call, and by which rule (the layer's or the override's id), from `oncall_at`."""
+    if current is None:
+        return None
+    return (
+        current.person.pk,
+        current.layer.pk if current.layer else None,
+        current.override.pk if current.override else None,
+    )
+
+
 def fresh(rot: Rotation) -> Rotation:
     """The rotation reloaded with its rules, the way the pages and the API read it."""
     from oncall.schedule import rotations_queryset

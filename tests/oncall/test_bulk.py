@@ -10,20 +10,18 @@ import pytest
 from oncall.bulk import load_rotations, oncall_now_by_project
 from oncall.schedule import oncall_at
 from tests.factories import ProjectFactory
-from tests.oncall.helpers import DAILY, fresh, layer, person, rotation, utc, varied_rotations
+from tests.oncall.helpers import (
+    DAILY,
+    answer_of,
+    fresh,
+    layer,
+    person,
+    rotation,
+    utc,
+    varied_rotations,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def _answer(current):
-    """Who, and by which rule (layer or override)."""
-    if current is None:
-        return None
-    return (
-        current.person.pk,
-        current.layer.pk if current.layer else None,
-        current.override.pk if current.override else None,
-    )
 
 
 def test_every_rotation_at_once_gives_the_per_rotation_answers(django_assert_num_queries):
@@ -39,9 +37,9 @@ def test_every_rotation_at_once_gives_the_per_rotation_answers(django_assert_num
     for moment in moments:
         for pk, orm_rotation in per_rotation.items():
             expected = oncall_at(orm_rotation, moment)
-            seen.add(_answer(expected) and (_answer(expected)[2] is not None))
+            seen.add(answer_of(expected) and (answer_of(expected)[2] is not None))
             got = oncall_at(loaded[pk], moment)
-            assert _answer(got) == _answer(expected), (orm_rotation.name, moment)
+            assert answer_of(got) == answer_of(expected), (orm_rotation.name, moment)
     assert seen == {None, False, True}  # nobody, a layer's member and an override all came up
 
 

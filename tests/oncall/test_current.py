@@ -15,20 +15,18 @@ from oncall.current import oncall_now
 from oncall.models import CurrentOnCall, Override, RotationLayer, RotationMember, TimeOff
 from oncall.schedule import STEADY_LONGEST, oncall_at, steady_until
 from registry.models import Person
-from tests.oncall.helpers import DAILY, fresh, layer, person, rotation, utc, varied_rotations
+from tests.oncall.helpers import (
+    DAILY,
+    answer_of,
+    fresh,
+    layer,
+    person,
+    rotation,
+    utc,
+    varied_rotations,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def _answer(current):
-    """Who, and by which rule, from `oncall_at`."""
-    if current is None:
-        return None
-    return (
-        current.person.pk,
-        current.layer.pk if current.layer else None,
-        current.override.pk if current.override else None,
-    )
 
 
 def _kept(now_on_call):
@@ -41,7 +39,9 @@ def _kept(now_on_call):
 
 def _worked_out(by_project):
     """The same from `oncall_now_by_project`, which works out every rotation's rules."""
-    return {pid: [(c.rotation.pk, *_answer(c)) for c in calls] for pid, calls in by_project.items()}
+    return {
+        pid: [(c.rotation.pk, *answer_of(c)) for c in calls] for pid, calls in by_project.items()
+    }
 
 
 def test_an_answer_holds_from_the_moment_asked_until_steady_until():
@@ -56,13 +56,13 @@ def test_an_answer_holds_from_the_moment_asked_until_steady_until():
         for at in moments:
             until = steady_until(rot, at)
             assert at < until <= at + STEADY_LONGEST
-            expected = _answer(oncall_at(rot, at))
+            expected = answer_of(oncall_at(rot, at))
             span = until - at
             probes = [at + span * k / 8 for k in range(1, 8)] + [until - timedelta(microseconds=1)]
             for probe in probes:
-                assert _answer(oncall_at(rot, probe)) == expected, (rot.name, at, probe, until)
+                assert answer_of(oncall_at(rot, probe)) == expected, (rot.name, at, probe, until)
             untils.add(until)
-            changed_at_until += _answer(oncall_at(rot, until)) != expected
+            changed_at_until += answer_of(oncall_at(rot, until)) != expected
     assert changed_at_until > 0
     # Each kind of edge bounded some answer: a time off starting, an override starting and
     # ending, a leaver leaving, a restriction window opening, a handoff.

@@ -1,7 +1,9 @@
-"""Demo on-call for IT: SSO's own follow-the-sun rotation (Singapore, Dublin, New York, each
+"""Demo on-call: SSO's own follow-the-sun rotation for IT (Singapore, Dublin, New York, each
 covering eight hours of their working day, with a week-by-week backup layer under them for the
-hours daylight saving leaves between them) and its escalation policy. Idempotent: running it again
-finds what it made (by system and name) and adds nothing. Called from the `load_demo` command after
+hours daylight saving leaves between them) and its escalation policy; and OraTweet's, the app that
+was once down for twelve hours while its owners slept (Singapore's working day, then California's
+owners week by week, with a backup layer of all three under them). Idempotent: running it again
+finds what it made (by owner and name) and adds nothing. Called from the `load_demo` command after
 `registry.demo.load_demo()`, which creates the people.
 """
 
@@ -11,7 +13,7 @@ from datetime import date, time
 
 from django.db import transaction
 
-from registry.models import ITSystem, Person, Team
+from registry.models import ITSystem, Person, Project, Team
 
 from . import services
 from .models import EscalationPolicy, Rotation
@@ -24,6 +26,15 @@ FOLLOW_THE_SUN = [
     ("marcus", "America/New_York", time(11), time(19)),
 ]
 FIRST_DAY = date(2025, 1, 6)
+
+APP_ROTATION_NAME = "OraTweet around the clock"
+APP_SLUG = "oratweet"
+# username(s), zone, local window (None: no window), length, layer name.
+APP_LAYERS = [
+    (["wei"], "Asia/Singapore", (time(9), time(17)), "daily", "Singapore hours"),
+    (["noel", "jake"], "America/Los_Angeles", (time(8), time(16)), "weekly", "California hours"),
+    (["noel", "jake", "wei"], "UTC", None, "weekly", "Backup, week by week"),
+]
 
 
 def _rotation(system: ITSystem, people: dict[str, Person]) -> Rotation:
@@ -56,9 +67,42 @@ def _rotation(system: ITSystem, people: dict[str, Person]) -> Rotation:
     return rotation
 
 
+def _app_rotation() -> Rotation | None:
+    """OraTweet's rotation (made once), or None without the app or its people."""
+    project = Project.objects.filter(slug=APP_SLUG).first()
+    usernames = {username for names, *_ in APP_LAYERS for username in names}
+    people = {
+        p.user.username: p
+        for p in Person.objects.filter(user__username__in=usernames).select_related("user")
+    }
+    if project is None or len(people) < len(usernames):
+        return None
+    existing = Rotation.objects.filter(project=project, name=APP_ROTATION_NAME).first()
+    if existing is not None:
+        return existing
+    rotation = services.rotation_create(actor=None, name=APP_ROTATION_NAME, project=project)
+    for order, (names, zone, window, length, name) in enumerate(APP_LAYERS):
+        start, end = window or (None, None)
+        services.layer_create(
+            actor=None,
+            rotation=rotation,
+            members=[people[username] for username in names],
+            order=order,
+            name=name,
+            time_zone=zone,
+            start_date=FIRST_DAY,
+            handoff_time=start or time(9),
+            length=length,
+            restrict_start=start,
+            restrict_end=end,
+        )
+    return rotation
+
+
 @transaction.atomic
 def load_oncall_demo() -> dict[str, int]:
-    """Returns the ids of SSO's demo rotation and policy; {} when there is no SSO (or its people)."""
+    """Returns the ids of SSO's demo rotation and policy and of OraTweet's rotation; {} when there
+    is no SSO (or its people)."""
     system = ITSystem.objects.filter(slug="sso").select_related("team").first()
     people = {
         p.user.username: p
@@ -83,4 +127,9 @@ def load_oncall_demo() -> dict[str, int]:
         policy = services.escalation_policy_create(
             actor=None, system=system, repeat_count=1, levels=levels
         )
-    return {"rotation": rotation.pk, "policy": policy.pk}
+    app = _app_rotation()
+    return {
+        "rotation": rotation.pk,
+        "policy": policy.pk,
+        **({"app_rotation": app.pk} if app is not None else {}),
+    }

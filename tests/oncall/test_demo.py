@@ -1,5 +1,5 @@
-"""The demo's IT on-call: SSO's own follow-the-sun rotation across three continents, and its
-escalation policy; loading twice duplicates nothing."""
+"""The demo's on-call: SSO's own follow-the-sun rotation across three continents and its
+escalation policy, and OraTweet's rotation around the clock; loading twice duplicates nothing."""
 
 import zoneinfo
 
@@ -23,7 +23,7 @@ def test_sso_has_its_own_follow_the_sun_on_call_and_loading_twice_adds_nothing()
     load_demo()
     first = load_oncall_demo()
     assert load_oncall_demo() == first
-    assert (Rotation.objects.count(), EscalationPolicy.objects.count()) == (1, 1)
+    assert (Rotation.objects.count(), EscalationPolicy.objects.count()) == (2, 1)
 
     sso = ITSystem.objects.get(slug="sso")
     rotation = Rotation.objects.get(system=sso)
@@ -42,3 +42,20 @@ def test_sso_has_its_own_follow_the_sun_on_call_and_loading_twice_adds_nothing()
     levels = system_escalation(sso, utc(2026, 1, 14, 10)).levels
     assert levels[0][0][0].time_zone == "Europe/Dublin"
     assert RotationLayer.objects.filter(rotation=rotation, restrict_start__isnull=True).count() == 1
+
+
+def test_oratweet_has_someone_on_call_around_the_clock_in_their_working_day():
+    from oncall.current import oncall_now
+
+    load_demo()
+    load_oncall_demo()
+    oratweet = Rotation.objects.get(project__slug="oratweet")
+    # A January weekday: Singapore's day, then California's, and the backup between them.
+    seen = {}
+    for hour in range(24):
+        [on_call] = oncall_now(at=utc(2026, 1, 14, hour))[oratweet.project_id]
+        seen[hour] = (on_call.person.time_zone, on_call.layer_id)
+    layers = dict(RotationLayer.objects.filter(rotation=oratweet).values_list("name", "pk"))
+    assert seen[3] == ("Asia/Singapore", layers["Singapore hours"])
+    assert seen[20] == ("America/Los_Angeles", layers["California hours"])
+    assert seen[12][1] == layers["Backup, week by week"]  # Europe's day: nobody's working hours

@@ -143,15 +143,22 @@ FROM incidents_incident i
 WHERE i.resolved_at IS NULL AND i.project_id = ANY(%(ids)s)
 UNION ALL
 SELECT 'outage', o.id, ip.project_id, o.title, o.public_summary, o.severity, ip.all_hard, o.status,
-       o.started_at, ip.path, page.acknowledged_at, person.display_name
+       o.started_at, ip.path, ack.acknowledged_at, ack.display_name
 FROM incidents_impactedproject ip
 JOIN incidents_outage o ON o.id = ip.outage_id
-LEFT JOIN notifications_page page
-  ON page.project_id = ip.project_id AND page.event_id = o.id
-  AND page.acknowledged_at IS NOT NULL
-  AND page.event_type_id = (
-    SELECT id FROM django_content_type WHERE app_label = 'incidents' AND model = 'outage')
-LEFT JOIN registry_person person ON person.id = page.acknowledged_by_id
+-- The project's page for the outage, looked up by its unique key (one page per event and
+-- project) for each row, never by joining every outage's pages (LIMIT keeps PostgreSQL from
+-- turning the lookup back into that join).
+LEFT JOIN LATERAL (
+  SELECT page.acknowledged_at, person.display_name
+  FROM notifications_page page
+  LEFT JOIN registry_person person ON person.id = page.acknowledged_by_id
+  WHERE page.event_type_id = (
+      SELECT id FROM django_content_type WHERE app_label = 'incidents' AND model = 'outage')
+    AND page.event_id = o.id AND page.project_id = ip.project_id
+    AND page.acknowledged_at IS NOT NULL
+  LIMIT 1
+) ack ON TRUE
 WHERE o.resolved_at IS NULL AND ip.project_id = ANY(%(ids)s)
 """
 

@@ -12,7 +12,7 @@ held equal to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -155,9 +155,8 @@ def load_rotations(
     rotation_ids: Sequence[int] | None = None,
 ) -> list[LoadedRotation]:
     """Every rotation's rules (those matching `rotation_filter`, a filter on `Rotation`, or with
-    the given ids; see `read_rules`), in
-    their order, and the overrides not over at `at`, as plain rows, in four queries whatever
-    their number: layers with their members' ids, overrides, the people named (each read once)
+    the given ids; see `read_rules`), in their order, and the overrides not over at `at`, as
+    plain rows, in four queries whatever their number: layers with their members' ids, overrides, the people named (each read once)
     and those people's time off not over at `at`. The results work with `oncall_at`,
     `rotation_shifts` and the rest like rotations from the ORM."""
     with cycle_collection_paused():
@@ -165,21 +164,27 @@ def load_rotations(
         return rotations_from_rules(rules, at=at)
 
 
+def people_by_id(person_ids: Collection[int]) -> dict[int, Person]:
+    """person id → the person, for thousands of ids in one query: whole rows (what a supporter's
+    line shows, and any field the schedule reads), with `= ANY(array)`: `pk__in` over thousands
+    of ids resolves each id in Python."""
+    if not person_ids:
+        return {}
+    return {
+        p.pk: p
+        for p in Person.objects.raw(
+            "SELECT * FROM registry_person WHERE id = ANY(%s)", [sorted(person_ids)]
+        )
+    }
+
+
 def _people_with_time_off(person_ids: set[int], *, after: datetime) -> dict[int, Person]:
     """The people, each with their time off not over at `after` set as their prefetched
     `time_off`: two queries."""
     if not person_ids:
         return {}
-    # Whole rows (what a supporter's line shows, and any field the schedule reads), with
-    # `= ANY(array)`: `pk__in` over thousands of ids resolves each id in Python.
     ids = sorted(person_ids)
-    people = {
-        p.pk: p
-        for p in Person.objects.raw(
-            "SELECT * FROM registry_person WHERE id = ANY(%s)",
-            [ids],
-        )
-    }
+    people = people_by_id(ids)
     away: dict[int, list[TimeOff]] = {pk: [] for pk in people}
     for off in TimeOff.objects.raw(
         "SELECT * FROM oncall_timeoff WHERE person_id = ANY(%s) AND end_at > %s "

@@ -31,34 +31,34 @@ from django.utils import timezone
 from registry.models import Person
 from steward.memory import cycle_collection_paused
 
-from .bulk import load_rotations
+from .bulk import load_rotations, people_by_id
 from .schedule import as_utc, oncall_at, steady_until
 
 # Answers worked out for a moment up to this far ahead of this process's clock are kept (the
 # clocks of web processes and workers differ by that much at most).
 KEEP_AHEAD = timedelta(minutes=1)
 
-# Every rotation of a project, in the rotations' order, with its kept answer if it is still good at
-# the moment asked (%s, twice).
-_ROWS_SQL = """
-SELECT r.id, r.project_id, c.version,
-       c.computed_version = c.version AND c.valid_from <= %s AND %s < c.valid_until,
+# A kept answer is good at the moment asked (%s, twice): worked out at its row's version, for a
+# stretch that holds the moment. NULL where the rotation has no row or no answer yet.
+_GOOD = "c.computed_version = c.version AND c.valid_from <= %s AND %s < c.valid_until"
+
+# Every rotation of a project, in the rotations' order, with its kept answer if it is good.
+_ROWS_SQL = f"""
+SELECT r.id, r.project_id, c.version, {_GOOD},
        c.person_id, c.layer_id, c.override_id, c.valid_until
 FROM registry_rotation r
 LEFT JOIN oncall_currentoncall c ON c.rotation_id = r.id
 WHERE r.project_id IS NOT NULL
 ORDER BY r.name, r.id
-"""
+"""  # noqa: S608  # nosec B608: constant SQL
 
 # The project rotations whose kept answer is missing, stale or not good at the moment asked.
-_DUE_SQL = """
+_DUE_SQL = f"""
 SELECT r.id, c.version
 FROM registry_rotation r
 LEFT JOIN oncall_currentoncall c ON c.rotation_id = r.id
-WHERE r.project_id IS NOT NULL
-  AND NOT COALESCE(c.computed_version = c.version AND c.valid_from <= %s AND %s < c.valid_until,
-                   FALSE)
-"""
+WHERE r.project_id IS NOT NULL AND NOT COALESCE({_GOOD}, FALSE)
+"""  # noqa: S608  # nosec B608: constant SQL
 
 _LOCK_SQL = """
 SELECT rotation_id FROM oncall_currentoncall
@@ -114,7 +114,7 @@ def oncall_now(*, at: datetime) -> dict[int, list[NowOnCall]]:
                 missing[rotation_id] = version
         worked_out = _work_out(missing, at=at) if missing else {}
         person_ids = {answer[0] for answer in kept.values() if answer[0] is not None}
-        people = _people(person_ids)
+        people = people_by_id(person_ids)
         result: dict[int, list[NowOnCall]] = {}
         for rotation_id, project_id, *_ in rows:
             if rotation_id in kept:
@@ -147,6 +147,8 @@ def _work_out(versions: dict[int, int | None], *, at: datetime) -> dict[int, Now
     """Work out who is on call on these rotations from their rules, and keep each answer whose
     row still has the version read (`versions`) before the rules were."""
     rotations = load_rotations(at=at, rotation_ids=sorted(versions))
+    # A future moment's answers would keep the present's from being stored: given, not kept.
+    keep = at <= timezone.now() + KEEP_AHEAD
     answers: dict[int, NowOnCall] = {}
     stored: list[tuple] = []
     for rotation in rotations:
@@ -159,14 +161,12 @@ def _work_out(versions: dict[int, int | None], *, at: datetime) -> dict[int, Now
                 rotation.pk, current.person, layer_id, override_id, until
             )
         version = versions.get(rotation.pk)
-        if version is not None:
+        if keep and version is not None:
             person_id = current.person.pk if current else None
             # Seconds since the epoch: thousands of datetimes cost more to adapt than to store.
             stored.append(
                 (rotation.pk, version, person_id, layer_id, override_id, until.timestamp())
             )
-    if at > timezone.now() + KEEP_AHEAD:
-        stored = []  # a future moment's answers would keep the present's from being stored
     _store(stored, at=at, without_row=[pk for pk, version in versions.items() if version is None])
     return answers
 
@@ -186,17 +186,6 @@ def _store(answers: Sequence[tuple], *, at: datetime, without_row: Sequence[int]
         columns = list(zip(*(answer for answer in answers if answer[0] in free), strict=True))
         if columns:
             cursor.execute(_STORE_SQL, [at, *(list(column) for column in columns), at])
-
-
-def _people(person_ids: set[int]) -> dict[int, Person]:
-    if not person_ids:
-        return {}
-    return {
-        p.pk: p
-        for p in Person.objects.raw(
-            "SELECT * FROM registry_person WHERE id = ANY(%s)", [sorted(person_ids)]
-        )
-    }
 
 
 def project_slugs(project_ids: Collection[int]) -> dict[int, str]:

@@ -194,11 +194,7 @@ def shift_index_at(layer: RotationLayer, at: datetime) -> int | None:
     """The number of the layer's shift running at `at` (aware; the callers here pass the UTC
     instant they already hold, read once per question rather than once per layer), or None
     before the layer starts."""
-    return _shift_index(
-        _Turns(layer.time_zone, layer.start_date, layer.handoff_time, layer.length,
-               layer.length_count),
-        at,
-    )  # fmt: skip
+    return _shift_index(_turns(layer), at)
 
 
 class _Turns(NamedTuple):
@@ -210,6 +206,12 @@ class _Turns(NamedTuple):
     handoff_time: time
     length: str
     length_count: int
+
+
+def _turns(layer: RotationLayer) -> _Turns:
+    return _Turns(
+        layer.time_zone, layer.start_date, layer.handoff_time, layer.length, layer.length_count
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -258,11 +260,7 @@ def layer_active_at(layer: RotationLayer, at: datetime) -> bool:
     when it has none)."""
     if not is_restricted(layer):
         return True
-    return _active(
-        _Window(layer.time_zone, layer.restrict_start, layer.restrict_end,
-                tuple(layer.restrict_days or ())),
-        at,
-    )  # fmt: skip
+    return _active(_window(layer), at)
 
 
 class _Window(NamedTuple):
@@ -272,6 +270,12 @@ class _Window(NamedTuple):
     restrict_start: time | None
     restrict_end: time | None
     restrict_days: tuple[str, ...]
+
+
+def _window(layer: RotationLayer) -> _Window:
+    return _Window(
+        layer.time_zone, layer.restrict_start, layer.restrict_end, tuple(layer.restrict_days or ())
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -488,22 +492,9 @@ def steady_until(rotation, at: datetime, *, longest: timedelta = STEADY_LONGEST)
         members = layer_members(layer)
         if not members:
             continue
-        moments.append(
-            _next_handoff(
-                _Turns(layer.time_zone, layer.start_date, layer.handoff_time, layer.length,
-                       layer.length_count),
-                at,
-            )
-        )  # fmt: skip
+        moments.append(_next_handoff(_turns(layer), at))
         if is_restricted(layer):
-            moments.append(
-                _next_window_edge(
-                    _Window(layer.time_zone, layer.restrict_start, layer.restrict_end,
-                            tuple(layer.restrict_days or ())),
-                    at,
-                    longest,
-                )
-            )  # fmt: skip
+            moments.append(_next_window_edge(_window(layer), at, longest))
         for person in members:
             if person.deactivated_at is not None or _time_off(person):
                 moments += [moment for span in _absences(person) for moment in span]

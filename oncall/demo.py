@@ -26,69 +26,48 @@ FOLLOW_THE_SUN = [
     ("marcus", "America/New_York", time(11), time(19)),
 ]
 FIRST_DAY = date(2025, 1, 6)
+BACKUP = "Backup, week by week"
+
+# A rotation's layers, in order: username(s), zone, local window (None: no window), length, name.
+SSO_LAYERS = [
+    ([username], zone, (start, end), "daily", f"{zone.split('/')[-1].replace('_', ' ')} hours")
+    for username, zone, start, end in FOLLOW_THE_SUN
+] + [([username for username, *_ in FOLLOW_THE_SUN], "UTC", None, "weekly", BACKUP)]
 
 APP_ROTATION_NAME = "OraTweet around the clock"
 APP_SLUG = "oratweet"
-# username(s), zone, local window (None: no window), length, layer name.
 APP_LAYERS = [
     (["wei"], "Asia/Singapore", (time(9), time(17)), "daily", "Singapore hours"),
     (["noel", "jake"], "America/Los_Angeles", (time(8), time(16)), "weekly", "California hours"),
-    (["noel", "jake", "wei"], "UTC", None, "weekly", "Backup, week by week"),
+    (["noel", "jake", "wei"], "UTC", None, "weekly", BACKUP),
 ]
 
 
-def _rotation(system: ITSystem, people: dict[str, Person]) -> Rotation:
-    rotation = services.rotation_create(actor=None, name=ROTATION_NAME, system=system)
-    for order, (username, zone, start, end) in enumerate(FOLLOW_THE_SUN):
-        services.layer_create(
-            actor=None,
-            rotation=rotation,
-            members=[people[username]],
-            order=order,
-            name=f"{zone.split('/')[-1].replace('_', ' ')} hours",
-            time_zone=zone,
-            start_date=FIRST_DAY,
-            handoff_time=start,
-            length="daily",
-            restrict_start=start,
-            restrict_end=end,
-        )
-    services.layer_create(
-        actor=None,
-        rotation=rotation,
-        members=[people[username] for username, *_ in FOLLOW_THE_SUN],
-        order=len(FOLLOW_THE_SUN),
-        name="Backup, week by week",
-        time_zone="UTC",
-        start_date=FIRST_DAY,
-        handoff_time=time(9),
-        length="weekly",
-    )
-    return rotation
-
-
-def _app_rotation() -> Rotation | None:
-    """OraTweet's rotation (made once), or None without the app or its people."""
-    project = Project.objects.filter(slug=APP_SLUG).first()
-    usernames = {username for names, *_ in APP_LAYERS for username in names}
+def _people(layers: list[tuple]) -> dict[str, Person] | None:
+    """username → person for everyone on the layers, or None when one of them is missing."""
+    usernames = {username for names, *_ in layers for username in names}
     people = {
         p.user.username: p
         for p in Person.objects.filter(user__username__in=usernames).select_related("user")
     }
-    if project is None or len(people) < len(usernames):
-        return None
-    existing = Rotation.objects.filter(project=project, name=APP_ROTATION_NAME).first()
+    return people if len(people) == len(usernames) else None
+
+
+def _rotation(name: str, layers: list[tuple], people: dict[str, Person], **owner) -> Rotation:
+    """The rotation of `owner` (project= or system=) called `name` (made once), with `layers`.
+    A windowed layer hands off when its window opens; the others at 09:00."""
+    existing = Rotation.objects.filter(name=name, **owner).first()
     if existing is not None:
         return existing
-    rotation = services.rotation_create(actor=None, name=APP_ROTATION_NAME, project=project)
-    for order, (names, zone, window, length, name) in enumerate(APP_LAYERS):
+    rotation = services.rotation_create(actor=None, name=name, **owner)
+    for order, (names, zone, window, length, layer_name) in enumerate(layers):
         start, end = window or (None, None)
         services.layer_create(
             actor=None,
             rotation=rotation,
             members=[people[username] for username in names],
             order=order,
-            name=name,
+            name=layer_name,
             time_zone=zone,
             start_date=FIRST_DAY,
             handoff_time=start or time(9),
@@ -99,22 +78,24 @@ def _app_rotation() -> Rotation | None:
     return rotation
 
 
+def _app_rotation() -> Rotation | None:
+    """OraTweet's rotation (made once), or None without the app or its people."""
+    project = Project.objects.filter(slug=APP_SLUG).first()
+    people = _people(APP_LAYERS)
+    if project is None or people is None:
+        return None
+    return _rotation(APP_ROTATION_NAME, APP_LAYERS, people, project=project)
+
+
 @transaction.atomic
 def load_oncall_demo() -> dict[str, int]:
     """Returns the ids of SSO's demo rotation and policy and of OraTweet's rotation; {} when there
     is no SSO (or its people)."""
     system = ITSystem.objects.filter(slug="sso").select_related("team").first()
-    people = {
-        p.user.username: p
-        for p in Person.objects.filter(
-            user__username__in=[username for username, *_ in FOLLOW_THE_SUN]
-        ).select_related("user")
-    }
-    if system is None or len(people) < len(FOLLOW_THE_SUN):
+    people = _people(SSO_LAYERS)
+    if system is None or people is None:
         return {}
-    rotation = Rotation.objects.filter(system=system, name=ROTATION_NAME).first() or _rotation(
-        system, people
-    )
+    rotation = _rotation(ROTATION_NAME, SSO_LAYERS, people, system=system)
     policy = EscalationPolicy.objects.filter(system=system).first()
     if policy is None:
         levels = [

@@ -32,7 +32,14 @@ def _upper(column: str) -> models.GeneratedField:
 
 
 def _trigram_index(column: str, name: str) -> GinIndex:
-    return GinIndex(OpClass(F(column), name="gin_trgm_ops"), name=name)
+    return _trigram(F(column), name)
+
+
+def _trigram(expression, name: str) -> GinIndex:
+    """A trigram index the search reads. `fastupdate` off: a write goes into the index itself,
+    not into GIN's list of pending entries, which every search would scan whole until a vacuum
+    merged it (after a bulk import PostgreSQL chose to read the whole table instead)."""
+    return GinIndex(OpClass(expression, name="gin_trgm_ops"), name=name, fastupdate=False)
 
 
 def new_integration_key() -> str:
@@ -114,7 +121,7 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="team_name_trgm")]
+        indexes = [_trigram(Upper("name"), "team_name_trgm")]
 
     def __str__(self) -> str:
         return self.name
@@ -162,7 +169,7 @@ class Project(models.Model):
     orphaned_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # What the directory search compares (registry.selectors.matching_sql): the text upper-cased
+    # What the directory search compares (registry.selectors.ranked_sql): the text upper-cased
     # once, when written, by PostgreSQL whatever path writes it, rather than by every search for
     # every row it scans. Never audited (`audit_snapshot` skips generated fields).
     upper_name = _upper("name")

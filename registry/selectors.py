@@ -14,15 +14,12 @@ from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
 from django.db.models import (
     Case,
-    Exists,
-    OuterRef,
     Prefetch,
-    Q,
     QuerySet,
     Value,
     When,
 )
-from django.db.models.functions import Greatest, Upper
+from django.db.models.functions import Greatest
 
 from steward.memory import cycle_collection_paused
 
@@ -33,7 +30,6 @@ from .models import (
     ITSystem,
     Person,
     Project,
-    ProjectAlias,
     ProjectRole,
     ProjectURL,
     SystemReach,
@@ -129,48 +125,24 @@ class SearchRank:
     SIMILAR = 3  # a word of it is like the query (a typo: "peple" finds People)
 
 
-def _similar(model, field: str, query: str) -> QuerySet:
-    """Rows of `model` with a word of `field` like `query`: pg_trgm's word similarity, above
-    the database's `pg_trgm.word_similarity_threshold` (set by registry migration 0006), on the
-    field's stored upper-case copy (`upper_<field>`), which the trigram index is on."""
-    return model.objects.filter(**{f"upper_{field}__trigram_word_similar": query})
-
-
-def _contain(field: str, query: str) -> Q:
-    """`field` contains `query` whatever the case: its stored upper-case copy (`upper_<field>`)
-    contains the query upper-cased by PostgreSQL, the same function that wrote the copy."""
-    return Q(**{f"upper_{field}__contains": Upper(Value(query))})
-
-
 def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project]:
     """`projects` that match a search, best first (`SearchRank`, then how alike, then by name),
     each annotated with its `search_rank`. Name, slug, alias, URL, team and description are
     searched through trigram indexes; a pasted URL finds the app by its host and path.
-    The directory and the API rank alike: both come here. Which projects contain the query is
-    read here, once (one query), and the queryset returned reuses those ids."""
+    The directory and the API rank alike: both come here. Which projects match, and how, is
+    read once (`ranked_matches`, one statement); the queryset returned compares ids only."""
     query = query.strip()[:500]
     if not query:
         return projects
-    host = url_host(query) if looks_like_url(query) or "." in query else ""
-    aliases = ProjectAlias.objects.filter(project=OuterRef("pk"))
-    exact = (
-        Q(slug__iexact=query) | Q(name__iexact=query) | Exists(aliases.filter(alias__iexact=query))
-    )
-    if host:
-        exact |= Q(pk__in=_projects_serving(query, host))
-    prefix = (
-        Q(name__istartswith=query)
-        | Q(slug__istartswith=query)
-        | Exists(aliases.filter(alias__istartswith=query))
-    )
-    contained, alike = _matching_ids(query, host)
+    ranked = ranked_matches(query)
+    by_rank: dict[int, list[int]] = {}
+    for pk, rank in ranked:
+        by_rank.setdefault(rank, []).append(pk)
     return (
-        projects.filter(pk__any=contained + alike)
+        projects.filter(pk__any=[pk for pk, _rank in ranked])
         .annotate(
             search_rank=Case(
-                When(exact, then=Value(SearchRank.EXACT)),
-                When(prefix, then=Value(SearchRank.PREFIX)),
-                When(pk__any=contained, then=Value(SearchRank.CONTAINS)),
+                *(When(pk__any=ids, then=Value(rank)) for rank, ids in by_rank.items()),
                 default=Value(SearchRank.SIMILAR),
             ),
             search_likeness=Greatest(
@@ -205,58 +177,79 @@ def _projects_serving(pasted: str, host: str) -> list[int]:
 # other "Project NNNNN"; ranking all of those by likeness cost most of a search.
 ALIKE_BELOW = 20
 
+# The query upper-cased by PostgreSQL (the function that wrote the `upper_` columns) with LIKE's
+# wildcards and escape character escaped: a query is plain text. Written out with the query as
+# a parameter, so the planner folds it to a constant and can plan the trigram index scans.
+_ESCAPED = r"replace(replace(replace(upper(%(query)s), '\', '\\'), '%%', '\%%'), '_', '\_')"
+_CONTAINING = f"'%%' || {_ESCAPED} || '%%'"
+_STARTING = f"{_ESCAPED} || '%%'"
 
-def matching_sql(query: str, host: str = "") -> tuple[str, tuple]:
-    """The one statement that finds a search's projects: rows (id, contained), where contained
-    says the query is in the project (name, slug, description, an alias, a URL, the team's name;
-    a pasted URL's host) and not means it is merely alike (a name, slug or alias word like it).
-    Each part is a trigram index scan (the URL host's a btree) in a UNION: an OR across tables
-    would read every project. The alike part runs only when fewer than `ALIKE_BELOW` projects
-    contain the query (a condition PostgreSQL evaluates once, before scanning)."""
-    contained = [
-        Project.objects.filter(
-            _contain("name", query) | _contain("slug", query) | _contain("description", query)
-        ).values_list("pk"),
-        ProjectAlias.objects.filter(_contain("alias", query)).values_list("project"),
-        ProjectURL.objects.filter(_contain("url", query)).values_list("project"),
-        Project.objects.filter(team__in=Team.objects.filter(name__icontains=query)).values_list(
-            "pk"
-        ),
-    ]
-    if host:
-        contained.append(ProjectURL.objects.filter(host=host).values_list("project"))
-    alike = [
-        _similar(Project, "name", query).values_list("pk"),
-        _similar(Project, "slug", query).values_list("pk"),
-        _similar(ProjectAlias, "alias", query).values_list("project"),
-    ]
-    found_sql, found_params = _union(contained)
-    alike_sql, alike_params = _union(alike)
-    # Compiled ORM SQL with its parameters; the threshold is a parameter too.
-    sql = (
-        f"WITH found AS MATERIALIZED ({found_sql}) "  # noqa: S608  # nosec B608: compiled ORM SQL
-        "SELECT id, TRUE FROM found AS f(id) "
-        f"UNION ALL SELECT a.id, FALSE FROM ({alike_sql}) AS a(id) "
-        "WHERE (SELECT count(*) FROM found) < %s "
-        "AND NOT EXISTS (SELECT 1 FROM found AS f(id) WHERE f.id = a.id)"
-    )
-    return sql, (*found_params, *alike_params, ALIKE_BELOW)
+# Each part of `found` is a trigram index scan (the URL host's a btree) in a UNION: an OR across
+# tables would read every project. `alike` (a word of the name, slug or an alias like the query:
+# pg_trgm's word similarity above the database's `pg_trgm.word_similarity_threshold`, set by
+# registry migration 0006) runs only when fewer than `ALIKE_BELOW` projects contain the query,
+# a condition PostgreSQL evaluates once, before scanning. The rank is `SearchRank`'s, worked
+# out for each project found by its primary key (as a join, PostgreSQL planned a read of every
+# project: it cannot know how few were found).
+_RANKED_SQL = f"""
+WITH found AS MATERIALIZED (
+    SELECT id FROM registry_project
+    WHERE upper_name LIKE {_CONTAINING} OR upper_slug LIKE {_CONTAINING}
+       OR upper_description LIKE {_CONTAINING}
+    UNION SELECT project_id FROM registry_projectalias WHERE upper_alias LIKE {_CONTAINING}
+    UNION SELECT project_id FROM registry_projecturl WHERE upper_url LIKE {_CONTAINING}
+    UNION SELECT teamed.id FROM registry_project teamed
+          JOIN registry_team team ON team.id = teamed.team_id
+          WHERE upper(team.name::text) LIKE {_CONTAINING}
+    UNION SELECT project_id FROM registry_projecturl WHERE %(host)s <> '' AND host = %(host)s
+),
+matched AS (
+    SELECT id, TRUE AS contained FROM found
+    UNION ALL
+    SELECT alike.id, FALSE FROM (
+        SELECT id FROM registry_project WHERE upper_name %%> %(query)s
+        UNION SELECT id FROM registry_project WHERE upper_slug %%> %(query)s
+        UNION SELECT project_id FROM registry_projectalias WHERE upper_alias %%> %(query)s
+    ) AS alike
+    WHERE (SELECT count(*) FROM found) < %(alike_below)s
+      AND NOT EXISTS (SELECT 1 FROM found WHERE found.id = alike.id)
+)
+SELECT matched.id, (
+    SELECT CASE
+        WHEN upper(project.slug::text) = upper(%(query)s)
+          OR upper(project.name::text) = upper(%(query)s)
+          OR project.id = ANY(%(serving)s)
+          OR EXISTS (SELECT 1 FROM registry_projectalias alias
+                     WHERE alias.project_id = project.id AND alias.upper_alias = upper(%(query)s))
+        THEN {SearchRank.EXACT}
+        WHEN project.upper_name LIKE {_STARTING} OR project.upper_slug LIKE {_STARTING}
+          OR EXISTS (SELECT 1 FROM registry_projectalias alias
+                     WHERE alias.project_id = project.id AND alias.upper_alias LIKE {_STARTING})
+        THEN {SearchRank.PREFIX}
+        WHEN matched.contained THEN {SearchRank.CONTAINS}
+        ELSE {SearchRank.SIMILAR}
+    END
+    FROM registry_project project WHERE project.id = matched.id
+)
+FROM matched
+"""  # noqa: S608  # nosec B608: constant SQL; the query is a parameter
 
 
-def _union(parts: list[QuerySet]) -> tuple[str, tuple]:
-    first, *rest = (part.order_by() for part in parts)
-    return first.union(*rest).query.sql_with_params()
+def ranked_sql(query: str) -> tuple[str, dict]:
+    """The one statement that finds a search's projects and ranks each (`SearchRank`): rows
+    (id, rank), in no order. A pasted URL's host is looked up too, and the apps serving its
+    path rank as exact matches."""
+    host = url_host(query) if looks_like_url(query) or "." in query else ""
+    serving = _projects_serving(query, host) if host else []
+    params = {"query": query, "host": host, "serving": serving, "alike_below": ALIKE_BELOW}
+    return _RANKED_SQL, params
 
 
-def _matching_ids(query: str, host: str) -> tuple[list[int], list[int]]:
-    """The ids of the projects that contain the query, and of those only alike to it: one
-    query (`matching_sql`)."""
+def ranked_matches(query: str) -> list[tuple[int, int]]:
+    """(id, `SearchRank`) of each project that matches `query`: one query (`ranked_sql`)."""
     with connection.cursor() as cursor:
-        cursor.execute(*matching_sql(query, host))
-        rows = cursor.fetchall()
-    return [pk for pk, contained in rows if contained], [
-        pk for pk, contained in rows if not contained
-    ]
+        cursor.execute(*ranked_sql(query))
+        return cursor.fetchall()
 
 
 def projects_matching(query: str) -> QuerySet[Project]:

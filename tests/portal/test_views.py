@@ -130,7 +130,7 @@ def _registry_of(n: int) -> None:
 # incidents and outages of the page's projects (status badges); the rotations' rules are kept
 # (`oncall.cache`)
 DIRECTORY_QUERIES = 9
-# A search reads the ids of its matches first (`registry.selectors.matching_sql`), once.
+# A search reads the ids of its matches first (`registry.selectors.ranked_sql`), once.
 SEARCH_QUERIES = DIRECTORY_QUERIES + 1
 # With rotations: the people on them and their time off (read fresh each time).
 ROTATION_READS = 2

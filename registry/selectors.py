@@ -176,6 +176,10 @@ def _projects_serving(pasted: str, host: str) -> list[int]:
 # this many (a directory page): "Project 004" is in 100 projects' names and alike to every
 # other "Project NNNNN"; ranking all of those by likeness cost most of a search.
 ALIKE_BELOW = 20
+# Of those, the most alike this many (by the best of name, slug and aliases): suggestions for a
+# typo, not a listing. An exact name in a registry whose names share a word ("project-00412"
+# among 10,000 "Project NNNNN") found every other project alike, and ranking them all cost 128 ms.
+ALIKE_MOST = 40
 
 # The query upper-cased by PostgreSQL (the function that wrote the `upper_` columns) with LIKE's
 # wildcards and escape character escaped: a query is plain text. Written out with the query as
@@ -188,9 +192,9 @@ _STARTING = f"{_ESCAPED} || '%%'"
 # tables would read every project. `alike` (a word of the name, slug or an alias like the query:
 # pg_trgm's word similarity above the database's `pg_trgm.word_similarity_threshold`, set by
 # registry migration 0006) runs only when fewer than `ALIKE_BELOW` projects contain the query,
-# a condition PostgreSQL evaluates once, before scanning. The rank is `SearchRank`'s, worked
-# out for each project found by its primary key (as a join, PostgreSQL planned a read of every
-# project: it cannot know how few were found).
+# a condition PostgreSQL evaluates once, before scanning, and keeps the `ALIKE_MOST` most alike.
+# The rank is `SearchRank`'s, worked out for each project found by its primary key (as a join,
+# PostgreSQL planned a read of every project: it cannot know how few were found).
 _RANKED_SQL = f"""
 WITH found AS MATERIALIZED (
     SELECT id FROM registry_project
@@ -206,13 +210,17 @@ WITH found AS MATERIALIZED (
 matched AS (
     SELECT id, TRUE AS contained FROM found
     UNION ALL
-    SELECT alike.id, FALSE FROM (
-        SELECT id FROM registry_project WHERE upper_name %%> %(query)s
-        UNION SELECT id FROM registry_project WHERE upper_slug %%> %(query)s
-        UNION SELECT project_id FROM registry_projectalias WHERE upper_alias %%> %(query)s
-    ) AS alike
+    (SELECT alike.id, FALSE FROM (
+        SELECT id, word_similarity(%(query)s, upper_name) FROM registry_project
+        WHERE upper_name %%> %(query)s
+        UNION ALL SELECT id, word_similarity(%(query)s, upper_slug) FROM registry_project
+        WHERE upper_slug %%> %(query)s
+        UNION ALL SELECT project_id, word_similarity(%(query)s, upper_alias)
+        FROM registry_projectalias WHERE upper_alias %%> %(query)s
+    ) AS alike (id, likeness)
     WHERE (SELECT count(*) FROM found) < %(alike_below)s
       AND NOT EXISTS (SELECT 1 FROM found WHERE found.id = alike.id)
+    GROUP BY alike.id ORDER BY max(alike.likeness) DESC, alike.id LIMIT %(alike_most)s)
 )
 SELECT matched.id, (
     SELECT CASE
@@ -241,7 +249,13 @@ def ranked_sql(query: str) -> tuple[str, dict]:
     path rank as exact matches."""
     host = url_host(query) if looks_like_url(query) or "." in query else ""
     serving = _projects_serving(query, host) if host else []
-    params = {"query": query, "host": host, "serving": serving, "alike_below": ALIKE_BELOW}
+    params = {
+        "query": query,
+        "host": host,
+        "serving": serving,
+        "alike_below": ALIKE_BELOW,
+        "alike_most": ALIKE_MOST,
+    }
     return _RANKED_SQL, params
 
 

@@ -238,3 +238,37 @@ def test_every_trigram_index_takes_writes_into_the_index_itself():
         options = dict(cursor.fetchall())
     assert {"project_name_trgm", "project_alias_trgm", "team_name_trgm"} <= set(options)
     assert {name: opts for name, opts in options.items() if "fastupdate=off" not in opts} == {}
+
+
+def test_a_typo_search_keeps_only_the_most_alike(monkeypatch):
+    """Projects merely alike are suggestions for a typo, not a listing: the `ALIKE_MOST` most
+    alike (by the best of name, slug and aliases) and never one less alike than any left out.
+    Before, an exact name in a registry whose names share a word found every project alike."""
+    from registry import selectors
+
+    monkeypatch.setattr(selectors, "ALIKE_MOST", 5)
+    for i, name in enumerate(
+        ["Inventory", "Inventory Admin", "Inventory Sync Tool", "Inventory Reports Archive"]
+        + [f"Inventory Service {n}" for n in range(8)]
+    ):
+        _project(name, f"inv-{i}")
+    _project("Stock Keeper", alias="Inventary")  # alike through its alias only
+
+    found = list(projects_matching("Inventari"))  # contained in none
+    assert [p.search_rank for p in found] == [SearchRank.SIMILAR] * 5
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT p.id, greatest(word_similarity(%s, p.name), word_similarity(%s, p.slug),
+                                  coalesce(max(word_similarity(%s, a.alias)), 0))
+            FROM registry_project p LEFT JOIN registry_projectalias a ON a.project_id = p.id
+            GROUP BY p.id
+            """,
+            ["Inventari"] * 3,
+        )
+        likeness = dict(cursor.fetchall())
+    kept = {p.pk for p in found}
+    left_out = [pk for pk in likeness if pk not in kept and likeness[pk] > 0.4]
+    assert left_out, "the test needs more alike projects than are kept"
+    assert min(likeness[pk] for pk in kept) >= max(likeness[pk] for pk in left_out)

@@ -156,9 +156,10 @@ def load_rotations(
 ) -> list[LoadedRotation]:
     """Every rotation's rules (those matching `rotation_filter`, a filter on `Rotation`, or with
     the given ids; see `read_rules`), in their order, and the overrides not over at `at`, as
-    plain rows, in four queries whatever their number: layers with their members' ids, overrides, the people named (each read once)
-    and those people's time off not over at `at`. The results work with `oncall_at`,
-    `rotation_shifts` and the rest like rotations from the ORM."""
+    plain rows, in four queries whatever their number: layers with their members' ids,
+    overrides, the people named (each read once) and those people's time off not over at `at`.
+    The results work with `oncall_at`, `rotation_shifts` and the rest like rotations from the
+    ORM."""
     with cycle_collection_paused():
         rules = read_rules(at=at, rotation_filter=rotation_filter, rotation_ids=rotation_ids)
         return rotations_from_rules(rules, at=at)

@@ -224,8 +224,7 @@ matched AS (
 )
 SELECT matched.id, (
     SELECT CASE
-        WHEN upper(project.slug::text) = upper(%(query)s)
-          OR upper(project.name::text) = upper(%(query)s)
+        WHEN project.upper_slug = upper(%(query)s) OR project.upper_name = upper(%(query)s)
           OR project.id = ANY(%(serving)s)
           OR EXISTS (SELECT 1 FROM registry_projectalias alias
                      WHERE alias.project_id = project.id AND alias.upper_alias = upper(%(query)s))

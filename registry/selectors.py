@@ -137,7 +137,8 @@ def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project
     ranked = ranked_matches(query)
     by_rank: dict[int, list[int]] = {}
     for pk, rank in ranked:
-        by_rank.setdefault(rank, []).append(pk)
+        if rank != SearchRank.SIMILAR:  # the Case's default
+            by_rank.setdefault(rank, []).append(pk)
     return (
         projects.filter(pk__any=[pk for pk, _rank in ranked])
         .annotate(

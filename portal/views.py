@@ -12,6 +12,7 @@ The directory and the project page keep their `registry:` URL names (see `urls.p
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -24,8 +25,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods, require_POST
 
 from changes import services as change_services
@@ -43,9 +47,10 @@ from registry.forms import ProjectDependencyForm, RoleForm, add_service_error
 from registry.models import ContactMethod, Dependency, ITSystem, Person, Project
 from registry.selectors import directory_projects, it_contacts, system_for_page
 from registry.views import history_rows, system_page
+from steward import fragments
 from steward.errors import Conflict
 from steward.proxies import client_address
-from steward.web import render_page_or_fragment, wants_fragment
+from steward.web import page_or_rendered_fragment, wants_fragment
 
 from . import selectors
 from .forms import (
@@ -83,19 +88,27 @@ def project_or_404(slug: str) -> Project:
 def directory(request: HttpRequest) -> HttpResponse:
     # PostgreSQL refuses NUL in a string literal; nobody means one in a search.
     query = request.GET.get("q", "").replace("\x00", "").strip()[:500]
-    page = Paginator(directory_projects(query), DIRECTORY_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page_asked = request.GET.get("page", "")[:20]
     now = timezone.now()
-    supports = supports_now(page.object_list, at=now)
-    results = [(support.project, support) for support in supports]
-    annotate_open_issues([project for project, _support in results])  # the status badges
-    context = {"q": query, "page": page, "results": results, "now": now}
-    if query and not results:
-        context.update(_no_result_ways_on(request, query, now))
-    return render_page_or_fragment(
-        request, "registry/directory.html", "registry/_project_list.html", context
-    )
+
+    def results() -> tuple[str, bool]:
+        page = Paginator(directory_projects(query), DIRECTORY_PAGE_SIZE).get_page(page_asked)
+        supports = supports_now(page.object_list, at=now)
+        found = [(support.project, support) for support in supports]
+        annotate_open_issues([project for project, _support in found])  # the status badges
+        context = {"q": query, "page": page, "results": found, "now": now}
+        if query and not found:
+            context.update(_no_result_ways_on(request, query, now))
+        html = render_to_string("registry/_project_list.html", context, request)
+        # Found nothing: the ways on depend on who asks (may they register the app?).
+        return html, bool(found)
+
+    # Kept between requests until the registry changes, for the minute (`steward.fragments`):
+    # who is on call and in working hours is what it was in that minute.
+    parts = (query, page_asked, timezone.get_current_timezone_name(), get_language())
+    # Rendered by our own template, escaped there.
+    html = mark_safe(fragments.cached_fragment("directory", parts, results, now=now))  # noqa: S308  # nosec B308, B703
+    return page_or_rendered_fragment(request, "registry/directory.html", html, {"q": query})
 
 
 def _no_result_ways_on(request: HttpRequest, query: str, now: datetime) -> dict[str, Any]:
@@ -144,10 +157,39 @@ def _project_context(
     }
 
 
+def _project_page(
+    request: HttpRequest, project: Project, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    body = render_to_string("registry/_project_page.html", context, request)
+    return _project_page_around(request, project.name, body, status=status)
+
+
+def _project_page_around(
+    request: HttpRequest, title: str, body: str, *, status: int = 200
+) -> HttpResponse:
+    # Rendered by our own template, escaped there.
+    context = {"project_title": title, "project_body": mark_safe(body)}  # noqa: S308  # nosec B308, B703
+    return render(request, "registry/project.html", context, status=status)
+
+
 @login_required
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_or_404(slug)
-    return render(request, "registry/project.html", _project_context(request, project))
+    if not permissions.reads_project_only(request.user, slug=slug):
+        project = project_or_404(slug)
+        return _project_page(request, project, _project_context(request, project))
+    # Everyone else sees the same page: kept between requests until anything it shows changes
+    # (`steward.fragments`); times to the minute, in the reader's zone.
+    now = timezone.now()
+
+    def page() -> tuple[str, bool]:
+        project = project_or_404(slug)  # a 404 is raised, never kept
+        context = {**_project_context(request, project), "csrf_token": fragments.csrf_placeholder()}
+        body = render_to_string("registry/_project_page.html", context, request)
+        return json.dumps([project.name, body]), True
+
+    parts = (slug, timezone.get_current_timezone_name(), get_language())
+    title, body = json.loads(fragments.cached_fragment("project-page", parts, page, now=now))
+    return _project_page_around(request, title, fragments.with_csrf_token(body, request))
 
 
 def _project_section(
@@ -160,7 +202,7 @@ def _project_section(
         context = _project_context(request, project, **forms)
         return render(request, fragment, {**context, "fragment": True})
     if failed:
-        return render(request, "registry/project.html", _project_context(request, project, **forms))
+        return _project_page(request, project, _project_context(request, project, **forms))
     return redirect(reverse("registry:project_detail", kwargs={"slug": slug}) + anchor)
 
 

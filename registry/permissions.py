@@ -38,9 +38,19 @@ def can_edit_project(user: User, project: Project) -> bool:
         return True
     if not user.is_authenticated:
         return False
-    return ProjectRole.objects.filter(
-        project=project, person__user=user, role__in=EDITING_ROLES
-    ).exists()
+    return _edits(user, project=project)
+
+
+def reads_project_only(user: User, *, slug: str) -> bool:
+    """Neither edits the project (`can_edit_project`) nor its dependencies (IT staff): sees its
+    page as every other reader does. Asked by slug, before the project is read."""
+    if is_admin(user) or is_it_staff(user):
+        return False
+    return not (user.is_authenticated and _edits(user, project__slug=slug))
+
+
+def _edits(user: User, **project) -> bool:
+    return ProjectRole.objects.filter(person__user=user, role__in=EDITING_ROLES, **project).exists()
 
 
 def can_manage_systems(user: User) -> bool:

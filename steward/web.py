@@ -30,3 +30,16 @@ def render_page_or_fragment(
     # The same URL answers with two bodies: caches must key on the header that picks one.
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def page_or_rendered_fragment(
+    request: HttpRequest, page: str, fragment_html: str, context: dict[str, Any]
+) -> HttpResponse:
+    """`render_page_or_fragment` for a fragment already rendered (kept between requests, say):
+    the fragment as it is for an htmx swap, else `page`, which shows it as `fragment_html`."""
+    if wants_fragment(request):
+        response = HttpResponse(fragment_html)
+    else:
+        response = render(request, page, {**context, "fragment_html": fragment_html})
+    patch_vary_headers(response, ("HX-Request",))
+    return response

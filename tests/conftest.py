@@ -1,6 +1,10 @@
+import secrets
+
 import pytest
 import redis
 from django.conf import settings
+
+from steward import fragments
 
 pytest_plugins = ["tests.browser_support"]
 
@@ -15,6 +19,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
     except redis.RedisError as exc:
         pytest.exit(f"The test suite needs Redis at {settings.REDIS_URL}: {exc}", returncode=1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fragments(monkeypatch):
+    """Each test reads only the rendered fragments it kept (`steward.fragments`): a test's
+    writes roll back while the catalog version they moved does not, so another test could meet
+    a fragment rendered from rows it never had under the same version."""
+    monkeypatch.setattr(fragments, "SALT", secrets.token_hex(8))
 
 
 @pytest.fixture(autouse=True)

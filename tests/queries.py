@@ -14,3 +14,15 @@ def warm_read(client: Client, url: str) -> tuple[int, str]:
         response = client.get(url)
     assert response.status_code == 200, response.status_code
     return len(queries), response.content.decode()
+
+
+def rendered_read(client: Client, url: str) -> tuple[int, str]:
+    """`warm_read`, but of a page whose kept fragments (`steward.fragments`) are out of date, as
+    after any write: the count of rendering them again, with everything else kept."""
+    client.get(url)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('steward_catalog_version')")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return len(queries), response.content.decode()

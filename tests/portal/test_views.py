@@ -32,7 +32,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.oncall.helpers import ALWAYS, layer, rotation
-from tests.queries import warm_read
+from tests.queries import rendered_read, warm_read
 from tests.registry.pages import HTMX, client_for
 
 pytestmark = pytest.mark.django_db
@@ -126,24 +126,28 @@ def _registry_of(n: int) -> None:
         DependencyFactory(source_project=project, target_system=system)
 
 
-# session, user, count, page, aliases, roles+people, IT group (nav), own person (nav), open
-# incidents and outages of the page's projects (status badges); the rotations' rules are kept
-# (`oncall.cache`)
-DIRECTORY_QUERIES = 9
+# session, user, the catalog version (`steward.fragments`), count, page, aliases, roles+people,
+# IT group (nav), own person (nav), open incidents and outages of the page's projects (status
+# badges); the rotations' rules are kept (`oncall.cache`)
+DIRECTORY_QUERIES = 10
 # A search reads the ids of its matches first (`registry.selectors.ranked_sql`), once.
 SEARCH_QUERIES = DIRECTORY_QUERIES + 1
 # With rotations: the people on them and their time off (read fresh each time).
 ROTATION_READS = 2
+# The results kept since (nothing written): session, user, catalog version, IT group and own
+# person (nav).
+KEPT_QUERIES = 5
 
 
 def test_directory_runs_a_fixed_number_of_queries(reader):
     client = client_for(reader)
     _registry_of(3)
-    small = warm_read(client, "/")[0]
+    small = rendered_read(client, "/")[0]
     _registry_of(30)
-    large = warm_read(client, "/")[0]
+    large = rendered_read(client, "/")[0]
     assert small == large == DIRECTORY_QUERIES
-    assert warm_read(client, "/?q=app")[0] == SEARCH_QUERIES
+    assert rendered_read(client, "/?q=app")[0] == SEARCH_QUERIES
+    assert warm_read(client, "/")[0] == warm_read(client, "/?q=app")[0] == KEPT_QUERIES
 
 
 def _on_call_registry_of(n: int) -> None:
@@ -170,10 +174,11 @@ def _on_call_registry_of(n: int) -> None:
 def test_directory_finds_who_is_on_call_now_in_a_fixed_number_of_queries(reader):
     client = client_for(reader)
     _on_call_registry_of(2)
-    small = warm_read(client, "/?q=rota")[0]
+    small = rendered_read(client, "/?q=rota")[0]
     _on_call_registry_of(15)
-    large = warm_read(client, "/?q=rota")[0]
+    large = rendered_read(client, "/?q=rota")[0]
     assert small == large == SEARCH_QUERIES + ROTATION_READS
+    assert warm_read(client, "/?q=rota")[0] == KEPT_QUERIES
     # Each of the 17 projects: its own rotation's cover (the override) and its team's rotation.
     body = client.get("/?q=rota").content.decode()
     assert body.count("on call now (Primary") == body.count("on call now (Team") == 17
@@ -233,16 +238,29 @@ def _project_with(n: int):
     return project, owner.user
 
 
+# Whether the reader edits the project (asked by slug, before it is read): one query more; a
+# reader's page is then rendered after reading the catalog version (`steward.fragments`).
+READS_ONLY_CHECK = 1
+# A reader's page kept since (nothing written): session, user, IT group, may-edit check by slug,
+# catalog version, own person (nav).
+PROJECT_PAGE_KEPT_QUERIES = 6
+
+
 @pytest.mark.parametrize("as_owner", [False, True])
 def test_project_page_runs_a_fixed_number_of_queries(reader, as_owner):
     small, small_owner = _project_with(3)
     large, large_owner = _project_with(30)
     small_client = client_for(small_owner if as_owner else reader)
     large_client = client_for(large_owner if as_owner else reader)
-    small_count = warm_read(small_client, f"/projects/{small.slug}/")[0]
-    large_count = warm_read(large_client, f"/projects/{large.slug}/")[0]
-    # An editor's page also lists the IT systems to pick a new dependency from: one query more.
-    assert small_count == large_count == PROJECT_PAGE_QUERIES + (1 if as_owner else 0)
+    small_count = rendered_read(small_client, f"/projects/{small.slug}/")[0]
+    large_count = rendered_read(large_client, f"/projects/{large.slug}/")[0]
+    # An editor's page also lists the IT systems to pick a new dependency from: one query more;
+    # a reader's, the catalog version.
+    expected = PROJECT_PAGE_QUERIES + READS_ONLY_CHECK + 1
+    assert small_count == large_count == expected
+    kept = warm_read(small_client, f"/projects/{small.slug}/")[0]
+    # An editor's page is theirs: rendered each time, never kept.
+    assert kept == (expected if as_owner else PROJECT_PAGE_KEPT_QUERIES)
 
 
 # --- project page ------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 PgBouncer from Debian's package, started here in front of the test database with fewer server
 connections than clients, so that consecutive transactions of one client land on different
 server connections. What must still hold: the dependency graph's advisory lock, the sweeper's
-SELECT … FOR UPDATE SKIP LOCKED, and the one-statement claim of the outbox."""
+SELECT … FOR UPDATE SKIP LOCKED, the one-statement claim of the outbox, and the catalog version's
+lock that keeps a fragment rendered during a write from being kept (`steward.fragments`)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from notifications.services import sweeper
 from registry import selectors as registry_selectors
 from registry import services as registry_services
 from registry.models import Dependency
+from steward import fragments
 from tests.e2e_support import free_port
 from tests.factories import PersonFactory, SystemFactory
 
@@ -191,6 +193,38 @@ def test_the_graph_lock_still_serialises_edges_through_the_pooler(pooled, monkey
     assert len(written) == 1 and len(refused) == 1, results
     assert "cycle" in str(refused[0])
     assert Dependency.objects.count() == 1
+
+
+def test_a_write_in_flight_still_keeps_fragments_from_being_kept_through_the_pooler(pooled):
+    """A write holds the catalog lock for its transaction on one server connection; readers
+    through PgBouncer, on whichever server connection, see it in flight until it commits, and
+    no reader leaves the lock behind on a server connection (it takes and lets it go in one
+    statement)."""
+    written, done = threading.Event(), threading.Event()
+
+    def write():
+        with through(pooled), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM registry_team WHERE false")
+            written.set()
+            done.wait(10)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert written.wait(10)
+        with through(pooled):
+            during = [fragments.catalog_version() for _ in range(4)]
+    finally:
+        done.set()
+        writer.join(10)
+    assert [quiet for _version, quiet in during] == [False] * 4
+    with through(pooled):
+        after = [fragments.catalog_version() for _ in range(4)]
+    assert [quiet for _version, quiet in after] == [True] * 4
+    with connection.cursor() as cursor:  # directly: nobody holds the lock any more
+        cursor.execute(f"SELECT pg_try_advisory_xact_lock({fragments.LOCK_KEY})")
+        assert cursor.fetchone()[0] is True
 
 
 def test_skip_locked_still_skips_rows_another_transaction_holds(pooled, monkeypatch, settings):

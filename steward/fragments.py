@@ -1,0 +1,235 @@
+"""Rendered fragments kept in Redis between requests, for as long as nothing they could have read
+has changed: the directory's results, which every signed-in reader asks for and which, at company
+scale, cost a request most of its time to compute.
+
+What "nothing changed" means is the *catalog version*, kept by PostgreSQL itself, so that no write
+path (a service, the admin, an import, SCIM, raw SQL, a migration) can forget to say it wrote:
+- a statement-level trigger on every table but the `UNTRACKED` ones (the delivery machinery,
+  sessions, logs: written all the time, read by no fragment) first takes a shared
+  transaction-scoped advisory lock, then advances the sequence `steward_catalog_version`;
+- a reader reads the sequence, then tries the same lock exclusively (and lets it go at once). A
+  fragment is filed under the version read, and only when that try succeeded: then every write
+  the version counts had committed (a transaction lets its locks go once it is visible), so what
+  the fragment was rendered from is at least that version. A write in flight (its lock held) means
+  the fragment is served but not kept. A write counted later moves the version on: a fragment
+  filed under an older version is never read again.
+Writers never wait for one another (shared locks), nor for readers beyond a try that holds the
+lock for a microsecond; nothing here is a hot row. Both the sequence and the lock work through
+PgBouncer in transaction mode (the reader's session lock is taken and let go in one statement).
+
+The key also holds what the fragment depends on beyond the database, which the caller passes
+(the query, the page, the viewer's zone), the minute (times are shown to the minute), the database
+it was read from, and this code's own fingerprint (`SALT`), so a release that changes a template
+never serves what the old one rendered. Without Redis, or before the migration that installs the
+triggers, fragments are rendered every time.
+
+`install()` runs after every `migrate` (and test database flush): the sequence, the function, and
+the trigger on every table, so a table a later migration adds is counted from then on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import zlib
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection, connections
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.utils.crypto import salted_hmac
+
+from steward.health import redis_connection
+
+log = logging.getLogger(__name__)
+
+SEQUENCE = "steward_catalog_version"
+FUNCTION = "steward_catalog_changed"
+TRIGGER = "steward_catalog_changed"
+# The lock's key, in the single-bigint key space (the dependency graph's lock hashes its own name).
+LOCK_KEY = "hashtext('steward.catalog_version')"
+
+# Tables whose writes do not move the version: written by every delivery, request or heartbeat,
+# and read by no cached fragment (tests/steward/test_fragments.py holds each fragment's queries
+# to the tracked tables). Anything else counts, a table added later included.
+UNTRACKED = frozenset(
+    {
+        "django_session",
+        "django_admin_log",
+        "django_migrations",
+        "notifications_notification",
+        "notifications_deliveryattempt",
+        "notifications_providercallback",
+        "integrations_heartbeat",
+        "integrations_inboundevent",
+        "incidents_problemreport",
+        "portal_systemproblemreport",
+        "hygiene_reviewnudge",
+    }
+)
+
+_FUNCTION_BODY = f"""
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({LOCK_KEY});
+    PERFORM nextval('{SEQUENCE}');
+    RETURN NULL;
+END """
+_INSTALL_FUNCTION = (
+    f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE}; "
+    f"CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql "
+    f"AS $${_FUNCTION_BODY}$$"
+)
+# The reader's one statement: the version, then whether any writer holds the lock.
+_READ_VERSION = (
+    f"SELECT last_value, is_called, CASE WHEN pg_try_advisory_lock({LOCK_KEY}) "  # noqa: S608
+    f"THEN pg_advisory_unlock({LOCK_KEY}) ELSE false END FROM {SEQUENCE}"  # nosec B608: constants
+)
+
+
+def install(*, using: str = "default") -> None:
+    """The sequence, the trigger function, and the trigger on every table of the schema but the
+    untracked ones (from which it is dropped, should a table have moved to that list). Nothing is
+    written when all of that is in place already (each test database flush runs this too)."""
+    db = connections[using]
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() "
+            "AND NOT c.relispartition"
+        )
+        tables = {table for (table,) in cursor.fetchall()}
+        cursor.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, (SELECT prosrc FROM pg_proc WHERE proname = %s)",
+            [SEQUENCE, FUNCTION],
+        )
+        has_sequence, body = cursor.fetchone()
+        current = has_sequence and body == _FUNCTION_BODY
+        if current and tracked_tables(using=using) == tables - UNTRACKED:
+            return
+        cursor.execute(_INSTALL_FUNCTION)
+        for table in sorted(tables):
+            quoted = db.ops.quote_name(table)
+            if table in UNTRACKED:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {quoted}")
+                continue
+            cursor.execute(
+                f"CREATE OR REPLACE TRIGGER {TRIGGER} "
+                f"AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {quoted} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()"
+            )
+
+
+def tracked_tables(*, using: str = "default") -> set[str]:
+    """The tables whose writes move the version (those carrying the trigger)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE t.tgname = %s AND n.nspname = current_schema()",
+            [TRIGGER],
+        )
+        return {table for (table,) in cursor.fetchall()}
+
+
+def catalog_version() -> tuple[int, bool] | None:
+    """(the version, whether no write is in flight); None outside a transaction when the
+    triggers are not installed here (a database not migrated since)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_READ_VERSION)
+            last_value, is_called, quiet = cursor.fetchone()
+    except DatabaseError:
+        if connection.in_atomic_block:
+            raise
+        log.warning("No catalog version here: fragments are rendered every time", exc_info=True)
+        return None
+    return (last_value if is_called else 0), bool(quiet)
+
+
+def csrf_placeholder() -> str:
+    """What a kept fragment holds where a form's CSRF token goes (render it with this as the
+    context's `csrf_token`); `with_csrf_token` puts the reader's own token there on each request.
+    From SECRET_KEY, so no text typed into a page can spell it."""
+    return "csrf-" + salted_hmac("steward.fragments.csrf", "placeholder").hexdigest()[:32]
+
+
+def with_csrf_token(html: str, request: HttpRequest) -> str:
+    return html.replace(csrf_placeholder(), get_token(request))
+
+
+def _fingerprint(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _code_files() -> Iterable[Path]:
+    """The templates and Python modules that render fragments: the project's own, outside
+    tests, the virtualenv and node_modules."""
+    base = Path(settings.BASE_DIR)
+    skip = {".venv", "tests", "node_modules", ".git", "static", "bench", "var"}
+    for root, dirs, files in os.walk(base):
+        dirs[:] = [d for d in dirs if d not in skip and not d.startswith(".")]
+        for name in files:
+            if name.endswith((".py", ".html")):
+                yield Path(root) / name
+
+
+SALT = ""  # this code's fingerprint, once a process (`_salt`); tests set their own per test
+
+
+def _salt() -> str:
+    global SALT
+    if not SALT:
+        SALT = _fingerprint(_code_files())
+    return SALT
+
+
+def _key(name: str, parts: tuple, version: int) -> str:
+    database = settings.DATABASES["default"]
+    where = f"{database.get('HOST')}:{database.get('PORT')}/{connection.settings_dict['NAME']}"
+    what = hashlib.sha256(repr((where, parts)).encode()).hexdigest()[:32]
+    return f"steward:fragment:{_salt()}:{name}:{version}:{what}"
+
+
+def cached_fragment(
+    name: str, parts: tuple, render: Callable[[], tuple[str, bool]], *, now: datetime
+) -> str:
+    """The fragment `name` for `parts` (everything it depends on beyond the database and the
+    time) in the minute of `now`: as kept under the current catalog version, else `render()`,
+    which returns the HTML and whether it may be kept (a fragment that depends on who asks
+    says no), kept when no write is in flight.
+
+    A fragment is kept for the rest of its minute at most: what it shows of the time (local
+    times, who is on call and in working hours, "5 minutes ago") is true to the minute. Kept
+    compressed, in the Redis that is also Celery's broker: a search typed letter by letter
+    keeps a fragment a letter, and what they take is bounded by a minute of them."""
+    version = catalog_version()
+    if version is None:
+        return render()[0]
+    number, quiet = version
+    minute = now.replace(second=0, microsecond=0)
+    key = _key(name, (*parts, minute.isoformat()), number)
+    client = None
+    try:
+        client = redis_connection()
+        kept = client.get(key)
+    except (OSError, redis.RedisError):
+        kept = None
+        client = None
+    if kept is not None:
+        return zlib.decompress(kept).decode()
+    html, keep = render()
+    if keep and quiet and client is not None:
+        left = max(1, int((minute + timedelta(minutes=1) - now).total_seconds()) + 1)
+        with contextlib.suppress(OSError, redis.RedisError):  # kept next time, then
+            client.set(key, zlib.compress(html.encode(), 1), ex=left)
+    return html

@@ -1,0 +1,423 @@
+"""Rendered fragments kept between requests (`steward.fragments`), against PostgreSQL and Redis:
+the triggers count every write to every table but the untracked ones, a fragment is never kept
+while a write is in flight, and the directory's kept results give way to every kind of change
+they show: the registry's, the people's, on call, and what is open."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import psycopg2
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.services import outages as outage_services
+from oncall import services as oncall_services
+from registry.models import ProjectAlias, ProjectRole
+from steward import fragments
+from tests.factories import (
+    DependencyFactory,
+    IncidentFactory,
+    PersonFactory,
+    ProjectFactory,
+    ProjectRoleFactory,
+    SystemFactory,
+    it_staff_user,
+)
+from tests.oncall.helpers import layer, rotation
+from tests.registry.pages import HTMX, client_for, reader  # noqa: F401 — a fixture
+
+pytestmark = pytest.mark.django_db
+
+
+AT = datetime(2026, 12, 6, 12, 0, 5, tzinfo=UTC)
+
+
+def _version() -> int:
+    return fragments.catalog_version()[0]
+
+
+def _tables() -> set[str]:
+    return set(connection.introspection.table_names())
+
+
+# --- the catalog version --------------------------------------------------------------------------
+
+
+def test_every_table_but_the_untracked_ones_counts_its_writes():
+    tables = _tables()
+    assert tables >= fragments.UNTRACKED, "an untracked table that no longer exists"
+    assert fragments.tracked_tables() == tables - fragments.UNTRACKED
+
+
+def test_a_write_to_any_tracked_table_moves_the_version_and_an_untracked_one_does_not():
+    for table in sorted(_tables()):
+        before = _version()
+        with connection.cursor() as cursor:  # a statement that changes no row still counts
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)} WHERE false")  # noqa: S608
+        moved = _version() > before
+        assert moved == (table not in fragments.UNTRACKED), table
+
+
+def test_install_puts_back_a_dropped_trigger_and_is_idempotent():
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER {fragments.TRIGGER} ON registry_project")
+    assert "registry_project" not in fragments.tracked_tables()
+    fragments.install()
+    fragments.install()
+    assert fragments.tracked_tables() == _tables() - fragments.UNTRACKED
+
+
+@pytest.fixture
+def other_connection():
+    """A second session on the test database, as another request or worker would be."""
+    settings_dict = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+    )
+    yield other
+    other.close()
+
+
+def test_a_write_in_flight_elsewhere_keeps_fragments_from_being_kept(other_connection):
+    assert fragments.catalog_version()[1] is True
+    with other_connection.cursor() as cursor:
+        cursor.execute("DELETE FROM registry_team WHERE false")  # its transaction stays open
+    version, quiet = fragments.catalog_version()
+    assert quiet is False
+    other_connection.commit()
+    assert fragments.catalog_version() == (version, True)
+
+
+def test_a_fragment_rendered_while_a_write_is_in_flight_is_served_not_kept(other_connection):
+    renders = []
+
+    def render():
+        renders.append(1)
+        return f"render {len(renders)}", True
+
+    with other_connection.cursor() as cursor:
+        cursor.execute("DELETE FROM registry_team WHERE false")
+        assert fragments.cached_fragment("t", ("a",), render, now=AT) == "render 1"
+        assert fragments.cached_fragment("t", ("a",), render, now=AT) == "render 2"
+    other_connection.commit()
+    assert fragments.cached_fragment("t", ("a",), render, now=AT) == "render 3"
+    assert fragments.cached_fragment("t", ("a",), render, now=AT) == "render 3"  # kept now
+
+
+def test_a_fragment_is_kept_to_the_end_of_its_minute_and_not_read_in_the_next():
+    renders = []
+
+    def render():
+        renders.append(1)
+        return f"render {len(renders)}", True
+
+    fragments.cached_fragment("t", ("e",), render, now=AT)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    (key,) = client.scan_iter(f"steward:fragment:{fragments.SALT}:t:*", count=1000)
+    assert 50 < client.ttl(key) <= 56  # the 55 seconds left of its minute, and one
+    assert fragments.cached_fragment("t", ("e",), render, now=AT + timedelta(seconds=54)) == (
+        "render 1"
+    )
+    assert fragments.cached_fragment("t", ("e",), render, now=AT + timedelta(seconds=55)) == (
+        "render 2"
+    )
+
+
+def test_what_a_render_says_depends_on_who_asks_is_not_kept():
+    renders = []
+
+    def render():
+        renders.append(1)
+        return f"render {len(renders)}", False
+
+    fragments.cached_fragment("t", ("b",), render, now=AT)
+    assert fragments.cached_fragment("t", ("b",), render, now=AT) == "render 2"
+
+
+def test_without_redis_fragments_are_rendered_every_time(monkeypatch):
+    def refused():
+        raise redis.ConnectionError("Redis is away")
+
+    monkeypatch.setattr(fragments, "redis_connection", refused)
+    renders = []
+
+    def render():
+        renders.append(1)
+        return f"render {len(renders)}", True
+
+    assert fragments.cached_fragment("t", ("c",), render, now=AT) == "render 1"
+    assert fragments.cached_fragment("t", ("c",), render, now=AT) == "render 2"
+
+
+def test_another_release_of_the_code_does_not_read_what_this_one_kept(monkeypatch):
+    fragments.cached_fragment("t", ("d",), lambda: ("old templates", True), now=AT)
+    monkeypatch.setattr(fragments, "SALT", "another release")
+    assert fragments.cached_fragment("t", ("d",), lambda: ("new templates", True), now=AT) == (
+        "new templates"
+    )
+
+
+def test_the_code_fingerprint_follows_the_templates(tmp_path):
+    template = tmp_path / "page.html"
+    template.write_text("<p>one</p>")
+    first = fragments._fingerprint([template])
+    template.write_text("<p>two</p>")
+    assert fragments._fingerprint([template]) != first
+    assert any(p.name == "_project_list.html" for p in fragments._code_files())
+
+
+# --- the directory's results ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def wiki():
+    project = ProjectFactory(name="Wiki", slug="wiki")
+    owner = PersonFactory(display_name="Olga Owner", time_zone="Asia/Tokyo")
+    ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
+    return project, owner
+
+
+def _rename(wiki):
+    project, _owner = wiki
+    project.name = "Wiki Encyclopedia"
+    project.save()
+    return "Encyclopedia"  # after the highlighted match
+
+
+def _alias(wiki):
+    ProjectAlias.objects.create(project=wiki[0], alias="Wiki knowledge base")
+    return "knowledge base"
+
+
+def _person_renamed(wiki):
+    owner = wiki[1]
+    owner.display_name = "Olga Renamed"
+    owner.save(update_fields=["display_name"])
+    return "Olga Renamed"
+
+
+def _person_moved(wiki):
+    owner = wiki[1]
+    owner.time_zone = "America/Lima"
+    owner.save(update_fields=["time_zone"])
+    return "America/Lima"
+
+
+def _backup_added(wiki):
+    backup = PersonFactory(display_name="Bea Backup", working_hours={})
+    ProjectRoleFactory(project=wiki[0], person=backup, role=ProjectRole.Role.OWNER, order=1)
+    return "Bea Backup"
+
+
+def _on_call_override(wiki):
+    rota = rotation(wiki[0], name="Primary")
+    layer(rota, [PersonFactory()])
+    now = timezone.now()
+    oncall_services.override_create(
+        actor=None,
+        rotation=rota,
+        person=PersonFactory(display_name="Cover Person"),
+        start_at=now - timedelta(hours=1),
+        end_at=now + timedelta(hours=1),
+    )
+    return "Cover Person"
+
+
+def _outage(wiki):
+    system = SystemFactory(name="SSO")
+    DependencyFactory(source_project=wiki[0], target_system=system)
+    outage_services.outage_open(
+        actor=it_staff_user(), title="SSO down", systems=[system], severity="sev1"
+    )
+    return "IT outage: SSO down"
+
+
+def _incident(wiki):
+    IncidentFactory(project=wiki[0], title="Wiki slow", impact="degraded")
+    return "Incident: Wiki slow"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _rename,
+        _alias,
+        _person_renamed,
+        _person_moved,
+        _backup_added,
+        _on_call_override,
+        _outage,
+        _incident,
+    ],
+)
+def test_kept_results_give_way_to_every_kind_of_change_they_show(reader, wiki, change):  # noqa: F811
+    client = client_for(reader)
+    first = client.get("/", {"q": "wiki"}, **HTMX).content.decode()
+    with CaptureQueriesContext(connection) as kept:
+        assert client.get("/", {"q": "wiki"}, **HTMX).content.decode() == first
+    assert len(kept) < 6, "the second read rendered the results again"
+    shown = change(wiki)
+    assert shown not in first
+    assert shown in client.get("/", {"q": "wiki"}).content.decode()
+    assert shown in client.get("/", {"q": "wiki"}, **HTMX).content.decode()
+
+
+def test_a_deleted_project_leaves_the_kept_results(reader, wiki):  # noqa: F811
+    client = client_for(reader)
+    assert 'href="/projects/wiki/"' in client.get("/").content.decode()
+    wiki[0].delete()
+    assert 'href="/projects/wiki/"' not in client.get("/").content.decode()
+
+
+def test_reading_the_directory_writes_nothing_that_counts(reader, wiki):  # noqa: F811
+    client = client_for(reader)
+    client.get("/", {"q": "wiki"})
+    before = _version()
+    client.get("/", {"q": "wiki"})
+    client.get("/", {"q": "nothing like it"})
+    client.get("/", {"q": "wiki"}, **HTMX)
+    assert _version() == before
+
+
+def test_results_kept_in_one_minute_are_rendered_again_in_the_next(reader, wiki, monkeypatch):  # noqa: F811
+    client = client_for(reader)
+    start = timezone.now().replace(second=10, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: start)
+    client.get("/", {"q": "wiki"})
+    monkeypatch.setattr(timezone, "now", lambda: start + timedelta(seconds=40))
+    with CaptureQueriesContext(connection) as same_minute:
+        client.get("/", {"q": "wiki"})
+    monkeypatch.setattr(timezone, "now", lambda: start + timedelta(seconds=60))
+    with CaptureQueriesContext(connection) as next_minute:
+        client.get("/", {"q": "wiki"})
+    assert len(same_minute) < len(next_minute)
+
+
+def test_nothing_found_is_rendered_for_whoever_asks(reader):  # noqa: F811
+    """Its ways on (register the app, whom in IT to ask) depend on who may do what."""
+    client = client_for(reader)
+    client.get("/", {"q": "nope"})
+    with CaptureQueriesContext(connection) as again:
+        body = client.get("/", {"q": "nope"}).content.decode()
+    assert "Register this app" in body
+    assert any("registry_team" in q["sql"] for q in again), "the ways on were not rendered"
+
+
+# Table names as the ORM and the raw SQL of the selectors write them.
+_TABLE = re.compile(r'(?:FROM|JOIN)\s+"?([a-z_0-9]+)"?', re.IGNORECASE)
+
+
+def test_the_results_read_only_tables_whose_writes_count(reader, wiki):  # noqa: F811
+    _on_call_override(wiki)
+    _outage(wiki)
+    client = client_for(reader)
+    client.get("/", {"q": "wiki"})  # sessions and on-call rules read once
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('steward_catalog_version')")
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get("/", {"q": "wiki"}).content.decode()
+    assert "Cover Person" in body and "SSO down" in body
+    read = {m.group(1) for q in queries for m in _TABLE.finditer(q["sql"])}
+    tables = _tables()
+    read &= tables  # not CTE names
+    assert read & {"registry_project", "registry_projectrole", "registry_person"}
+    # The session is read by the middleware, outside the fragment: not the results' business.
+    assert read & fragments.UNTRACKED <= {"django_session"}
+
+
+# --- a project's page -----------------------------------------------------------------------------
+
+
+def _csrf_of(body: str) -> list[str]:
+    return re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+
+
+def test_a_readers_kept_page_carries_their_own_csrf_token(reader, wiki):  # noqa: F811
+    other = PersonFactory().user
+    for user in (other, reader):  # the other reader's read is the one kept
+        client = client_for(user)
+        client.handler.enforce_csrf_checks = True
+        body = client.get("/projects/wiki/").content.decode()
+        tokens = _csrf_of(body)
+        assert tokens, "the report form lost its token"
+        assert fragments.csrf_placeholder() not in body
+        answer = client.post(
+            reverse("feedback:report-create", args=["wiki"]),
+            {"description": "It shows a blank page", "csrfmiddlewaretoken": tokens[0]},
+        )
+        assert answer.status_code in (200, 302), answer.status_code
+
+
+def test_a_reader_never_sees_the_page_an_owner_was_shown(reader, wiki):  # noqa: F811
+    owner = wiki[1].user
+    assert "Edit project" in client_for(owner).get("/projects/wiki/").content.decode()
+    assert "Edit project" not in client_for(reader).get("/projects/wiki/").content.decode()
+    assert "Edit project" in client_for(owner).get("/projects/wiki/").content.decode()
+
+
+def test_a_missing_project_is_a_404_every_time(reader):  # noqa: F811
+    client = client_for(reader)
+    assert client.get("/projects/nope/").status_code == 404
+    assert client.get("/projects/nope/").status_code == 404
+
+
+def _described(wiki):
+    project = wiki[0]
+    project.description = "The company's knowledge base."
+    project.save()
+    return "The company&#x27;s knowledge base."
+
+
+def _dependency(wiki):
+    DependencyFactory(source_project=wiki[0], target_system=SystemFactory(name="Mail relay"))
+    return "Mail relay"
+
+
+def _release(wiki):
+    from changes.services import release_record
+
+    release_record(actor=wiki[1].user, project=wiki[0], summary="Version 7 with dark mode")
+    return "Version 7 with dark mode"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_described, _dependency, _release, _person_renamed, _on_call_override, _outage, _incident],
+)
+def test_a_kept_project_page_gives_way_to_every_kind_of_change_it_shows(reader, wiki, change):  # noqa: F811
+    client = client_for(reader)
+    first = client.get("/projects/wiki/").content.decode()
+    with CaptureQueriesContext(connection) as kept:
+        again = client.get("/projects/wiki/").content.decode()
+    assert _csrf_of(again)
+    assert len(kept) < 8, "the second read rendered the page again"
+    shown = change(wiki)
+    assert shown not in first
+    assert shown in client.get("/projects/wiki/").content.decode()
+
+
+def test_the_project_page_reads_only_tables_whose_writes_count(reader, wiki):  # noqa: F811
+    _on_call_override(wiki)
+    _outage(wiki)
+    _release(wiki)
+    client = client_for(reader)
+    client.get("/projects/wiki/")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('steward_catalog_version')")
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get("/projects/wiki/").content.decode()
+    assert "Cover Person" in body and "SSO down" in body
+    read = {m.group(1) for q in queries for m in _TABLE.finditer(q["sql"])} & _tables()
+    assert read & {"registry_project", "changes_release", "registry_auditentry"}
+    assert read & fragments.UNTRACKED <= {"django_session"}

@@ -1,5 +1,14 @@
 -- wrk script for bench/load.py: prints one JSON line with what the benchmark reports.
 -- Latencies are in microseconds; "bad" counts socket errors and HTTP statuses >= 400.
+-- With LOAD_PATH_FORMAT set (a path holding %05d), each request asks that path with a random
+-- number there: a new search each time, so that nothing kept between requests answers it.
+local path_format = os.getenv("LOAD_PATH_FORMAT")
+if path_format then
+  request = function()
+    return wrk.format(nil, string.format(path_format, math.random(0, 9999)))
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

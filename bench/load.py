@@ -5,9 +5,12 @@ prints its figures).
 Three endpoints a signed-in user hits — the directory search, a project page and the
 `projects/{slug}/support/` API — each measured for requests per second and p50/p99 latency beside
 a bare Django view (`/bench/bare/`, a constant response through the same middleware on the same
-server, mounted because `STEWARD_BENCH_BARE_VIEW` is on; see bench/urls.py), as ratios.
+server, mounted because `STEWARD_BENCH_BARE_VIEW` is on; see bench/urls.py), as ratios. The
+search twice: the same one again and again, as many people look up the same app when it breaks
+(its results kept between requests, `steward.fragments`), and a new one each request (rendered
+each time).
 
-Then the same four under an outage storm: 100 outages opened in a minute on IT systems of the
+Then the same five under an outage storm: 100 outages opened in a minute on IT systems of the
 two upper layers, through `incidents.services.outages.outage_open`, by a separate process, while a real
 Celery worker (one, two processes, production settings) delivers the pages to a local webhook
 sink. Reported beside: pages written and delivered per second during the storm, the oldest
@@ -57,6 +60,8 @@ LARGE_SCALE = float(os.environ.get("LOAD_LARGE_SCALE", "0") or 0)
 DRAIN_LIMIT_SECONDS = 180
 USERNAME = "load-reader"
 SEARCH = "Project 004"  # 100 matching projects: two pages of results
+# A new search each request (`load.lua` fills in a random number): results rendered, not kept.
+VARIED_SEARCH = "/?q=Project+%05d"
 
 
 def _free_port() -> int:
@@ -136,6 +141,11 @@ def _sign_in(base: str, password: str) -> str:
 
 
 def _wrk(url: str, cookie: str, seconds: int) -> dict:
+    """wrk on `url`; a URL holding `%05d` is asked with a random number there each time."""
+    env = os.environ.copy()
+    if "%05d" in url:
+        base, _, path = url.partition("/?")
+        url, env["LOAD_PATH_FORMAT"] = base + "/", "/?" + path
     output = subprocess.run(  # nosec B603 B607: wrk from the system package, fixed arguments
         [
             "wrk",
@@ -153,6 +163,7 @@ def _wrk(url: str, cookie: str, seconds: int) -> dict:
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout
     line = next(x for x in reversed(output.splitlines()) if x.startswith("{"))
     figures = json.loads(line)
@@ -273,6 +284,7 @@ def run() -> list[dict]:
     endpoints = {
         "bare Django view": "/bench/bare/",
         "directory search": f"/?q={SEARCH.replace(' ', '+')}",
+        "directory search, a new query each time": VARIED_SEARCH,
         "project page": f"/projects/{slug}/",
         "support API": f"/api/v1/projects/{slug}/support/",
     }
@@ -375,6 +387,7 @@ def run() -> list[dict]:
             large_endpoints = {
                 "bare Django view": endpoints["bare Django view"],
                 "directory search": endpoints["directory search"],
+                "directory search, a new query each time": VARIED_SEARCH,
             }
             for path in large_endpoints.values():
                 _wrk(f"{base}{path}", cookie, 2)
@@ -503,7 +516,10 @@ def _check(base: str, endpoints: dict[str, str], cookie: str) -> None:
 
     for name, path in endpoints.items():
         answer = requests.get(
-            f"{base}{path}", headers={"Cookie": cookie}, allow_redirects=False, timeout=30
+            f"{base}{path.replace('%05d', '00042')}",
+            headers={"Cookie": cookie},
+            allow_redirects=False,
+            timeout=30,
         )
         if answer.status_code != 200:
             raise RuntimeError(f"{name} ({path}) answered HTTP {answer.status_code}")

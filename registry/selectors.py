@@ -194,6 +194,11 @@ _STARTING = f"{_ESCAPED} || '%%'"
 # pg_trgm's word similarity above the database's `pg_trgm.word_similarity_threshold`, set by
 # registry migration 0006) runs only when fewer than `ALIKE_BELOW` projects contain the query,
 # a condition PostgreSQL evaluates once, before scanning, and keeps the `ALIKE_MOST` most alike.
+# Each column's candidates come nearest first from its GiST trigram index, `alike_each` of them
+# (the most alike, and as many again as `found` may hold, which are left out): the `ALIKE_MOST`
+# most alike of all are among them, where a project's aliases are fewer than that. Computing
+# every alike row's likeness read the whole table when every name was alike to the query: 90 ms
+# for "Project 01234" among 10,000 "Project NNNNN", against 3 ms.
 # The rank is `SearchRank`'s, worked out for each project found by its primary key (as a join,
 # PostgreSQL planned a read of every project: it cannot know how few were found).
 _RANKED_SQL = f"""
@@ -212,12 +217,17 @@ matched AS (
     SELECT id, TRUE AS contained FROM found
     UNION ALL
     (SELECT alike.id, FALSE FROM (
-        SELECT id, word_similarity(%(query)s, upper_name) FROM registry_project
-        WHERE upper_name %%> %(query)s
-        UNION ALL SELECT id, word_similarity(%(query)s, upper_slug) FROM registry_project
-        WHERE upper_slug %%> %(query)s
-        UNION ALL SELECT project_id, word_similarity(%(query)s, upper_alias)
-        FROM registry_projectalias WHERE upper_alias %%> %(query)s
+        (SELECT id, word_similarity(%(query)s, upper_name) FROM registry_project
+         WHERE upper_name %%> %(query)s
+         ORDER BY upper_name <->> %(query)s LIMIT %(alike_each)s)
+        UNION ALL
+        (SELECT id, word_similarity(%(query)s, upper_slug) FROM registry_project
+         WHERE upper_slug %%> %(query)s
+         ORDER BY upper_slug <->> %(query)s LIMIT %(alike_each)s)
+        UNION ALL
+        (SELECT project_id, word_similarity(%(query)s, upper_alias) FROM registry_projectalias
+         WHERE upper_alias %%> %(query)s
+         ORDER BY upper_alias <->> %(query)s LIMIT %(alike_each)s)
     ) AS alike (id, likeness)
     WHERE (SELECT count(*) FROM found) < %(alike_below)s
       AND NOT EXISTS (SELECT 1 FROM found WHERE found.id = alike.id)
@@ -255,6 +265,7 @@ def ranked_sql(query: str) -> tuple[str, dict]:
         "serving": serving,
         "alike_below": ALIKE_BELOW,
         "alike_most": ALIKE_MOST,
+        "alike_each": ALIKE_MOST + ALIKE_BELOW,
     }
     return _RANKED_SQL, params
 

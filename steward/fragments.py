@@ -33,6 +33,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import time
 import zlib
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -200,13 +201,21 @@ def _key(name: str, parts: tuple, version: int) -> str:
     return f"steward:fragment:{_salt()}:{name}:{version}:{what}"
 
 
+# A fragment missing because its minute began (or a write) is wanted by every reader at once:
+# one renders it, the others wait for it this long at most (polling), rather than all render it
+# together on the same cores (the project page's p99 was such a herd).
+RENDERING_WAIT_SECONDS = 0.5
+_POLL_SECONDS = 0.005
+
+
 def cached_fragment(
     name: str, parts: tuple, render: Callable[[], tuple[str, bool]], *, now: datetime
 ) -> str:
     """The fragment `name` for `parts` (everything it depends on beyond the database and the
     time) in the minute of `now`: as kept under the current catalog version, else `render()`,
     which returns the HTML and whether it may be kept (a fragment that depends on who asks
-    says no), kept when no write is in flight.
+    says no), kept when no write is in flight. While another request renders the same
+    fragment, this one waits for it (`RENDERING_WAIT_SECONDS` at most).
 
     A fragment is kept for the rest of its minute at most: what it shows of the time (local
     times, who is on call and in working hours, "5 minutes ago") is true to the minute. Kept
@@ -218,18 +227,41 @@ def cached_fragment(
     number, quiet = version
     minute = now.replace(second=0, microsecond=0)
     key = _key(name, (*parts, minute.isoformat()), number)
+    rendering = f"{key}:rendering"
     client = None
     try:
         client = redis_connection()
         kept = client.get(key)
+        if kept is None and quiet:
+            kept = _rendered_by_another(client, key, rendering)
     except (OSError, redis.RedisError):
         kept = None
         client = None
     if kept is not None:
         return zlib.decompress(kept).decode()
-    html, keep = render()
+    try:
+        html, keep = render()
+    finally:
+        if client is not None and quiet:
+            with contextlib.suppress(OSError, redis.RedisError):
+                client.delete(rendering)  # whoever waits renders it now, or reads it
     if keep and quiet and client is not None:
         left = max(1, int((minute + timedelta(minutes=1) - now).total_seconds()) + 1)
         with contextlib.suppress(OSError, redis.RedisError):  # kept next time, then
             client.set(key, zlib.compress(html.encode(), 1), ex=left)
     return html
+
+
+def _rendered_by_another(client: redis.Redis, key: str, rendering: str) -> bytes | None:
+    """None when this request is to render the fragment (nobody else is, or they gave up or
+    took too long); else the fragment another request rendered meanwhile."""
+    wait = int(RENDERING_WAIT_SECONDS * 1000)
+    if client.set(rendering, b"1", nx=True, px=wait):
+        return None  # ours to render
+    deadline = time.monotonic() + RENDERING_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(_POLL_SECONDS)
+        kept, still = client.pipeline().get(key).exists(rendering).execute()
+        if kept is not None or not still:
+            return kept
+    return None

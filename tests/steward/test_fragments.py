@@ -6,6 +6,9 @@ they show: the registry's, the people's, on call, and what is open."""
 from __future__ import annotations
 
 import re
+import threading
+import time
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import psycopg2
@@ -99,12 +102,19 @@ def test_a_write_in_flight_elsewhere_keeps_fragments_from_being_kept(other_conne
     assert fragments.catalog_version() == (version, True)
 
 
-def test_a_fragment_rendered_while_a_write_is_in_flight_is_served_not_kept(other_connection):
+def counting_render(*, keep: bool):
+    """A render that says how many times it ran ("render 1", "render 2", ...)."""
     renders = []
 
     def render():
         renders.append(1)
-        return f"render {len(renders)}", True
+        return f"render {len(renders)}", keep
+
+    return render
+
+
+def test_a_fragment_rendered_while_a_write_is_in_flight_is_served_not_kept(other_connection):
+    render = counting_render(keep=True)
 
     with other_connection.cursor() as cursor:
         cursor.execute("DELETE FROM registry_team WHERE false")
@@ -116,11 +126,7 @@ def test_a_fragment_rendered_while_a_write_is_in_flight_is_served_not_kept(other
 
 
 def test_a_fragment_is_kept_to_the_end_of_its_minute_and_not_read_in_the_next():
-    renders = []
-
-    def render():
-        renders.append(1)
-        return f"render {len(renders)}", True
+    render = counting_render(keep=True)
 
     fragments.cached_fragment("t", ("e",), render, now=AT)
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -134,12 +140,65 @@ def test_a_fragment_is_kept_to_the_end_of_its_minute_and_not_read_in_the_next():
     )
 
 
-def test_what_a_render_says_depends_on_who_asks_is_not_kept():
-    renders = []
+def _kept_key(name: str, parts: tuple) -> str:
+    version, _quiet = fragments.catalog_version()
+    return fragments._key(name, (*parts, AT.replace(second=0).isoformat()), version)
 
-    def render():
-        renders.append(1)
-        return f"render {len(renders)}", False
+
+def _later(seconds: float, *actions) -> threading.Thread:
+    """Another request's part, done `seconds` from now in a thread: each action on Redis."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+
+    def run():
+        time.sleep(seconds)
+        for action in actions:
+            action(client)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_fragment_another_request_is_rendering_is_waited_for_not_rendered_again():
+    key = _kept_key("t", ("f",))
+    redis.Redis.from_url(settings.REDIS_URL).set(f"{key}:rendering", b"1", px=5000)
+    thread = _later(
+        0.05,
+        lambda client: client.set(key, zlib.compress(b"theirs"), ex=60),
+        lambda client: client.delete(f"{key}:rendering"),
+    )
+    render = counting_render(keep=True)
+    assert fragments.cached_fragment("t", ("f",), render, now=AT) == "theirs"
+    thread.join()
+    assert fragments.cached_fragment("t", ("f",), render, now=AT) == "theirs"
+
+
+def test_a_waiter_renders_at_once_when_the_other_gives_up_and_after_the_wait_at_most(
+    monkeypatch,
+):
+    key = _kept_key("t", ("g",))
+    redis.Redis.from_url(settings.REDIS_URL).set(f"{key}:rendering", b"1", px=5000)
+    thread = _later(0.05, lambda client: client.delete(f"{key}:rendering"))
+    started = time.monotonic()
+    assert fragments.cached_fragment("t", ("g",), counting_render(keep=True), now=AT) == (
+        "render 1"
+    )
+    thread.join()
+    assert time.monotonic() - started < fragments.RENDERING_WAIT_SECONDS
+
+    # A renderer that died: its mark outlives it, the wait does not.
+    key = _kept_key("t", ("h",))
+    redis.Redis.from_url(settings.REDIS_URL).set(f"{key}:rendering", b"1", px=5000)
+    monkeypatch.setattr(fragments, "RENDERING_WAIT_SECONDS", 0.1)
+    started = time.monotonic()
+    assert fragments.cached_fragment("t", ("h",), counting_render(keep=True), now=AT) == (
+        "render 1"
+    )
+    assert 0.1 <= time.monotonic() - started < 1
+
+
+def test_what_a_render_says_depends_on_who_asks_is_not_kept():
+    render = counting_render(keep=False)
 
     fragments.cached_fragment("t", ("b",), render, now=AT)
     assert fragments.cached_fragment("t", ("b",), render, now=AT) == "render 2"
@@ -150,11 +209,7 @@ def test_without_redis_fragments_are_rendered_every_time(monkeypatch):
         raise redis.ConnectionError("Redis is away")
 
     monkeypatch.setattr(fragments, "redis_connection", refused)
-    renders = []
-
-    def render():
-        renders.append(1)
-        return f"render {len(renders)}", True
+    render = counting_render(keep=True)
 
     assert fragments.cached_fragment("t", ("c",), render, now=AT) == "render 1"
     assert fragments.cached_fragment("t", ("c",), render, now=AT) == "render 2"

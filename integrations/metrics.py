@@ -3,7 +3,8 @@
 Why the library and not hand-written text: it gets the exposition format's escaping, histogram
 `_bucket`/`_sum`/`_count` series and `# TYPE` lines right, and it has a multi-process mode.
 
-- Request counts are in-process counters fed by `RequestMetricsMiddleware`. Under gunicorn with
+- Request counts are in-process counters fed by `RequestMetricsMiddleware`, and so are the kept
+  fragments' (`steward.fragments.FRAGMENTS`: kept, waited for, rendered). Under gunicorn with
   several workers each worker counts only its own requests, and a scrape reaches one worker at
   random. Set PROMETHEUS_MULTIPROC_DIR (an empty directory, wiped at start) for every web process
   and the counters are shared through files there (prometheus_client's multi-process mode).
@@ -32,6 +33,7 @@ from prometheus_client.core import (
 )
 
 from notifications.models import Channel, DeliveryAttempt, Notification, Page
+from steward.fragments import FRAGMENTS
 from steward.health import SWEEPER_TASK, channels_status, redis_connection, task_ran_at
 
 from .models import Heartbeat, InboundEvent
@@ -254,5 +256,6 @@ def metrics_text() -> bytes:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(HTTP_REQUESTS)
+        registry.register(FRAGMENTS)
     registry.register(DatabaseCollector())
     return generate_latest(registry)

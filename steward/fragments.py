@@ -45,6 +45,7 @@ from django.db import DatabaseError, connection, connections
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils.crypto import salted_hmac
+from prometheus_client import Counter
 
 from steward.health import redis_connection
 
@@ -81,6 +82,16 @@ BEGIN
     PERFORM nextval('{SEQUENCE}');
     RETURN NULL;
 END """
+# For `/metrics` (integrations.metrics registers it): how each fragment asked for was answered.
+FRAGMENTS = Counter(
+    "steward_fragments",
+    "Rendered fragments asked for, by fragment and how each was answered: kept (read as kept), "
+    "waited (another request's render, waited for), rendered (then kept), or rendered_unkept "
+    "(a write was in flight, Redis or the catalog version was away, or it depends on who asks).",
+    ["fragment", "outcome"],
+    registry=None,
+)
+
 _INSTALL_FUNCTION = (
     f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE}; "
     f"CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql "
@@ -223,21 +234,25 @@ def cached_fragment(
     keeps a fragment a letter, and what they take is bounded by a minute of them."""
     version = catalog_version()
     if version is None:
+        FRAGMENTS.labels(name, "rendered_unkept").inc()
         return render()[0]
     number, quiet = version
     minute = now.replace(second=0, microsecond=0)
     key = _key(name, (*parts, minute.isoformat()), number)
     rendering = f"{key}:rendering"
     client = None
+    outcome = "kept"
     try:
         client = redis_connection()
         kept = client.get(key)
         if kept is None and quiet:
+            outcome = "waited"
             kept = _rendered_by_another(client, key, rendering)
     except (OSError, redis.RedisError):
         kept = None
         client = None
     if kept is not None:
+        FRAGMENTS.labels(name, outcome).inc()
         return zlib.decompress(kept).decode()
     try:
         html, keep = render()
@@ -245,10 +260,13 @@ def cached_fragment(
         if client is not None and quiet:
             with contextlib.suppress(OSError, redis.RedisError):
                 client.delete(rendering)  # whoever waits renders it now, or reads it
+    outcome = "rendered_unkept"
     if keep and quiet and client is not None:
         left = max(1, int((minute + timedelta(minutes=1) - now).total_seconds()) + 1)
         with contextlib.suppress(OSError, redis.RedisError):  # kept next time, then
             client.set(key, zlib.compress(html.encode(), 1), ex=left)
+            outcome = "rendered"
+    FRAGMENTS.labels(name, outcome).inc()
     return html
 
 

@@ -476,3 +476,26 @@ def test_the_project_page_reads_only_tables_whose_writes_count(reader, wiki):  #
     read = {m.group(1) for q in queries for m in _TABLE.finditer(q["sql"])} & _tables()
     assert read & {"registry_project", "changes_release", "registry_auditentry"}
     assert read & fragments.UNTRACKED <= {"django_session"}
+
+
+def _counted(text: str, fragment: str, outcome: str) -> float:
+    found = re.search(
+        rf'^steward_fragments_total{{fragment="{fragment}",outcome="{outcome}"}} (\S+)$',
+        text,
+        re.MULTILINE,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_count_how_each_fragment_was_answered(reader, wiki):  # noqa: F811
+    from integrations.metrics import metrics_text
+
+    before = metrics_text().decode()
+    client = client_for(reader)
+    client.get("/", {"q": "wiki"})
+    client.get("/", {"q": "wiki"})
+    client.get("/", {"q": "nothing like it"})  # found nothing: depends on who asks
+    after = metrics_text().decode()
+    for outcome, more in (("rendered", 1), ("kept", 1), ("rendered_unkept", 1), ("waited", 0)):
+        counted = _counted(after, "directory", outcome) - _counted(before, "directory", outcome)
+        assert counted == more, outcome

@@ -206,8 +206,8 @@ def _salt() -> str:
 
 
 def _key(name: str, parts: tuple, version: int) -> str:
-    database = settings.DATABASES["default"]
-    where = f"{database.get('HOST')}:{database.get('PORT')}/{connection.settings_dict['NAME']}"
+    database = connection.settings_dict
+    where = f"{database.get('HOST')}:{database.get('PORT')}/{database['NAME']}"
     what = hashlib.sha256(repr((where, parts)).encode()).hexdigest()[:32]
     return f"steward:fragment:{_salt()}:{name}:{version}:{what}"
 

@@ -34,6 +34,7 @@ from tests.factories import (
     it_staff_user,
 )
 from tests.oncall.helpers import layer, rotation
+from tests.queries import rendered_queries
 from tests.registry.pages import HTMX, client_for, reader  # noqa: F401 — a fixture
 
 pytestmark = pytest.mark.django_db
@@ -373,19 +374,19 @@ def test_nothing_found_is_rendered_for_whoever_asks(reader):  # noqa: F811
 _TABLE = re.compile(r'(?:FROM|JOIN)\s+"?([a-z_0-9]+)"?', re.IGNORECASE)
 
 
+def _tables_read_rendering(client, url: str) -> tuple[set[str], str]:
+    """The tables (not CTE names) the queries of a GET of `url` read while rendering its kept
+    fragments again (sessions and on-call rules read already), and the body."""
+    queries, body = rendered_queries(client, url)
+    read = {m.group(1) for q in queries for m in _TABLE.finditer(q["sql"])}
+    return read & _tables(), body
+
+
 def test_the_results_read_only_tables_whose_writes_count(reader, wiki):  # noqa: F811
     _on_call_override(wiki)
     _outage(wiki)
-    client = client_for(reader)
-    client.get("/", {"q": "wiki"})  # sessions and on-call rules read once
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval('steward_catalog_version')")
-    with CaptureQueriesContext(connection) as queries:
-        body = client.get("/", {"q": "wiki"}).content.decode()
+    read, body = _tables_read_rendering(client_for(reader), "/?q=wiki")
     assert "Cover Person" in body and "SSO down" in body
-    read = {m.group(1) for q in queries for m in _TABLE.finditer(q["sql"])}
-    tables = _tables()
-    read &= tables  # not CTE names
     assert read & {"registry_project", "registry_projectrole", "registry_person"}
     # The session is read by the middleware, outside the fragment: not the results' business.
     assert read & fragments.UNTRACKED <= {"django_session"}
@@ -466,14 +467,8 @@ def test_the_project_page_reads_only_tables_whose_writes_count(reader, wiki):  #
     _on_call_override(wiki)
     _outage(wiki)
     _release(wiki)
-    client = client_for(reader)
-    client.get("/projects/wiki/")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval('steward_catalog_version')")
-    with CaptureQueriesContext(connection) as queries:
-        body = client.get("/projects/wiki/").content.decode()
+    read, body = _tables_read_rendering(client_for(reader), "/projects/wiki/")
     assert "Cover Person" in body and "SSO down" in body
-    read = {m.group(1) for q in queries for m in _TABLE.finditer(q["sql"])} & _tables()
     assert read & {"registry_project", "changes_release", "registry_auditentry"}
     assert read & fragments.UNTRACKED <= {"django_session"}
 

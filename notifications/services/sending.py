@@ -72,9 +72,22 @@ _CLAIM_UPDATE = (
     "ELSE false END "
     "RETURNING *"
 )
-# The page is read for its state (and a retried page's level): not its levels, delays or text.
-_PAGE_UNREAD = {"levels", "delays", "body", "subject"}
-# The project, for what messages say of it (its name and slug): not its description and the rest.
+# What sending reads of each row and what it points at; the rest is left unread (a field read
+# later loads on access, as with `only`). Each column costs its conversion to Python for every
+# row claimed: the whole of the row, its page, project and webhook cost a batch as much as the
+# update itself. A row's own times of the queue (its lease, next attempt, when it was published
+# or sent) and the links sending never follows are not read.
+_NOTIFICATION_UNREAD = {
+    "lease_expires_at",
+    "next_attempt_at",
+    "enqueued_at",
+    "sent_at",
+    "contact_method",
+    "digest",
+    "redelivery_of",
+}
+# The page for its state (whether it is still open), the project for what messages say of it.
+_PAGE_READ = {"id", "state"}
 _PROJECT_READ = {"id", "name", "slug"}
 
 
@@ -109,33 +122,36 @@ class _Part:
         return self.model.from_db(connection.alias, self.names, converted)
 
 
-_claim_parts: tuple[_Part, ...] = ()
+_claim: tuple[str, tuple[_Part, ...]] | None = None
 
 
 def _claim_sql() -> tuple[str, tuple[_Part, ...]]:
-    global _claim_parts
-    if not _claim_parts:  # once a process; two threads doing it at once build the same thing
+    """The claim's statement and how to read its rows: built once a process (two threads doing
+    it at once build the same thing)."""
+    global _claim
+    if _claim is None:
         field = Notification._meta.get_field
-        _claim_parts = (
-            _Part(Notification, "c"),
-            _Part(field("page").related_model, "p", skip=_PAGE_UNREAD),
+        parts = (
+            _Part(Notification, "c", skip=_NOTIFICATION_UNREAD),
+            _Part(field("page").related_model, "p", only=_PAGE_READ),
             _Part(field("project").related_model, "pr", only=_PROJECT_READ),
             _Part(field("webhook_endpoint").related_model, "w"),
         )
-    c, p, pr, w = _claim_parts
-    person_table = Notification._meta.get_field("recipient").related_model._meta.db_table
-    # Table and column names from the models' metadata; every value is a parameter.
-    sql = (
-        "SET LOCAL synchronous_commit = off; "  # noqa: S608  # nosec B608: names from model metadata
-        f"WITH c AS ({_CLAIM_UPDATE}) "
-        f"SELECT {c.select()}, {p.select()}, {pr.select()}, {w.select()}, r.time_zone FROM c "
-        f"LEFT JOIN {p.model._meta.db_table} p ON p.id = c.page_id "
-        f"LEFT JOIN {person_table} r ON r.id = c.recipient_id "
-        f"LEFT JOIN {pr.model._meta.db_table} pr ON pr.id = c.project_id "
-        f"LEFT JOIN {w.model._meta.db_table} w ON w.id = c.webhook_endpoint_id "
-        "ORDER BY c.id"
-    )
-    return sql, _claim_parts
+        c, p, pr, w = parts
+        person_table = Notification._meta.get_field("recipient").related_model._meta.db_table
+        # Table and column names from the models' metadata; every value is a parameter.
+        sql = (
+            "SET LOCAL synchronous_commit = off; "  # noqa: S608  # nosec B608: names from model metadata
+            f"WITH c AS ({_CLAIM_UPDATE}) "
+            f"SELECT {c.select()}, {p.select()}, {pr.select()}, {w.select()}, r.time_zone FROM c "
+            f"LEFT JOIN {p.model._meta.db_table} p ON p.id = c.page_id "
+            f"LEFT JOIN {person_table} r ON r.id = c.recipient_id "
+            f"LEFT JOIN {pr.model._meta.db_table} pr ON pr.id = c.project_id "
+            f"LEFT JOIN {w.model._meta.db_table} w ON w.id = c.webhook_endpoint_id "
+            "ORDER BY c.id"
+        )
+        _claim = (sql, parts)
+    return _claim
 
 
 def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> list[Notification]:
@@ -364,9 +380,13 @@ class _SentBatch:
         return _record_sent([delivered])[0]
 
     def record(self) -> list[str]:
-        self.journal.close()
         held, self.held = self.held, []
-        return _record_sent(held) if held else []
+        try:
+            # Their notes are forgotten on the journal's own connection, whose answers (the
+            # notes', then the forgetting's) are read together: one Redis round trip a batch.
+            return _record_sent(held, journal=self.journal) if held else []
+        finally:
+            self.journal.close()
 
     def record_now(self) -> None:
         """One try, no waiting: for a batch interrupted by an error that is on its way up."""
@@ -401,6 +421,19 @@ class _JournalStream:
             self.connection.send_command(
                 "HSET", SENT_JOURNAL, str(delivered.notification.pk), _journal_entry(delivered)
             )
+        except (OSError, redis.RedisError):
+            self.close()
+            return False
+        self.unread += 1
+        return True
+
+    def forget(self, notification_ids: Sequence[int]) -> bool:
+        """Send the removal of these notes, its answer read with the rest at `close`; False
+        when the connection is gone (the caller removes them the ordinary way)."""
+        if self.connection is None:
+            return False
+        try:
+            self.connection.send_command("HDEL", SENT_JOURNAL, *(str(pk) for pk in notification_ids))
         except (OSError, redis.RedisError):
             self.close()
             return False
@@ -540,7 +573,9 @@ def _mark_sent(delivered: Sequence[Delivered]) -> set[int]:
     return recorded
 
 
-def _record_sent(delivered: Sequence[Delivered]) -> list[str]:
+def _record_sent(
+    delivered: Sequence[Delivered], *, journal: _JournalStream | None = None
+) -> list[str]:
     """Mark delivered rows sent; each one's outcome, in order. The messages went out: losing the
     database connection now must not let them be sent again a lease later. So the write is
     retried on a fresh connection for up to STEWARD_RECORD_RETRY_SECONDS, and the rows stay in
@@ -577,7 +612,7 @@ def _record_sent(delivered: Sequence[Delivered]) -> list[str]:
             log.warning(
                 "%d notifications recorded as sent after the database came back", len(delivered)
             )
-        _journal_forget([d.notification.pk for d in delivered])
+        _journal_forget([d.notification.pk for d in delivered], journal=journal)
         return ["sent" if d.notification.pk in recorded else "lost-lease" for d in delivered]
 
 
@@ -616,8 +651,10 @@ def _journal_read(notification_id: int) -> dict | None:
     return json.loads(value) if value else None
 
 
-def _journal_forget(notification_ids: Sequence[int]) -> None:
-    if not notification_ids:
+def _journal_forget(
+    notification_ids: Sequence[int], *, journal: _JournalStream | None = None
+) -> None:
+    if not notification_ids or (journal is not None and journal.forget(notification_ids)):
         return
     try:
         redis_connection().hdel(SENT_JOURNAL, *(str(pk) for pk in notification_ids))

@@ -368,14 +368,19 @@ def test_sends_are_published_in_batches_on_their_queues(monkeypatch):
 def assert_claimed_as_the_orm_reads_them(claimed) -> None:
     """Each claimed row, and what sending reads of it (page, project, event type, outgoing
     webhook), holds the values the ORM reads from the database, converted the same way, with
-    no further query to reach them."""
+    no further query to reach them. What the claim leaves unread is exactly what it says it
+    leaves (`sending._NOTIFICATION_UNREAD`, `_PAGE_READ`, `_PROJECT_READ`)."""
     from notifications.models import Notification
 
-    def same(model, got, exclude=()):
+    def same(model, got, unread):
+        assert got.get_deferred_fields() == {model._meta.get_field(f).attname for f in unread}
         fresh = model.objects.get(pk=got.pk)
         for field in model._meta.concrete_fields:
-            if field.name not in exclude:
+            if field.name not in unread:
                 assert getattr(got, field.attname) == getattr(fresh, field.attname), field.name
+
+    def unread_but(model, read):
+        return {f.name for f in model._meta.concrete_fields} - read
 
     with CaptureQueriesContext(connection) as queries:
         related = [
@@ -386,13 +391,13 @@ def assert_claimed_as_the_orm_reads_them(claimed) -> None:
     assert len(queries) == 0
     assert len(kinds) == len([n for n in claimed if n.event_type_id])
     for notification, page, project in related:
-        same(Notification, notification)
+        same(Notification, notification, sending._NOTIFICATION_UNREAD)
         if page is not None:
-            same(type(page), page, exclude=sending._PAGE_UNREAD)
+            same(type(page), page, unread_but(type(page), sending._PAGE_READ))
         if project is not None:
-            same(type(project), project)
+            same(type(project), project, unread_but(type(project), sending._PROJECT_READ))
     for endpoint in endpoints:
-        same(type(endpoint), endpoint)
+        same(type(endpoint), endpoint, set())
 
 
 def test_the_claim_returns_each_row_with_what_sending_reads(http_sink, event):

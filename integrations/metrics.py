@@ -115,7 +115,8 @@ class DatabaseCollector:
 
     def _queue(self, now) -> Iterator[Metric]:
         due = Q(state=Notification.State.PENDING, deliver_after__lte=now)
-        waiting = Notification.objects.order_by().aggregate(
+        # Every count is of rows still on their way out: the queue's index, not the table.
+        waiting = Notification.objects.filter(active=True).order_by().aggregate(
             pending_pages=Count("pk", filter=due & Q(kind=Notification.Kind.PAGE)),
             pending_other=Count("pk", filter=due & ~Q(kind=Notification.Kind.PAGE)),
             held=Count("pk", filter=Q(state=Notification.State.HELD)),

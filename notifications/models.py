@@ -224,6 +224,15 @@ class Notification(models.Model):
         db_index=False,  # notification_redelivery_idx, partial
     )
     created_at = models.DateTimeField()
+    # Whether the row is still on its way out (pending, held or sending), computed by PostgreSQL.
+    # The queue's index is on this rather than on `state`: a claim (pending → sending) and a
+    # retry (sending → pending) then change no indexed value, and PostgreSQL updates the row in
+    # place on its page (a HOT update) without a new entry in every index.
+    active = models.GeneratedField(
+        expression=Q(state__in=["pending", "held", "sending"]),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -257,11 +266,10 @@ class Notification(models.Model):
         # on its way out, and that cost is paid per message of a fan-out. Foreign keys that
         # another index leads with have none of their own; those set on few rows are partial.
         indexes = [
-            # What the sweeper scans: small, because sent rows leave it.
+            # What the sweeper scans: small, because sent rows leave it. Queries that want it
+            # say `active=True`.
             models.Index(
-                fields=["state", "deliver_after"],
-                condition=Q(state__in=["pending", "held", "sending"]),
-                name="notification_active_idx",
+                fields=["deliver_after"], condition=Q(active=True), name="notification_due_idx"
             ),
             models.Index(fields=["event_type", "event_id"], name="notification_event_idx"),
             models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),

@@ -153,7 +153,8 @@ def rows_insert(model: type[models.Model], objs: list) -> list[int]:
         return []
     as_dicts = isinstance(objs[0], dict)
     meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    # PostgreSQL computes generated columns: COPY may not name them.
+    fields = [f for f in meta.concrete_fields if not f.primary_key and not f.generated]
     stamped = [
         f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
     ]

@@ -78,6 +78,7 @@ _CLAIM_UPDATE = (
 # update itself. A row's own times of the queue (its lease, next attempt, when it was published
 # or sent) and the links sending never follows are not read.
 _NOTIFICATION_UNREAD = {
+    "active",
     "lease_expires_at",
     "next_attempt_at",
     "enqueued_at",

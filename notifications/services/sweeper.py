@@ -49,6 +49,7 @@ def stale_enqueue(*, now: datetime) -> int:
     with transaction.atomic():
         rows = list(
             Notification.objects.select_for_update(skip_locked=True)
+            .filter(active=True)  # the queue's index
             .filter(
                 Q(
                     state=Notification.State.PENDING,

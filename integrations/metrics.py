@@ -116,18 +116,22 @@ class DatabaseCollector:
     def _queue(self, now) -> Iterator[Metric]:
         due = Q(state=Notification.State.PENDING, deliver_after__lte=now)
         # Every count is of rows still on their way out: the queue's index, not the table.
-        waiting = Notification.objects.filter(active=True).order_by().aggregate(
-            pending_pages=Count("pk", filter=due & Q(kind=Notification.Kind.PAGE)),
-            pending_other=Count("pk", filter=due & ~Q(kind=Notification.Kind.PAGE)),
-            held=Count("pk", filter=Q(state=Notification.State.HELD)),
-            oldest_page=Min(
-                "created_at",
-                filter=Q(
-                    kind=Notification.Kind.PAGE,
-                    state__in=[Notification.State.PENDING, Notification.State.SENDING],
-                    deliver_after__lte=now,
+        waiting = (
+            Notification.objects.filter(active=True)
+            .order_by()
+            .aggregate(
+                pending_pages=Count("pk", filter=due & Q(kind=Notification.Kind.PAGE)),
+                pending_other=Count("pk", filter=due & ~Q(kind=Notification.Kind.PAGE)),
+                held=Count("pk", filter=Q(state=Notification.State.HELD)),
+                oldest_page=Min(
+                    "created_at",
+                    filter=Q(
+                        kind=Notification.Kind.PAGE,
+                        state__in=[Notification.State.PENDING, Notification.State.SENDING],
+                        deliver_after__lte=now,
+                    ),
                 ),
-            ),
+            )
         )
         depth = GaugeMetricFamily(
             "steward_notification_queue_depth",

@@ -434,7 +434,9 @@ class _JournalStream:
         if self.connection is None:
             return False
         try:
-            self.connection.send_command("HDEL", SENT_JOURNAL, *(str(pk) for pk in notification_ids))
+            self.connection.send_command(
+                "HDEL", SENT_JOURNAL, *(str(pk) for pk in notification_ids)
+            )
         except (OSError, redis.RedisError):
             self.close()
             return False

@@ -111,7 +111,7 @@ TEMPLATES = [
                 "sso.context_processors.sign_in",
             ],
             # Every time on a page is written by these filters (`when`, `their_time`, `in_zone`).
-            "builtins": ["steward.timetags"],
+            "builtins": ["steward.timetags", "steward.navtags"],
         },
     },
 ]

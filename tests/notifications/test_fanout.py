@@ -437,6 +437,32 @@ def assert_claimed_as_the_orm_reads_them(claimed) -> None:
         same(type(endpoint), endpoint, set())
 
 
+def test_the_claim_builds_rows_through_the_model_when_its_init_signals_are_listened_to(
+    http_sink, event
+):
+    """The claim builds its instances without `Model.__init__`, which sends pre_init and
+    post_init: when anything listens for them on a model the claim reads, it goes through
+    `from_db` (and so `__init__`), and the listener hears every row."""
+    from django.db.models.signals import post_init
+
+    from notifications.models import Notification
+
+    rows = _webhook_pages(http_sink, event, 3)
+    heard = []
+
+    def listener(sender, instance, **kwargs):
+        heard.append(instance.pk)
+
+    post_init.connect(listener, sender=Notification)
+    try:
+        claimed = notifications.notifications_claim(notification_ids=[r.pk for r in rows], now=AT)
+    finally:
+        post_init.disconnect(listener, sender=Notification)
+    assert [n.pk for n in claimed] == [r.pk for r in rows]
+    assert heard == [r.pk for r in rows]
+    assert_claimed_as_the_orm_reads_them(claimed)
+
+
 def test_the_claim_returns_each_row_with_what_sending_reads(http_sink, event):
     rows = _webhook_pages(http_sink, event, 3)
     claimed = notifications.notifications_claim(notification_ids=[r.pk for r in rows], now=AT)

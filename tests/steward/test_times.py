@@ -1,9 +1,9 @@
 """`localize_stamps` finds each `utc_stamp` from its " UTC" rather than by scanning every position
 with the regular expression: it must rewrite exactly what `_UTC_STAMP.sub` rewrites, in any text."""
 
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from django.utils import translation
 
 from steward import times
 

@@ -313,8 +313,8 @@ def for_recipient(notification: Notification) -> Notification:
     """The message as its recipient reads it: its times (`steward.times.utc_stamp`) written in
     the recipient's zone, in a copy, so the stored row keeps the text it was written with."""
     zone = recipient_zone(notification)
-    # A shallow copy, as copy.copy makes it, without its detour through pickling's protocol
-    # (a third of preparing a message).
+    # A shallow copy, as copy.copy makes it (`__getstate__` copies the instance's state), without
+    # copy.copy's detour through pickling's `__reduce_ex__` and reconstruction.
     local = object.__new__(type(notification))
     local.__dict__.update(notification.__getstate__())
     local.subject = localize_stamps(notification.subject, zone)

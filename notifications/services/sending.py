@@ -36,11 +36,10 @@ from django.db import (
     models,
     transaction,
 )
-from django.db.models.base import ModelState
-from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from steward.health import channel_failure_record, channel_success_record, redis_connection
+from steward.rows import Columns
 
 from .. import channels
 from ..models import DeliveryAttempt, Notification, Page
@@ -94,63 +93,20 @@ _PAGE_READ = {"id", "state"}
 _PROJECT_READ = {"id", "name", "slug"}
 
 
-class _Part:
-    """One model read by the claim: its alias, the fields selected (in model order), and each
-    field's converters from the database value (what the ORM's compiler would apply)."""
-
-    def __init__(self, model, alias: str, *, skip=frozenset(), only=None):
-        self.model = model
-        self.alias = alias
-        self.fields = [
-            f
-            for f in model._meta.concrete_fields
-            if f.name not in skip and (only is None or f.name in only)
-        ]
-        self.names = {f.attname for f in self.fields}
-        self.attnames = [f.attname for f in self.fields]
-        self.converters = []
-        for field in self.fields:
-            col = field.get_col(alias)
-            found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            self.converters.append(found)
-
-    def select(self) -> str:
-        return ", ".join(f'{self.alias}."{f.column}"' for f in self.fields)
-
-    def build(self, values: Sequence):
-        """The instance `from_db` makes of these values (the fields not read are deferred).
-        Without anything listening for the model's init signals, it is made without
-        `Model.__init__`'s pass over every field by keyword and descriptor (12-20 µs a row down
-        to 5 µs); otherwise through `from_db` itself, which sends them."""
-        converted = []
-        for value, found in zip(values, self.converters, strict=True):
-            for convert in found:
-                value = convert(value, None, connection)
-            converted.append(value)
-        if pre_init.has_listeners(self.model) or post_init.has_listeners(self.model):
-            return self.model.from_db(connection.alias, self.names, converted)
-        instance = self.model.__new__(self.model)
-        instance.__dict__.update(zip(self.attnames, converted, strict=True))
-        instance._state = ModelState()
-        instance._state.adding = False
-        instance._state.db = connection.alias
-        return instance
+_claim: tuple[str, tuple[Columns, ...]] | None = None
 
 
-_claim: tuple[str, tuple[_Part, ...]] | None = None
-
-
-def _claim_sql() -> tuple[str, tuple[_Part, ...]]:
+def _claim_sql() -> tuple[str, tuple[Columns, ...]]:
     """The claim's statement and how to read its rows: built once a process (two threads doing
     it at once build the same thing)."""
     global _claim
     if _claim is None:
         field = Notification._meta.get_field
         parts = (
-            _Part(Notification, "c", skip=_NOTIFICATION_UNREAD),
-            _Part(field("page").related_model, "p", only=_PAGE_READ),
-            _Part(field("project").related_model, "pr", only=_PROJECT_READ),
-            _Part(field("webhook_endpoint").related_model, "w"),
+            Columns(Notification, "c", skip=_NOTIFICATION_UNREAD),
+            Columns(field("page").related_model, "p", only=_PAGE_READ),
+            Columns(field("project").related_model, "pr", only=_PROJECT_READ),
+            Columns(field("webhook_endpoint").related_model, "w"),
         )
         c, p, pr, w = parts
         person_table = Notification._meta.get_field("recipient").related_model._meta.db_table
@@ -190,14 +146,14 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
     claimed = []
     row_part, *joined = parts
     for values in rows:
-        at = len(row_part.fields)
+        at = len(row_part)
         notification = row_part.build(values[:at])
         # What the row points at (its page, project, outgoing webhook), when it points at it.
         # The recipient is read only if a send fails for good (to fall back).
         for part, field in zip(joined, ("page", "project", "webhook_endpoint"), strict=True):
             if getattr(notification, f"{field}_id") is not None:
-                setattr(notification, field, part.build(values[at : at + len(part.fields)]))
-            at += len(part.fields)
+                setattr(notification, field, part.build(values[at : at + len(part)]))
+            at += len(part)
         # Their zone is what the message's times are written in (`channels.for_recipient`).
         notification.recipient_zone = values[-1]
         if notification.event_type_id:

@@ -22,8 +22,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django_auth_ldap.backend import LDAPBackend
+from django_auth_ldap.backend import LDAPBackend, _LDAPUser
 
+from registry.backends import account_with_person
 from registry.models import Person
 from registry.names import name_problem
 from registry.services import person_for_account
@@ -81,8 +82,13 @@ class StewardLDAPBackend(LDAPBackend):
 
     def get_user(self, user_id):
         # Django's ModelBackend ends an inactive account's sessions; django-auth-ldap's does not.
-        user = super().get_user(user_id)
-        return user if user is not None and user.is_active else None
+        # Read with the person every page asks for (`registry.backends`); then what
+        # django-auth-ldap's own get_user does with the account: attach its `ldap_user`.
+        user = account_with_person(user_id)
+        if user is None or not user.is_active:
+            return None
+        _LDAPUser(self, user=user)
+        return user
 
     def authenticate_ldap_user(self, ldap_user, password):
         user = super().authenticate_ldap_user(ldap_user, password)

@@ -17,6 +17,8 @@ from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
+from registry.backends import account_with_person
+
 from . import provider as op
 from .errors import SignInRefused
 from .services import account_sign_in
@@ -67,7 +69,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
     def get_user(self, user_id: Any) -> AbstractBaseUser | None:
         """The session's account, unless it was deactivated (a leaver): their SSO session ends
         with it, as a password session does through Django's ModelBackend."""
-        user = super().get_user(user_id)
+        user = account_with_person(user_id)  # with the person every page asks for
         return user if user is not None and user.is_active else None
 
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> AbstractBaseUser | None:

@@ -93,6 +93,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
+# Django's database sessions, read with a plain statement on every request (steward/sessions.py).
+SESSION_ENGINE = "steward.sessions"
+
 ROOT_URLCONF = "steward.urls"
 WSGI_APPLICATION = "steward.wsgi.application"
 
@@ -142,11 +145,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Sign-in with local passwords (login page, API token endpoint, admin) and/or through the
-# company's OpenID provider (sso/). With passwords off, Django's ModelBackend is not listed, so no
-# password signs in anywhere; the OpenID backend inherits its permission checks.
+# company's OpenID provider (sso/). With passwords off, the password backend (Django's ModelBackend,
+# reading the account with its person: registry.backends) is not listed, so no password signs in
+# anywhere; the OpenID backend inherits its permission checks.
 STEWARD_LOCAL_PASSWORDS_ENABLED = env_bool("STEWARD_LOCAL_PASSWORDS_ENABLED", True)
 AUTHENTICATION_BACKENDS = [
-    *(["django.contrib.auth.backends.ModelBackend"] if STEWARD_LOCAL_PASSWORDS_ENABLED else []),
+    *(["registry.backends.ModelBackend"] if STEWARD_LOCAL_PASSWORDS_ENABLED else []),
     "sso.backend.OIDCBackend",
 ]
 # The company's OpenID provider (README "Single sign-on"). Configured when a client id and an

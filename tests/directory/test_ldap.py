@@ -41,7 +41,7 @@ def ldap_settings(settings, slapd):  # noqa: F811
     )
     settings.AUTHENTICATION_BACKENDS = [
         "directory.ldap.StewardLDAPBackend",
-        "django.contrib.auth.backends.ModelBackend",
+        "registry.backends.ModelBackend",
     ]
     return slapd
 

@@ -126,17 +126,18 @@ def _registry_of(n: int) -> None:
         DependencyFactory(source_project=project, target_system=system)
 
 
-# session, user, the catalog version (`steward.fragments`), count, page, aliases, roles+people,
-# own person (nav), open incidents and outages of the page's projects (status badges); the
+# session, account with its own person (`registry.backends`), the catalog version
+# (`steward.fragments`), count, page, aliases, roles+people, open incidents and outages of the
+# page's projects (status badges); the
 # rotations' rules are kept (`oncall.cache`). Not who is IT staff: only IT staff see the failing
 # delivery banner, and that is asked only while a channel is failing (Redis says).
-DIRECTORY_QUERIES = 9
+DIRECTORY_QUERIES = 8
 # A search reads the ids of its matches first (`registry.selectors.ranked_sql`), once.
 SEARCH_QUERIES = DIRECTORY_QUERIES + 1
 # With rotations: the people on them and their time off (read fresh each time).
 ROTATION_READS = 2
-# The results kept since (nothing written): session, user, catalog version and own person (nav).
-KEPT_QUERIES = 4
+# The results kept since (nothing written): session, account with its person, catalog version.
+KEPT_QUERIES = 3
 
 
 def test_directory_runs_a_fixed_number_of_queries(reader):
@@ -213,12 +214,12 @@ def names_in_body(body: str) -> list[str]:
     return [re.sub(r"</?mark>", "", title) for title in titles]
 
 
-# session, user, project+team, aliases, urls, roles+people, contact methods, dependencies+systems,
-# may-edit check, IT group, history+actors, own person (nav), open incidents and outages (status
+# session, account with its person, project+team, aliases, urls, roles+people, contact methods,
+# dependencies+systems, may-edit check, IT group, history+actors, open incidents and outages (status
 # banner), releases+recorders, service levels (one: incidents/service_levels.py), open action
 # items of its reviews; the on-call rules are kept (`oncall.cache`), and with no rotation there
 # are no people on them to read
-PROJECT_PAGE_QUERIES = 16
+PROJECT_PAGE_QUERIES = 15
 
 
 def _project_with(n: int):
@@ -241,9 +242,9 @@ def _project_with(n: int):
 # Whether the reader edits the project (asked by slug, before it is read): one query more; a
 # reader's page is then rendered after reading the catalog version (`steward.fragments`).
 READS_ONLY_CHECK = 1
-# A reader's page kept since (nothing written): session, user, IT group, may-edit check by slug,
-# catalog version, own person (nav).
-PROJECT_PAGE_KEPT_QUERIES = 6
+# A reader's page kept since (nothing written): session, account with its person, IT group,
+# may-edit check by slug, catalog version.
+PROJECT_PAGE_KEPT_QUERIES = 5
 
 
 @pytest.mark.parametrize("as_owner", [False, True])

@@ -1,22 +1,24 @@
 """The account of a session, read with its person in one plain statement.
 
-Every signed-in page asks for the viewer's person (their time zone, their roles). Django's,
-django-auth-ldap's and mozilla-django-oidc's `get_user` read the account alone, through the ORM
-(about 340 µs here, most of it compiling the query), and the person was a second query of the
-same cost. One plain statement reads both (a join through the ORM's `select_related` cost more
-to compile than the query it saved).
+Every signed-in page asks for the viewer's person (their time zone, their roles) and most ask
+whether they are IT staff. Django's, django-auth-ldap's and mozilla-django-oidc's `get_user`
+read the account alone, through the ORM (about 340 µs here, most of it compiling the query), and
+the person and the IT group were a query each of the same cost. One plain statement reads all
+three (a join through the ORM's `select_related` cost more to compile than the query it saved).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import backends, get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection
 
 from steward.rows import Columns
 
+from . import permissions
 from .models import Person
 
 _read: tuple[str, Columns, Columns] | None = None
@@ -28,12 +30,18 @@ def _statement() -> tuple[str, Columns, Columns]:
     if _read is None:
         account, person = Columns(get_user_model(), "a"), Columns(Person, "p")
         user_field = Person._meta.get_field("user")
-        # Table and column names from the models' metadata; the id is a parameter.
+        groups = account.model._meta.get_field("groups")
+        membership, group = groups.remote_field.through, groups.related_model
+        pk = account.model._meta.pk.column
+        # Table and column names from the models' metadata; the id and group name are parameters.
         sql = (
-            f"SELECT {account.select()}, {person.select()} "  # noqa: S608  # nosec B608
+            f"SELECT {account.select()}, {person.select()}, EXISTS ("  # noqa: S608  # nosec B608
+            f"SELECT 1 FROM {membership._meta.db_table} m "
+            f'JOIN {group._meta.db_table} g ON g.id = m."{groups.m2m_reverse_name()}" '
+            f'WHERE m."{groups.m2m_column_name()}" = a."{pk}" AND g.name = %s) '
             f"FROM {account.model._meta.db_table} a "
-            f'LEFT JOIN {Person._meta.db_table} p ON p."{user_field.column}" = a.id '
-            "WHERE a.id = %s"
+            f'LEFT JOIN {Person._meta.db_table} p ON p."{user_field.column}" = a."{pk}" '
+            f'WHERE a."{pk}" = %s'
         )
         _read = (sql, account, person)
     return _read
@@ -41,21 +49,23 @@ def _statement() -> tuple[str, Columns, Columns]:
 
 def account_with_person(user_id: Any) -> AbstractBaseUser | None:
     """The account `user_id` names with its person (`account.person`; an account without one
-    raises `RelatedObjectDoesNotExist` there, as always), or None when there is no such
-    account."""
+    raises `RelatedObjectDoesNotExist` there, as always) and whether it is in the IT group
+    (`permissions.is_it_staff` asks no query then), or None when there is no such account."""
     sql, account_columns, person_columns = _statement()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
+        cursor.execute(sql, [settings.STEWARD_IT_GROUP, user_id])
         row = cursor.fetchone()
     if row is None:
         return None
     split = len(account_columns)
     account = account_columns.build(row[:split])
-    person = person_columns.build(row[split:]) if row[split] is not None else None
+    person_values, in_it_group = row[split:-1], row[-1]
+    person = person_columns.build(person_values) if person_values[0] is not None else None
     user_field = Person._meta.get_field("user")
     user_field.remote_field.set_cached_value(account, person)  # account.person
     if person is not None:
         user_field.set_cached_value(person, account)  # person.user
+    permissions.it_staff_known(account, in_it_group)
     return account
 
 

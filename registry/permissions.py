@@ -27,6 +27,12 @@ def is_it_staff(user: User) -> bool:
     return cached
 
 
+def it_staff_known(user: User, is_it: bool) -> None:
+    """Whether the account is in the IT group, as read with it (`registry.backends`): for the
+    rest of the request `is_it_staff` asks no query."""
+    user._steward_is_it = is_it
+
+
 def can_create_project(user: User) -> bool:
     """Anyone signed in may register the app they built; they become its owner (their account
     gets its person then if it had none: `services.person_for_account`)."""

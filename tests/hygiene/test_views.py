@@ -55,7 +55,7 @@ def test_the_page_lists_every_list_with_its_count_in_fixed_queries(
     it_client, django_assert_num_queries
 ) -> None:
     _registry(2)
-    with django_assert_num_queries(12) as small:
+    with django_assert_num_queries(11) as small:
         response = it_client.get("/registry/hygiene/")
     assert response.status_code == 200
     _registry(10, offset=2)

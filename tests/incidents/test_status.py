@@ -213,13 +213,11 @@ def test_status_pages_run_a_fixed_number_of_queries(
     _more_data(graph, it_user, 12)
     with django_assert_num_queries(expected):
         assert client.get(url).status_code == 200
-    # Signed in, the session and the account with its person (`registry.backends`) come on top,
-    # and on a project's page the check whether the user may run its incidents (the IT group,
-    # then their roles) and its service levels (incidents/service_levels.py: one). No page asks
-    # who is IT staff for the header: only the failing-delivery banner would, while a channel is
-    # failing.
+    # Signed in, the session and the account (with its person and whether it is IT staff:
+    # `registry.backends`) come on top, and on a project's page the check whether the user may
+    # run its incidents (their roles) and its service levels (incidents/service_levels.py: one).
     client.force_login(graph.people_owner.user)
-    with django_assert_num_queries(expected + 2 + (3 if "people" in url else 0)):
+    with django_assert_num_queries(expected + 2 + (2 if "people" in url else 0)):
         assert client.get(url).status_code == 200
 
 

@@ -214,12 +214,12 @@ def names_in_body(body: str) -> list[str]:
     return [re.sub(r"</?mark>", "", title) for title in titles]
 
 
-# session, account with its person, project+team, aliases, urls, roles+people, contact methods,
-# dependencies+systems, may-edit check, IT group, history+actors, open incidents and outages (status
+# session, account with its person and IT group, project+team, aliases, urls, roles+people, contact
+# methods, dependencies+systems, may-edit check, history+actors, open incidents and outages (status
 # banner), releases+recorders, service levels (one: incidents/service_levels.py), open action
 # items of its reviews; the on-call rules are kept (`oncall.cache`), and with no rotation there
 # are no people on them to read
-PROJECT_PAGE_QUERIES = 15
+PROJECT_PAGE_QUERIES = 14
 
 
 def _project_with(n: int):
@@ -242,9 +242,9 @@ def _project_with(n: int):
 # Whether the reader edits the project (asked by slug, before it is read): one query more; a
 # reader's page is then rendered after reading the catalog version (`steward.fragments`).
 READS_ONLY_CHECK = 1
-# A reader's page kept since (nothing written): session, account with its person, IT group,
+# A reader's page kept since (nothing written): session, account with its person and IT group,
 # may-edit check by slug, catalog version.
-PROJECT_PAGE_KEPT_QUERIES = 5
+PROJECT_PAGE_KEPT_QUERIES = 4
 
 
 @pytest.mark.parametrize("as_owner", [False, True])

@@ -12,8 +12,9 @@ from django.test.utils import CaptureQueriesContext
 
 from registry.backends import ModelBackend, account_with_person
 from registry.models import Person
+from registry.permissions import is_it_staff
 from sso.backend import OIDCBackend
-from tests.factories import PersonFactory
+from tests.factories import PersonFactory, it_staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,17 @@ def test_an_account_without_a_person_has_none_and_an_unknown_id_no_account():
         account.person  # noqa: B018 — the access is the point
     assert getattr(account, "person", None) is None
     assert account_with_person(admin.pk + 1000) is None
+
+
+def test_whether_the_account_is_it_staff_comes_with_it():
+    staff, other = it_staff_user(), PersonFactory().user
+    with CaptureQueriesContext(connection) as queries:
+        assert is_it_staff(account_with_person(staff.pk)) is True
+        assert is_it_staff(account_with_person(other.pk)) is False
+    assert len(queries) == 2  # the two reads, nothing more
+    # Another group of the same account does not count.
+    other.groups.create(name="Not IT")
+    assert is_it_staff(account_with_person(other.pk)) is False
 
 
 @pytest.mark.parametrize("backend", [ModelBackend, OIDCBackend])

@@ -5,6 +5,7 @@ validate (400 naming the field, nothing written)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from registry.api.serializers import LOCAL_TIME
 from registry.models import ITSystem, Person, Project, ProjectRole, Team
 from registry.selectors import Supporter
 from registry.validators import WEEKDAYS
+from steward import fragments
 from steward.api import BAD_REQUEST, FORBIDDEN, ID, WriteViewSet, parse_input, write_schemas
 
 from . import schedule, services
@@ -461,8 +463,18 @@ class ProjectSupportView(GenericAPIView):
         "`on_call_*` come from the rotations.",
     )
     def get(self, request: Request, slug: str) -> Response:
-        support = support_for(self.get_object())
-        return Response(_SUPPORT_OUT.to_representation(support))
+        # Kept between requests until the registry changes, for the minute (`steward.fragments`),
+        # as the project page's: who is on call, local times and working hours are what they were
+        # when `at` says. The same for every reader but for the zone its times are written in.
+        # Reading the project and its people through the ORM was most of an answer's cost.
+        now = timezone.now()
+
+        def answer() -> tuple[str, bool]:
+            support = support_for(self.get_object(), at=now)  # 404 for an unknown slug
+            return json.dumps(_SUPPORT_OUT.to_representation(support)), True
+
+        parts = (slug, timezone.get_current_timezone_name())
+        return Response(json.loads(fragments.cached_fragment("support", parts, answer, now=now)))
 
 
 # Its fields are bound once, not per answer: building them (a deep copy of some sixty fields

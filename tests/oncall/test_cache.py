@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 
 from oncall import cache
 from oncall import services as oncall_services
+from oncall.selectors import support_for
+from registry.models import Project, ProjectRole
 from tests.factories import PersonFactory, ProjectFactory, TeamFactory
 from tests.oncall.helpers import layer, person, rotation
 
@@ -72,12 +74,11 @@ def test_kept_rules_save_their_queries_whatever_the_rotations():
     for i in range(3):
         layer(rotation(project, name=f"R{i}"), [person(f"P{i}a"), person(f"P{i}b")])
     layer(rotation(name="Team", team=project.team), [person("T")])
-    client = APIClient()
-    client.force_authenticate(PersonFactory().user)
 
     def queries() -> int:
+        # Through the selector: the API's answers are kept whole (`test_support_answers_...`).
         with CaptureQueriesContext(connection) as captured:
-            assert client.get(URL).status_code == 200
+            assert support_for(Project.objects.get(pk=project.pk)).on_call_now
         return len(captured)
 
     cache.forget_all()
@@ -88,3 +89,33 @@ def test_kept_rules_save_their_queries_whatever_the_rotations():
     assert warm == cold - 2
     layer(rotation(project, name="More"), [person("M1"), person("M2")])
     assert (queries(), queries()) == (cold, warm)
+
+
+def test_support_answers_are_kept_until_a_write_and_per_zone():
+    project = ProjectFactory(slug="payroll")
+    layer(rotation(project, name="Primary"), [person("Ann")])
+    client = APIClient()
+    client.force_authenticate(PersonFactory().user)
+    first = client.get(URL).json()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(URL).json() == first  # its `at` too: the answer was kept
+    assert len(captured) == 1  # the catalog version (`steward.fragments`), nothing else
+
+    ProjectRole.objects.create(project=project, person=person("Bo"), role="maintainer")
+    again = client.get(URL).json()
+    assert [s["name"] for s in again["maintainers"]] == ["Bo"]  # any write shows at once
+
+    # Its times are written in the reader's zone (here the browser's, for a token client).
+    client.cookies["steward_tz"] = "Asia/Tokyo"
+    assert client.get(URL).json()["at"].endswith("+09:00")
+    assert again["at"].endswith("Z")
+
+
+def test_an_unknown_project_is_not_found_each_time():
+    client = APIClient()
+    client.force_authenticate(PersonFactory().user)
+    for _ in range(2):
+        assert client.get("/api/v1/projects/nothing-here/support/").status_code == 404
+    assert client.get("/api/v1/projects/payroll/support/").status_code == 404
+    ProjectFactory(slug="payroll")
+    assert client.get("/api/v1/projects/payroll/support/").status_code == 200

@@ -392,6 +392,33 @@ def test_the_results_read_only_tables_whose_writes_count(reader, wiki):  # noqa:
     assert read & fragments.UNTRACKED <= {"django_session"}
 
 
+# --- who supports a project (the API) -------------------------------------------------------------
+
+SUPPORT = "/api/v1/projects/wiki/support/"
+
+
+@pytest.mark.parametrize(
+    "change", [_person_renamed, _person_moved, _backup_added, _on_call_override]
+)
+def test_kept_support_answers_give_way_to_every_kind_of_change_they_show(reader, wiki, change):  # noqa: F811
+    client = client_for(reader)
+    first = client.get(SUPPORT).content.decode()
+    with CaptureQueriesContext(connection) as kept:
+        assert client.get(SUPPORT).content.decode() == first
+    assert len(kept) < 4, "the second read worked the answer out again"
+    shown = change(wiki)
+    assert shown not in first
+    assert shown in client.get(SUPPORT).content.decode()
+
+
+def test_the_support_answer_reads_only_tables_whose_writes_count(reader, wiki):  # noqa: F811
+    _on_call_override(wiki)
+    read, body = _tables_read_rendering(client_for(reader), SUPPORT)
+    assert "Cover Person" in body
+    assert read & {"registry_project", "registry_projectrole", "registry_person"}
+    assert read & fragments.UNTRACKED <= {"django_session"}
+
+
 # --- a project's page -----------------------------------------------------------------------------
 
 

@@ -96,7 +96,7 @@ def run() -> list[dict]:
         sink,
         log_dir / "bench-webhooks-worker.log",
         total=total,
-        sent=lambda: len({r.headers.get("webhook-id") for r in list(sink.requests)}),
+        arrivals=lambda: sink.arrivals(distinct=True),  # its Idempotency-Key: the webhook-id
         settled=lambda: deliveries.filter(state="sent").count() == total,
     )
     requests = list(sink.requests)

@@ -126,6 +126,18 @@ class HttpSink:
         with self.lock:
             return Counter(r.key for r in self.requests)
 
+    def arrivals(self, keys: set[str] | None = None, *, distinct: bool = False) -> list[float]:
+        """When each request arrived (`time.monotonic`); with `distinct` or `keys`, only the
+        first request of each Idempotency-Key, and with `keys` only of those."""
+        with self.lock:
+            if keys is None and not distinct:
+                return [r.at for r in self.requests]
+            first: dict[str | None, float] = {}
+            for r in self.requests:
+                if keys is None or r.key in keys:
+                    first.setdefault(r.key, r.at)
+            return list(first.values())
+
     def accepted_keys(self) -> Counter:
         """Requests per key that the sink answered 2xx in time: what a receiver acted on."""
         with self.lock:

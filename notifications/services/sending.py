@@ -38,6 +38,7 @@ from django.db import (
 )
 from django.utils import timezone
 
+from steward import prepared
 from steward.health import channel_failure_record, channel_success_record, redis_connection
 from steward.rows import Columns
 
@@ -62,6 +63,9 @@ from .outbox import Target, _fallback_target, _insert, _new_notification
 # Written as `state = 'pending' AND … OR state = 'sending' AND …` it also read that index whole,
 # and during a fan-out the index holds thousands of rows its statistics have never seen (a batch
 # of the benchmark's fan-out: 1.8 ms against 0.4 ms). `_RECORD_SENT` does the same.
+# Committed without waiting for its WAL to reach the disk: the SET LOCAL lasts for the statement's
+# implicit transaction.
+_NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
 _CLAIM_UPDATE = (
     "UPDATE notifications_notification "
     "SET state = 'sending', lease_token = %(token)s, lease_expires_at = %(until)s, "
@@ -88,15 +92,20 @@ _NOTIFICATION_UNREAD = {
     "digest",
     "redelivery_of",
 }
+_EVENT_TYPE = Notification._meta.get_field("event_type")
+# What the claim reads of what each row points at, in the order it reads them.
+_JOINED = tuple(
+    Notification._meta.get_field(name) for name in ("page", "project", "webhook_endpoint")
+)
 # The page for its state (whether it is still open), the project for what messages say of it.
 _PAGE_READ = {"id", "state"}
 _PROJECT_READ = {"id", "name", "slug"}
 
 
-_claim: tuple[str, tuple[Columns, ...]] | None = None
+_claim: tuple[prepared.Prepared, tuple[Columns, ...]] | None = None
 
 
-def _claim_sql() -> tuple[str, tuple[Columns, ...]]:
+def _claim_sql() -> tuple[prepared.Prepared, tuple[Columns, ...]]:
     """The claim's statement and how to read its rows: built once a process (two threads doing
     it at once build the same thing)."""
     global _claim
@@ -112,8 +121,7 @@ def _claim_sql() -> tuple[str, tuple[Columns, ...]]:
         person_table = Notification._meta.get_field("recipient").related_model._meta.db_table
         # Table and column names from the models' metadata; every value is a parameter.
         sql = (
-            "SET LOCAL synchronous_commit = off; "  # noqa: S608  # nosec B608: names from model metadata
-            f"WITH c AS ({_CLAIM_UPDATE}) "
+            f"WITH c AS ({_CLAIM_UPDATE}) "  # noqa: S608  # nosec B608: names from model metadata
             f"SELECT {c.select()}, {p.select()}, {pr.select()}, {w.select()}, r.time_zone FROM c "
             f"LEFT JOIN {p.model._meta.db_table} p ON p.id = c.page_id "
             f"LEFT JOIN {person_table} r ON r.id = c.recipient_id "
@@ -121,7 +129,13 @@ def _claim_sql() -> tuple[str, tuple[Columns, ...]]:
             f"LEFT JOIN {w.model._meta.db_table} w ON w.id = c.webhook_endpoint_id "
             "ORDER BY c.id"
         )
-        _claim = (sql, parts)
+        statement = prepared.Prepared(
+            "steward_claim",
+            sql,
+            {"token": "text", "until": "timestamptz", "ids": "bigint[]", "now": "timestamptz"},
+            before=_NO_FLUSH_WAIT,
+        )
+        _claim = (statement, parts)
     return _claim
 
 
@@ -131,10 +145,11 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
     racing for a row: exactly one gets it. Returns the rows this call took, in id order, with
     what sending needs (page, project, event type, outgoing webhook, the recipient's time zone)
     in the same statement."""
-    sql, parts = _claim_sql()
+    statement, parts = _claim_sql()
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
+        prepared.execute(
+            cursor,
+            statement,
             {
                 "token": uuid.uuid4().hex,
                 "until": now + timedelta(seconds=settings.STEWARD_LEASE_SECONDS),
@@ -145,19 +160,25 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
         rows = cursor.fetchall()
     claimed = []
     row_part, *joined = parts
+    build_row = row_part.builder()
+    joined = [(part, len(part), part.builder()) for part in joined]
     for values in rows:
         at = len(row_part)
-        notification = row_part.build(values[:at])
+        notification = build_row(values[:at])
         # What the row points at (its page, project, outgoing webhook), when it points at it.
         # The recipient is read only if a send fails for good (to fall back).
-        for part, field in zip(joined, ("page", "project", "webhook_endpoint"), strict=True):
-            if getattr(notification, f"{field}_id") is not None:
-                setattr(notification, field, part.build(values[at : at + len(part)]))
-            at += len(part)
+        for (_part, width, build), field in zip(joined, _JOINED, strict=True):
+            if getattr(notification, field.attname) is not None:
+                # Into the instance's cache of related objects, as assigning it does, without
+                # the assignment's checks of a value read by the same statement.
+                field.set_cached_value(notification, build(values[at : at + width]))
+            at += width
         # Their zone is what the message's times are written in (`channels.for_recipient`).
         notification.recipient_zone = values[-1]
         if notification.event_type_id:
-            notification.event_type = ContentType.objects.get_for_id(notification.event_type_id)
+            _EVENT_TYPE.set_cached_value(
+                notification, ContentType.objects.get_for_id(notification.event_type_id)
+            )
         claimed.append(notification)
     return claimed
 
@@ -219,8 +240,8 @@ class Delivered:
 # matched. Committed without waiting for the disk, and its rows found by id, like the claim (see
 # `_CLAIM_UPDATE`). The ORM's two statements and a transaction a row cost a fast send several
 # times more.
-_RECORD_SENT = (
-    "SET LOCAL synchronous_commit = off; "
+_RECORD_SENT = prepared.Prepared(
+    "steward_record_sent",
     "WITH v AS (SELECT * FROM unnest(%(ids)s::bigint[], %(tokens)s::text[], %(numbers)s::int[], "
     "%(started)s::timestamptz[], %(latencies)s::int[], %(statuses)s::int[]) "
     "AS v(id, token, number, started, latency, status)), "
@@ -231,7 +252,17 @@ _RECORD_SENT = (
     "INSERT INTO notifications_deliveryattempt (notification_id, number, started_at, "
     "latency_ms, outcome, status_code, error) "
     "SELECT v.id, v.number, v.started, v.latency, 'sent', v.status, '' "
-    "FROM v JOIN done ON done.id = v.id RETURNING notification_id"
+    "FROM v JOIN done ON done.id = v.id RETURNING notification_id",
+    {
+        "ids": "bigint[]",
+        "tokens": "text[]",
+        "numbers": "int[]",
+        "started": "timestamptz[]",
+        "latencies": "int[]",
+        "statuses": "int[]",
+        "now": "timestamptz",
+    },
+    before=_NO_FLUSH_WAIT,
 )
 
 
@@ -241,7 +272,8 @@ def _finish_sent(delivered: Sequence[Delivered]) -> set[int]:
     if not delivered:
         return set()
     with connection.cursor() as cursor:
-        cursor.execute(
+        prepared.execute(
+            cursor,
             _RECORD_SENT,
             {
                 "ids": [d.notification.pk for d in delivered],

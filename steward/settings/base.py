@@ -136,6 +136,9 @@ if DATABASE_POOLER not in ("", "session", "transaction"):
         "mode), 'session', or leave it unset (a direct connection)."
     )
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_POOLER == "transaction"
+# Delivery's claim and record are prepared once a server session (steward.prepared): not where
+# consecutive transactions may run on different sessions.
+STEWARD_PREPARED_STATEMENTS = DATABASE_POOLER != "transaction"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -135,8 +135,10 @@ def transactions_through(port: int) -> int:
 
 
 @pytest.fixture
-def pooled(pgbouncer):
-    """PgBouncer's port; the test fails unless transactions did go through it."""
+def pooled(pgbouncer, settings):
+    """PgBouncer's port; the test fails unless transactions did go through it. Settings as
+    `DATABASE_POOLER=transaction` makes them: nothing prepared in a server session."""
+    settings.STEWARD_PREPARED_STATEMENTS = False
     before = transactions_through(pgbouncer)
     yield pgbouncer
     assert transactions_through(pgbouncer) > before, "nothing went through PgBouncer"

@@ -1,0 +1,81 @@
+"""Statements PostgreSQL plans once a connection (PREPARE / EXECUTE), for the few that run once
+a batch of a large fan-out, where parsing and planning cost as much as the work: delivery's claim
+and its record (on this machine 110 µs of the server's CPU a message as plain statements, 68 µs
+prepared, in batches of 16).
+
+A prepared statement belongs to one server session. Behind PgBouncer in transaction mode
+(`DATABASE_POOLER=transaction`) consecutive transactions of one connection may run on different
+server sessions, so there `STEWARD_PREPARED_STATEMENTS` is off and the statement is sent whole
+every time, as it is when anything about preparing fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import psycopg2
+import psycopg2.errors
+from django.conf import settings
+from django.db import connection
+
+_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+class Prepared:
+    """One statement with named parameters (`%(name)s`) and the types PostgreSQL takes them as,
+    in order. `before` runs first in the same implicit transaction (a `SET LOCAL`)."""
+
+    def __init__(self, name: str, sql: str, types: Mapping[str, str], *, before: str = ""):
+        used = set(_PARAMETER.findall(sql))
+        if used != set(types):
+            raise ValueError(f"{name}: parameters {sorted(used)} but types for {sorted(types)}")
+        self.name = name
+        self.plain = f"{before}; {sql}" if before else sql
+        position = {parameter: index for index, parameter in enumerate(types, start=1)}
+        body = _PARAMETER.sub(lambda match: f"${position[match[1]]}", sql)
+        self.prepare = f"PREPARE {name} ({', '.join(types.values())}) AS {body}"
+        arguments = ", ".join(f"%({parameter})s" for parameter in types)
+        self.execute = (
+            f"{before}; EXECUTE {name}({arguments})" if before else (f"EXECUTE {name}({arguments})")
+        )
+
+
+def execute(cursor, statement: Prepared, params: Mapping[str, object]) -> None:
+    """Run `statement` on `cursor` (of Django's default connection): prepared in this server
+    session the first time it runs there, executed by name from then on."""
+    if not settings.STEWARD_PREPARED_STATEMENTS:
+        cursor.execute(statement.plain, params)
+        return
+    raw = connection.connection
+    prepared = getattr(connection, "_steward_prepared", None)
+    if prepared is None or prepared[0] is not raw:  # a new session has none of them
+        prepared = (raw, set())
+        connection._steward_prepared = prepared
+    if statement.name not in prepared[1]:
+        if not _prepare(raw, statement, inside=connection.in_atomic_block):
+            cursor.execute(statement.plain, params)
+            return
+        prepared[1].add(statement.name)
+    cursor.execute(statement.execute, params)
+
+
+def _prepare(raw, statement: Prepared, *, inside: bool) -> bool:
+    """PREPARE on the raw connection, out of sight of the caller's transaction (a PREPARE is
+    not undone by a rollback, and a failure must not abort what the caller is doing); whether
+    the session has it now."""
+    with raw.cursor() as cursor:
+        try:
+            if inside:
+                cursor.execute("SAVEPOINT steward_prepare")
+            try:
+                cursor.execute(statement.prepare)
+            except psycopg2.errors.DuplicatePreparedStatement:
+                pass  # prepared in this session by another wrapper of it: the same text
+            finally:
+                if inside:
+                    cursor.execute("ROLLBACK TO SAVEPOINT steward_prepare")
+                    cursor.execute("RELEASE SAVEPOINT steward_prepare")
+        except psycopg2.Error:
+            return False
+    return True

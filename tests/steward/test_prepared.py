@@ -1,0 +1,67 @@
+"""steward.prepared: a statement prepared once a server session, executed by name after, the
+same rows as the statement sent whole; sent whole where preparing is off or fails."""
+
+import pytest
+from django.db import connection, transaction
+
+from steward import prepared
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SUM = prepared.Prepared(
+    "steward_test_sum",
+    "SELECT sum(x) FROM unnest(%(xs)s::int[]) AS x WHERE x > %(above)s",
+    {"xs": "int[]", "above": "int"},
+    before="SET LOCAL statement_timeout = '5s'",
+)
+
+
+def _run(statement, **params):
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, statement, params)
+        return cursor.fetchall()
+
+
+def _prepared_here() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_prepared_once_a_session_and_the_same_rows_as_sent_whole(settings):
+    settings.STEWARD_PREPARED_STATEMENTS = True
+    with connection.cursor() as cursor:
+        cursor.execute(SUM.plain, {"xs": [1, 2, 3, 4], "above": 1})
+        whole = cursor.fetchall()
+    assert "steward_test_sum" not in _prepared_here()
+    assert _run(SUM, xs=[1, 2, 3, 4], above=1) == whole == [(9,)]
+    assert "steward_test_sum" in _prepared_here()
+    assert _run(SUM, xs=[5, 6], above=5) == [(6,)]
+    # A new server session has none of them: prepared again there.
+    connection.close()
+    assert "steward_test_sum" not in _prepared_here()
+    assert _run(SUM, xs=[7], above=0) == [(7,)]
+    assert "steward_test_sum" in _prepared_here()
+
+
+def test_off_behind_a_transaction_pooler_it_is_sent_whole(settings):
+    settings.STEWARD_PREPARED_STATEMENTS = False
+    connection.close()
+    assert _run(SUM, xs=[1, 2], above=0) == [(3,)]
+    assert "steward_test_sum" not in _prepared_here()
+
+
+def test_a_statement_that_cannot_be_prepared_is_sent_whole_and_spoils_no_transaction(settings):
+    settings.STEWARD_PREPARED_STATEMENTS = True
+    odd = prepared.Prepared("steward_test_odd", "SELECT %(x)s::int + 1", {"x": "no_such_type"})
+    with transaction.atomic():
+        assert _run(odd, x=1) == [(2,)]
+        # The caller's transaction goes on.
+        assert _run(SUM, xs=[2, 3], above=0) == [(5,)]
+    assert "steward_test_odd" not in _prepared_here()
+    assert _run(odd, x=2) == [(3,)]  # outside a transaction too
+
+
+def test_its_parameters_and_their_types_must_match():
+    with pytest.raises(ValueError, match="parameters"):
+        prepared.Prepared("steward_test_bad", "SELECT %(a)s", {"b": "int"})

@@ -313,10 +313,12 @@ def for_recipient(notification: Notification) -> Notification:
     """The message as its recipient reads it: its times (`steward.times.utc_stamp`) written in
     the recipient's zone, in a copy, so the stored row keeps the text it was written with."""
     zone = recipient_zone(notification)
-    # A shallow copy, as copy.copy makes it (`__getstate__` copies the instance's state), without
-    # copy.copy's detour through pickling's `__reduce_ex__` and reconstruction.
+    # A shallow copy of the instance's attributes, sharing its `_state` (what it was loaded
+    # from, the related objects it has read): a view of the row for this one send, never saved.
+    # `copy.copy` and `__getstate__` also copy the state, which cost each page message of a
+    # fan-out more than writing its times.
     local = object.__new__(type(notification))
-    local.__dict__.update(notification.__getstate__())
+    local.__dict__.update(notification.__dict__)
     local.subject = localize_stamps(notification.subject, zone)
     local.body = localize_stamps(notification.body, zone)
     local.recipient_zone = zone

@@ -407,6 +407,18 @@ class _SentBatch:
             _journal_forget([d.notification.pk for d in held])
 
 
+# `HSET SENT_JOURNAL <id> <entry>` in Redis's protocol (RESP): an array of four bulk strings.
+_HSET_JOURNAL = b"*4\r\n$4\r\nHSET\r\n$%d\r\n%b\r\n" % (
+    len(SENT_JOURNAL),
+    SENT_JOURNAL.encode(),
+)
+
+
+def _packed_note(notification_id: int, entry: bytes) -> bytes:
+    key = b"%d" % notification_id
+    return b"%b$%d\r\n%b\r\n$%d\r\n%b\r\n" % (_HSET_JOURNAL, len(key), key, len(entry), entry)
+
+
 class _JournalStream:
     """Notes in the sent journal without waiting for Redis to answer each note: once `note`
     returns, the entry is on its way (in the kernel's socket buffer, which is sent even if this
@@ -421,8 +433,10 @@ class _JournalStream:
         try:
             if self.connection is None:
                 self.connection = redis_connection().connection_pool.get_connection("HSET")
-            self.connection.send_command(
-                "HSET", SENT_JOURNAL, str(delivered.notification.pk), _journal_entry(delivered)
+            # Packed here: redis-py's packing of a command cost as much as its sending.
+            self.connection.send_packed_command(
+                [_packed_note(delivered.notification.pk, _journal_entry(delivered).encode())],
+                check_health=False,
             )
         except (OSError, redis.RedisError):
             self.close()

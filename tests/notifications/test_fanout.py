@@ -232,6 +232,15 @@ def test_each_send_of_a_batch_is_in_the_sent_journal_before_the_batch_is_recorde
     assert all(sending._journal_read(pk) is None for pk in ids)
 
 
+def test_a_journal_note_is_the_hset_redis_py_would_send():
+    """The note is packed by hand (`sending._packed_note`), byte for byte redis-py's HSET."""
+    import redis
+
+    entry = '{"started": "2026-12-07T01:02:03+00:00", "note": "Zürich \u2014 東京"}'.encode()
+    packed = b"".join(redis.Connection().pack_command("HSET", sending.SENT_JOURNAL, "42", entry))
+    assert sending._packed_note(42, entry) == packed
+
+
 def test_two_batch_claims_never_share_a_row(http_sink, event):
     rows = _webhook_pages(http_sink, event, 4)
     ids = [r.pk for r in rows]

@@ -441,6 +441,28 @@ def test_an_ack_link_names_one_page_and_one_person(event, project, responders):
     )
 
 
+def test_an_ack_token_is_what_djangos_signing_makes_and_follows_the_secret(settings):
+    """Made by a signer kept per secret (`ack_links._AckSigner`): the token Django's
+    `signing.dumps` makes in the same second, and a new secret signs with the new secret."""
+    from notifications.services.ack_links import ACK_SALT
+
+    for page, person in ((1, 2), (123456789, 7), (4, 0)):
+        token = services.ack_token(page=page, person=person)
+        same = signing.dumps({"page": page, "person": person}, salt=ACK_SALT, compress=False)
+        # Equal unless the second turned between the two.
+        assert token == same or token.split(":")[1] != same.split(":")[1]
+        assert signing.loads(token, salt=ACK_SALT) == {"page": page, "person": person}
+    old, original = services.ack_token(page=1, person=2), settings.SECRET_KEY
+    settings.SECRET_KEY = "another-secret-" * 4
+    new = services.ack_token(page=1, person=2)
+    assert new != old
+    assert signing.loads(new, salt=ACK_SALT) == {"page": 1, "person": 2}
+    with pytest.raises(signing.BadSignature):
+        signing.loads(old, salt=ACK_SALT)  # the old secret is no longer accepted...
+    settings.SECRET_KEY_FALLBACKS = [original]
+    assert signing.loads(old, salt=ACK_SALT) == {"page": 1, "person": 2}  # ...unless kept
+
+
 @pytest.mark.parametrize(
     "forge",
     [

@@ -329,6 +329,8 @@ def notifications_send(
     claimed = notifications_claim(notification_ids=notification_ids, now=now)
     outcomes["skipped"] = len(set(notification_ids)) - len(claimed)
     deadline = time.monotonic() + settings.STEWARD_LEASE_SECONDS - _longest_send() - 1
+    # Every message made ready before the first goes out (`channels.prepare`).
+    sends = [_prepared(notification) for notification in claimed]
     batch = _SentBatch()
     try:
         for index, notification in enumerate(claimed):
@@ -337,7 +339,7 @@ def notifications_send(
                     outcomes[outcome] += 1
                 outcomes["released"] += _release(claimed[index:])
                 break
-            outcomes[_send_one(notification, now=now, batch=batch)] += 1
+            outcomes[_send_one(notification, now=now, batch=batch, send=sends[index])] += 1
     except BaseException:
         batch.record_now()  # once: the database may be what failed; the journal keeps the rest
         raise
@@ -474,12 +476,34 @@ class _JournalStream:
             redis_connection().connection_pool.release(connection)
 
 
-def _send_one(notification: Notification, *, now: datetime, batch: _SentBatch | None = None) -> str:
+def _prepared(notification: Notification) -> Callable[[], int]:
+    """`channels.prepare`; what it raises is raised again when the row is sent, so that it is
+    that row's failure, dealt with as a failed delivery."""
+    try:
+        return channels.prepare(notification)
+    except (DatabaseError, SoftTimeLimitExceeded):
+        raise  # not this row's: the batch stops, its rows wait for their lease
+    except Exception as exc:  # noqa: BLE001 — this row's, whatever it is
+        error = exc  # `exc` is gone once the except clause ends
+
+        def fail() -> int:
+            raise error
+
+        return fail
+
+
+def _send_one(
+    notification: Notification,
+    *,
+    now: datetime,
+    batch: _SentBatch | None = None,
+    send: Callable[[], int] | None = None,
+) -> str:
     """`_send_claimed`, with whatever else goes wrong for this row kept to this row: it fails
     (never left `sending` to be taken again and again) and the batch goes on. Only the
     database going away stops the batch: its rows then wait for their lease, unsent."""
     try:
-        return _send_claimed(notification, now=now, batch=batch)
+        return _send_claimed(notification, now=now, batch=batch, send=send)
     except (DatabaseError, SoftTimeLimitExceeded):
         raise
     except Exception as exc:  # noqa: BLE001 — one row's failure, whatever it is, is its own
@@ -494,10 +518,15 @@ def _failed_by_bug(notification: Notification, exc: Exception) -> str:
 
 
 def _send_claimed(
-    notification: Notification, *, now: datetime, batch: _SentBatch | None = None
+    notification: Notification,
+    *,
+    now: datetime,
+    batch: _SentBatch | None = None,
+    send: Callable[[], int] | None = None,
 ) -> str:
-    """Deliver one claimed row and settle it. What went out is recorded now, or, given a
-    batch, with the rest of the batch (the outcome is then the batch's HELD)."""
+    """Deliver one claimed row (through `send`, its delivery made ready, if given) and settle
+    it. What went out is recorded now, or, given a batch, with the rest of the batch (the
+    outcome is then the batch's HELD)."""
     # Pages acknowledged or stopped since the row was written are not sent; nor is a retry of a
     # page that has escalated past the row's level since (the next level has it now).
     if notification.page_id and notification.page.state != Page.State.OPEN:
@@ -537,7 +566,7 @@ def _send_claimed(
         return _failed(notification, error, started=timezone.now(), latency=0, now=now)
     started = timezone.now()
     try:
-        status_code = channels.deliver(notification)
+        status_code = send() if send is not None else channels.deliver(notification)
     except (DatabaseError, SoftTimeLimitExceeded):
         raise  # not this row's fault; the row waits for its lease
     except Exception as exc:  # noqa: BLE001 — any error of this row's delivery is this row's
@@ -555,9 +584,10 @@ def _send_claimed(
 
 
 def _delivery_error(exc: Exception) -> channels.DeliveryError:
-    """What an error from `channels.deliver` means for the row: a channel's own DeliveryError
-    as it is; a network error is worth retrying; anything else (a header the mail library
-    refuses, a provider library's own exception, a bug) is not."""
+    """What an error from delivering (`channels.prepare`, `channels.deliver`) means for the
+    row: a channel's own DeliveryError as it is; a network error is worth retrying; anything
+    else (a header the mail library refuses, a provider library's own exception, a bug) is
+    not."""
     if isinstance(exc, channels.DeliveryError):
         return exc
     log.warning("Delivery raised %s", type(exc).__name__, exc_info=exc)

@@ -4,6 +4,7 @@ error kept to that row, a sent message recorded across a lost database connectio
 that keeps failing shown to IT (banner, /healthz, /metrics, a notice over another channel)."""
 
 import datetime as dt
+import functools
 import smtplib
 from email.errors import HeaderParseError
 
@@ -322,6 +323,20 @@ ROW_ERRORS = [
 ]
 
 
+def _delivering(monkeypatch, deliver, *, when: str = "sent") -> None:
+    """Each row's delivery is `deliver(row)`: called when the row is sent, or, `when="made
+    ready"`, when the batch makes its messages ready (`channels.prepare`), before any is sent."""
+
+    def made_ready(notification):
+        status = deliver(notification)
+        return lambda: status
+
+    if when == "sent":
+        monkeypatch.setattr(channels, "prepare", lambda n: functools.partial(deliver, n))
+    else:
+        monkeypatch.setattr(channels, "prepare", made_ready)
+
+
 class TestOneRowsErrorStaysItsOwn:
     @pytest.fixture
     def batch(self, event):
@@ -347,10 +362,11 @@ class TestOneRowsErrorStaysItsOwn:
         assert len(rows) == 6
         return rows, sick
 
+    @pytest.mark.parametrize("when", ["sent", "made ready"])
     @pytest.mark.parametrize("channel", ["email", "webhook", "sms"])
     @pytest.mark.parametrize("error, outcome", ROW_ERRORS, ids=lambda e: type(e).__name__)
     def test_the_row_fails_or_retries_alone_and_the_batch_is_sent(
-        self, batch, monkeypatch, channel, error, outcome
+        self, batch, monkeypatch, channel, error, outcome, when
     ):
         rows, sick_person = batch
         delivered = []
@@ -361,7 +377,7 @@ class TestOneRowsErrorStaysItsOwn:
             delivered.append(notification.pk)
             return 200
 
-        monkeypatch.setattr(channels, "deliver", deliver)
+        _delivering(monkeypatch, deliver, when=when)
         ids = sorted(n.pk for n in rows)
         result = services.notifications_send(notification_ids=ids, now=MONDAY_10)
         assert result == {"skipped": 0, "sent": 5, outcome: 1}
@@ -397,7 +413,7 @@ class TestOneRowsErrorStaysItsOwn:
                 raise RuntimeError("bug in record")
             return real_mark_sent(delivered)
 
-        monkeypatch.setattr(channels, "deliver", deliver)
+        _delivering(monkeypatch, deliver)
         monkeypatch.setattr(sending, "notification_fall_back", broken_fall_back)
         monkeypatch.setattr(sending, "_mark_sent", broken_mark_sent)
         result = services.notifications_send(notification_ids=[n.pk for n in rows], now=MONDAY_10)
@@ -406,7 +422,8 @@ class TestOneRowsErrorStaysItsOwn:
         assert row.state == "failed"
         assert "bug in" in row.last_error
 
-    def test_the_tasks_time_limit_is_not_taken_for_a_row_failure(self, batch, monkeypatch):
+    @pytest.mark.parametrize("when", ["sent", "made ready"])
+    def test_the_tasks_time_limit_is_not_taken_for_a_row_failure(self, batch, monkeypatch, when):
         """Celery's soft time limit stops the task: the row it hit is not marked failed (it may
         have gone out), it waits for its lease like the rest of the batch."""
         rows, _ = batch
@@ -414,7 +431,7 @@ class TestOneRowsErrorStaysItsOwn:
         def deliver(notification):
             raise SoftTimeLimitExceeded()
 
-        monkeypatch.setattr(channels, "deliver", deliver)
+        _delivering(monkeypatch, deliver, when=when)
         with pytest.raises(SoftTimeLimitExceeded):
             services.notifications_send(notification_ids=[n.pk for n in rows], now=MONDAY_10)
         assert set(Notification.objects.values_list("state", flat=True)) == {"sending"}

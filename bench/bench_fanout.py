@@ -3,22 +3,24 @@ opened through `incidents.services.outages.outage_open` exactly as the form and 
 
 Prints: the time until every notification row exists (the transaction that writes the outage, its
 impact snapshot, the pages and their notifications commits), then the delivery rate of those
-pages to a local webhook sink (a threaded http.server in this process) by one Celery worker with
-two prefork processes on Redis, beside the rate of a bare Celery task that makes the same HTTP
-requests (same sink, same body size, signed, one Idempotency-Key each, the same number to a
-message) with none of the bookkeeping (no claim, no record): the same unit of work, so the ratio
-is what delivery's guarantees cost; the target is at least 0.7×. Both rates are measured the
-same way: messages are published while no worker runs, a worker starts, and the rate is over the
-time between the arrival of the first tenth of the requests the sink expects and the last, as
-the sink recorded them (the worker's first tasks warm it up). The run fails (an exception,
-so `make bench` exits non-zero) when the sink received fewer requests than expected.
+pages, with those of outages on the other datacenters (up to BENCH_FANOUT_OUTAGES outages in
+all), to a local webhook sink (a threaded http.server in this process) by one Celery worker on
+Redis with as many prefork processes as docker-compose.yml's pages worker runs
+(BENCH_FANOUT_CONCURRENCY to choose), beside the rate of a bare Celery task that makes the same
+HTTP requests (same sink, same body size, signed, one Idempotency-Key each, the same number to a
+message, the same worker) with none of the bookkeeping (no claim, no record): the same unit of
+work, so the ratio is what delivery's guarantees cost; the target is at least 0.7×.
 
-One delivery of ~1,500 pages lasts a few seconds, and on a two-core machine one busy moment moves
-it by a third; so the two are run ROUNDS times, alternating (Steward, bare, Steward, bare, ...),
-Steward's later rounds re-sending the same rows (put back to pending, published as the fan-out
-publishes them), and the ratio is of the two medians, each round's ratio printed beside it. Five
-rounds by default: with three, one run's rounds spread from 0.39 to 0.66, more than any change to
-delivery moved them.
+Both rates are measured the same way: messages are published while no worker runs, a worker
+starts, and the rate is over the time between the arrival of the first tenth of the requests
+the sink expects and the last, as the sink recorded them (a worker's first tasks warm it up).
+The run fails (an exception, so `make bench` exits non-zero) when the sink received fewer
+requests than expected.
+
+On a two-core machine one busy moment moves a round by a third; so the two are run ROUNDS times,
+alternating (Steward, bare, Steward, bare, ...), Steward's later rounds re-sending the same rows
+(put back to pending, vacuumed, published as the fan-out publishes them), and the ratio is of the
+two medians, each round's ratio printed beside it.
 
 Pages only go to the webhook (the synthetic people's email methods are switched off for pages),
 so every delivery is one HTTP POST, signed, with its Idempotency-Key.
@@ -46,6 +48,24 @@ SCALE = float(os.environ.get("BENCH_FANOUT_SCALE", "0.5"))
 TARGET_ROWS_SECONDS = 2.0
 TARGET_DELIVERY_RATIO = 0.7
 ROUNDS = int(os.environ.get("BENCH_FANOUT_ROUNDS", "5"))
+
+
+def _pages_worker_concurrency() -> int:
+    """The processes of docker-compose.yml's pages worker (`-c`): delivery waits on receivers,
+    so a worker runs more processes than the machine has cores."""
+    import yaml
+
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["worker-pages"][
+        "command"
+    ]
+    return int(command[command.index("-c") + 1])
+
+
+# Both rates are measured with the worker as it is deployed, unless told otherwise.
+CONCURRENCY = int(os.environ.get("BENCH_FANOUT_CONCURRENCY") or _pages_worker_concurrency())
+# Outages whose pages are delivered in each round (each on another datacenter, each paging
+# about as many people): one lasted ~0.4 s at the baseline's rate, too short to time steadily.
+OUTAGES = int(os.environ.get("BENCH_FANOUT_OUTAGES", "3"))
 # A delivery that makes no progress for this long has lost something: stop waiting.
 STALL_SECONDS = 60.0
 
@@ -86,7 +106,7 @@ def _worker(log_path: Path) -> tuple[subprocess.Popen, float]:
             "-P",
             "prefork",
             "-c",
-            "2",
+            str(CONCURRENCY),
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -232,12 +252,22 @@ def run() -> list[dict]:
     published = time.perf_counter()
     rows_seconds = committed["at"] - started
     publish_seconds = published - committed["at"]
-    total = Notification.objects.filter(event_id=outage.pk, kind="page").count()
+    first_pages = Notification.objects.filter(event_id=outage.pk, kind="page").count()
     projects = outage.impacted.count()
+    # More of the same for the rate: the other datacenters go down too (each as many pages
+    # again), so that a round lasts long enough to be timed.
+    others = [
+        outage_open(actor=None, title=f"Datacenter {number} down", systems=[system])
+        for number, system in enumerate(
+            ITSystem.objects.filter(pk__in=registry.root_system_ids[1:OUTAGES]), start=2
+        )
+    ]
+    outage_ids = [outage.pk, *(o.pk for o in others)]
 
     # 2. Delivery by a worker with two processes.
-    pages = Notification.objects.filter(event_id=outage.pk, kind="page")
+    pages = Notification.objects.filter(event_id__in=outage_ids, kind="page")
     expected = set(pages.values_list("idempotency_key", flat=True))
+    total = len(expected)
 
     def steward_rate() -> float:
         # Timed as the baseline is: by when each page's first request reached the sink.
@@ -344,7 +374,7 @@ def run() -> list[dict]:
             "fan-out: notification rows written",
             rows_seconds,
             "s",
-            note=f"{total} page rows + {projects} pages, one transaction; {verdict} the "
+            note=f"{first_pages} page rows + {projects} pages, one transaction; {verdict} the "
             f"{TARGET_ROWS_SECONDS:.0f} s target; then {publish_seconds:.2f} s to publish "
             f"the fan-out after commit",
         ),
@@ -363,8 +393,10 @@ def run() -> list[dict]:
             "msg/s",
             baseline=baseline,
             ratio=rate / baseline,
-            note=f"medians of {len(rates)} alternating rounds (each round's ratio: {rounds}); "
-            f"1 worker × 2 processes, {SEND_BATCH} sends a message; baseline: a bare task "
+            note=f"the pages of {len(outage_ids)} such outages, {total} messages a round; "
+            f"medians of {len(rates)} alternating rounds (each round's ratio: {rounds}); "
+            f"1 worker × {CONCURRENCY} processes (docker-compose.yml's pages worker), "
+            f"{SEND_BATCH} sends a message; baseline: a bare task "
             f"making the same {body_size}-byte signed POSTs through steward.net, no bookkeeping; "
             f"{'meets' if rate / baseline >= TARGET_DELIVERY_RATIO else 'MISSES'} the "
             f"{TARGET_DELIVERY_RATIO}× target; first round: {len(keys)} distinct "

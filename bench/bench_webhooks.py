@@ -4,11 +4,11 @@
 1. What webhook endpoints add to the outage's transaction: the same outage opened without any
    endpoint (baseline) and with one endpoint on every touched project, in the same run.
 2. How fast those deliveries (one signed POST each, with its document) reach a local HTTP sink
-   through one Celery worker with two prefork processes, against a bare Celery task making the
-   same number of signed POSTs of the documents' mean size to the same sink, with no
-   bookkeeping, on the same Redis and worker settings, measured the same way (bench_fanout's
-   `bare_post_rate`: the same unit of work). The run fails when the sink received fewer
-   deliveries than were written.
+   through one Celery worker (as many processes as docker-compose.yml's pages worker), against a
+   bare Celery task making the same number of signed POSTs of the documents' mean size to the
+   same sink, with no bookkeeping, on the same Redis and worker settings, measured the same way
+   (bench_fanout's `bare_post_rate`: the same unit of work). The run fails when the sink
+   received fewer deliveries than were written.
 
 People's own contact methods are removed first, so both outages write the same pages and the
 worker sends only the endpoint deliveries.
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from bench import django_setup, row
-from bench.bench_fanout import _sink, bare_post_rate, delivery_rate
+from bench.bench_fanout import CONCURRENCY, _sink, bare_post_rate, delivery_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = 0.5
@@ -143,7 +143,7 @@ def run() -> list[dict]:
             "msg/s",
             baseline=baseline,
             ratio=rate / baseline,
-            note=f"1 worker × 2 processes; baseline: a bare task making the same number of "
+            note=f"1 worker × {CONCURRENCY} processes; baseline: a bare task making the same number of "
             f"{body_size}-byte signed POSTs, no bookkeeping; {len(ids)} distinct webhook-ids, "
             f"{len(requests)} requests, {signed} signed",
         ),

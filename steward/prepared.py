@@ -11,15 +11,19 @@ every time, as it is when anything about preparing fails.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 
 import psycopg2
 import psycopg2.errors
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
+
+log = logging.getLogger(__name__)
 
 _PARAMETER = re.compile(r"%\((\w+)\)s")
+INVALID_SQL_STATEMENT_NAME = "26000"  # "prepared statement … does not exist"
 
 
 class Prepared:
@@ -57,7 +61,18 @@ def execute(cursor, statement: Prepared, params: Mapping[str, object]) -> None:
             cursor.execute(statement.plain, params)
             return
         prepared[1].add(statement.name)
-    cursor.execute(statement.execute, params)
+    try:
+        cursor.execute(statement.execute, params)
+    except DatabaseError as exc:
+        # The session no longer has it (a pooler that shares sessions, though DATABASE_POOLER
+        # does not say so; a DISCARD ALL): nothing ran. Sent whole, prepared again next time.
+        if getattr(exc.__cause__, "pgcode", None) != INVALID_SQL_STATEMENT_NAME:
+            raise
+        prepared[1].clear()
+        if connection.in_atomic_block:
+            raise  # the caller's transaction is lost with the statement
+        log.warning("Prepared statement %s was gone; sent whole", statement.name)
+        cursor.execute(statement.plain, params)
 
 
 def _prepare(raw, statement: Prepared, *, inside: bool) -> bool:

@@ -65,3 +65,29 @@ def test_a_statement_that_cannot_be_prepared_is_sent_whole_and_spoils_no_transac
 def test_its_parameters_and_their_types_must_match():
     with pytest.raises(ValueError, match="parameters"):
         prepared.Prepared("steward_test_bad", "SELECT %(a)s", {"b": "int"})
+
+
+def test_a_statement_the_session_lost_is_sent_whole_and_prepared_again(settings, caplog):
+    """A session that no longer has it (DISCARD ALL, or a pooler sharing sessions that
+    DATABASE_POOLER does not name): the statement is sent whole, prepared again next time."""
+    settings.STEWARD_PREPARED_STATEMENTS = True
+    assert _run(SUM, xs=[1, 2], above=0) == [(3,)]
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert _run(SUM, xs=[2, 3], above=0) == [(5,)]
+    assert "was gone" in caplog.text
+    assert "steward_test_sum" not in _prepared_here()
+    assert _run(SUM, xs=[4], above=0) == [(4,)]
+    assert "steward_test_sum" in _prepared_here()
+
+
+def test_inside_a_transaction_a_lost_statement_is_an_error_not_a_silent_retry(settings):
+    from django.db import OperationalError
+
+    settings.STEWARD_PREPARED_STATEMENTS = True
+    assert _run(SUM, xs=[1], above=0) == [(1,)]
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(OperationalError), transaction.atomic():
+        _run(SUM, xs=[1], above=0)
+    assert _run(SUM, xs=[6], above=0) == [(6,)]  # prepared again afterwards

@@ -21,3 +21,28 @@ import bench
 def test_a_benchmark_loads_and_has_run(name):
     module = importlib.import_module(f"bench.{name}")
     assert callable(module.run)
+
+
+def test_the_fan_out_rate_is_the_one_a_worker_keeps():
+    """From the arrival of the tenth part of the requests to the last (`steady_rate`): a slow
+    start (the first tasks' connections, the one collection of the heap) is not the rate."""
+    from bench.bench_fanout import steady_rate
+
+    steady = [10.0 + i / 100 for i in range(100)]  # 100 a second
+    slow_start = [0.0] * 10 + steady[10:]  # the first tenth arrived 10 s before the rest
+    assert steady_rate(steady) == pytest.approx(100)
+    assert steady_rate(slow_start) == pytest.approx(100)
+    assert steady_rate(list(reversed(steady))) == pytest.approx(100)
+    assert steady_rate([1.0]) == 0.0
+
+
+def test_the_sink_says_when_each_request_arrived_and_when_each_key_first_did():
+    from tests.e2e_support import HttpRequest, HttpSink
+
+    sink = HttpSink()
+    for at, key in ((1.0, "a"), (2.0, "b"), (3.0, "a"), (4.0, None)):
+        headers = {"idempotency-key": key} if key else {}
+        sink.requests.append(HttpRequest(path="/", headers=headers, body=b"", at=at))
+    assert sink.arrivals() == [1.0, 2.0, 3.0, 4.0]
+    assert sorted(sink.arrivals(distinct=True)) == [1.0, 2.0, 4.0]  # a repeat is not counted
+    assert sorted(sink.arrivals({"a"})) == [1.0]

@@ -68,13 +68,11 @@ def sweep() -> dict:
 
 
 @shared_task(name="notifications.bare_post", ignore_result=True)
-def bare_post(url: str, keys: list[str], body_sizes: list[int] | int) -> int:
+def bare_post(url: str, keys: list[str], body_sizes: list[int]) -> int:
     """The baseline of bench/bench_fanout.py: the HTTP requests of one batch of webhook sends
     (for each key a signed JSON POST of its body size, with its Idempotency-Key, through
     `steward.net` as the channel sends them) and nothing else: no claim, no record, no retry.
     Returns how many were answered 2xx."""
-    if isinstance(body_sizes, int):
-        body_sizes = [body_sizes] * len(keys)
     answered = 0
     for key, body_size in zip(keys, body_sizes, strict=True):
         body = json.dumps({"idempotency_key": key, "pad": ""}).encode()

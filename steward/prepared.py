@@ -35,14 +35,13 @@ class Prepared:
         if used != set(types):
             raise ValueError(f"{name}: parameters {sorted(used)} but types for {sorted(types)}")
         self.name = name
-        self.plain = f"{before}; {sql}" if before else sql
         position = {parameter: index for index, parameter in enumerate(types, start=1)}
         body = _PARAMETER.sub(lambda match: f"${position[match[1]]}", sql)
         self.prepare = f"PREPARE {name} ({', '.join(types.values())}) AS {body}"
         arguments = ", ".join(f"%({parameter})s" for parameter in types)
-        self.execute = (
-            f"{before}; EXECUTE {name}({arguments})" if before else (f"EXECUTE {name}({arguments})")
-        )
+        first = f"{before}; " if before else ""
+        self.plain = f"{first}{sql}"
+        self.execute = f"{first}EXECUTE {name}({arguments})"
 
 
 def execute(cursor, statement: Prepared, params: Mapping[str, object]) -> None:

@@ -161,14 +161,14 @@ def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> li
         rows = cursor.fetchall()
     claimed = []
     row_part, *joined = parts
-    build_row = row_part.builder()
-    joined = [(part, len(part), part.builder()) for part in joined]
+    row_width, build_row = len(row_part), row_part.builder()
+    joined = [(len(part), part.builder()) for part in joined]
     for values in rows:
-        at = len(row_part)
+        at = row_width
         notification = build_row(values[:at])
         # What the row points at (its page, project, outgoing webhook), when it points at it.
         # The recipient is read only if a send fails for good (to fall back).
-        for (_part, width, build), field in zip(joined, _JOINED, strict=True):
+        for (width, build), field in zip(joined, _JOINED, strict=True):
             if getattr(notification, field.attname) is not None:
                 # Into the instance's cache of related objects, as assigning it does, without
                 # the assignment's checks of a value read by the same statement.

@@ -5,7 +5,11 @@ that keeps failing shown to IT (banner, /healthz, /metrics, a notice over anothe
 
 import datetime as dt
 import functools
+import os
+import signal
 import smtplib
+import subprocess
+import sys
 from email.errors import HeaderParseError
 
 import pytest
@@ -35,6 +39,20 @@ from .conftest import MONDAY_10, person_with
 
 pytestmark = pytest.mark.django_db
 SEC = dt.timedelta(seconds=1)
+
+# A process that writes one note (argv: the directory, the notes' format and capacity, then the
+# note's four numbers) in its sent journal, as a batch does once a message went out, and waits
+# to be killed.
+_NOTE_AND_WAIT = """
+import struct, sys, time
+from pathlib import Path
+from steward import local_journal
+directory, layout, capacity, *note = sys.argv[1:]
+journal = local_journal.for_thread(Path(directory), struct.Struct(layout), int(capacity))
+journal.note(*map(int, note))
+print("noted", flush=True)
+time.sleep(60)
+"""
 
 
 def open_page(event, project, *people, subject="Core database down"):
@@ -518,6 +536,48 @@ class TestASentMessageIsRecorded:
         assert row.state == "sent"
         assert len(http_sink.requests) == 1
         assert sending._journal_read(row.pk) is None
+
+    @pytest.mark.parametrize("found_by", ["taking the row again", "the sweeper"])
+    def test_what_a_killed_process_noted_on_this_host_is_recorded_not_resent(
+        self, row, http_sink, settings, found_by
+    ):
+        """A worker process sends a row and is SIGKILLed before its batch is recorded: its note
+        is in this host's journal only. Whoever takes the row again, or the sweeper, finds it
+        there and records the send instead of sending again."""
+        [claimed] = services.notifications_claim(notification_ids=[row.pk], now=MONDAY_10)
+        started = MONDAY_10 + dt.timedelta(microseconds=123)
+        note = sending._note(sending.Delivered(claimed, started=started, latency=12, status=202))
+        directory = sending._local_journal_directory()
+        writer = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _NOTE_AND_WAIT,
+                str(directory),
+                sending._NOTE.format,
+                str(sending._NOTE_CAPACITY),
+                *map(str, note),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert writer.stdout.readline().strip() == "noted"
+        finally:
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait()
+        later = MONDAY_10 + dt.timedelta(seconds=settings.STEWARD_LEASE_SECONDS + 1)
+        if found_by == "the sweeper":
+            assert services.sweep(now=later).recorded == 1
+        else:
+            assert services.notification_send(notification_id=row.pk, now=later) == "sent"
+        assert http_sink.requests == []
+        row.refresh_from_db()
+        assert row.state == "sent"
+        attempt = row.attempt_log.get()
+        assert (attempt.started_at, attempt.latency_ms, attempt.status_code) == (started, 12, 202)
+        assert sending._journal_read(row.pk) is None
+        assert list(directory.glob(f"{writer.pid}-*")) == []
 
     def test_the_sweeper_records_what_the_journal_holds(
         self, row, http_sink, monkeypatch, settings

@@ -9,10 +9,11 @@ from datetime import date, timedelta
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from notifications import services as notifications
+from notifications.models import DeliveryAttempt
 from notifications.services import enqueue, sending
 from oncall import escalation as oncall
 from oncall import services as oncall_services
@@ -208,16 +209,15 @@ def test_each_send_of_a_batch_is_in_the_sent_journal_before_the_batch_is_recorde
     http_sink, event, monkeypatch
 ):
     """A batch records its sends together, after the last: until then, each message that went
-    out is in the sent journal (so a worker killed midway repeats only the one on the wire),
-    and once recorded none is left there."""
+    out is in this host's sent journal (so a worker killed midway repeats only the one on the
+    wire), and once recorded none is left there, nor anything in Redis's."""
     rows = _webhook_pages(http_sink, event, 4)
     ids = [r.pk for r in rows]
     real_mark_sent = sending._mark_sent
-    journal_when_recorded = {}
+    noted_when_recorded = []
 
     def mark_sent(delivered):
-        for d in delivered:
-            journal_when_recorded[d.notification.pk] = sending._journal_read(d.notification.pk)
+        noted_when_recorded.extend(sending._local_journal().notes())
         return real_mark_sent(delivered)
 
     monkeypatch.setattr(sending, "_mark_sent", mark_sent)
@@ -225,20 +225,38 @@ def test_each_send_of_a_batch_is_in_the_sent_journal_before_the_batch_is_recorde
         "skipped": 0,
         "sent": 4,
     }
-    assert sorted(journal_when_recorded) == ids
-    for pk, entry in journal_when_recorded.items():
-        assert entry is not None, f"notification {pk} was not in the journal"
-        assert entry["status"] == 200
+    assert [note[0] for note in noted_when_recorded] == ids
+    for note in noted_when_recorded:
+        pk, entry = sending._delivered_of_note(note)
+        attempt = DeliveryAttempt.objects.get(notification_id=pk)
+        assert entry == {
+            "started": attempt.started_at.isoformat(),
+            "latency": attempt.latency_ms,
+            "status": 200,
+        }
+    assert sending._local_journal().notes() == []
     assert all(sending._journal_read(pk) is None for pk in ids)
 
 
-def test_a_journal_note_is_the_hset_redis_py_would_send():
-    """The note is packed by hand (`sending._packed_note`), byte for byte redis-py's HSET."""
-    import redis
+def test_what_a_batch_could_not_record_is_left_to_the_journal_in_redis(
+    http_sink, event, monkeypatch, settings
+):
+    """The database fails for good while a batch is being recorded: its sends go to the Redis
+    journal (what the next claim and the sweeper read), and this host's is cleared for the next
+    batch."""
+    rows = _webhook_pages(http_sink, event, 3)
+    ids = [r.pk for r in rows]
+    settings.STEWARD_RECORD_RETRY_SECONDS = 0.1
 
-    entry = '{"started": "2026-12-07T01:02:03+00:00", "note": "Zürich \u2014 東京"}'.encode()
-    packed = b"".join(redis.Connection().pack_command("HSET", sending.SENT_JOURNAL, "42", entry))
-    assert sending._packed_note(42, entry) == packed
+    def down(delivered):
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(sending, "_mark_sent", down)
+    with pytest.raises(OperationalError):
+        notifications.notifications_send(notification_ids=ids, now=AT)
+    assert len(http_sink.requests) == 3
+    assert all(sending._journal_read(pk)["status"] == 200 for pk in ids)
+    assert sending._local_journal().notes() == []
 
 
 def test_two_batch_claims_never_share_a_row(http_sink, event):

@@ -36,7 +36,7 @@ COPY . .
 # in this RUN's environment (it is not an ENV, so it is not in the image or its later layers).
 RUN SECRET_KEY=collectstatic-only-throwaway-not-used-at-runtime-0123456789abcdef \
     python manage.py collectstatic --noinput \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/sent-journal \
     && chown -R steward:steward /app/var
 
 USER steward

@@ -204,6 +204,23 @@ def test_workers_consume_every_queue_tasks_are_sent_to():
     assert option(command_of("worker-pages"), "-Q") == "pages"
 
 
+def test_workers_keep_their_sent_journal_on_a_volume_the_app_user_owns():
+    """What a killed worker process sent but had not recorded is in STEWARD_VAR_DIR/sent-journal
+    (`notifications.services.sending`): on a named volume for every worker, so that a container
+    created again still finds it, created by the image for the user the workers run as (a new
+    named volume takes the ownership of the directory it is mounted on)."""
+    env = " ".join(args for kind, args in dockerfile_instructions() if kind == "ENV")
+    var_dir = re.search(r"STEWARD_VAR_DIR=(\S+)", env)[1]
+    mount = f"{var_dir}/sent-journal"
+    for service in ("worker", "worker-pages"):
+        volumes = SERVICES[service].get("volumes", [])
+        named = {v.split(":")[1]: v.split(":")[0] for v in volumes}
+        assert named.get(mount) in COMPOSE["volumes"], service
+    runs = " ".join(args for kind, args in dockerfile_instructions() if kind == "RUN")
+    assert f"mkdir -p {mount}" in runs
+    assert f"chown -R steward:steward {var_dir}" in runs
+
+
 def test_secrets_come_from_the_environment_and_are_documented():
     env = SERVICES["web"]["environment"]
     for name in ("SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL", "EMAIL_HOST"):

@@ -25,6 +25,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import redis
@@ -455,9 +456,15 @@ def _local_journal_directory() -> Path:
     """Where this deployment's notes are kept on this host: one directory a database and Redis,
     so that what one deployment (or test run) left is never replayed into another's."""
     db = connection.settings_dict
-    name = f"{db['NAME']}|{db['HOST']}|{db['PORT']}|{settings.REDIS_URL}"
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-    return Path(settings.VAR_DIR) / "sent-journal" / digest
+    return _journal_directory_of(
+        f"{db['NAME']}|{db['HOST']}|{db['PORT']}|{settings.REDIS_URL}", str(settings.VAR_DIR)
+    )
+
+
+@lru_cache(maxsize=8)
+def _journal_directory_of(deployment: str, var_dir: str) -> Path:
+    digest = hashlib.sha256(deployment.encode()).hexdigest()[:16]
+    return Path(var_dir) / "sent-journal" / digest
 
 
 def _local_journal() -> local_journal.LocalJournal | None:

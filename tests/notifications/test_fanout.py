@@ -424,12 +424,16 @@ def test_sends_are_published_in_batches_on_their_queues(monkeypatch):
         monkeypatch.setattr(
             task, "apply_async", lambda t=task, **kw: sent.append((t.name, kw["args"][0], kw))
         )
-    enqueue._publish(list(range(1, 41)), urgent=True)
-    assert [(name, len(ids)) for name, ids, _ in sent] == [("notifications.send_pages", 16)] * 2 + [
-        ("notifications.send_pages", 8)
+    batch = enqueue.SEND_BATCH
+    total = 2 * batch + batch // 2
+    enqueue._publish(list(range(1, total + 1)), urgent=True)
+    assert [(name, len(ids)) for name, ids, _ in sent] == [
+        ("notifications.send_pages", batch),
+        ("notifications.send_pages", batch),
+        ("notifications.send_pages", batch // 2),
     ]
     assert {kw["queue"] for *_, kw in sent} == {"pages"}
-    assert [i for _, ids, _ in sent for i in ids] == list(range(1, 41))
+    assert [i for _, ids, _ in sent for i in ids] == list(range(1, total + 1))
     sent.clear()
     enqueue._publish([1, 2], urgent=False)
     enqueue._publish([3], urgent=False)

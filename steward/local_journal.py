@@ -32,6 +32,9 @@ class LocalJournal:
     """One thread's notes: `note` appends, `clear` forgets them all. Open with `for_thread`."""
 
     def __init__(self, directory: Path, record: struct.Struct, capacity: int) -> None:
+        # The count then changes only its first byte, a store no kill can interrupt halfway.
+        if not 0 < capacity < 256:
+            raise ValueError("A local journal holds 1 to 255 notes.")
         directory.mkdir(parents=True, exist_ok=True)
         self.record = record
         self.capacity = capacity
@@ -53,7 +56,7 @@ class LocalJournal:
             return False
         self.record.pack_into(self.map, _COUNT.size + self.count * self.record.size, *values)
         self.count += 1
-        _COUNT.pack_into(self.map, 0, self.count)  # an aligned 8-byte store: all or nothing
+        _COUNT.pack_into(self.map, 0, self.count)  # its first byte: all or nothing
         return True
 
     def clear(self) -> None:

@@ -430,7 +430,7 @@ class _SentBatch:
 # A note: the notification, when its send started (µs since the epoch), its latency (ms) and
 # the status answered (-1 for none).
 _NOTE = struct.Struct("<qqii")
-_NOTE_CAPACITY = 4 * enqueue.SEND_BATCH  # a batch's notes, cleared once it is recorded
+_NOTE_CAPACITY = min(255, 4 * enqueue.SEND_BATCH)  # a batch's notes, cleared once recorded
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _journal_unavailable_logged = False
 

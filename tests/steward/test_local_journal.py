@@ -30,6 +30,12 @@ def test_notes_are_read_back_in_order_and_cleared(tmp_path):
     assert journal.notes() == [(5, 50, 9, 204)]
 
 
+@pytest.mark.parametrize("capacity", [0, 256])
+def test_a_journal_holds_what_its_count_s_first_byte_can_say(tmp_path, capacity):
+    with pytest.raises(ValueError, match="1 to 255"):
+        local_journal.LocalJournal(tmp_path, NOTE, capacity=capacity)
+
+
 def test_a_living_process_s_notes_are_not_taken(tmp_path):
     journal = local_journal.LocalJournal(tmp_path, NOTE, capacity=4)
     journal.note(1, 10, 5, 200)

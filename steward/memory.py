@@ -23,6 +23,17 @@ def cycle_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
+def freeze_now() -> None:
+    """Collect once, then freeze what is alive (see `freeze_once_after`). Called by a process that
+    is about to fork children that do not exec (a Celery worker before its pool starts), it also
+    keeps their collections from writing to every object inherited from it: a collection sets
+    a field in each object it walks, so each child's first full collection copied every page of
+    the parent's heap it shared (copy-on-write) — 160-180 ms of a worker process's CPU after its
+    first task, 211,000 objects walked."""
+    gc.collect()
+    gc.freeze()
+
+
 def freeze_once_after(signal: Any) -> None:
     """The first time `signal` is sent in this process (a web process's first request, a
     worker's first task), collect once, then move every object still alive to the collector's

@@ -98,11 +98,14 @@ def test_a_worker_freezes_after_its_first_task_and_eager_tasks_never_do():
         from steward.celery import app
         task_postrun.send(sender=None)  # a task run eagerly, as in the tests: no worker
         print(gc.get_freeze_count())
-        worker_init.send(sender=None)
+        worker_init.send(sender=None)  # the worker, before its pool's processes are forked
+        print(gc.get_freeze_count())
+        loaded_by_a_task = [[i] for i in range(1000)]
         task_postrun.send(sender=None)
         print(gc.get_freeze_count())
         """
     )
-    eager, worker = (int(n) for n in printed)
+    eager, before_fork, after_first_task = (int(n) for n in printed)
     assert eager == 0
-    assert worker > 50_000
+    assert before_fork > 50_000
+    assert after_first_task >= before_fork + 1000

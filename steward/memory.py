@@ -50,7 +50,6 @@ def freeze_once_after(signal: Any) -> None:
 
     def receiver(**_kwargs: Any) -> None:
         signal.disconnect(receiver, dispatch_uid=uid)
-        gc.collect()
-        gc.freeze()
+        freeze_now()
 
     signal.connect(receiver, weak=False, dispatch_uid=uid)

@@ -67,8 +67,7 @@ from .outbox import Target, _fallback_target, _insert, _new_notification
 # Written as `state = 'pending' AND … OR state = 'sending' AND …` it also read that index whole,
 # and during a fan-out the index holds thousands of rows its statistics have never seen (a batch
 # of the benchmark's fan-out: 1.8 ms against 0.4 ms). `_RECORD_SENT` does the same.
-# Committed without waiting for its WAL to reach the disk: the SET LOCAL lasts for the statement's
-# implicit transaction.
+# What both run first, in the same implicit transaction: the commit that does not wait.
 _NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
 _CLAIM_UPDATE = (
     "UPDATE notifications_notification "
@@ -444,12 +443,8 @@ def _note(delivered: Delivered) -> tuple[int, int, int, int]:
 def _delivered_of_note(note: tuple[int, int, int, int]) -> tuple[int, dict]:
     """A note's notification id and its entry in the sent journal in Redis."""
     pk, started, latency, status = note
-    entry = {
-        "started": (_EPOCH + timedelta(microseconds=started)).isoformat(),
-        "latency": latency,
-        "status": None if status == -1 else status,
-    }
-    return pk, entry
+    started_at = _EPOCH + timedelta(microseconds=started)
+    return pk, _entry(started_at, latency, None if status == -1 else status)
 
 
 def _local_journal_directory() -> Path:
@@ -487,15 +482,8 @@ def sent_journal_adopt() -> int:
     lease ran out is sent again. Returns how many notes were moved."""
 
     def keep(notes: list[tuple]) -> bool:
-        entries = dict(_delivered_of_note(note) for note in notes)
-        try:
-            redis_connection().hset(
-                SENT_JOURNAL,
-                mapping={str(pk): json.dumps(entry) for pk, entry in entries.items()},
-            )
-        except (OSError, redis.RedisError):
-            return False  # left where it is, for the next call
-        return True
+        # Not kept (Redis is away): left where it is, for the next call.
+        return _journal_put({pk: json.dumps(entry) for pk, entry in map(_delivered_of_note, notes)})
 
     try:
         return local_journal.orphans_take(_local_journal_directory(), _NOTE, keep)
@@ -702,23 +690,27 @@ def _close_connection() -> None:
         connection.connection = None
 
 
+def _entry(started: datetime, latency: int, status: int | None) -> dict:
+    """A send's entry in the sent journal in Redis (what `_journal_read` gives back)."""
+    return {"started": started.isoformat(), "latency": latency, "status": status}
+
+
 def _journal_entry(delivered: Delivered) -> str:
-    return json.dumps(
-        {
-            "started": delivered.started.isoformat(),
-            "latency": delivered.latency,
-            "status": delivered.status,
-        }
-    )
+    return json.dumps(_entry(delivered.started, delivered.latency, delivered.status))
 
 
 def _journal_write_all(delivered: Sequence[Delivered]) -> bool:
-    if not delivered:
+    return _journal_put({d.notification.pk: _journal_entry(d) for d in delivered})
+
+
+def _journal_put(entries: dict[int, str]) -> bool:
+    """Write entries (JSON by notification id) to the sent journal in Redis; False when Redis
+    cannot take them."""
+    if not entries:
         return True
     try:
         redis_connection().hset(
-            SENT_JOURNAL,
-            mapping={str(d.notification.pk): _journal_entry(d) for d in delivered},
+            SENT_JOURNAL, mapping={str(pk): entry for pk, entry in entries.items()}
         )
     except (OSError, redis.RedisError):
         return False

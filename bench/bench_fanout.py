@@ -138,8 +138,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 def steady_rate(times: list[float]) -> float:
     """Messages a second from the arrival of the tenth part of them to the last: a worker's
-    first tasks (their connections, statements prepared, and `steward.memory`'s one collection
-    of the whole heap, ~60 ms a process, after its first task) are not the rate it keeps."""
+    first tasks (their connections, statements prepared, the collection `steward.memory` makes
+    after each process's first task) are not the rate it keeps."""
     times = sorted(times)
     start = len(times) // 10
     if len(times) - start < 2:

@@ -188,18 +188,18 @@ def delivery_rate(
 
 def bare_post_rate(sink, broker, log_path: Path, *, body_sizes: list[int]) -> float:
     """The baseline: one bare HTTP POST to the same sink for each of `body_sizes` (the sizes of
-    the bodies Steward sent, as the sink received them), SEND_BATCH to a Celery message like
-    the sends, published with no worker running, then done by a worker with the same
-    settings, timed as the sends are (`delivery_rate`)."""
-    from notifications.services import SEND_BATCH
+    the bodies Steward sent, as the sink received them), in Celery messages of the sizes the
+    sends travel in (`send_batches`), published with no worker running, then done by a worker
+    with the same settings, timed as the sends are (`delivery_rate`)."""
+    from notifications.services.enqueue import send_batches
     from notifications.tasks import bare_post
 
     broker.flushdb()
     sink.clear()
     total = len(body_sizes)
     keys = [f"bare-{i}" for i in range(total)]
-    for start in range(0, total, SEND_BATCH):
-        end = start + SEND_BATCH
+    for batch in send_batches(range(total)):
+        start, end = batch[0], batch[-1] + 1
         bare_post.apply_async(
             args=[sink.url("/bench"), keys[start:end], body_sizes[start:end]], queue="pages"
         )
@@ -395,7 +395,7 @@ def run() -> list[dict]:
             note=f"the pages of {len(outage_ids)} such outages, {total} messages a round; "
             f"medians of {len(rates)} alternating rounds (each round's ratio: {rounds}); "
             f"1 worker × {CONCURRENCY} processes (docker-compose.yml's pages worker), "
-            f"{SEND_BATCH} sends a message; baseline: a bare task "
+            f"up to {SEND_BATCH} sends a message; baseline: a bare task "
             f"making the same signed POSTs through steward.net (bodies of the sizes sent: "
             f"mean {statistics.mean(body_sizes):,.0f} bytes), no bookkeeping; "
             f"{'meets' if rate / baseline >= TARGET_DELIVERY_RATIO else 'MISSES'} the "

@@ -5,6 +5,7 @@ caller (the sweeper is the safety net)."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterable, Sequence
 
@@ -15,20 +16,36 @@ from ..models import Notification
 log = logging.getLogger(__name__)
 
 
-# Sends travel SEND_BATCH ids to a Celery message: one claim and one record per message instead
-# of per row, which is most of a send's cost to a fast receiver. Each of the two statements costs
-# PostgreSQL about 0.2 ms before its first row (its plan's tables and indexes opened and locked,
-# its transaction), and the worker as much again: 32 rows to a batch halve that per message
-# against 16 (the fan-out bench: delivery 0.64-0.69 of the bare task's rate at 16, 0.68-0.73 at
-# 32). Small enough that a batch claimed by a worker that dies waits for one lease (what went
-# out of it is in the sent journal, and is not sent again), and that a page waits behind at most
-# 31 others of its batch (a slow receiver's wait is bounded by the lease: see `sending`).
+# Sends travel to a worker in batches, SEND_BATCH ids at most to a Celery message: one claim and
+# one record per message instead of per row, which is most of a send's cost to a fast receiver.
+# Each of the two statements costs PostgreSQL about 0.2 ms before its first row (its plan's
+# tables and indexes opened and locked, its transaction), and the worker as much again; measured
+# in one process, PostgreSQL's part of a message is 99 µs at 16 rows, 82 at 32 and 66 at 64 (the
+# fan-out bench: delivery 0.64-0.69 of the bare task's rate at 16, about 0.70 at 32; at 64,
+# 0.66-0.83, no clear gain: see the README). A batch claimed by a worker that dies waits for one
+# lease (what went out of it is in the sent journal, and is not sent again); a slow receiver's
+# wait is bounded by the lease too (see `sending`).
 SEND_BATCH = 32
+# ...and spread over at least this many messages (while they hold a row each), so that the
+# worker processes there are all take part: 100 pages are 8 messages of 13, not 4 of 32 that
+# four processes send one after the other while the others wait (behind a mail relay that takes
+# a second a message, that wait is the page's). Only a fan-out above SEND_BATCH × SEND_SPREAD
+# (256) rows fills its batches. About the processes a deployment runs to deliver
+# (docker-compose.yml: six take pages, two of them the rest too).
+SEND_SPREAD = 8
+
+
+def send_batches(ids: Sequence[int]) -> list[list[int]]:
+    """`ids` in the batches they are published in, in order: as many as SEND_SPREAD, each of
+    at most SEND_BATCH."""
+    ids = list(ids)
+    size = min(SEND_BATCH, max(1, math.ceil(len(ids) / SEND_SPREAD)))
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def _publish(ids: Sequence[int], *, urgent: bool, countdown: float | None = None) -> None:
-    """Publish the sends of these ids: SEND_BATCH ids per Celery message (one per id when there
-    is a countdown: a retry). A broker that is down must not fail the caller: the rows are
+    """Publish the sends of these ids in batches (`send_batches`), or one per id when there is
+    a countdown (a retry). A broker that is down must not fail the caller: the rows are
     committed and the sweeper will find them."""
     # Late: the tasks import these services.
     from .. import tasks
@@ -36,7 +53,7 @@ def _publish(ids: Sequence[int], *, urgent: bool, countdown: float | None = None
     ids = list(ids)
     if countdown is None and len(ids) > 1:
         task, queue = (tasks.send_pages, "pages") if urgent else (tasks.send_many, "default")
-        chunks = [ids[i : i + SEND_BATCH] for i in range(0, len(ids), SEND_BATCH)]
+        chunks = send_batches(ids)
     else:
         task, queue = (tasks.send_page, "pages") if urgent else (tasks.send, "default")
         chunks = ids

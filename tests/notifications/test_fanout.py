@@ -424,12 +424,11 @@ def test_sends_are_published_in_batches_on_their_queues(monkeypatch):
         monkeypatch.setattr(
             task, "apply_async", lambda t=task, **kw: sent.append((t.name, kw["args"][0], kw))
         )
-    batch = enqueue.SEND_BATCH
-    total = 2 * batch + batch // 2
+    batch, spread = enqueue.SEND_BATCH, enqueue.SEND_SPREAD
+    total = spread * batch + batch // 2  # more than fills `spread` batches
     enqueue._publish(list(range(1, total + 1)), urgent=True)
     assert [(name, len(ids)) for name, ids, _ in sent] == [
-        ("notifications.send_pages", batch),
-        ("notifications.send_pages", batch),
+        *[("notifications.send_pages", batch)] * spread,
         ("notifications.send_pages", batch // 2),
     ]
     assert {kw["queue"] for *_, kw in sent} == {"pages"}
@@ -439,11 +438,32 @@ def test_sends_are_published_in_batches_on_their_queues(monkeypatch):
     enqueue._publish([3], urgent=False)
     enqueue._publish([4, 5], urgent=True, countdown=2.0)  # retries go one by one
     assert [(name, ids, kw["queue"]) for name, ids, kw in sent] == [
-        ("notifications.send_many", [1, 2], "default"),
+        ("notifications.send_many", [1], "default"),  # spread: two processes may take them
+        ("notifications.send_many", [2], "default"),
         ("notifications.send", 3, "default"),
         ("notifications.send_page", 4, "pages"),
         ("notifications.send_page", 5, "pages"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("total", "sizes"),
+    [
+        (2, [1, 1]),
+        (8, [1] * 8),
+        (9, [2, 2, 2, 2, 1]),
+        (100, [13] * 7 + [9]),  # a mid-sized outage keeps every process busy
+        (256, [32] * 8),
+        (257, [32] * 8 + [1]),
+        (1000, [32] * 31 + [8]),
+    ],
+)
+def test_sends_are_spread_over_processes_until_their_batches_are_full(total, sizes):
+    ids = list(range(1, total + 1))
+    batches = enqueue.send_batches(ids)
+    assert [len(b) for b in batches] == sizes
+    assert [i for b in batches for i in b] == ids
+    assert enqueue.send_batches([]) == []
 
 
 def assert_claimed_as_the_orm_reads_them(claimed) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -36,6 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SCALE = 0.5
 DEADLINE = 240.0
 BODY = json.dumps({"event": "outage.page", "subject": "x" * 120, "body": "y" * 400})
+# A slow receiver (a distant webhook, a mail relay): each page's request answered this late.
+SLOW_SECONDS = 0.1
+# A smaller outage, on a system whose impact is this many projects (the smallest such).
+SMALL_OUTAGE_PROJECTS = (40, 120)
+# The processes of docker-compose.yml's pages worker.
+SMALL_OUTAGE_PROCESSES = 4
+SMALL_OUTAGE_ROUNDS = 3
 
 _session = None
 
@@ -57,7 +65,7 @@ def bare_post(url: str, key: str) -> int:
     return response.status_code
 
 
-def _worker(log_path: Path) -> subprocess.Popen:
+def _worker(log_path: Path, *, processes: int = 2, env: dict | None = None) -> subprocess.Popen:
     from django.conf import settings
 
     env = {
@@ -65,12 +73,14 @@ def _worker(log_path: Path) -> subprocess.Popen:
         "DJANGO_SETTINGS_MODULE": "steward.settings.test",
         "DATABASE_URL": os.environ["DATABASE_URL"],
         "REDIS_URL": settings.REDIS_URL,
+        **(env or {}),
     }
     with open(log_path, "w") as log:
         return subprocess.Popen(
             [
                 *(sys.executable, "-m", "celery", "-A", "steward", "worker"),
-                *("-Q", "pages,default", "-P", "prefork", "-c", "2", "-I", "bench.bench_pager"),
+                *("-Q", "pages,default", "-P", "prefork", "-c", str(processes)),
+                *("-I", "bench.bench_pager"),
                 *("--without-gossip", "--without-mingle", "--without-heartbeat"),
                 *("--loglevel", "WARNING", "-n", f"pager{os.getpid()}@%h"),
             ],
@@ -109,6 +119,64 @@ def _wait_for(sink, prefix: str, count: int, what: str) -> list:
         time.sleep(0.01)
 
 
+def _small_outage_system(registry):
+    """A system below the datacenters whose outage touches SMALL_OUTAGE_PROJECTS projects, and
+    how many."""
+    from registry.models import ITSystem
+    from registry.selectors import impacted_projects_for
+
+    low, high = SMALL_OUTAGE_PROJECTS
+    for layer in registry.layer_system_ids[1:]:
+        for system_id in layer:
+            touched = len(impacted_projects_for([system_id]))
+            if low <= touched <= high:
+                return ITSystem.objects.get(pk=system_id), touched
+    raise RuntimeError(f"no system of the synthetic registry touches {low}-{high} projects")
+
+
+def _small_outage_paged(sink, broker, system, log_path: Path, *, spread: int) -> tuple[float, int]:
+    """An outage on `system` opened with a worker of SMALL_OUTAGE_PROCESSES processes running
+    at STEWARD_SEND_SPREAD `spread`, every page answered SLOW_SECONDS late: seconds to the last
+    first page, and how many messages. The outage is resolved after, its notices discarded."""
+    from django.db import transaction
+
+    from incidents.services.outages import outage_open, outage_resolve
+    from notifications.models import Notification
+
+    sink.clear()
+    broker.flushdb()
+    outage = None
+    worker = _worker(
+        log_path,
+        processes=SMALL_OUTAGE_PROCESSES,
+        env={"STEWARD_SEND_SPREAD": str(spread)},
+    )
+    try:
+        for i in range(2 * SMALL_OUTAGE_PROCESSES):
+            bare_post.apply_async(args=[sink.url("/warm"), f"warm-{i}"], queue="pages")
+        _wait_for(sink, "/warm", 2 * SMALL_OUTAGE_PROCESSES, "the worker's warm-up")
+        sink.plan("/page", [("sleep", SLOW_SECONDS)] * 10_000)
+        started = time.monotonic()
+        with transaction.atomic():
+            outage = outage_open(actor=None, title=f"{system.name} down", systems=[system])
+        rows = Notification.objects.filter(event_id=outage.pk, kind="page")
+        messages = rows.count()
+        arrived = _wait_for(sink, "/page", messages, "the smaller outage's pages")
+        keys = {r.key for r in arrived}
+        if len(arrived) != messages or keys != set(rows.values_list("idempotency_key", flat=True)):
+            raise RuntimeError(
+                f"smaller outage: {len(arrived)} requests, {len(keys)} distinct keys for "
+                f"{messages} messages"
+            )
+        return max(r.at for r in arrived) - started, messages
+    finally:
+        _stop(worker)
+        sink.plan("/page", [])
+        if outage is not None:
+            outage_resolve(actor=None, outage=outage)
+        broker.flushdb()  # the owners' notices of the resolution: not measured
+
+
 def run() -> list[dict]:
     django_setup()
     import redis
@@ -122,6 +190,7 @@ def run() -> list[dict]:
     from incidents.models import Outage
     from incidents.services.outages import outage_open
     from notifications.models import Notification
+    from notifications.services import SEND_BATCH
     from registry.models import ITSystem
 
     sink, server = _sink()
@@ -170,10 +239,25 @@ def run() -> list[dict]:
             bare_post.apply_async(args=[sink.url(f"/bare{i}"), f"bare-{i}"], queue="pages")
         bare = _wait_for(sink, "/bare", messages, "the baseline's posts")
         bare_seconds = max(r.at for r in bare) - started_bare
-    finally:
         _stop(worker)
+        worker = None
+
+        # 3. A smaller outage to a slow receiver: its sends spread over the processes, against
+        # the same outage sent in full batches (no spreading), alternating, the median of each.
+        small, small_projects = _small_outage_system(registry)
+        timings: dict[int, list[float]] = {1: [], settings.STEWARD_SEND_SPREAD: []}
+        for _round in range(SMALL_OUTAGE_ROUNDS):
+            for spread, seconds in timings.items():
+                taken, small_messages = _small_outage_paged(
+                    sink, broker, small, log_dir / "bench-pager-small.log", spread=spread
+                )
+                seconds.append(taken)
+    finally:
+        if worker is not None:
+            _stop(worker)
         server.shutdown()
         broker.flushdb()
+    full, spread = (statistics.median(t) for t in timings.values())
 
     return [
         row(
@@ -186,6 +270,19 @@ def run() -> list[dict]:
             f"{pages_listed} if one per project; largest lists {largest}); rows committed "
             f"after {committed - started:.2f} s; baseline: {messages} bare Celery tasks "
             f"making the same POST, 1 worker × 2 processes",
+        ),
+        row(
+            "pager: a smaller outage, slow receiver",
+            spread,
+            "s",
+            baseline=full,
+            ratio=full / spread,
+            note=f"outage opened → last first page delivered; {small.name}: "
+            f"{small_projects} projects, {small_messages} messages, each answered after "
+            f"{SLOW_SECONDS * 1000:.0f} ms; 1 worker × {SMALL_OUTAGE_PROCESSES} processes; sends "
+            f"spread over {settings.STEWARD_SEND_SPREAD} messages or more (STEWARD_SEND_SPREAD); "
+            f"baseline: batches of {SEND_BATCH} from the first (spread 1); medians of "
+            f"{SMALL_OUTAGE_ROUNDS} alternating runs each",
         ),
     ]
 

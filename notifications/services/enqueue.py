@@ -9,6 +9,7 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 
+from django.conf import settings
 from django.db import transaction
 
 from ..models import Notification
@@ -26,20 +27,17 @@ log = logging.getLogger(__name__)
 # lease (what went out of it is in the sent journal, and is not sent again); a slow receiver's
 # wait is bounded by the lease too (see `sending`).
 SEND_BATCH = 32
-# ...and spread over at least this many messages (while they hold a row each), so that the
-# worker processes there are all take part: 100 pages are 8 messages of 13, not 4 of 32 that
-# four processes send one after the other while the others wait (behind a mail relay that takes
-# a second a message, that wait is the page's). Only a fan-out above SEND_BATCH × SEND_SPREAD
-# (256) rows fills its batches. About the processes a deployment runs to deliver
-# (docker-compose.yml: six take pages, two of them the rest too).
-SEND_SPREAD = 8
 
 
 def send_batches(ids: Sequence[int]) -> list[list[int]]:
-    """`ids` in the batches they are published in, in order: as many as SEND_SPREAD, each of
-    at most SEND_BATCH."""
+    """`ids` in the batches they are published in, in order: at most SEND_BATCH to a batch, and
+    spread over at least STEWARD_SEND_SPREAD batches (while they hold a row each), so that the
+    worker processes there are all take part: with 8, 100 pages are 8 messages of 13, not 4 of
+    32 that four processes send one after the other while the others wait, a wait that is the
+    pages' behind a slow receiver. Only a fan-out above SEND_BATCH × the spread (256) fills
+    its batches."""
     ids = list(ids)
-    size = min(SEND_BATCH, max(1, math.ceil(len(ids) / SEND_SPREAD)))
+    size = min(SEND_BATCH, max(1, math.ceil(len(ids) / settings.STEWARD_SEND_SPREAD)))
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 

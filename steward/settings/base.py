@@ -427,6 +427,10 @@ STEWARD_PAGE_RETRY_MAX_SECONDS = float(os.environ.get("STEWARD_PAGE_RETRY_MAX_SE
 STEWARD_PAGE_FALLBACK_AFTER_ATTEMPTS = int(
     os.environ.get("STEWARD_PAGE_FALLBACK_AFTER_ATTEMPTS", "3")
 )
+# A fan-out's sends are spread over at least this many Celery messages before any holds more
+# than one row in a batch's worth (`notifications.services.enqueue.send_batches`): about the
+# worker processes that deliver, so that all of them take part in a mid-sized outage.
+STEWARD_SEND_SPREAD = max(1, int(os.environ.get("STEWARD_SEND_SPREAD", "8")))
 # A claimed row whose worker died is sent again after this; longer than any one send can take.
 STEWARD_LEASE_SECONDS = int(os.environ.get("STEWARD_LEASE_SECONDS", "60"))
 # A worker that sent a message but cannot record it (the database is away) keeps trying this

@@ -424,7 +424,7 @@ def test_sends_are_published_in_batches_on_their_queues(monkeypatch):
         monkeypatch.setattr(
             task, "apply_async", lambda t=task, **kw: sent.append((t.name, kw["args"][0], kw))
         )
-    batch, spread = enqueue.SEND_BATCH, enqueue.SEND_SPREAD
+    batch, spread = enqueue.SEND_BATCH, django_settings.STEWARD_SEND_SPREAD
     total = spread * batch + batch // 2  # more than fills `spread` batches
     enqueue._publish(list(range(1, total + 1)), urgent=True)
     assert [(name, len(ids)) for name, ids, _ in sent] == [
@@ -458,12 +458,17 @@ def test_sends_are_published_in_batches_on_their_queues(monkeypatch):
         (1000, [32] * 31 + [8]),
     ],
 )
-def test_sends_are_spread_over_processes_until_their_batches_are_full(total, sizes):
+def test_sends_are_spread_over_processes_until_their_batches_are_full(total, sizes, settings):
+    settings.STEWARD_SEND_SPREAD = 8
     ids = list(range(1, total + 1))
     batches = enqueue.send_batches(ids)
     assert [len(b) for b in batches] == sizes
     assert [i for b in batches for i in b] == ids
     assert enqueue.send_batches([]) == []
+    settings.STEWARD_SEND_SPREAD = 1  # no spreading: batches full from the first
+    assert [len(b) for b in enqueue.send_batches(ids)] == [
+        min(32, total - start) for start in range(0, total, 32)
+    ]
 
 
 def assert_claimed_as_the_orm_reads_them(claimed) -> None:

@@ -140,12 +140,19 @@ def _sign_in(base: str, password: str) -> str:
     return f"sessionid={sessionid}; csrftoken={csrf}"
 
 
+# The numbers a new search each request draws from (`load.lua`): the registry's projects.
+_searched_projects = 10_000
+
+
 def _wrk(url: str, cookie: str, seconds: int) -> dict:
-    """wrk on `url`; a URL holding `%05d` is asked with a random number there each time."""
+    """wrk on `url`; a URL holding `%05d` is asked with a random number there each time (below
+    the registry's number of projects, from a new seed each run)."""
     env = os.environ.copy()
     if "%05d" in url:
         base, _, path = url.partition("/?")
         url, env["LOAD_PATH_FORMAT"] = base + "/", "/?" + path
+        env["LOAD_PATH_MAX"] = str(_searched_projects)
+        env["LOAD_SEED"] = str(secrets.randbelow(2**31))
     output = subprocess.run(  # nosec B603 B607: wrk from the system package, fixed arguments
         [
             "wrk",
@@ -246,6 +253,7 @@ def storm(count: int, seconds: float) -> None:
 
 
 def run() -> list[dict]:
+    global _searched_projects
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     django_setup()
@@ -280,6 +288,7 @@ def run() -> list[dict]:
         )
 
     reader()
+    _searched_projects = len(registry.project_ids)
     slug = f"project-{registry.project_ids[len(registry.project_ids) // 2]:05d}"
     endpoints = {
         "bare Django view": "/bench/bare/",
@@ -382,6 +391,7 @@ def run() -> list[dict]:
             started = time.perf_counter()
             big = synthetic.build(LARGE_SCALE)
             built = time.perf_counter() - started
+            _searched_projects = len(big.project_ids)
             reader()  # the build replaced the accounts too
             cookie = _sign_in(base, password)
             large_endpoints = {

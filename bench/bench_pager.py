@@ -15,6 +15,11 @@ The ratio is baseline time / paging time (1.0 would mean the pipeline costs noth
 the sends). Fails loudly (raises) if a first page does not arrive within `DEADLINE` seconds or
 arrives twice.
 
+Then a smaller outage (a system touching 40-120 projects) to a slow receiver (each page answered
+after SLOW_SECONDS), with a worker of docker-compose.yml's pages worker's 4 processes: its sends
+spread over the processes (STEWARD_SEND_SPREAD) against the same outage in full batches from the
+first (spread 1), alternating, SMALL_OUTAGE_ROUNDS runs each, the medians compared.
+
     python -m bench.run_all pager        # or: python -m bench.bench_pager
 """
 

@@ -44,7 +44,8 @@ DEADLINE = 240.0
 BODY = json.dumps({"event": "outage.page", "subject": "x" * 120, "body": "y" * 400})
 # A slow receiver (a distant webhook, a mail relay): each page's request answered this late.
 SLOW_SECONDS = 0.1
-# A smaller outage, on a system whose impact is this many projects (the smallest such).
+# A smaller outage, on the first system (from the layer below the datacenters up) whose impact
+# is this many projects.
 SMALL_OUTAGE_PROJECTS = (40, 120)
 # The processes of docker-compose.yml's pages worker.
 SMALL_OUTAGE_PROCESSES = 4

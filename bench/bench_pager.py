@@ -125,6 +125,29 @@ def _wait_for(sink, prefix: str, count: int, what: str) -> list:
         time.sleep(0.01)
 
 
+def _warmed_up(sink) -> None:
+    """Returns once a worker just started answers: its 8 warm-up posts arrived."""
+    for i in range(8):
+        bare_post.apply_async(args=[sink.url("/warm"), f"warm-{i}"], queue="pages")
+    _wait_for(sink, "/warm", 8, "the worker's warm-up")
+
+
+def _first_pages(sink, outage, what: str):
+    """The requests of `outage`'s first pages once all arrived at the sink, and their rows;
+    raises if a page came twice or one that is not the outage's came."""
+    from notifications.models import Notification
+
+    rows = Notification.objects.filter(event_id=outage.pk, kind="page")
+    messages = rows.count()
+    arrived = _wait_for(sink, "/page", messages, what)
+    keys = {r.key for r in arrived}
+    if len(arrived) != messages or keys != set(rows.values_list("idempotency_key", flat=True)):
+        raise RuntimeError(
+            f"{what}: {len(arrived)} requests, {len(keys)} distinct keys for {messages} messages"
+        )
+    return arrived, rows
+
+
 def _small_outage_system(registry):
     """A system below the datacenters whose outage touches SMALL_OUTAGE_PROJECTS projects, and
     how many."""
@@ -147,7 +170,6 @@ def _small_outage_paged(sink, broker, system, log_path: Path, *, spread: int) ->
     from django.db import transaction
 
     from incidents.services.outages import outage_open, outage_resolve
-    from notifications.models import Notification
 
     sink.clear()
     broker.flushdb()
@@ -158,23 +180,13 @@ def _small_outage_paged(sink, broker, system, log_path: Path, *, spread: int) ->
         env={"STEWARD_SEND_SPREAD": str(spread)},
     )
     try:
-        for i in range(2 * SMALL_OUTAGE_PROCESSES):
-            bare_post.apply_async(args=[sink.url("/warm"), f"warm-{i}"], queue="pages")
-        _wait_for(sink, "/warm", 2 * SMALL_OUTAGE_PROCESSES, "the worker's warm-up")
+        _warmed_up(sink)
         sink.plan("/page", [("sleep", SLOW_SECONDS)] * 10_000)
         started = time.monotonic()
         with transaction.atomic():
             outage = outage_open(actor=None, title=f"{system.name} down", systems=[system])
-        rows = Notification.objects.filter(event_id=outage.pk, kind="page")
-        messages = rows.count()
-        arrived = _wait_for(sink, "/page", messages, "the smaller outage's pages")
-        keys = {r.key for r in arrived}
-        if len(arrived) != messages or keys != set(rows.values_list("idempotency_key", flat=True)):
-            raise RuntimeError(
-                f"smaller outage: {len(arrived)} requests, {len(keys)} distinct keys for "
-                f"{messages} messages"
-            )
-        return max(r.at for r in arrived) - started, messages
+        arrived, _rows = _first_pages(sink, outage, "the smaller outage's pages")
+        return max(r.at for r in arrived) - started, len(arrived)
     finally:
         _stop(worker)
         sink.plan("/page", [])
@@ -195,7 +207,6 @@ def run() -> list[dict]:
     from bench.bench_fanout import _sink
     from incidents.models import Outage
     from incidents.services.outages import outage_open
-    from notifications.models import Notification
     from notifications.services import SEND_BATCH
     from registry.models import ITSystem
 
@@ -214,26 +225,16 @@ def run() -> list[dict]:
 
     worker = _worker(log_dir / "bench-pager-worker.log")
     try:
-        # The worker is up (both processes) when its warm-up posts arrive.
-        for i in range(8):
-            bare_post.apply_async(args=[sink.url("/warm"), f"warm-{i}"], queue="pages")
-        _wait_for(sink, "/warm", 8, "the worker's warm-up")
+        _warmed_up(sink)
 
         # 1. Outage opened → the last first page delivered.
         started = time.monotonic()
         with transaction.atomic():
             outage = outage_open(actor=None, title="Datacenter down", systems=[root])
         committed = time.monotonic()
-        rows = Notification.objects.filter(event_id=outage.pk, kind="page")
-        messages = rows.count()
-        arrived = _wait_for(sink, "/page", messages, "the first pages")
+        arrived, rows = _first_pages(sink, outage, "the first pages")
         paging_seconds = max(r.at for r in arrived) - started
-        keys = {r.key for r in arrived}
-        if len(arrived) != messages or keys != set(rows.values_list("idempotency_key", flat=True)):
-            raise RuntimeError(
-                f"first pages: {len(arrived)} requests, {len(keys)} distinct keys for "
-                f"{messages} messages"
-            )
+        messages = len(arrived)
         projects = outage.impacted.count()
         # One message per project a person is paged for: what the pipeline sent before.
         listed = [len(ids) for ids in rows.values_list("page_ids", flat=True)]

@@ -140,18 +140,14 @@ def _sign_in(base: str, password: str) -> str:
     return f"sessionid={sessionid}; csrftoken={csrf}"
 
 
-# The numbers a new search each request draws from (`load.lua`): the registry's projects.
-_searched_projects = 10_000
-
-
-def _wrk(url: str, cookie: str, seconds: int) -> dict:
-    """wrk on `url`; a URL holding `%05d` is asked with a random number there each time (below
-    the registry's number of projects, from a new seed each run)."""
+def _wrk(url: str, cookie: str, seconds: int, *, projects: int) -> dict:
+    """wrk on `url`; a URL holding `%05d` is asked with a random number there each time (from 1
+    to `projects`, the registry's, from a new seed each run: `load.lua`)."""
     env = os.environ.copy()
     if "%05d" in url:
         base, _, path = url.partition("/?")
         url, env["LOAD_PATH_FORMAT"] = base + "/", "/?" + path
-        env["LOAD_PATH_MAX"] = str(_searched_projects)
+        env["LOAD_PATH_MAX"] = str(projects)
         env["LOAD_SEED"] = str(secrets.randbelow(2**31))
     output = subprocess.run(  # nosec B603 B607: wrk from the system package, fixed arguments
         [
@@ -178,8 +174,13 @@ def _wrk(url: str, cookie: str, seconds: int) -> dict:
     return figures
 
 
-def _measure(base: str, endpoints: dict[str, str], cookie: str) -> dict[str, dict]:
-    return {name: _wrk(f"{base}{path}", cookie, SECONDS) for name, path in endpoints.items()}
+def _measure(
+    base: str, endpoints: dict[str, str], cookie: str, *, projects: int
+) -> dict[str, dict]:
+    return {
+        name: _wrk(f"{base}{path}", cookie, SECONDS, projects=projects)
+        for name, path in endpoints.items()
+    }
 
 
 class _Pages:
@@ -253,7 +254,6 @@ def storm(count: int, seconds: float) -> None:
 
 
 def run() -> list[dict]:
-    global _searched_projects
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     django_setup()
@@ -288,7 +288,7 @@ def run() -> list[dict]:
         )
 
     reader()
-    _searched_projects = len(registry.project_ids)
+    projects = len(registry.project_ids)
     slug = f"project-{registry.project_ids[len(registry.project_ids) // 2]:05d}"
     endpoints = {
         "bare Django view": "/bench/bare/",
@@ -327,8 +327,8 @@ def run() -> list[dict]:
         cookie = _sign_in(base, password)
         _check(base, endpoints, cookie)
         for path in endpoints.values():  # warm every worker's caches and connections
-            _wrk(f"{base}{path}", cookie, 2)
-        quiet = _measure(base, endpoints, cookie)
+            _wrk(f"{base}{path}", cookie, 2, projects=projects)
+        quiet = _measure(base, endpoints, cookie, projects=projects)
 
         # The storm: a worker delivering, outages opened by another process, the UI measured.
         worker = _start(
@@ -373,7 +373,7 @@ def run() -> list[dict]:
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            stormy = _measure(base, endpoints, cookie)
+            stormy = _measure(base, endpoints, cookie, projects=projects)
             out, _ = storm_process.communicate(timeout=STORM_SECONDS * 5)
             storm_ended = time.perf_counter()
             opened = json.loads(out.strip().splitlines()[-1])
@@ -391,7 +391,6 @@ def run() -> list[dict]:
             started = time.perf_counter()
             big = synthetic.build(LARGE_SCALE)
             built = time.perf_counter() - started
-            _searched_projects = len(big.project_ids)
             reader()  # the build replaced the accounts too
             cookie = _sign_in(base, password)
             large_endpoints = {
@@ -400,8 +399,12 @@ def run() -> list[dict]:
                 "directory search, a new query each time": VARIED_SEARCH,
             }
             for path in large_endpoints.values():
-                _wrk(f"{base}{path}", cookie, 2)
-            large = (len(big.project_ids), built, _measure(base, large_endpoints, cookie))
+                _wrk(f"{base}{path}", cookie, 2, projects=len(big.project_ids))
+            large = (
+                len(big.project_ids),
+                built,
+                _measure(base, large_endpoints, cookie, projects=len(big.project_ids)),
+            )
     finally:
         _stop(storm_process)
         _stop(worker)

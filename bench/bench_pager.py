@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 from celery import shared_task
 
 from bench import django_setup, row
+from bench.bench_fanout import _sink, _stop
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = 0.5
@@ -96,15 +96,6 @@ def _worker(log_path: Path, *, processes: int = 2, env: dict | None = None) -> s
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def _arrived(sink, prefix: str) -> list:
@@ -204,7 +195,6 @@ def run() -> list[dict]:
     from django.urls import get_resolver
 
     from bench import synthetic
-    from bench.bench_fanout import _sink
     from incidents.models import Outage
     from incidents.services.outages import outage_open
     from notifications.services import SEND_BATCH

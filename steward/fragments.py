@@ -47,6 +47,7 @@ from django.middleware.csrf import get_token
 from django.utils.crypto import salted_hmac
 from prometheus_client import Counter
 
+from steward import prepared
 from steward.health import redis_connection
 
 log = logging.getLogger(__name__)
@@ -97,10 +98,13 @@ _INSTALL_FUNCTION = (
     f"CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql "
     f"AS $${_FUNCTION_BODY}$$"
 )
-# The reader's one statement: the version, then whether any writer holds the lock.
-_READ_VERSION = (
+# The reader's one statement: the version, then whether any writer holds the lock. Prepared
+# once a server session (`steward.prepared`): every request that shows a kept fragment reads it.
+_READ_VERSION = prepared.Prepared(
+    "steward_catalog_version",
     f"SELECT last_value, is_called, CASE WHEN pg_try_advisory_lock({LOCK_KEY}) "  # noqa: S608
-    f"THEN pg_advisory_unlock({LOCK_KEY}) ELSE false END FROM {SEQUENCE}"  # nosec B608: constants
+    f"THEN pg_advisory_unlock({LOCK_KEY}) ELSE false END FROM {SEQUENCE}",  # nosec B608: constants
+    {},
 )
 
 
@@ -154,7 +158,7 @@ def catalog_version() -> tuple[int, bool] | None:
     triggers are not installed here (a database not migrated since)."""
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_READ_VERSION)
+            prepared.execute(cursor, _READ_VERSION, {})
             last_value, is_called, quiet = cursor.fetchone()
     except DatabaseError:
         if connection.in_atomic_block:

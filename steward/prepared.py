@@ -1,7 +1,9 @@
-"""Statements PostgreSQL plans once a connection (PREPARE / EXECUTE), for the few that run once
-a batch of a large fan-out, where parsing and planning cost as much as the work: delivery's claim
-and its record (on this machine 110 µs of the server's CPU a message as plain statements, 68 µs
-prepared, in batches of 16).
+"""Statements PostgreSQL plans once a connection (PREPARE / EXECUTE), for the few that run so
+often that parsing and planning cost as much as the work: delivery's claim and its record, once a
+batch of a large fan-out (on this machine 110 µs of the server's CPU a message as plain
+statements, 68 µs prepared, in batches of 16), and the reads every signed-in request makes (its
+session, its account, the catalog version: 271 µs for the account's read sent whole, 86 µs
+prepared, most of the difference its planning).
 
 A prepared statement belongs to one server session. Behind PgBouncer in transaction mode
 (`DATABASE_POOLER=transaction`) consecutive transactions of one connection may run on different
@@ -18,12 +20,15 @@ from collections.abc import Mapping
 import psycopg2
 import psycopg2.errors
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 
 log = logging.getLogger(__name__)
 
 _PARAMETER = re.compile(r"%\((\w+)\)s")
 INVALID_SQL_STATEMENT_NAME = "26000"  # "prepared statement … does not exist"
+# "cached plan must not change result type": a column it reads changed type since it was
+# prepared (a migration run while this process kept its connection).
+FEATURE_NOT_SUPPORTED = "0A000"
 
 
 class Prepared:
@@ -37,52 +42,68 @@ class Prepared:
         self.name = name
         position = {parameter: index for index, parameter in enumerate(types, start=1)}
         body = _PARAMETER.sub(lambda match: f"${position[match[1]]}", sql)
-        self.prepare = f"PREPARE {name} ({', '.join(types.values())}) AS {body}"
+        declared = f" ({', '.join(types.values())})" if types else ""
+        self.prepare = f"PREPARE {name}{declared} AS {body}"
         arguments = ", ".join(f"%({parameter})s" for parameter in types)
         first = f"{before}; " if before else ""
         self.plain = f"{first}{sql}"
-        self.execute = f"{first}EXECUTE {name}({arguments})"
+        self.execute = f"{first}EXECUTE {name}({arguments})" if types else f"{first}EXECUTE {name}"
 
 
 def execute(cursor, statement: Prepared, params: Mapping[str, object]) -> None:
-    """Run `statement` on `cursor` (of Django's default connection): prepared in this server
-    session the first time it runs there, executed by name from then on."""
+    """Run `statement` on `cursor` (a Django cursor): prepared in this server session the first
+    time it runs there, executed by name from then on."""
     if not settings.STEWARD_PREPARED_STATEMENTS:
         cursor.execute(statement.plain, params)
         return
-    raw = connection.connection
-    prepared = getattr(connection, "_steward_prepared", None)
+    db = cursor.db
+    raw = db.connection
+    prepared = getattr(db, "_steward_prepared", None)
     if prepared is None or prepared[0] is not raw:  # a new session has none of them
-        prepared = (raw, set())
-        connection._steward_prepared = prepared
+        prepared = (raw, set(), set())
+        db._steward_prepared = prepared
     if statement.name not in prepared[1]:
-        if not _prepare(raw, statement, inside=connection.in_atomic_block):
+        stale = statement.name in prepared[2]
+        if not _prepare(raw, statement, inside=db.in_atomic_block, stale=stale):
             cursor.execute(statement.plain, params)
             return
         prepared[1].add(statement.name)
+        prepared[2].discard(statement.name)
     try:
         cursor.execute(statement.execute, params)
     except DatabaseError as exc:
         # The session no longer has it (a pooler that shares sessions, though DATABASE_POOLER
-        # does not say so; a DISCARD ALL): nothing ran. Sent whole, prepared again next time.
-        if getattr(exc.__cause__, "pgcode", None) != INVALID_SQL_STATEMENT_NAME:
+        # does not say so; a DISCARD ALL), or its plan no longer fits the table: nothing ran.
+        # Sent whole, prepared again next time (a stale one replaced).
+        code = getattr(exc.__cause__, "pgcode", None)
+        if code == INVALID_SQL_STATEMENT_NAME:
+            prepared[1].clear()
+        elif code == FEATURE_NOT_SUPPORTED:
+            prepared[1].discard(statement.name)
+            prepared[2].add(statement.name)
+        else:
             raise
-        prepared[1].clear()
-        if connection.in_atomic_block:
+        if db.in_atomic_block:
             raise  # the caller's transaction is lost with the statement
-        log.warning("Prepared statement %s was gone; sent whole", statement.name)
+        log.warning("Prepared statement %s was gone or stale; sent whole", statement.name)
         cursor.execute(statement.plain, params)
 
 
-def _prepare(raw, statement: Prepared, *, inside: bool) -> bool:
+def _prepare(raw, statement: Prepared, *, inside: bool, stale: bool = False) -> bool:
     """PREPARE on the raw connection, out of sight of the caller's transaction (a PREPARE is
     not undone by a rollback, and a failure must not abort what the caller is doing); whether
-    the session has it now."""
+    the session has it now. A `stale` one (its plan no longer fits) is let go first."""
     with raw.cursor() as cursor:
         try:
             if inside:
                 cursor.execute("SAVEPOINT steward_prepare")
             try:
+                if stale:
+                    cursor.execute(
+                        "SELECT 1 FROM pg_prepared_statements WHERE name = %s", [statement.name]
+                    )
+                    if cursor.fetchone():
+                        cursor.execute(f"DEALLOCATE {statement.name}")
                 cursor.execute(statement.prepare)
             except psycopg2.errors.DuplicatePreparedStatement:
                 pass  # prepared in this session by another wrapper of it: the same text

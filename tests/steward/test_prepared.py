@@ -1,10 +1,14 @@
 """steward.prepared: a statement prepared once a server session, executed by name after, the
-same rows as the statement sent whole; sent whole where preparing is off or fails."""
+same rows as the statement sent whole; sent whole where preparing is off or fails, or where the
+session lost it or its plan went stale."""
 
 import pytest
 from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from steward import prepared
+from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,3 +95,71 @@ def test_inside_a_transaction_a_lost_statement_is_an_error_not_a_silent_retry(se
     with pytest.raises(OperationalError), transaction.atomic():
         _run(SUM, xs=[1], above=0)
     assert _run(SUM, xs=[6], above=0) == [(6,)]  # prepared again afterwards
+
+
+def test_a_statement_without_parameters(settings):
+    settings.STEWARD_PREPARED_STATEMENTS = True
+    answer = prepared.Prepared("steward_test_answer", "SELECT 41 + 1", {})
+    assert answer.prepare == "PREPARE steward_test_answer AS SELECT 41 + 1"
+    assert answer.execute == "EXECUTE steward_test_answer"
+    assert _run(answer) == [(42,)]
+    assert "steward_test_answer" in _prepared_here()
+    assert _run(answer) == [(42,)]
+
+
+def _stale_column(statement) -> None:
+    """Prepare `statement` over a session's own table, then change the type of the column it
+    reads (as a migration would while this process keeps its connection)."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE steward_test_stale (x int)")
+        cursor.execute("INSERT INTO steward_test_stale VALUES (7)")
+    assert _run(statement) == [(7,)]
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE steward_test_stale ALTER COLUMN x TYPE bigint")
+
+
+def test_a_plan_a_changed_column_made_stale_is_sent_whole_then_prepared_again(settings, caplog):
+    settings.STEWARD_PREPARED_STATEMENTS = True
+    read = prepared.Prepared("steward_test_stale_read", "SELECT x FROM steward_test_stale", {})
+    _stale_column(read)
+    assert _run(read) == [(7,)]
+    assert "was gone or stale" in caplog.text
+    caplog.clear()
+    # Let go and prepared again, not left broken.
+    assert _run(read) == [(7,)]
+    assert _run(read) == [(7,)]
+    assert "steward_test_stale_read" in _prepared_here()
+    assert not caplog.text
+
+
+def test_inside_a_transaction_a_stale_plan_is_an_error_then_replaced(settings):
+    from django.db import NotSupportedError
+
+    settings.STEWARD_PREPARED_STATEMENTS = True
+    read = prepared.Prepared("steward_test_stale_read", "SELECT x FROM steward_test_stale", {})
+    _stale_column(read)
+    with pytest.raises(NotSupportedError), transaction.atomic():
+        _run(read)
+    with transaction.atomic():  # the stale one let go and prepared again, inside a transaction
+        assert _run(read) == [(7,)]
+    assert _run(read) == [(7,)]
+
+
+def test_every_signed_in_request_reads_through_prepared_statements(settings):
+    """The reads each signed-in page makes (its session, its account, the catalog version of
+    its kept fragments) are prepared on the first request of a session, executed by name from
+    the second, as many statements as before."""
+    settings.STEWARD_PREPARED_STATEMENTS = True
+    client = Client()
+    client.force_login(PersonFactory().user)
+    connection.close()
+    assert client.get("/").status_code == 200
+    assert {"steward_session", "steward_account", "steward_catalog_version"} <= _prepared_here()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/").status_code == 200
+    executed = sorted(q["sql"].split("(")[0] for q in queries if q["sql"].startswith("EXECUTE"))
+    assert executed == [
+        "EXECUTE steward_account",
+        "EXECUTE steward_catalog_version",
+        "EXECUTE steward_session",
+    ]

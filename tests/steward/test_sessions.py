@@ -24,7 +24,13 @@ def test_the_setting_names_this_store():
     assert settings.SESSION_ENGINE == "steward.sessions"
 
 
-def test_a_session_is_read_back_with_one_statement():
+@pytest.mark.parametrize(
+    ("prepared", "sent"),
+    [(True, "EXECUTE steward_session("), (False, "SELECT session_data FROM django_session")],
+)
+def test_a_session_is_read_back_with_one_statement(settings, prepared, sent):
+    """Prepared once a server session, or sent whole behind a transaction pooler."""
+    settings.STEWARD_PREPARED_STATEMENTS = prepared
     store = SessionStore()
     store["shape"] = {"page": 3, "q": "peple"}
     store.save()
@@ -32,7 +38,7 @@ def test_a_session_is_read_back_with_one_statement():
     with CaptureQueriesContext(connection) as queries:
         assert again["shape"] == {"page": 3, "q": "peple"}
     assert len(queries) == 1
-    assert queries[0]["sql"].startswith("SELECT session_data FROM django_session")
+    assert queries[0]["sql"].startswith(sent)
 
 
 def test_an_expired_or_unknown_session_is_empty_and_its_key_forgotten():

@@ -670,6 +670,7 @@ def dependency_add(
     )
     with transaction.atomic():
         dependency_graph_lock()
+        _edge_ends_present(edge)
         if source_system is not None:
             cycle = dependency_cycle(
                 source_system_id=source_system.pk, target_system_id=target_system.pk
@@ -687,6 +688,31 @@ def dependency_add(
             after=audit_snapshot(edge),
         )
     return edge
+
+
+def _edge_ends_present(edge: Dependency) -> None:
+    """Under the graph lock: each end of `edge` still exists, and stays until commit (FOR KEY
+    SHARE). The ends were read before the lock was taken, and another writer may have deleted
+    one meanwhile: that is a ValidationError naming the field, not a lookup of a row that is gone
+    (the cycle check's names) nor a foreign key refused by the INSERT."""
+    ends = (
+        ("target_system", ITSystem, edge.target_system_id),
+        ("source_system", ITSystem, edge.source_system_id),
+        ("source_project", Project, edge.source_project_id),
+    )
+    with connection.cursor() as cursor:
+        for field, model, pk in ends:
+            if pk is None:
+                continue
+            # The table's name from the model's metadata; the id is a parameter.
+            cursor.execute(
+                f"SELECT 1 FROM {model._meta.db_table} WHERE id = %s FOR KEY SHARE",  # noqa: S608  # nosec B608
+                [pk],
+            )
+            if cursor.fetchone() is None:
+                raise ValidationError(
+                    {field: f"This {model._meta.verbose_name} was deleted meanwhile."}
+                )
 
 
 def _ensure_new_edge(edge: Dependency) -> None:
@@ -715,6 +741,10 @@ def dependency_update(
 
     def change() -> None:
         dependency_graph_lock()
+        # Read before the lock: removed meanwhile (or with a system or project it joined), it
+        # must not be saved again, which would write it back.
+        if not Dependency.objects.filter(pk=dependency.pk).exists():
+            raise ValidationError("This dependency was removed meanwhile.")
         save_validated(dependency)
         reach_refresh(reach_affected_by_edges([dependency]))
 

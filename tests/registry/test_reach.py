@@ -251,3 +251,63 @@ def test_edges_written_at_once_on_two_connections_leave_the_closure_exact(first,
     ITSystem.objects.all().delete()
     for project in projects:
         project.delete()
+
+
+# --- writes from instances read before another writer changed the graph ---------------------------
+# What the concurrent test above found (a self-edge on a system the other thread had deleted:
+# its cycle message looked up the name of a system that was gone): each write is given rows read
+# before it took the graph lock, and must answer for what is there once it has it.
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("end", ["target", "source", "both"])
+def test_an_edge_to_or_from_a_system_deleted_meanwhile_is_refused_naming_it(end):
+    kept, gone = SystemFactory(name="Kept"), SystemFactory(name="Gone")
+    stale = ITSystem.objects.get(pk=gone.pk)  # read by the request before the other writer
+    services.system_delete(actor=None, system=gone)
+    source, target = {"target": (kept, stale), "source": (stale, kept), "both": (stale, stale)}[end]
+    with pytest.raises(ValidationError) as refused:
+        services.dependency_add(actor=None, source_system=source, target_system=target)
+    field = "source_system" if end == "source" else "target_system"
+    assert refused.value.message_dict == {field: ["This IT system was deleted meanwhile."]}
+    assert not Dependency.objects.exists()
+    assert_closure_is_exact()
+
+
+@pytest.mark.django_db
+def test_an_edge_from_a_project_deleted_meanwhile_is_refused_naming_it():
+    system, project = SystemFactory(), ProjectFactory()
+    stale = type(project).objects.get(pk=project.pk)
+    services.project_delete(actor=None, project=project)
+    with pytest.raises(ValidationError) as refused:
+        services.dependency_add(actor=None, source_project=stale, target_system=system)
+    assert refused.value.message_dict == {"source_project": ["This project was deleted meanwhile."]}
+    assert not Dependency.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_edge_removed_meanwhile_is_not_written_back_by_a_change_to_it(monkeypatch):
+    base, app = SystemFactory(), SystemFactory()
+    edge = services.dependency_add(actor=None, source_system=app, target_system=base)
+    stale = Dependency.objects.get(pk=edge.pk)
+    # Another writer, on its own connection, removes it between this change's read and its lock.
+    real_lock = services.dependency_graph_lock
+
+    def other_writer() -> None:
+        try:
+            services.dependency_remove(actor=None, dependency=Dependency.objects.get(pk=edge.pk))
+        finally:
+            connection.close()
+
+    def lock_after_the_other_writer() -> None:
+        monkeypatch.setattr(services, "dependency_graph_lock", real_lock)
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        thread.join(30)
+        real_lock()
+
+    monkeypatch.setattr(services, "dependency_graph_lock", lock_after_the_other_writer)
+    with pytest.raises(ValidationError, match="removed meanwhile"):
+        services.dependency_update(actor=None, dependency=stale, criticality=SOFT)
+    assert not Dependency.objects.exists()
+    assert_closure_is_exact()

@@ -58,41 +58,47 @@ def reads_project_only(user: User, *, slug: str) -> bool:
     return not (user.is_authenticated and _edits(user, "slug", slug))
 
 
-_EDITS: dict[str, prepared.Prepared] = {}
+_EDITS: dict[str, prepared.Prepared] | None = None
 
 
 def _edits(user: User, by: str, project: int | str) -> bool:
     """Whether `user`'s person holds an editing role on the project with that id (`by`
     "project") or slug ("slug"). One prepared statement: asked on every project page, the ORM's
     `exists()` cost 713 µs, most of it compiling the query."""
-    if not _EDITS:  # built once a process (two threads doing it at once build the same)
-        role, person = ProjectRole._meta, Person._meta
-        project_table = Project._meta.db_table
-        # Table and column names from the models' metadata; the values are parameters.
-        where = (
-            f"SELECT EXISTS (SELECT 1 FROM {role.db_table} r "  # noqa: S608  # nosec B608
-            f"JOIN {person.db_table} p ON p.id = r.person_id {{join}}"
-            "WHERE p.user_id = %(user)s AND r.role = ANY(%(roles)s) AND {match})"
-        )
-        types = {"user": person.get_field("user").db_type(connection), "roles": "text[]"}
-        _EDITS["project"] = prepared.Prepared(
-            "steward_edits_project",
-            where.format(join="", match="r.project_id = %(project)s"),
-            {**types, "project": Project._meta.pk.db_type(connection)},
-        )
-        _EDITS["slug"] = prepared.Prepared(
-            "steward_edits_slug",
-            where.format(
-                join=f"JOIN {project_table} pr ON pr.id = r.project_id ",
-                match="pr.slug = %(project)s",
-            ),
-            {**types, "project": "text"},
-        )
+    global _EDITS
+    if _EDITS is None:  # built once a process (two threads doing it at once build the same)
+        _EDITS = _edits_statements()
     with connection.cursor() as cursor:
         prepared.execute(
             cursor, _EDITS[by], {"user": user.pk, "roles": list(EDITING_ROLES), "project": project}
         )
         return cursor.fetchone()[0]
+
+
+def _edits_statements() -> dict[str, prepared.Prepared]:
+    role, person = ProjectRole._meta, Person._meta
+    # Table and column names from the models' metadata; the values are parameters.
+    where = (
+        f"SELECT EXISTS (SELECT 1 FROM {role.db_table} r "  # noqa: S608  # nosec B608
+        f"JOIN {person.db_table} p ON p.id = r.person_id {{join}}"
+        "WHERE p.user_id = %(user)s AND r.role = ANY(%(roles)s) AND {match})"
+    )
+    types = {"user": person.get_field("user").db_type(connection), "roles": "text[]"}
+    return {
+        "project": prepared.Prepared(
+            "steward_edits_project",
+            where.format(join="", match="r.project_id = %(project)s"),
+            {**types, "project": Project._meta.pk.db_type(connection)},
+        ),
+        "slug": prepared.Prepared(
+            "steward_edits_slug",
+            where.format(
+                join=f"JOIN {Project._meta.db_table} pr ON pr.id = r.project_id ",
+                match="pr.slug = %(project)s",
+            ),
+            {**types, "project": "text"},
+        ),
+    }
 
 
 def can_manage_systems(user: User) -> bool:

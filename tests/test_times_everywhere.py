@@ -115,9 +115,11 @@ def time_problems(html: str, *, viewer_zone: str, people_zones: set[str]) -> lis
             problems.append(f"event time {text!r} is not in the viewer's zone {viewer_zone}")
         if kind == "their-time" and zone not in people_zones:
             problems.append(f"a person's time {text!r} is in nobody's zone")
-    # Outside the filters: the page's text, without scripts, styles and the zone picker's
-    # offsets (UTC+05:30 is an offset, not a time).
-    hidden = re.compile(r"<(script|style|datalist)\b.*?</\1>", flags=re.S)
+    # Outside the filters: the page's text, without scripts, styles, the zone picker's
+    # offsets (UTC+05:30 is an offset, not a time) and documents shown as they were sent (a
+    # webhook delivery's payload keeps its ISO 8601 times in UTC: it failed once, at 08:30 UTC,
+    # on the payload's own timestamp).
+    hidden = re.compile(r"<(script|style|datalist|pre)\b.*?</\1>", flags=re.S)
     outside = re.sub(r"<[^>]+>", " ", TIME.sub(" ", hidden.sub("", html)))
     problems += [f"labelled outside the filters: {m!r}" for m in LABELLED.findall(outside)]
     if ZoneInfo(viewer_zone).utcoffset(AFTER):

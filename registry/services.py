@@ -151,7 +151,11 @@ def audited_change(actor: Actor, instance: Model, change: Callable[[], None]) ->
 
 
 def audited_delete(actor: Actor, instance: Model) -> None:
+    """Delete `instance` and record it, once: the row is locked first, and one that another
+    writer deleted since it was read is neither deleted nor recorded again."""
     with transaction.atomic():
+        if not type(instance).objects.select_for_update().filter(pk=instance.pk).exists():
+            return
         before = audit_snapshot(instance)
         audit_record(
             actor=actor,

@@ -311,3 +311,22 @@ def test_an_edge_removed_meanwhile_is_not_written_back_by_a_change_to_it(monkeyp
         services.dependency_update(actor=None, dependency=stale, criticality=SOFT)
     assert not Dependency.objects.exists()
     assert_closure_is_exact()
+
+
+@pytest.mark.django_db
+def test_removing_an_edge_or_deleting_a_system_another_writer_removed_records_it_once():
+    from registry.models import AuditEntry
+
+    base, app = SystemFactory(), SystemFactory()
+    edge = services.dependency_add(actor=None, source_system=app, target_system=base)
+    for stale in (Dependency.objects.get(pk=edge.pk), Dependency.objects.get(pk=edge.pk)):
+        services.dependency_remove(actor=None, dependency=stale)
+    gone = [ITSystem.objects.get(pk=app.pk), ITSystem.objects.get(pk=app.pk)]
+    for stale in gone:
+        services.system_delete(actor=None, system=stale)
+    deletes = AuditEntry.objects.filter(action=AuditEntry.Action.DELETE)
+    assert sorted(deletes.values_list("object_type", "object_id")) == [
+        ("registry.dependency", str(edge.pk)),
+        ("registry.itsystem", str(app.pk)),
+    ]
+    assert_closure_is_exact()

@@ -1,5 +1,7 @@
 """Who may write what. One place, used by the forms, the API and the admin alike."""
 
+from functools import cache
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
@@ -58,23 +60,20 @@ def reads_project_only(user: User, *, slug: str) -> bool:
     return not (user.is_authenticated and _edits(user, "slug", slug))
 
 
-_EDITS: dict[str, prepared.Prepared] | None = None
-
-
 def _edits(user: User, by: str, project: int | str) -> bool:
     """Whether `user`'s person holds an editing role on the project with that id (`by`
     "project") or slug ("slug"). One prepared statement: asked on every project page, the ORM's
     `exists()` cost 713 µs, most of it compiling the query."""
-    global _EDITS
-    if _EDITS is None:  # built once a process (two threads doing it at once build the same)
-        _EDITS = _edits_statements()
     with connection.cursor() as cursor:
         prepared.execute(
-            cursor, _EDITS[by], {"user": user.pk, "roles": list(EDITING_ROLES), "project": project}
+            cursor,
+            _edits_statements()[by],
+            {"user": user.pk, "roles": list(EDITING_ROLES), "project": project},
         )
         return cursor.fetchone()[0]
 
 
+@cache  # built once a process
 def _edits_statements() -> dict[str, prepared.Prepared]:
     role, person = ProjectRole._meta, Person._meta
     # Table and column names from the models' metadata; the values are parameters.

@@ -9,26 +9,23 @@ connection. Everything else (writing, expiry, cycling the key, `clearsessions`) 
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.contrib.sessions.backends import db
 from django.db import connections, router
 from django.utils import timezone
 
 from steward import prepared
 
-_read: prepared.Prepared | None = None
 
-
-def _statement(model) -> prepared.Prepared:
-    """Built once a process (two threads doing it at once build the same thing)."""
-    global _read
-    if _read is None:
-        # The table's name from the model's metadata; the key and time are parameters.
-        sql = (
-            f"SELECT session_data FROM {model._meta.db_table} "  # noqa: S608  # nosec B608
-            "WHERE session_key = %(key)s AND expire_date > %(now)s"
-        )
-        _read = prepared.Prepared("steward_session", sql, {"key": "text", "now": "timestamptz"})
-    return _read
+@cache  # built once a process
+def _statement(table: str) -> prepared.Prepared:
+    # The table's name from the model's metadata; the key and time are parameters.
+    sql = (
+        f"SELECT session_data FROM {table} "  # noqa: S608  # nosec B608
+        "WHERE session_key = %(key)s AND expire_date > %(now)s"
+    )
+    return prepared.Prepared("steward_session", sql, {"key": "text", "now": "timestamptz"})
 
 
 class SessionStore(db.SessionStore):
@@ -38,7 +35,9 @@ class SessionStore(db.SessionStore):
         model = self.model
         with connections[router.db_for_read(model)].cursor() as cursor:
             prepared.execute(
-                cursor, _statement(model), {"key": self.session_key, "now": timezone.now()}
+                cursor,
+                _statement(model._meta.db_table),
+                {"key": self.session_key, "now": timezone.now()},
             )
             row = cursor.fetchone()
         if row is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import psycopg2
 import psycopg2.errors
@@ -50,6 +51,16 @@ class Prepared:
         self.execute = f"{first}EXECUTE {name}({arguments})" if types else f"{first}EXECUTE {name}"
 
 
+@dataclass
+class _Session:
+    """What one server session (`raw`, the driver's connection) has prepared: `ready`, by name,
+    and `stale`, those whose plan no longer fits (replaced when next prepared)."""
+
+    raw: object
+    ready: set[str] = field(default_factory=set)
+    stale: set[str] = field(default_factory=set)
+
+
 def execute(cursor, statement: Prepared, params: Mapping[str, object]) -> None:
     """Run `statement` on `cursor` (a Django cursor): prepared in this server session the first
     time it runs there, executed by name from then on."""
@@ -57,18 +68,16 @@ def execute(cursor, statement: Prepared, params: Mapping[str, object]) -> None:
         cursor.execute(statement.plain, params)
         return
     db = cursor.db
-    raw = db.connection
-    prepared = getattr(db, "_steward_prepared", None)
-    if prepared is None or prepared[0] is not raw:  # a new session has none of them
-        prepared = (raw, set(), set())
-        db._steward_prepared = prepared
-    if statement.name not in prepared[1]:
-        stale = statement.name in prepared[2]
-        if not _prepare(raw, statement, inside=db.in_atomic_block, stale=stale):
+    session = getattr(db, "_steward_prepared", None)
+    if session is None or session.raw is not db.connection:  # a new session has none of them
+        session = db._steward_prepared = _Session(db.connection)
+    if statement.name not in session.ready:
+        stale = statement.name in session.stale
+        if not _prepare(session.raw, statement, inside=db.in_atomic_block, stale=stale):
             cursor.execute(statement.plain, params)
             return
-        prepared[1].add(statement.name)
-        prepared[2].discard(statement.name)
+        session.ready.add(statement.name)
+        session.stale.discard(statement.name)
     try:
         cursor.execute(statement.execute, params)
     except DatabaseError as exc:
@@ -77,10 +86,10 @@ def execute(cursor, statement: Prepared, params: Mapping[str, object]) -> None:
         # Sent whole, prepared again next time (a stale one replaced).
         code = getattr(exc.__cause__, "pgcode", None)
         if code == INVALID_SQL_STATEMENT_NAME:
-            prepared[1].clear()
+            session.ready.clear()
         elif code == FEATURE_NOT_SUPPORTED:
-            prepared[1].discard(statement.name)
-            prepared[2].add(statement.name)
+            session.ready.discard(statement.name)
+            session.stale.add(statement.name)
         else:
             raise
         if db.in_atomic_block:

@@ -696,6 +696,29 @@ class TestAFailingChannelIsShownToIT:
         client.force_login(it_person)
         assert "Delivery is failing" not in client.get(url).content.decode()
 
+    def test_only_it_staff_pages_ask_redis_for_the_banner(
+        self, client, failing_webhooks, it_person, monkeypatch
+    ):
+        """Whether the reader is IT staff comes with their account; everyone else's page asks
+        Redis nothing for a banner they would not be shown."""
+        from notifications import context_processors
+        from tests.factories import PersonFactory
+
+        asked = []
+
+        def degraded_channels():
+            asked.append(True)
+            return health.degraded_channels()
+
+        monkeypatch.setattr(context_processors, "degraded_channels", degraded_channels)
+        url = reverse("registry:directory")
+        client.force_login(PersonFactory().user)
+        assert client.get(url).status_code == 200
+        assert asked == []
+        client.force_login(it_person)
+        assert "Delivery is failing over webhook" in client.get(url).content.decode()
+        assert asked  # once for each template the page renders with the request
+
     def test_it_staff_get_one_notice_over_another_channel(self, failing_webhooks, it_person):
         result = services.sweep(now=MONDAY_10 + dt.timedelta(minutes=1))
         assert result.alerts == 1

@@ -25,7 +25,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import redis
@@ -105,42 +105,36 @@ _PAGE_READ = {"id", "state"}
 _PROJECT_READ = {"id", "name", "slug"}
 
 
-_claim: tuple[prepared.Prepared, tuple[Columns, ...]] | None = None
-
-
+@cache
 def _claim_sql() -> tuple[prepared.Prepared, tuple[Columns, ...]]:
-    """The claim's statement and how to read its rows: built once a process (two threads doing
-    it at once build the same thing)."""
-    global _claim
-    if _claim is None:
-        field = Notification._meta.get_field
-        parts = (
-            Columns(Notification, "c", skip=_NOTIFICATION_UNREAD),
-            Columns(field("page").related_model, "p", only=_PAGE_READ),
-            Columns(field("project").related_model, "pr", only=_PROJECT_READ),
-            Columns(field("webhook_endpoint").related_model, "w"),
-        )
-        c, p, pr, w = parts
-        person_table = Notification._meta.get_field("recipient").related_model._meta.db_table
-        # Table and column names from the models' metadata; every value is a parameter.
-        sql = (
-            f"WITH c AS ({_CLAIM_UPDATE}) "  # noqa: S608  # nosec B608: names from model metadata
-            f"SELECT {c.select()}, {p.select()}, {pr.select()}, {w.select()}, r.time_zone FROM c "
-            f"LEFT JOIN {p.model._meta.db_table} p ON p.id = c.page_id "
-            f"LEFT JOIN {person_table} r ON r.id = c.recipient_id "
-            f"LEFT JOIN {pr.model._meta.db_table} pr ON pr.id = c.project_id "
-            f"LEFT JOIN {w.model._meta.db_table} w ON w.id = c.webhook_endpoint_id "
-            "ORDER BY c.id"
-        )
-        statement = prepared.Prepared(
-            "steward_claim",
-            sql,
-            # Each parameter's type (B105 takes "token": "text" for a password).
-            {"token": "text", "until": "timestamptz", "ids": "bigint[]", "now": "timestamptz"},  # nosec B105
-            before=_NO_FLUSH_WAIT,
-        )
-        _claim = (statement, parts)
-    return _claim
+    """The claim's statement and how to read its rows: built once a process."""
+    field = Notification._meta.get_field
+    parts = (
+        Columns(Notification, "c", skip=_NOTIFICATION_UNREAD),
+        Columns(field("page").related_model, "p", only=_PAGE_READ),
+        Columns(field("project").related_model, "pr", only=_PROJECT_READ),
+        Columns(field("webhook_endpoint").related_model, "w"),
+    )
+    c, p, pr, w = parts
+    person_table = Notification._meta.get_field("recipient").related_model._meta.db_table
+    # Table and column names from the models' metadata; every value is a parameter.
+    sql = (
+        f"WITH c AS ({_CLAIM_UPDATE}) "  # noqa: S608  # nosec B608: names from model metadata
+        f"SELECT {c.select()}, {p.select()}, {pr.select()}, {w.select()}, r.time_zone FROM c "
+        f"LEFT JOIN {p.model._meta.db_table} p ON p.id = c.page_id "
+        f"LEFT JOIN {person_table} r ON r.id = c.recipient_id "
+        f"LEFT JOIN {pr.model._meta.db_table} pr ON pr.id = c.project_id "
+        f"LEFT JOIN {w.model._meta.db_table} w ON w.id = c.webhook_endpoint_id "
+        "ORDER BY c.id"
+    )
+    statement = prepared.Prepared(
+        "steward_claim",
+        sql,
+        # Each parameter's type (B105 takes "token": "text" for a password).
+        {"token": "text", "until": "timestamptz", "ids": "bigint[]", "now": "timestamptz"},  # nosec B105
+        before=_NO_FLUSH_WAIT,
+    )
+    return statement, parts
 
 
 def notifications_claim(*, notification_ids: Sequence[int], now: datetime) -> list[Notification]:

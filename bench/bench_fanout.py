@@ -332,7 +332,7 @@ def run() -> list[dict]:
 
     # 3. The same HTTP requests from a bare Celery task, same Redis, same worker settings, in
     # rounds alternating with Steward sending the same pages again.
-    from notifications.models import DeliveryAttempt
+    from notifications.models import DeliveryAttempt, Due
     from notifications.services.enqueue import _publish
 
     baselines = []
@@ -351,12 +351,19 @@ def run() -> list[dict]:
             broker.flushdb()
             sink.clear()
             DeliveryAttempt.objects.filter(notification__in=pages).delete()
-            pages.update(state="pending", attempts=0, sent_at=None, next_attempt_at=None)
+            pages.update(
+                state="pending",
+                attempts=0,
+                sent_at=None,
+                sent_latency_ms=None,
+                sent_status_code=None,
+                next_attempt_at=None,
+            )
             # Putting them back left a dead version of each row and its index entries, which a
             # fan-out's fresh rows do not have (and which autovacuum could start cleaning up
             # during the round): cleaned up first, as after the outage that wrote them.
             with connection.cursor() as cursor:
-                for model in (Notification, DeliveryAttempt):
+                for model in (Notification, DeliveryAttempt, Due):
                     cursor.execute(f"VACUUM {model._meta.db_table}")
             _publish(list(pages.order_by("pk").values_list("pk", flat=True)), urgent=True)
             rates.append(steward_rate())

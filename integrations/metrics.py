@@ -10,8 +10,9 @@ Why the library and not hand-written text: it gets the exposition format's escap
   and the counters are shared through files there (prometheus_client's multi-process mode).
 - Everything else is read from PostgreSQL (and Redis) at scrape time by `DatabaseCollector`, so
   it is the same whichever process answers: notifications by state and channel, delivery
-  latency (a histogram built from DeliveryAttempt.latency_ms), the queue of due notifications,
-  the broker's queue lengths, the oldest page still waiting to go out, inbound events.
+  latency (a histogram of every attempt, those that failed and those that went through), the
+  queue of due notifications, the broker's queue lengths, the oldest page still waiting to go
+  out, inbound events.
 """
 
 from __future__ import annotations
@@ -115,9 +116,9 @@ class DatabaseCollector:
 
     def _queue(self, now) -> Iterator[Metric]:
         due = Q(state=Notification.State.PENDING, deliver_after__lte=now)
-        # Every count is of rows still on their way out: the queue's index, not the table.
+        # Every count is of rows still on their way out: the queue (`Due`), not the table.
         waiting = (
-            Notification.objects.filter(active=True)
+            Notification.objects.filter(due__isnull=False)
             .order_by()
             .aggregate(
                 pending_pages=Count("pk", filter=due & Q(kind=Notification.Kind.PAGE)),
@@ -160,29 +161,46 @@ class DatabaseCollector:
         )
 
     def _latency(self) -> Metric:
+        """Every attempt's: those that failed (DeliveryAttempt rows) and those that went through
+        (kept on their notification's row, `sent_latency_ms`)."""
         bounds = [(f"le_{i}", int(b * 1000)) for i, b in enumerate(LATENCY_BUCKETS)]
-        rows = (
-            DeliveryAttempt.objects.order_by()
-            .values("notification__channel")
-            .annotate(
-                total=Count("pk"),
-                total_ms=Sum("latency_ms"),
-                **{name: Count("pk", filter=Q(latency_ms__lte=ms)) for name, ms in bounds},
+
+        def histogram(rows, channel: str, latency: str) -> dict[str, list[int]]:
+            counted = (
+                rows.order_by()
+                .values(channel)
+                .annotate(
+                    total=Count("pk"),
+                    total_ms=Sum(latency),
+                    **{
+                        name: Count("pk", filter=Q(**{f"{latency}__lte": ms}))
+                        for name, ms in bounds
+                    },
+                )
             )
+            return {
+                row[channel]: [row["total_ms"] or 0, row["total"], *(row[n] for n, _ in bounds)]
+                for row in counted
+            }
+
+        failed = histogram(DeliveryAttempt.objects.all(), "notification__channel", "latency_ms")
+        went = histogram(
+            Notification.objects.filter(sent_latency_ms__isnull=False), "channel", "sent_latency_ms"
         )
         family = HistogramMetricFamily(
             "steward_delivery_latency_seconds",
-            "Time one delivery attempt took (DeliveryAttempt.latency_ms), by channel.",
+            "Time one delivery attempt took, by channel.",
             labels=["channel"],
         )
-        for row in rows:
-            buckets = [
-                (str(b), row[name]) for b, (name, _ms) in zip(LATENCY_BUCKETS, bounds, strict=True)
-            ]
-            buckets.append(("+Inf", row["total"]))
-            family.add_metric(
-                [row["notification__channel"]], buckets, sum_value=(row["total_ms"] or 0) / 1000
+        for channel in sorted(failed.keys() | went.keys()):
+            zero = [0] * (len(bounds) + 2)
+            total_ms, total, *counts = (
+                a + b
+                for a, b in zip(failed.get(channel, zero), went.get(channel, zero), strict=True)
             )
+            buckets = [(str(b), count) for b, count in zip(LATENCY_BUCKETS, counts, strict=True)]
+            buckets.append(("+Inf", total))
+            family.add_metric([channel], buckets, sum_value=total_ms / 1000)
         return family
 
     def _broker(self) -> Iterator[Metric]:

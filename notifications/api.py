@@ -73,7 +73,7 @@ class NotificationSerializer(serializers.ModelSerializer):
     pages = serializers.SerializerMethodField(
         help_text="Every page this message lists; acknowledging it acknowledges them all."
     )
-    attempts_log = DeliveryAttemptSerializer(source="attempt_log", many=True, read_only=True)
+    attempts_log = DeliveryAttemptSerializer(source="attempts_made", many=True, read_only=True)
 
     class Meta:
         model = Notification

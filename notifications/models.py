@@ -177,7 +177,13 @@ class Notification(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     lease_token = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The attempt that went through is kept on the row: when it started (`sent_at`), how long it
+    # took and what the receiver answered. Attempts that failed are DeliveryAttempt rows
+    # (`attempt_log`); `attempts_made` lists both. A row of its own per message sent cost a
+    # fan-out's page as much PostgreSQL time as the rest of its record.
     sent_at = models.DateTimeField(null=True, blank=True)
+    sent_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    sent_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     # A page's short code for replying by SMS (`ACK 4821`); set when the SMS or call goes out.
     ack_code = models.CharField(max_length=8, blank=True)
@@ -225,9 +231,10 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField()
     # Whether the row is still on its way out (pending, held or sending), computed by PostgreSQL.
-    # The queue's index is on this rather than on `state`: a claim (pending → sending) and a
-    # retry (sending → pending) then change no indexed value, and PostgreSQL updates the row in
-    # place on its page (a HOT update) without a new entry in every index.
+    # The queue is not an index of this table but a table of its own (`Due`), kept from this
+    # column by triggers: no change of state (claimed, retried, sent, failed) then changes an
+    # indexed value, and PostgreSQL updates the row in place on its page (a HOT update) without
+    # a new entry in every index.
     active = models.GeneratedField(
         expression=Q(state__in=["pending", "held", "sending"]),
         output_field=models.BooleanField(),
@@ -262,15 +269,10 @@ class Notification(models.Model):
                 fields=["idempotency_key"], name="notification_idempotency_key_unique"
             ),
         ]
-        # Few indexes: a row changes state (so every index takes a new entry) up to three times
-        # on its way out, and that cost is paid per message of a fan-out. Foreign keys that
-        # another index leads with have none of their own; those set on few rows are partial.
+        # Few indexes: a row is written once per fan-out message, and its indexes with it.
+        # Foreign keys that another index leads with have none of their own; those set on few
+        # rows are partial. No index holds a value a delivery changes (see `active`).
         indexes = [
-            # What the sweeper scans: small, because sent rows leave it. Queries that want it
-            # say `active=True`.
-            models.Index(
-                fields=["deliver_after"], condition=Q(active=True), name="notification_due_idx"
-            ),
             models.Index(fields=["event_type", "event_id"], name="notification_event_idx"),
             models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),
             # Which messages list a page: acknowledging, stopping, "my pages".
@@ -311,6 +313,52 @@ class Notification(models.Model):
     @property
     def is_urgent(self) -> bool:
         return self.kind == self.Kind.PAGE
+
+    @property
+    def attempts_made(self) -> list["DeliveryAttempt"]:
+        """Every attempt, in order: those that failed (`attempt_log`, prefetched where listed)
+        and the one that went through, which is kept on the row (an unsaved DeliveryAttempt)."""
+        made = list(self.attempt_log.all())
+        if self.state == self.State.SENT and self.sent_latency_ms is not None:
+            made.append(
+                DeliveryAttempt(
+                    notification=self,
+                    number=self.attempts,
+                    started_at=self.sent_at,
+                    latency_ms=self.sent_latency_ms,
+                    outcome=DeliveryAttempt.Outcome.SENT,
+                    status_code=self.sent_status_code,
+                )
+            )
+        return made
+
+
+class Due(models.Model):
+    """A notification still on its way out (pending, held or sending: `Notification.active`)
+    and when it is due: the queue the sweeper, the digests and the metrics read. Written by
+    PostgreSQL's triggers on the notification table (migration 0011), in the statement that
+    changes a row's state, whatever wrote it: never by the application.
+
+    A table of its own rather than a partial index of the notification table: leaving the
+    queue then changes no indexed value of the notification, whose record as sent is an
+    update in place (HOT) instead of a new entry in each of the table's indexes, per message
+    of a fan-out."""
+
+    notification = models.OneToOneField(
+        Notification,
+        primary_key=True,
+        # Kept by the triggers, which also drop a deleted notification's row.
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="due",
+    )
+    deliver_after = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["deliver_after"], name="notification_due_at_idx")]
+
+    def __str__(self) -> str:
+        return f"Notification {self.notification_id} due {self.deliver_after:%Y-%m-%d %H:%M}"
 
 
 class DeliveryAttempt(models.Model):

@@ -70,6 +70,7 @@ UNTRACKED = frozenset(
         "django_migrations",
         "notifications_notification",
         "notifications_deliveryattempt",
+        "notifications_due",
         "notifications_providercallback",
         "integrations_heartbeat",
         "integrations_inboundevent",

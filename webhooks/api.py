@@ -68,7 +68,7 @@ class WebhookEndpointIn(WebhookEndpointUpdate):
 
 
 class WebhookDeliveryOut(serializers.ModelSerializer):
-    attempts_log = DeliveryAttemptSerializer(source="attempt_log", many=True, read_only=True)
+    attempts_log = DeliveryAttemptSerializer(source="attempts_made", many=True, read_only=True)
     event_type = serializers.CharField(source="subject", read_only=True)
     document = serializers.SerializerMethodField()
 

@@ -170,8 +170,8 @@ def digests_release(*, now: datetime) -> list[Notification]:
     with transaction.atomic():
         held = list(
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(active=True)  # the queue's index
-            .filter(state=Notification.State.HELD, digest__isnull=True, deliver_after__lte=now)
+            .filter(due__deliver_after__lte=now)  # the queue (`Due`)
+            .filter(state=Notification.State.HELD, digest__isnull=True)
             .select_related("recipient")
             .order_by("recipient_id", "created_at", "id")[: settings.STEWARD_SWEEP_BATCH]
         )

@@ -48,19 +48,17 @@ def stale_enqueue(*, now: datetime) -> int:
     stale = now - timedelta(seconds=settings.STEWARD_REENQUEUE_AFTER_SECONDS)
     with transaction.atomic():
         rows = list(
-            Notification.objects.select_for_update(skip_locked=True)
-            .filter(active=True)  # the queue's index
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            # The queue (`Due`): rows on their way out that are due, a sending row included
+            # (it was due when it was claimed).
+            .filter(due__deliver_after__lte=now)
             .filter(
-                Q(
-                    state=Notification.State.PENDING,
-                    deliver_after__lte=now,
-                    enqueued_at__lte=stale,
-                )
+                Q(state=Notification.State.PENDING, enqueued_at__lte=stale)
                 & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
                 | Q(state=Notification.State.SENDING, lease_expires_at__lt=now)
             )
             .only("id", "kind")
-            .order_by("deliver_after", "id")[: settings.STEWARD_SWEEP_BATCH]
+            .order_by("due__deliver_after", "id")[: settings.STEWARD_SWEEP_BATCH]
         )
         if rows:
             Notification.objects.filter(pk__in=[r.pk for r in rows]).update(enqueued_at=now)

@@ -147,6 +147,15 @@ def steady_rate(times: list[float]) -> float:
     return (len(times) - 1 - start) / (times[-1] - times[start])
 
 
+def busy_seconds() -> float:
+    """The machine's CPU time spent busy so far, all processes and cores together (`/proc/stat`:
+    user, nice, system, irq and softirq; not idle, iowait or what the hypervisor took)."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()[1:8]
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, fields)
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def delivery_rate(
     sink,
     log_path: Path,
@@ -154,12 +163,17 @@ def delivery_rate(
     total: int,
     arrivals: Callable[[], list[float]],
     settled: Callable[[], bool] | None = None,
+    cpu: list[float] | None = None,
 ) -> float:
     """Start a worker on what is queued; once `arrivals()` (when each request that counts
     reached the sink, by the sink's clock) holds `total` times, messages per second between
     the first tenth and the last of them (`steady_rate`). Then, untimed, wait for `settled()`
     (if given) before the worker is stopped. Timed by the sink's own record rather than by this
-    loop's polling, which every tenth of a second moved a round of ~1 s by up to a tenth."""
+    loop's polling, which every tenth of a second moved a round of ~1 s by up to a tenth.
+
+    Given `cpu`, appends the machine's busy CPU time a message (µs) over the same stretch, as
+    this loop's polling saw it: every process's (worker, PostgreSQL, Redis, the sink), which a
+    neighbour taking the machine's cores for a moment moves far less than it moves the rate."""
     worker, _ = _worker(log_path)
     try:
         waiting_since = time.perf_counter()
@@ -168,14 +182,21 @@ def delivery_rate(
                 return 0.0  # nothing arrived: the caller fails loudly
             time.sleep(0.01)
         done, progress_at = 0, time.perf_counter()
+        first: tuple[int, float] | None = None  # (arrived, busy) once a tenth had arrived
+        last = (0, 0.0)
         while done < total:
             time.sleep(0.1)
-            now_done = len(arrivals())
+            now_done, busy = len(arrivals()), busy_seconds()
+            if first is None and now_done >= total // 10:
+                first = (now_done, busy)
+            last = (now_done, busy)
             if now_done > done:
                 done, progress_at = now_done, time.perf_counter()
             elif time.perf_counter() - progress_at > STALL_SECONDS:
                 break  # the caller finds what is missing and fails loudly
         rate = steady_rate(arrivals())
+        if cpu is not None and first is not None and last[0] > first[0]:
+            cpu.append((last[1] - first[1]) / (last[0] - first[0]) * 1e6)
         waiting_since = time.perf_counter()
         while settled is not None and not settled():
             if time.perf_counter() - waiting_since > STALL_SECONDS:
@@ -186,7 +207,9 @@ def delivery_rate(
         _stop(worker)
 
 
-def bare_post_rate(sink, broker, log_path: Path, *, body_sizes: list[int]) -> float:
+def bare_post_rate(
+    sink, broker, log_path: Path, *, body_sizes: list[int], cpu: list[float] | None = None
+) -> float:
     """The baseline: one bare HTTP POST to the same sink for each of `body_sizes` (the sizes of
     the bodies Steward sent, as the sink received them), in Celery messages of the sizes the
     sends travel in (`send_batches`), published with no worker running, then done by a worker
@@ -203,7 +226,7 @@ def bare_post_rate(sink, broker, log_path: Path, *, body_sizes: list[int]) -> fl
         bare_post.apply_async(
             args=[sink.url("/bench"), keys[start:end], body_sizes[start:end]], queue="pages"
         )
-    rate = delivery_rate(sink, log_path, total=total, arrivals=sink.arrivals)
+    rate = delivery_rate(sink, log_path, total=total, arrivals=sink.arrivals, cpu=cpu)
     received = sink.keys()
     if set(received) != set(keys):
         raise AssertionError(
@@ -281,6 +304,7 @@ def run() -> list[dict]:
             total=total,
             arrivals=lambda: sink.arrivals(expected),
             settled=lambda: pages.filter(state="sent").count() == total,
+            cpu=steward_cpu,
         )
         keys = sink.keys()
         if set(keys) != expected:
@@ -296,6 +320,8 @@ def run() -> list[dict]:
             )
         return rate
 
+    steward_cpu: list[float] = []
+    bare_cpu: list[float] = []
     rates = [steward_rate()]
     keys = sink.keys()
     # What the baseline sends: a body of the size of each one Steward sent (a page lists each
@@ -344,6 +370,7 @@ def run() -> list[dict]:
                     broker,
                     log_dir / "bench-bare-post-worker.log",
                     body_sizes=body_sizes,
+                    cpu=bare_cpu,
                 )
             )
             if round_ == ROUNDS - 1:
@@ -371,6 +398,8 @@ def run() -> list[dict]:
         server.shutdown()
         broker.flushdb()
     rate, baseline = statistics.median(rates), statistics.median(baselines)
+    cpu = statistics.median(steward_cpu) if steward_cpu else 0.0
+    bare = statistics.median(bare_cpu) if bare_cpu else 0.0
     rounds = ", ".join(f"{r / b:.2f}" for r, b in zip(rates, baselines, strict=True))
 
     verdict = "meets" if rows_seconds < TARGET_ROWS_SECONDS else "MISSES"
@@ -408,6 +437,19 @@ def run() -> list[dict]:
             f"{'meets' if rate / baseline >= TARGET_DELIVERY_RATIO else 'MISSES'} the "
             f"{TARGET_DELIVERY_RATIO}× target; first round: {len(keys)} distinct "
             f"Idempotency-Keys, {sum(keys.values())} requests",
+        ),
+        row(
+            "fan-out: machine's busy CPU a message",
+            cpu,
+            "µs",
+            baseline=bare,
+            ratio=bare / cpu if cpu else None,
+            note=f"the same rounds, every process (worker, PostgreSQL, Redis, the sink), "
+            f"/proc/stat between the first tenth and the last arrival; medians (each round: "
+            f"{', '.join(f'{s:,.0f}/{b:,.0f}' for s, b in zip(steward_cpu, bare_cpu, strict=True))}"
+            "); "
+            "steadier than the rate when neighbours take the cores: the rate's ratio where "
+            "the CPU is the limit",
         ),
     ]
 

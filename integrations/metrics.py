@@ -192,8 +192,8 @@ class DatabaseCollector:
             "Time one delivery attempt took, by channel.",
             labels=["channel"],
         )
+        zero = [0] * (len(bounds) + 2)  # a channel with no attempt of that kind
         for channel in sorted(failed.keys() | went.keys()):
-            zero = [0] * (len(bounds) + 2)
             total_ms, total, *counts = (
                 a + b
                 for a, b in zip(failed.get(channel, zero), went.get(channel, zero), strict=True)

@@ -1,4 +1,6 @@
 import datetime as dt
+from collections import Counter
+from operator import attrgetter
 
 import pytest
 
@@ -91,3 +93,15 @@ def build_projects(sink, count, *, channels=("email", "webhook")):
         ProjectRoleFactory(project=project, person=owner, role=ProjectRole.Role.OWNER)
         projects.append(project)
     return projects
+
+
+def sends_beyond_attempts(counts: Counter, rows, *, key=attrgetter("idempotency_key")) -> dict:
+    """What reached its receiver more often than its row records attempts: {key: (requests,
+    attempts made)}, after asserting that every row reached it. A second request after a failed
+    attempt (a read timeout on a loaded machine: the receiver got it, the worker stopped
+    waiting) is an attempt the row records, made with the same key; a message sent again
+    because its send was never recorded (a worker killed, a database gone) is not. `counts`:
+    requests per key at the sink; `key`: a row's key there (`channels.message_id` for email)."""
+    made = {key(n): len(n.attempts_made) for n in rows.prefetch_related("attempt_log")}
+    assert set(counts) == set(made)
+    return {k: (counts[k], made[k]) for k in made if counts[k] > made[k]}

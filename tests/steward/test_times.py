@@ -48,6 +48,18 @@ def test_stamps_are_rewritten_as_the_expression_rewrote_them(text):
     assert times.localize_stamps(text, ZONE) == _by_the_expression(text, ZONE)
 
 
+# The same few stamps again and again, each between any two pieces: what a page listing several
+# apps down since the same moment is made of, with the surroundings that decide a match.
+STAMPS = st.sampled_from(["2026-12-06 19:23 UTC", "2026-02-30 25:61 UTC", "٣026-12-06 19:23 UTC"])
+UNITS = st.tuples(PIECES, STAMPS, PIECES).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(UNITS, min_size=2, max_size=12).map("".join))
+def test_a_stamp_repeated_in_other_surroundings_is_rewritten_as_each_one_decides(text):
+    assert times.localize_stamps(text, ZONE) == _by_the_expression(text, ZONE)
+
+
 def test_a_page_listing_several_apps_has_each_stamp_in_the_recipients_zone():
     body = "".join(
         f"* Project {i}\n  Since: 2026-12-06 19:{i:02d} UTC\n  Path: Project {i} → DC\n"

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -156,6 +157,43 @@ def busy_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
+def _process_group(pid: int, parent: int, cmdline: str) -> str:
+    """What a process is, for `cpu_by_process`."""
+    if pid == os.getpid():
+        return "this process (the sink)"
+    if "celery" in cmdline:
+        # The main process takes the messages from Redis; its pool processes run the tasks.
+        return "Celery main process" if parent == os.getpid() else "Celery pool processes"
+    if "redis-server" in cmdline:
+        return "Redis"
+    if cmdline.startswith("postgres:"):
+        for part in ("walwriter", "autovacuum", "checkpointer", "background writer", "stats"):
+            if part in cmdline:
+                return f"PostgreSQL {part}"
+        return "PostgreSQL backends"
+    return "other"
+
+
+def cpu_by_process() -> Counter:
+    """CPU seconds so far of every process running, by what it is (`_process_group`), from
+    `/proc/<pid>/stat` (user and system, all its threads). A process that exited is missing."""
+    groups: Counter = Counter()
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as command:
+                cmdline = command.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        kind = _process_group(int(entry.name), int(fields[1]), cmdline)
+        groups[kind] += (int(fields[11]) + int(fields[12])) / tick
+    return groups
+
+
 def delivery_rate(
     sink,
     log_path: Path,
@@ -164,6 +202,7 @@ def delivery_rate(
     arrivals: Callable[[], list[float]],
     settled: Callable[[], bool] | None = None,
     cpu: list[float] | None = None,
+    by_process: list[Counter] | None = None,
 ) -> float:
     """Start a worker on what is queued; once `arrivals()` (when each request that counts
     reached the sink, by the sink's clock) holds `total` times, messages per second between
@@ -173,7 +212,9 @@ def delivery_rate(
 
     Given `cpu`, appends the machine's busy CPU time a message (µs) over the same stretch, as
     this loop's polling saw it: every process's (worker, PostgreSQL, Redis, the sink), which a
-    neighbour taking the machine's cores for a moment moves far less than it moves the rate."""
+    neighbour taking the machine's cores for a moment moves far less than it moves the rate.
+    Given `by_process`, appends the same stretch's CPU a message (µs) of each kind of process
+    (`cpu_by_process`): where the time went."""
     worker, _ = _worker(log_path)
     try:
         waiting_since = time.perf_counter()
@@ -184,12 +225,17 @@ def delivery_rate(
         done, progress_at = 0, time.perf_counter()
         first: tuple[int, float] | None = None  # (arrived, busy) once a tenth had arrived
         last = (0, 0.0)
+        processes: list[Counter] = []  # at the first tenth and the last arrival
         while done < total:
             time.sleep(0.1)
             now_done, busy = len(arrivals()), busy_seconds()
             if first is None and now_done >= total // 10:
                 first = (now_done, busy)
+                if by_process is not None:
+                    processes.append(cpu_by_process())
             last = (now_done, busy)
+            if by_process is not None and first is not None and now_done >= total:
+                processes.append(cpu_by_process())
             if now_done > done:
                 done, progress_at = now_done, time.perf_counter()
             elif time.perf_counter() - progress_at > STALL_SECONDS:
@@ -197,6 +243,11 @@ def delivery_rate(
         rate = steady_rate(arrivals())
         if cpu is not None and first is not None and last[0] > first[0]:
             cpu.append((last[1] - first[1]) / (last[0] - first[0]) * 1e6)
+        if by_process is not None and len(processes) == 2 and last[0] > first[0]:
+            start, end = processes
+            by_process.append(
+                Counter({k: (end[k] - start[k]) / (last[0] - first[0]) * 1e6 for k in end})
+            )
         waiting_since = time.perf_counter()
         while settled is not None and not settled():
             if time.perf_counter() - waiting_since > STALL_SECONDS:
@@ -208,7 +259,13 @@ def delivery_rate(
 
 
 def bare_post_rate(
-    sink, broker, log_path: Path, *, body_sizes: list[int], cpu: list[float] | None = None
+    sink,
+    broker,
+    log_path: Path,
+    *,
+    body_sizes: list[int],
+    cpu: list[float] | None = None,
+    by_process: list[Counter] | None = None,
 ) -> float:
     """The baseline: one bare HTTP POST to the same sink for each of `body_sizes` (the sizes of
     the bodies Steward sent, as the sink received them), in Celery messages of the sizes the
@@ -226,7 +283,9 @@ def bare_post_rate(
         bare_post.apply_async(
             args=[sink.url("/bench"), keys[start:end], body_sizes[start:end]], queue="pages"
         )
-    rate = delivery_rate(sink, log_path, total=total, arrivals=sink.arrivals, cpu=cpu)
+    rate = delivery_rate(
+        sink, log_path, total=total, arrivals=sink.arrivals, cpu=cpu, by_process=by_process
+    )
     received = sink.keys()
     if set(received) != set(keys):
         raise AssertionError(
@@ -305,6 +364,7 @@ def run() -> list[dict]:
             arrivals=lambda: sink.arrivals(expected),
             settled=lambda: pages.filter(state="sent").count() == total,
             cpu=steward_cpu,
+            by_process=steward_by_process,
         )
         keys = sink.keys()
         if set(keys) != expected:
@@ -322,6 +382,8 @@ def run() -> list[dict]:
 
     steward_cpu: list[float] = []
     bare_cpu: list[float] = []
+    steward_by_process: list[Counter] = []
+    bare_by_process: list[Counter] = []
     rates = [steward_rate()]
     keys = sink.keys()
     # What the baseline sends: a body of the size of each one Steward sent (a page lists each
@@ -371,6 +433,7 @@ def run() -> list[dict]:
                     log_dir / "bench-bare-post-worker.log",
                     body_sizes=body_sizes,
                     cpu=bare_cpu,
+                    by_process=bare_by_process,
                 )
             )
             if round_ == ROUNDS - 1:
@@ -401,6 +464,16 @@ def run() -> list[dict]:
     cpu = statistics.median(steward_cpu) if steward_cpu else 0.0
     bare = statistics.median(bare_cpu) if bare_cpu else 0.0
     rounds = ", ".join(f"{r / b:.2f}" for r, b in zip(rates, baselines, strict=True))
+    # Where each one's CPU went: each kind of process's median a message, Steward's / bare's.
+    kinds = sorted(
+        {k for c in steward_by_process + bare_by_process for k in c},
+        key=lambda k: -statistics.median(c[k] for c in steward_by_process or [Counter()]),
+    )
+    by_kind = "; ".join(
+        f"{kind} {statistics.median(c[kind] for c in steward_by_process or [Counter()]):,.0f}/"
+        f"{statistics.median(c[kind] for c in bare_by_process or [Counter()]):,.0f}"
+        for kind in kinds
+    )
 
     verdict = "meets" if rows_seconds < TARGET_ROWS_SECONDS else "MISSES"
     return [
@@ -450,6 +523,13 @@ def run() -> list[dict]:
             "); "
             "steadier than the rate when neighbours take the cores: the rate's ratio where "
             "the CPU is the limit",
+        ),
+        row(
+            "fan-out: CPU a message by process",
+            cpu,
+            "µs",
+            note=f"Steward's / the bare task's, medians over the same stretches (/proc/<pid>/stat"
+            f"; a process that exited meanwhile is missing): {by_kind}",
         ),
     ]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from datetime import datetime
 from functools import lru_cache
 
+import orjson
 from django.conf import settings
 from django.core import signing
 
@@ -57,8 +57,9 @@ def ack_token(*, page: Page | int, person: Person | int) -> str:
     page_id = page if isinstance(page, int) else page.pk
     person_id = person if isinstance(person, int) else person.pk
     signer = _ack_signer(settings.SECRET_KEY)
-    # `sign_object` without compression: the JSON in base64, the time, then the signature.
-    data = json.dumps({"page": page_id, "person": person_id}, separators=(",", ":")).encode()
+    # `sign_object` without compression: the JSON in base64, the time, then the signature. The
+    # JSON is `json.dumps(..., separators=(",", ":"))`'s, written by orjson in a tenth of the time.
+    data = orjson.dumps({"page": page_id, "person": person_id})
     value = f"{signing.b64_encode(data).decode()}{signer.sep}{signer.timestamp()}"
     return f"{value}{signer.sep}{signer.signature(value)}"
 

@@ -465,14 +465,15 @@ def run() -> list[dict]:
     bare = statistics.median(bare_cpu) if bare_cpu else 0.0
     rounds = ", ".join(f"{r / b:.2f}" for r, b in zip(rates, baselines, strict=True))
     # Where each one's CPU went: each kind of process's median a message, Steward's / bare's.
-    kinds = sorted(
-        {k for c in steward_by_process + bare_by_process for k in c},
-        key=lambda k: -statistics.median(c[k] for c in steward_by_process or [Counter()]),
-    )
+    kinds = {k for c in steward_by_process + bare_by_process for k in c}
+
+    def medians(rounds: list[Counter]) -> dict[str, float]:
+        return {k: statistics.median(c[k] for c in rounds) if rounds else 0.0 for k in kinds}
+
+    steward_kinds, bare_kinds = medians(steward_by_process), medians(bare_by_process)
     by_kind = "; ".join(
-        f"{kind} {statistics.median(c[kind] for c in steward_by_process or [Counter()]):,.0f}/"
-        f"{statistics.median(c[kind] for c in bare_by_process or [Counter()]):,.0f}"
-        for kind in kinds
+        f"{kind} {steward_kinds[kind]:,.0f}/{bare_kinds[kind]:,.0f}"
+        for kind in sorted(kinds, key=lambda k: -steward_kinds[k])
     )
 
     verdict = "meets" if rows_seconds < TARGET_ROWS_SECONDS else "MISSES"

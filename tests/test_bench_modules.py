@@ -46,3 +46,12 @@ def test_the_sink_says_when_each_request_arrived_and_when_each_key_first_did():
     assert sink.arrivals() == [1.0, 2.0, 3.0, 4.0]
     assert sorted(sink.arrivals(distinct=True)) == [1.0, 2.0, 4.0]  # a repeat is not counted
     assert sorted(sink.arrivals({"a"})) == [1.0]
+    # Asked again after more arrived (a benchmark polls it): the new requests counted too.
+    sink.requests.append(HttpRequest(path="/", headers={"idempotency-key": "c"}, body=b"", at=5.0))
+    sink.requests.append(HttpRequest(path="/", headers={"idempotency-key": "b"}, body=b"", at=6.0))
+    assert sorted(sink.arrivals(distinct=True)) == [1.0, 2.0, 4.0, 5.0]
+    assert sorted(sink.arrivals({"a", "c"})) == [1.0, 5.0]
+    assert len(sink.arrivals()) == 6
+    sink.clear()
+    sink.requests.append(HttpRequest(path="/", headers={"idempotency-key": "a"}, body=b"", at=7.0))
+    assert sink.arrivals(distinct=True) == [7.0]  # nothing from before the sink was cleared

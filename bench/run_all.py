@@ -43,6 +43,12 @@ def _format(value: object) -> str:
     return str(value)
 
 
+def _ratio(ratio: float) -> str:
+    """Two decimals below 10: the targets are 0.25×, 0.3×, 0.4×, 0.7×, and a 0.66 written as
+    "0.7×" beside "MISSES the 0.7× target" reads as a contradiction."""
+    return f"{ratio:.2f}×" if abs(ratio) < 10 else f"{ratio:.1f}×"
+
+
 def print_table(rows: list[dict], file=None) -> None:
     file = file or sys.stdout
     headers = ["benchmark", "value", "unit", "baseline", "ratio", "note"]
@@ -52,7 +58,7 @@ def print_table(rows: list[dict], file=None) -> None:
             _format(r.get("value")),
             str(r.get("unit") or ""),
             _format(r.get("baseline")),
-            "–" if r.get("ratio") is None else f"{r['ratio']:.1f}×",
+            "–" if r.get("ratio") is None else _ratio(r["ratio"]),
             str(r.get("note") or ""),
         ]
         for r in rows

@@ -55,3 +55,24 @@ def test_the_sink_says_when_each_request_arrived_and_when_each_key_first_did():
     sink.clear()
     sink.requests.append(HttpRequest(path="/", headers={"idempotency-key": "a"}, body=b"", at=7.0))
     assert sink.arrivals(distinct=True) == [7.0]  # nothing from before the sink was cleared
+
+
+def test_the_table_writes_a_ratio_near_its_target_as_it_is():
+    """0.66 beside a 0.7× target is written 0.66×, not rounded up to the target."""
+    import io
+
+    from bench.run_all import print_table
+
+    out = io.StringIO()
+    print_table(
+        [
+            {"name": "near", "value": 1.0, "ratio": 0.66},
+            {"name": "far", "value": 1.0, "ratio": 42.37},
+            {"name": "none", "value": 1.0},
+        ],
+        file=out,
+    )
+    lines = out.getvalue().splitlines()
+    assert "0.66×" in lines[2] and "0.7×" not in lines[2]
+    assert "42.4×" in lines[3]
+    assert "×" not in lines[4]

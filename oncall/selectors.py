@@ -92,18 +92,21 @@ def support_for(
     with_on_call: bool = True,
     with_next: bool = True,
     rotations: Sequence[LoadedRotation] | None = None,
+    roles: Sequence[ProjectRole] | None = None,
 ) -> Support:
     """Owners, then maintainers, then backups, each with their local time and working state, and
     (unless `with_on_call` is false) who is on call now and (unless `with_next` is false) next.
 
-    Uses the project's prefetched roles when there are some (see `project_for_page`); the
-    rotations are `rotations` when given, else read through `oncall.cache` (two queries when
-    its rules are current, four when not).
+    The roles are `roles` (with their people) when given, else the project's, prefetched when
+    they were (see `project_for_page`); the rotations are `rotations` when given, else read
+    through `oncall.cache` (two queries when its rules are current, four when not).
     """
     at = at or timezone.now()
+    if roles is None:
+        roles = project.roles.all()
     # People who left keep their roles for the record; they support nothing any more.
     roles = sorted(
-        (r for r in project.roles.all() if r.person.deactivated_at is None),
+        (r for r in roles if r.person.deactivated_at is None),
         key=lambda r: (_ROLE_RANK[r.role], r.order, r.pk),
     )
     support = Support(
@@ -123,11 +126,18 @@ def supports_now(projects: Sequence[Project], *, at: datetime) -> list[Support]:
     """Who supports each of a page of projects now, on-call now included (not who is next: that
     looks a month ahead per rotation, for the project page), in a fixed number of queries
     whatever the number of projects: their rotations and their teams' are read together.
-    The projects' roles must be prefetched with their people (`directory_projects`)."""
+    The projects are a page of `registry.selectors.directory_projects`, their roles read with
+    their people."""
     projects = list(projects)
     rotations = project_rotations_now(projects, at=at)
     return [
-        support_for(project, at=at, with_next=False, rotations=rotations[project.pk])
+        support_for(
+            project,
+            at=at,
+            with_next=False,
+            rotations=rotations[project.pk],
+            roles=project.directory_roles,
+        )
         for project in projects
     ]
 

@@ -45,7 +45,12 @@ from registry import permissions
 from registry import services as registry_services
 from registry.forms import ProjectDependencyForm, RoleForm, add_service_error
 from registry.models import ContactMethod, Dependency, ITSystem, Person, Project
-from registry.selectors import directory_projects, it_contacts, system_for_page
+from registry.selectors import (
+    directory_matches,
+    directory_projects,
+    it_contacts,
+    system_for_page,
+)
 from registry.views import history_rows, system_page
 from steward import fragments
 from steward.errors import Conflict
@@ -92,8 +97,8 @@ def directory(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
 
     def results() -> tuple[str, bool]:
-        page = Paginator(directory_projects(query), DIRECTORY_PAGE_SIZE).get_page(page_asked)
-        supports = supports_now(page.object_list, at=now)
+        page = Paginator(directory_matches(query), DIRECTORY_PAGE_SIZE).get_page(page_asked)
+        supports = supports_now(directory_projects(page.object_list), at=now)
         found = [(support.project, support) for support in supports]
         annotate_open_issues([project for project, _support in found])  # the status badges
         context = {"q": query, "page": page, "results": found, "now": now}

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from django.contrib.postgres.search import TrigramWordSimilarity
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     Case,
+    Func,
     Prefetch,
     QuerySet,
     Value,
     When,
 )
-from django.db.models.functions import Greatest
 
 from steward.memory import cycle_collection_paused
 
@@ -122,15 +123,16 @@ class SearchRank:
     EXACT = 0  # its slug, name or an alias is the query; or a pasted URL's host is the app's
     PREFIX = 1  # its name, slug or an alias starts with the query
     CONTAINS = 2  # the query is in its name, slug, an alias, a URL, its team or its description
-    SIMILAR = 3  # a word of it is like the query (a typo: "peple" finds People)
+    SIMILAR = 3  # a word of it is like the query (a typo: "peple" finds People; only when no
+    # project is exactly the query and few contain it)
 
 
 def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project]:
     """`projects` that match a search, best first (`SearchRank`, then how alike, then by name),
     each annotated with its `search_rank`. Name, slug, alias, URL, team and description are
     searched through trigram indexes; a pasted URL finds the app by its host and path.
-    The directory and the API rank alike: both come here. Which projects match, and how, is
-    read once (`ranked_matches`, one statement); the queryset returned compares ids only."""
+    The directory and the API rank alike: both take the order of `ranked_matches` (one
+    statement); the queryset returned compares ids only."""
     query = query.strip()[:500]
     if not query:
         return projects
@@ -139,18 +141,16 @@ def projects_search(projects: QuerySet[Project], query: str) -> QuerySet[Project
     for pk, rank in ranked:
         if rank != SearchRank.SIMILAR:  # the Case's default
             by_rank.setdefault(rank, []).append(pk)
+    ids = [pk for pk, _rank in ranked]
     return (
-        projects.filter(pk__any=[pk for pk, _rank in ranked])
+        projects.filter(pk__any=ids)
         .annotate(
             search_rank=Case(
-                *(When(pk__any=ids, then=Value(rank)) for rank, ids in by_rank.items()),
+                *(When(pk__any=pks, then=Value(rank)) for rank, pks in by_rank.items()),
                 default=Value(SearchRank.SIMILAR),
-            ),
-            search_likeness=Greatest(
-                TrigramWordSimilarity(query, "name"), TrigramWordSimilarity(query, "slug")
-            ),
+            )
         )
-        .order_by("search_rank", "-search_likeness", "name", "pk")
+        .order_by(Func(Value(ids, ArrayField(BigIntegerField())), "pk", function="array_position"))
     )
 
 
@@ -192,15 +192,22 @@ _STARTING = f"{_ESCAPED} || '%%'"
 # Each part of `found` is a trigram index scan (the URL host's a btree) in a UNION: an OR across
 # tables would read every project. `alike` (a word of the name, slug or an alias like the query:
 # pg_trgm's word similarity above the database's `pg_trgm.word_similarity_threshold`, set by
-# registry migration 0006) runs only when fewer than `ALIKE_BELOW` projects contain the query,
-# a condition PostgreSQL evaluates once, before scanning, and keeps the `ALIKE_MOST` most alike.
+# registry migration 0006) runs only when fewer than `ALIKE_BELOW` projects contain the query and
+# none is exactly it (its slug, name or an alias, or the app of a pasted URL): suggestions for a
+# typo, and a query that names an app is not one. Those are conditions PostgreSQL evaluates
+# once, before scanning (the nearest-first scans below cost 3-4 ms of the server's time when
+# every name shares a word with the query, as in the synthetic registry: most of a search for a
+# name). It keeps the `ALIKE_MOST` most alike.
 # Each column's candidates come nearest first from its GiST trigram index, `alike_each` of them
 # (the most alike, and as many again as `found` may hold, which are left out): the `ALIKE_MOST`
 # most alike of all are among them, where a project's aliases are fewer than that. Computing
 # every alike row's likeness read the whole table when every name was alike to the query: 90 ms
 # for "Project 01234" among 10,000 "Project NNNNN", against 3 ms.
-# The rank is `SearchRank`'s, worked out for each project found by its primary key (as a join,
-# PostgreSQL planned a read of every project: it cannot know how few were found).
+# The order is the statement's own: `SearchRank`, then how alike the name or slug is, then the
+# name. Both are worked out for each project found, by its primary key, in a LATERAL subquery
+# that `OFFSET 0` keeps from being flattened into a join (as a join, PostgreSQL planned a read of
+# every project: it cannot know how few were found). So a page of results is cut from the ids
+# alone: neither a count nor a second ranking is asked of the projects table.
 _RANKED_SQL = f"""
 WITH found AS MATERIALIZED (
     SELECT id FROM registry_project
@@ -230,10 +237,16 @@ matched AS (
          ORDER BY upper_alias <->> %(query)s LIMIT %(alike_each)s)
     ) AS alike (id, likeness)
     WHERE (SELECT count(*) FROM found) < %(alike_below)s
+      AND NOT EXISTS (SELECT 1 FROM found JOIN registry_project exact ON exact.id = found.id
+                      WHERE exact.upper_slug = upper(%(query)s)
+                         OR exact.upper_name = upper(%(query)s) OR exact.id = ANY(%(serving)s))
+      AND NOT EXISTS (SELECT 1 FROM registry_projectalias exact
+                      WHERE exact.upper_alias = upper(%(query)s))
       AND NOT EXISTS (SELECT 1 FROM found WHERE found.id = alike.id)
     GROUP BY alike.id ORDER BY max(alike.likeness) DESC, alike.id LIMIT %(alike_most)s)
 )
-SELECT matched.id, (
+SELECT matched.id, ranked.rank
+FROM matched CROSS JOIN LATERAL (
     SELECT CASE
         WHEN project.upper_slug = upper(%(query)s) OR project.upper_name = upper(%(query)s)
           OR project.id = ANY(%(serving)s)
@@ -246,16 +259,20 @@ SELECT matched.id, (
         THEN {SearchRank.PREFIX}
         WHEN matched.contained THEN {SearchRank.CONTAINS}
         ELSE {SearchRank.SIMILAR}
-    END
+    END AS rank,
+    greatest(word_similarity(%(query)s, project.name), word_similarity(%(query)s, project.slug))
+        AS likeness,
+    project.name
     FROM registry_project project WHERE project.id = matched.id
-)
-FROM matched
+    OFFSET 0
+) AS ranked
+ORDER BY ranked.rank, ranked.likeness DESC, ranked.name, matched.id
 """  # noqa: S608  # nosec B608: constant SQL; the query is a parameter
 
 
 def ranked_sql(query: str) -> tuple[str, dict]:
     """The one statement that finds a search's projects and ranks each (`SearchRank`): rows
-    (id, rank), in no order. A pasted URL's host is looked up too, and the apps serving its
+    (id, rank), best first. A pasted URL's host is looked up too, and the apps serving its
     path rank as exact matches."""
     host = url_host(query) if looks_like_url(query) or "." in query else ""
     serving = _projects_serving(query, host) if host else []
@@ -271,7 +288,8 @@ def ranked_sql(query: str) -> tuple[str, dict]:
 
 
 def ranked_matches(query: str) -> list[tuple[int, int]]:
-    """(id, `SearchRank`) of each project that matches `query`: one query (`ranked_sql`)."""
+    """(id, `SearchRank`) of each project that matches `query`, best first: one query
+    (`ranked_sql`)."""
     with connection.cursor() as cursor:
         cursor.execute(*ranked_sql(query))
         return cursor.fetchall()
@@ -283,17 +301,47 @@ def projects_matching(query: str) -> QuerySet[Project]:
     return projects_search(Project.objects.all(), query)
 
 
-def directory_projects(query: str = "") -> QuerySet[Project]:
-    """The directory list: a fixed number of queries whatever the number of projects and people.
+def directory_matches(query: str = "") -> Sequence[int] | QuerySet:
+    """The ids of the projects the directory lists, in its order, to cut into pages: a search's
+    from `ranked_matches` (counted and cut without reading the projects again); without one,
+    every project's, by name."""
+    if not query.strip():
+        return Project.objects.order_by("name", "pk").values_list("pk", flat=True)
+    return [pk for pk, _rank in ranked_matches(query)]
 
-    The registry's part: `oncall.selectors.supports_now` adds who is on call now, for a page of
-    results at once."""
-    return projects_matching(query).prefetch_related(
-        "aliases",
-        Prefetch(
-            "roles", queryset=ProjectRole.objects.select_related("person").order_by("order", "id")
-        ),
+
+# What a page of the directory shows of each project and of the people of its roles (with who
+# is on call now, `oncall.selectors.supports_now`): only these are read.
+DIRECTORY_PROJECT_FIELDS = ("name", "slug", "support_tier", "team", "orphaned_at")
+DIRECTORY_ROLE_FIELDS = (
+    "project",
+    "role",
+    "order",
+    "person__display_name",
+    "person__time_zone",
+    "person__working_hours",
+    "person__deactivated_at",
+)
+
+
+def directory_projects(ids: Sequence[int]) -> list[Project]:
+    """A page of the directory: the projects of `ids` in that order, in a fixed number of queries
+    whatever the number of projects and people (those deleted since the ids were read are left
+    out). The registry's part: `oncall.selectors.supports_now` adds who is on call now.
+
+    Each project's aliases and roles (with their people) are lists, `directory_aliases` and
+    `directory_roles`: prefetched into the related managers instead, Django built a queryset
+    for each project and relation, a third of the page's reading."""
+    roles = ProjectRole.objects.select_related("person").only(*DIRECTORY_ROLE_FIELDS)
+    found = (
+        Project.objects.only(*DIRECTORY_PROJECT_FIELDS)
+        .prefetch_related(
+            Prefetch("aliases", to_attr="directory_aliases"),
+            Prefetch("roles", queryset=roles.order_by("order", "id"), to_attr="directory_roles"),
+        )
+        .in_bulk(list(ids))
     )
+    return [found[pk] for pk in ids if pk in found]
 
 
 def it_contacts(*, at: datetime) -> list[tuple[Team, list[Supporter]]]:

@@ -127,13 +127,16 @@ def _registry_of(n: int) -> None:
 
 
 # session, account with its own person (`registry.backends`), the catalog version
-# (`steward.fragments`), count, page, aliases, roles+people, open incidents and outages of the
-# page's projects (status badges); the
+# (`steward.fragments`), the page's projects, their aliases, their roles+people, open incidents
+# and outages of the page's projects (status badges); the
 # rotations' rules are kept (`oncall.cache`). Not who is IT staff: only IT staff see the failing
 # delivery banner, and that is asked only while a channel is failing (Redis says).
-DIRECTORY_QUERIES = 8
-# A search reads the ids of its matches first (`registry.selectors.ranked_sql`), once.
-SEARCH_QUERIES = DIRECTORY_QUERIES + 1
+PAGE_QUERIES = 7
+# Without a search: the count, then the page's ids by name.
+DIRECTORY_QUERIES = PAGE_QUERIES + 2
+# A search reads the ids of its matches, best first, once (`registry.selectors.ranked_sql`):
+# counted and cut into pages from those.
+SEARCH_QUERIES = PAGE_QUERIES + 1
 # With rotations: the people on them and their time off (read fresh each time).
 ROTATION_READS = 2
 # The results kept since (nothing written): session, account with its person, catalog version.

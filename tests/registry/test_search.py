@@ -10,7 +10,13 @@ import pytest
 from django.db import connection
 
 from registry.models import Project, ProjectAlias, ProjectURL
-from registry.selectors import SearchRank, projects_matching, ranked_sql
+from registry.selectors import (
+    SearchRank,
+    directory_matches,
+    directory_projects,
+    projects_matching,
+    ranked_sql,
+)
 from tests.factories import ProjectFactory, TeamFactory
 from tests.registry.pages import client_for, reader  # noqa: F401 — a fixture
 
@@ -43,22 +49,50 @@ def names(queryset) -> list[str]:
     return [p.name for p in queryset]
 
 
-def test_results_come_exact_then_prefix_then_contained_then_alike(wikis):
+def test_results_come_exact_then_prefix_then_contained(wikis):
     found = list(projects_matching("wiki"))
     assert names(found) == [
         "Knowledge Base",
         "Wiki Export",
         "Old Intranet Wiki",  # the word itself, so more alike than Payroll's name
         "Payroll",
-        "Wikki Tracker",
-    ]
+    ]  # not "Wikki Tracker": a query that is an app's alias is not a typo
     assert [p.search_rank for p in found] == [
         SearchRank.EXACT,
         SearchRank.PREFIX,
         SearchRank.CONTAINS,
         SearchRank.CONTAINS,
+    ]
+
+
+@pytest.mark.parametrize("exact", ["slug", "name", "alias", "url"])
+def test_projects_merely_alike_come_last_unless_one_is_exactly_the_query(wikis, exact):
+    """Alike projects are suggestions for a typo: listed after every project containing the
+    query, and left out when one project is exactly it, whichever way (slug, name, alias, or
+    the app of a pasted address). Looking for them was most of a search for a name."""
+    ProjectAlias.objects.filter(project=wikis["exact"]).delete()
+    query = "wiki"
+    found = list(projects_matching(query))
+    assert names(found) == ["Wiki Export", "Old Intranet Wiki", "Payroll", "Wikki Tracker"]
+    assert [p.search_rank for p in found] == [
+        SearchRank.PREFIX,
+        SearchRank.CONTAINS,
+        SearchRank.CONTAINS,
         SearchRank.SIMILAR,
     ]
+    if exact == "slug":
+        _project("Knowledge Wiki Two", "wiki")
+    elif exact == "name":
+        _project("WIKI", "the-wiki")
+    elif exact == "alias":
+        _project("Knowledge Base Two", "kb2", alias="Wiki")
+    else:
+        _project("Docs", url="https://wiki.example.com/")
+        query = "https://wiki.example.com/start"
+    found = list(projects_matching(query))
+    assert found[0].search_rank == SearchRank.EXACT
+    assert SearchRank.SIMILAR not in [p.search_rank for p in found]
+    assert "Wikki Tracker" not in names(found)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +104,18 @@ def test_a_typo_still_finds_the_app(query, expected):
     _project("Kubernetes Dashboard")
     _project("Payments")
     assert names(projects_matching(query))[:1] == [expected]
+
+
+def test_a_directory_page_is_cut_from_the_ranked_ids(wikis):
+    """The directory counts and pages the ids of `ranked_sql`, in its order, then reads the
+    page's projects in that order; one deleted in between is left out, not an error."""
+    ids = list(directory_matches("wiki"))
+    assert names(Project.objects.get(pk=pk) for pk in ids) == names(projects_matching("wiki"))
+    Project.objects.filter(pk=ids[1]).delete()
+    assert [p.pk for p in directory_projects(ids)] == [ids[0], *ids[2:]]
+    assert [p.name for p in directory_projects(directory_matches(""))] == sorted(
+        p.name for p in wikis.values() if p.pk != ids[1]
+    )
 
 
 def test_an_exact_slug_beats_a_name_that_starts_with_it():
@@ -199,10 +245,10 @@ def test_at_scale_projects_are_read_through_their_trigram_indexes(wikis):
     ranking = plan_of(*projects_matching("wiki").query.sql_with_params())
     assert "Seq Scan" not in ranking, ranking
     assert "registry_project_pkey" in ranking, ranking
-    # A name found whole in one project, alike to all 3,000: the most alike come nearest first
-    # from each column's GiST index, not from the likeness of every project (whole reads
-    # allowed: the planner picks the index on its own).
-    alike = plan_of(*ranked_sql("Service 0042"), whole_reads=True)
+    # In ten names ("Service 0040" to "0049"), none of them exactly, and alike to all 3,000:
+    # the most alike come nearest first from each column's GiST index, not from the likeness
+    # of every project (whole reads allowed: the planner picks the index on its own).
+    alike = plan_of(*ranked_sql("Service 004"), whole_reads=True)
     for index in ("project_name_nearest", "project_slug_nearest", "project_alias_nearest"):
         assert f"Index Scan using {index}" in alike, f"{index} is not used:\n{alike}"
         # Signatures wide enough that an inner page of names sharing a word is not alike to

@@ -6,11 +6,11 @@ Three endpoints a signed-in user hits — the directory search, a project page a
 `projects/{slug}/support/` API — each measured for requests per second and p50/p99 latency beside
 a bare Django view (`/bench/bare/`, a constant response through the same middleware on the same
 server, mounted because `STEWARD_BENCH_BARE_VIEW` is on; see bench/urls.py), as ratios. The
-search twice: the same one again and again, as many people look up the same app when it breaks
-(its results kept between requests, `steward.fragments`), and a new one each request (rendered
-each time).
+search three times: the same one again and again, as many people look up the same app when it
+breaks (its results kept between requests, `steward.fragments`), and a new one each request
+(rendered each time), a whole name or part of one.
 
-Then the same five under an outage storm: 100 outages opened in a minute on IT systems of the
+Then the same six under an outage storm: 100 outages opened in a minute on IT systems of the
 two upper layers, through `incidents.services.outages.outage_open`, by a separate process, while a real
 Celery worker (one, two processes, production settings) delivers the pages to a local webhook
 sink. Reported beside: pages written and delivered per second during the storm, the oldest
@@ -61,7 +61,11 @@ DRAIN_LIMIT_SECONDS = 180
 USERNAME = "load-reader"
 SEARCH = "Project 004"  # 100 matching projects: two pages of results
 # A new search each request (`load.lua` fills in a random number): results rendered, not kept.
+# A whole name ("Project 01234": the one app named so) and the first four of its five digits
+# ("Project 0123": ten apps contain it, none is it, so the forty most alike are suggested too;
+# a full page of 20, as a search still being typed finds).
 VARIED_SEARCH = "/?q=Project+%05d"
+VARIED_PARTIAL_SEARCH = "/?q=Project+%04d"
 
 
 def _free_port() -> int:
@@ -142,12 +146,13 @@ def _sign_in(base: str, password: str) -> str:
 
 def _wrk(url: str, cookie: str, seconds: int, *, projects: int) -> dict:
     """wrk on `url`; a URL holding `%05d` is asked with a random number there each time (from 1
-    to `projects`, the registry's, from a new seed each run: `load.lua`)."""
+    to `projects`, the registry's, from a new seed each run: `load.lua`), one holding `%04d`
+    with a number from 1 to a tenth of that (the first four digits of a project's)."""
     env = os.environ.copy()
-    if "%05d" in url:
+    if "%05d" in url or "%04d" in url:
         base, _, path = url.partition("/?")
         url, env["LOAD_PATH_FORMAT"] = base + "/", "/?" + path
-        env["LOAD_PATH_MAX"] = str(projects)
+        env["LOAD_PATH_MAX"] = str(projects if "%05d" in path else max(1, projects // 10))
         env["LOAD_SEED"] = str(secrets.randbelow(2**31))
     output = subprocess.run(  # nosec B603 B607: wrk from the system package, fixed arguments
         [
@@ -294,6 +299,7 @@ def run() -> list[dict]:
         "bare Django view": "/bench/bare/",
         "directory search": f"/?q={SEARCH.replace(' ', '+')}",
         "directory search, a new query each time": VARIED_SEARCH,
+        "directory search, a new partial name each time": VARIED_PARTIAL_SEARCH,
         "project page": f"/projects/{slug}/",
         "support API": f"/api/v1/projects/{slug}/support/",
     }
@@ -397,6 +403,7 @@ def run() -> list[dict]:
                 "bare Django view": endpoints["bare Django view"],
                 "directory search": endpoints["directory search"],
                 "directory search, a new query each time": VARIED_SEARCH,
+                "directory search, a new partial name each time": VARIED_PARTIAL_SEARCH,
             }
             for path in large_endpoints.values():
                 _wrk(f"{base}{path}", cookie, 2, projects=len(big.project_ids))

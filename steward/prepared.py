@@ -42,7 +42,8 @@ class Prepared:
             raise ValueError(f"{name}: parameters {sorted(used)} but types for {sorted(types)}")
         self.name = name
         position = {parameter: index for index, parameter in enumerate(types, start=1)}
-        body = _PARAMETER.sub(lambda match: f"${position[match[1]]}", sql)
+        # PREPARE is sent without parameters, so psycopg2 leaves a `%%` as it is: written `%`.
+        body = _PARAMETER.sub(lambda match: f"${position[match[1]]}", sql).replace("%%", "%")
         declared = f" ({', '.join(types.values())})" if types else ""
         self.prepare = f"PREPARE {name}{declared} AS {body}"
         arguments = ", ".join(f"%({parameter})s" for parameter in types)

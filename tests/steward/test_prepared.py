@@ -48,6 +48,20 @@ def test_prepared_once_a_session_and_the_same_rows_as_sent_whole(settings):
     assert "steward_test_sum" in _prepared_here()
 
 
+def test_a_percent_sign_is_the_same_prepared_as_sent_whole(settings):
+    """A statement's `%%` (a literal `%` for psycopg2, as in LIKE patterns) is one `%` in the
+    PREPARE, which is sent without parameters: the search's patterns and operators."""
+    settings.STEWARD_PREPARED_STATEMENTS = True
+    like = prepared.Prepared(
+        "steward_test_like",
+        "SELECT %(text)s LIKE '%%' || %(part)s || '%%', 7 %% 4",
+        {"text": "text", "part": "text"},
+    )
+    assert _run(like, text="a%b", part="%") == [(True, 3)]
+    assert _run(like, text="abc", part="x") == [(False, 3)]
+    assert "steward_test_like" in _prepared_here()
+
+
 def test_off_behind_a_transaction_pooler_it_is_sent_whole(settings):
     settings.STEWARD_PREPARED_STATEMENTS = False
     connection.close()

@@ -99,6 +99,14 @@ LOCAL_FORMAT = "D H:i"  # a person's clock now: what day and time it is where th
 
 def zoned(at: datetime, zone_name: str, fmt: str = EVENT_FORMAT) -> str:
     """`at` in the zone, written with Django's date format `fmt`, then the zone's name."""
+    return _zoned(at, zone_name, fmt, translation.get_language())
+
+
+# A page writes one moment in one zone many times: a directory page shows each supporter's
+# clock now, 20-30 of them, most in a few zones (0.4 ms of its 4.4 ms of rendering, written
+# each time). Equal instants are equal keys whatever their tzinfo; the language names the days.
+@lru_cache(maxsize=256)
+def _zoned(at: datetime, zone_name: str, fmt: str, language: str | None) -> str:
     return f"{dateformat.format(at.astimezone(zoneinfo.ZoneInfo(zone_name)), fmt)} {zone_name}"
 
 

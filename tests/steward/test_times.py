@@ -1,5 +1,9 @@
 """`localize_stamps` finds each `utc_stamp` from its " UTC" rather than by scanning every position
-with the regular expression: it must rewrite exactly what `_UTC_STAMP.sub` rewrites, in any text."""
+with the regular expression: it must rewrite exactly what `_UTC_STAMP.sub` rewrites, in any text;
+and `zoned` writes a moment the same however it was given."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from django.utils import translation
 from hypothesis import given, settings
@@ -80,3 +84,19 @@ def test_text_without_a_stamp_and_a_recipient_in_utc_are_left_as_they_are():
     assert times.localize_stamps("Since: 2026-12-06 19:23 UTC", None) == (
         "Since: 2026-12-06 19:23 UTC"
     )
+
+
+def test_a_moment_written_again_is_the_same_text_in_each_language():
+    """`zoned` keeps what it wrote for a moment, a zone, a format and a language: the same
+    instant given in another zone is the same key, and another language is not."""
+    at = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    in_paris = at.astimezone(ZoneInfo("Europe/Paris"))
+    with translation.override("en"):
+        english = times.zoned(at, "Asia/Tokyo", times.LOCAL_FORMAT)
+        assert english == "Mon 18:30 Asia/Tokyo"
+        assert times.zoned(in_paris, "Asia/Tokyo", times.LOCAL_FORMAT) == english
+        assert (
+            times.zoned(at, "America/New_York", times.LOCAL_FORMAT) == "Mon 04:30 America/New_York"
+        )
+    with translation.override("de"):
+        assert times.zoned(at, "Asia/Tokyo", times.LOCAL_FORMAT) == "Mo 18:30 Asia/Tokyo"

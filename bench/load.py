@@ -34,6 +34,7 @@ minute and the memory).
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import random
@@ -58,14 +59,23 @@ STORM_OUTAGES = int(os.environ.get("LOAD_STORM_OUTAGES", "100"))
 STORM_SECONDS = int(os.environ.get("LOAD_STORM_SECONDS", "60"))
 LARGE_SCALE = float(os.environ.get("LOAD_LARGE_SCALE", "0") or 0)
 DRAIN_LIMIT_SECONDS = 180
+METRICS_TOKEN = secrets.token_urlsafe(32)
 USERNAME = "load-reader"
 SEARCH = "Project 004"  # 100 matching projects: two pages of results
-# A new search each request (`load.lua` fills in a random number): results rendered, not kept.
-# A whole name ("Project 01234": the one app named so) and the first four of its five digits
-# ("Project 0123": ten apps contain it, none is it, so the forty most alike are suggested too;
-# a full page of 20, as a search still being typed finds).
-VARIED_SEARCH = "/?q=Project+%05d"
-VARIED_PARTIAL_SEARCH = "/?q=Project+%04d"
+# A new search each request (`load.lua` fills in a random number and picks one of the ways of
+# writing it): results rendered, not kept. A whole name ("Project 01234", "project-01234": the
+# one app named so) and the first four of its five digits ("Project 0123": ten apps contain
+# it, none is it, so the forty most alike are suggested too; a full page of 20, as a search
+# still being typed finds). The spellings are as people type them; each is a search of its own
+# to the kept results, so that fewer of the draws repeat one already asked. Those that do are
+# answered as kept: the table says how many of each run's searches were rendered (`/metrics`).
+VARIED_SEARCH = ("/?q=Project+%05d", "/?q=project+%05d", "/?q=project-%05d")
+VARIED_PARTIAL_SEARCH = (
+    "/?q=Project+%04d",
+    "/?q=project+%04d",
+    "/?q=project-%04d",
+    "/?q=PROJECT+%04d",
+)
 
 
 def _free_port() -> int:
@@ -91,6 +101,10 @@ def _production_env(secret_key: str) -> dict[str, str]:
         # The storm's webhook sink listens on loopback, which production refuses to post to
         # unless allowed: exactly what an operator does for an intranet's receivers.
         "STEWARD_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+        # The web processes' counters shared, to read how many searches were rendered (as a
+        # deployment with several processes runs them: `integrations.metrics`).
+        "PROMETHEUS_MULTIPROC_DIR": str(_metrics_dir()),
+        "STEWARD_METRICS_TOKEN": METRICS_TOKEN,
         "PYTHONPATH": str(ROOT),
     }
 
@@ -98,6 +112,14 @@ def _production_env(secret_key: str) -> dict[str, str]:
 def _var_dir() -> Path:
     path = Path(os.environ.get("STEWARD_VAR_DIR", ROOT / "var"))
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _metrics_dir() -> Path:
+    """An empty directory for the processes' shared counters, wiped first."""
+    path = _var_dir() / "bench-load-metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
     return path
 
 
@@ -144,15 +166,18 @@ def _sign_in(base: str, password: str) -> str:
     return f"sessionid={sessionid}; csrftoken={csrf}"
 
 
-def _wrk(url: str, cookie: str, seconds: int, *, projects: int) -> dict:
-    """wrk on `url`; a URL holding `%05d` is asked with a random number there each time (from 1
-    to `projects`, the registry's, from a new seed each run: `load.lua`), one holding `%04d`
-    with a number from 1 to a tenth of that (the first four digits of a project's)."""
+def _wrk(
+    base: str, path: str | tuple[str, ...], cookie: str, seconds: int, *, projects: int
+) -> dict:
+    """wrk on `base` + `path`. A tuple of paths holding `%05d` or `%04d` is asked one of them
+    at random each time, with a random number there (`load.lua`, from a new seed each run):
+    `%05d` from 1 to `projects`, the registry's, `%04d` from 1 to a tenth of that (the first
+    four digits of a project's)."""
     env = os.environ.copy()
-    if "%05d" in url or "%04d" in url:
-        base, _, path = url.partition("/?")
-        url, env["LOAD_PATH_FORMAT"] = base + "/", "/?" + path
-        env["LOAD_PATH_MAX"] = str(projects if "%05d" in path else max(1, projects // 10))
+    url = f"{base}{path}"
+    if isinstance(path, tuple):
+        url, env["LOAD_PATH_FORMATS"] = f"{base}/", "\n".join(path)
+        env["LOAD_PATH_MAX"] = str(projects if "%05d" in path[0] else max(1, projects // 10))
         env["LOAD_SEED"] = str(secrets.randbelow(2**31))
     output = subprocess.run(  # nosec B603 B607: wrk from the system package, fixed arguments
         [
@@ -179,13 +204,32 @@ def _wrk(url: str, cookie: str, seconds: int, *, projects: int) -> dict:
     return figures
 
 
+def _directory_answers(base: str) -> collections.Counter:
+    """How the web processes have answered the directory's results so far, by outcome (kept,
+    rendered, …: `steward.fragments.FRAGMENTS`, shared by the processes through
+    PROMETHEUS_MULTIPROC_DIR), read from `/metrics`."""
+    import requests
+
+    text = requests.get(
+        f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=30
+    ).text
+    answers: collections.Counter = collections.Counter()
+    for line in text.splitlines():
+        if line.startswith("steward_fragments_total{") and 'fragment="directory"' in line:
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            answers[outcome] += int(float(line.rsplit(" ", 1)[1]))
+    return answers
+
+
 def _measure(
-    base: str, endpoints: dict[str, str], cookie: str, *, projects: int
+    base: str, endpoints: dict[str, str | tuple[str, ...]], cookie: str, *, projects: int
 ) -> dict[str, dict]:
-    return {
-        name: _wrk(f"{base}{path}", cookie, SECONDS, projects=projects)
-        for name, path in endpoints.items()
-    }
+    figures = {}
+    for name, path in endpoints.items():
+        before = _directory_answers(base)
+        figures[name] = _wrk(base, path, cookie, SECONDS, projects=projects)
+        figures[name]["directory"] = _directory_answers(base) - before
+    return figures
 
 
 class _Pages:
@@ -333,7 +377,7 @@ def run() -> list[dict]:
         cookie = _sign_in(base, password)
         _check(base, endpoints, cookie)
         for path in endpoints.values():  # warm every worker's caches and connections
-            _wrk(f"{base}{path}", cookie, 2, projects=projects)
+            _wrk(base, path, cookie, 2, projects=projects)
         quiet = _measure(base, endpoints, cookie, projects=projects)
 
         # The storm: a worker delivering, outages opened by another process, the UI measured.
@@ -406,7 +450,7 @@ def run() -> list[dict]:
                 "directory search, a new partial name each time": VARIED_PARTIAL_SEARCH,
             }
             for path in large_endpoints.values():
-                _wrk(f"{base}{path}", cookie, 2, projects=len(big.project_ids))
+                _wrk(base, path, cookie, 2, projects=len(big.project_ids))
             large = (
                 len(big.project_ids),
                 built,
@@ -462,7 +506,7 @@ def run() -> list[dict]:
                     note=f"p50 {f['p50_us'] / 1000:.1f} ms (bare {bare['p50_us'] / 1000:.1f}, "
                     f"{bare['p50_us'] / f['p50_us']:.2f}×), p99 {f['p99_us'] / 1000:.1f} ms "
                     f"(bare {bare['p99_us'] / 1000:.1f}, {bare['p99_us'] / f['p99_us']:.2f}×)"
-                    f"{bad}",
+                    f"{bad}{_rendered(name, f)}",
                 )
             )
     if large is not None:
@@ -516,6 +560,17 @@ def run() -> list[dict]:
     return rows
 
 
+def _rendered(name: str, figures: dict) -> str:
+    """For a search's row: how many of its answers were worked out and rendered, the others
+    having been kept from an earlier request (the same search, the same minute)."""
+    answers = figures["directory"]
+    asked = sum(answers.values())
+    if not name.startswith("directory search") or not asked:
+        return ""
+    rendered = answers["rendered"] + answers["rendered_unkept"]
+    return f"; {rendered:,} of {asked:,} searches rendered ({100 * rendered / asked:.0f} %)"
+
+
 def _wait_http(url: str, timeout: float = 60) -> None:
     import requests
 
@@ -530,19 +585,21 @@ def _wait_http(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"gunicorn did not answer {url} (see var/bench-load-gunicorn.log)")
 
 
-def _check(base: str, endpoints: dict[str, str], cookie: str) -> None:
-    """Each endpoint answers 200 to the signed-in user (not a redirect to the login page)."""
+def _check(base: str, endpoints: dict[str, str | tuple[str, ...]], cookie: str) -> None:
+    """Each endpoint answers 200 to the signed-in user (not a redirect to the login page), in
+    each of its ways of writing a search, and a search finds apps."""
     import requests
 
-    for name, path in endpoints.items():
-        answer = requests.get(
-            f"{base}{path.replace('%05d', '00042')}",
-            headers={"Cookie": cookie},
-            allow_redirects=False,
-            timeout=30,
-        )
-        if answer.status_code != 200:
-            raise RuntimeError(f"{name} ({path}) answered HTTP {answer.status_code}")
+    for name, paths in endpoints.items():
+        for path in paths if isinstance(paths, tuple) else (paths,):
+            asked = path % 42 if "%0" in path else path
+            answer = requests.get(
+                f"{base}{asked}", headers={"Cookie": cookie}, allow_redirects=False, timeout=30
+            )
+            if answer.status_code != 200:
+                raise RuntimeError(f"{name} ({asked}) answered HTTP {answer.status_code}")
+            if asked.startswith("/?q=") and '<ul class="results">' not in answer.text:
+                raise RuntimeError(f"{name} ({asked}) found no app")
 
 
 if __name__ == "__main__":

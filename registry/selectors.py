@@ -209,6 +209,13 @@ _STARTING = f"{_ESCAPED} || '%%'"
 # that `OFFSET 0` keeps from being flattened into a join (as a join, PostgreSQL planned a read of
 # every project: it cannot know how few were found). So a page of results is cut from the ids
 # alone: neither a count nor a second ranking is asked of the projects table.
+# `project` is exactly the query (`SearchRank.EXACT`): what ranks first, and what keeps the alike
+# from being looked for. Every exact project also contains the query, so it is among `found`.
+_IS_EXACT = """(
+    project.upper_slug = upper(%(query)s) OR project.upper_name = upper(%(query)s)
+    OR project.id = ANY(%(serving)s)
+    OR EXISTS (SELECT 1 FROM registry_projectalias alias
+               WHERE alias.project_id = project.id AND alias.upper_alias = upper(%(query)s)))"""
 _RANKED_SQL = f"""
 WITH found AS MATERIALIZED (
     SELECT id FROM registry_project
@@ -238,22 +245,15 @@ matched AS (
          ORDER BY upper_alias <->> %(query)s LIMIT %(alike_each)s)
     ) AS alike (id, likeness)
     WHERE (SELECT count(*) FROM found) < %(alike_below)s
-      AND NOT EXISTS (SELECT 1 FROM found JOIN registry_project exact ON exact.id = found.id
-                      WHERE exact.upper_slug = upper(%(query)s)
-                         OR exact.upper_name = upper(%(query)s) OR exact.id = ANY(%(serving)s))
-      AND NOT EXISTS (SELECT 1 FROM registry_projectalias exact
-                      WHERE exact.upper_alias = upper(%(query)s))
+      AND NOT EXISTS (SELECT 1 FROM found JOIN registry_project project ON project.id = found.id
+                      WHERE {_IS_EXACT})
       AND NOT EXISTS (SELECT 1 FROM found WHERE found.id = alike.id)
     GROUP BY alike.id ORDER BY max(alike.likeness) DESC, alike.id LIMIT %(alike_most)s)
 )
 SELECT matched.id, ranked.rank
 FROM matched CROSS JOIN LATERAL (
     SELECT CASE
-        WHEN project.upper_slug = upper(%(query)s) OR project.upper_name = upper(%(query)s)
-          OR project.id = ANY(%(serving)s)
-          OR EXISTS (SELECT 1 FROM registry_projectalias alias
-                     WHERE alias.project_id = project.id AND alias.upper_alias = upper(%(query)s))
-        THEN {SearchRank.EXACT}
+        WHEN {_IS_EXACT} THEN {SearchRank.EXACT}
         WHEN project.upper_name LIKE {_STARTING} OR project.upper_slug LIKE {_STARTING}
           OR EXISTS (SELECT 1 FROM registry_projectalias alias
                      WHERE alias.project_id = project.id AND alias.upper_alias LIKE {_STARTING})
